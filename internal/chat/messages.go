@@ -1,0 +1,361 @@
+package chat
+
+import (
+	"context"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/chathooks/chathooks/internal/ids"
+)
+
+// Message formats.
+const (
+	FormatMarkdown = "markdown"
+	FormatGChat    = "gchat"
+	FormatSlack    = "slack"
+)
+
+// Google Chat messageReplyOption values.
+const (
+	ReplyUnspecified      = "MESSAGE_REPLY_OPTION_UNSPECIFIED"
+	ReplyFallbackToNew    = "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
+	ReplyOrFail           = "REPLY_MESSAGE_OR_FAIL"
+	defaultMessageFormat  = FormatMarkdown
+	mentionTypeAll        = "all"
+	mentionTypePresent    = "present"
+	mentionTypeUser       = "user"
+	maxResolvedMentionsTo = 1000
+)
+
+// PostMessage is the one command every way of posting maps to: the REST API and each
+// incoming-webhook dialect.
+type PostMessage struct {
+	RoomID string
+	Sender Sender // user: Sender.ID must be a member; webhook: as configured on the webhook
+	Text   string
+	Format string // markdown (default) | gchat | slack
+
+	ThreadID    string // reply in this thread (a thread id or any message id in it)
+	ThreadKey   string // Google Chat thread key
+	ReplyOption string // Google Chat messageReplyOption; "" behaves as unspecified
+
+	// Idempotency: a repeat of (scope, key) returns the original message and creates nothing.
+	IdempotencyScope, IdempotencyKey string
+
+	// BroadcastMemberLimit: if > 0, an all/present mention in a room with more members fails
+	// with invalid_argument (Chime's 50-member rule).
+	BroadcastMemberLimit int
+}
+
+// PostResult is the outcome of PostMessage.
+type PostResult struct {
+	Message Message
+	Created bool // false when an idempotent repeat returned the original
+}
+
+// PostMessage validates, renders, resolves mentions and stores a message with its
+// group_channel:message_send event, durably, before returning.
+func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, error) {
+	if strings.TrimSpace(in.Text) == "" {
+		return PostResult{}, Errorf(CodeInvalidArgument, "text is required")
+	}
+	if !utf8.ValidString(in.Text) {
+		return PostResult{}, Errorf(CodeInvalidArgument, "text is not valid UTF-8")
+	}
+	if len(in.Text) > MaxTextBytes {
+		return PostResult{}, Errorf(CodeInvalidArgument, "text is longer than %d bytes", MaxTextBytes)
+	}
+	if in.Format == "" {
+		in.Format = defaultMessageFormat
+	}
+	if in.Sender.Type == SenderUser && in.Sender.ID == "" {
+		return PostResult{}, Errorf(CodeInvalidArgument, "sender_id is required")
+	}
+	switch in.ReplyOption {
+	case "", ReplyUnspecified, ReplyFallbackToNew, ReplyOrFail:
+	default:
+		return PostResult{}, Errorf(CodeInvalidArgument, "unknown messageReplyOption %q", in.ReplyOption)
+	}
+	// Rendering is CPU work: do it before entering the writer.
+	r := s.render.Render(in.Format, in.Text)
+	now := s.clock.Now()
+	msg := Message{
+		ID: ids.New("msg", now), RoomID: in.RoomID, Sender: in.Sender, Text: in.Text,
+		Format: in.Format, HTML: r.HTML, Mentions: []Mention{}, CreatedAt: now,
+	}
+	var res PostResult
+	err := s.write(ctx, func(tx Tx, emit func(*Event) error) error {
+		res = PostResult{}
+		if in.IdempotencyKey != "" {
+			prev, err := tx.IdempotentMessage(in.IdempotencyScope, in.IdempotencyKey)
+			if err != nil {
+				return err
+			}
+			if prev != "" {
+				m, err := tx.GetMessage(in.RoomID, prev)
+				if err == nil {
+					res.Message = m
+					return nil
+				}
+				if !IsCode(err, CodeNotFound) {
+					return err
+				}
+				// The original was deleted: post anew under the same key.
+			}
+		}
+		room, err := tx.GetRoom(in.RoomID)
+		if err != nil {
+			return err
+		}
+		m := msg
+		if in.Sender.Type == SenderUser {
+			u, err := tx.GetUser(in.Sender.ID)
+			if err != nil {
+				return err
+			}
+			ok, err := tx.IsMember(in.RoomID, u.ID)
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return Errorf(CodePermissionDenied, "user %q is not a member of room %q", u.ID, in.RoomID)
+			}
+			m.Sender.Name = u.Name
+		}
+		if m.ThreadID, err = s.resolveThread(tx, in, m.ID); err != nil {
+			return err
+		}
+		if m.Mentions, err = s.resolveMentions(tx, room, r.Mentions, in.BroadcastMemberLimit); err != nil {
+			return err
+		}
+		if err := tx.InsertMessage(m); err != nil {
+			return err
+		}
+		if in.IdempotencyKey != "" {
+			if err := tx.InsertIdempotency(in.IdempotencyScope, in.IdempotencyKey, m.ID, now); err != nil {
+				return err
+			}
+		}
+		agents, err := tx.RoomAgents(in.RoomID)
+		if err != nil {
+			return err
+		}
+		res = PostResult{Message: m, Created: true}
+		return emit(s.newEvent(EventMessageSend, in.RoomID, MessagePayload{Room: roomRef(room), Message: m}, agents))
+	})
+	return res, err
+}
+
+// resolveThread decides the thread of a new message (Google Chat's messageReplyOption rules;
+// the REST API's thread_id must name an existing thread).
+func (s *Service) resolveThread(tx Tx, in PostMessage, newID string) (string, error) {
+	existing := ""
+	if in.ThreadID != "" {
+		m, err := tx.GetMessage(in.RoomID, in.ThreadID)
+		switch {
+		case err == nil:
+			existing = m.ThreadID
+		case !IsCode(err, CodeNotFound):
+			return "", err
+		}
+		if existing == "" && in.ReplyOption == "" {
+			return "", Errorf(CodeNotFound, "thread %q not found in room %q", in.ThreadID, in.RoomID)
+		}
+	}
+	if existing == "" && in.ThreadKey != "" && (in.ReplyOption == ReplyFallbackToNew || in.ReplyOption == ReplyOrFail) {
+		t, err := tx.ThreadByKey(in.RoomID, in.ThreadKey)
+		if err != nil {
+			return "", err
+		}
+		existing = t
+	}
+	replying := in.ReplyOption == ReplyFallbackToNew || in.ReplyOption == ReplyOrFail || (in.ReplyOption == "" && in.ThreadID != "")
+	if replying && existing != "" {
+		return existing, nil
+	}
+	if in.ReplyOption == ReplyOrFail {
+		return "", Errorf(CodeNotFound, "thread not found")
+	}
+	// A new thread, named by the new message; a given key now names it.
+	if in.ThreadKey != "" {
+		if err := tx.InsertThreadKey(in.RoomID, in.ThreadKey, newID); err != nil {
+			return "", err
+		}
+	}
+	return newID, nil
+}
+
+// resolveMentions turns mention tokens into mentions of room members.
+func (s *Service) resolveMentions(tx Tx, room Room, toks []MentionToken, broadcastLimit int) ([]Mention, error) {
+	out := []Mention{}
+	if len(toks) == 0 {
+		return out, nil
+	}
+	var all, present bool
+	var refs []string
+	for _, t := range toks {
+		switch t.Kind {
+		case mentionTypeAll:
+			all = true
+		case mentionTypePresent:
+			present = true
+		case mentionTypeUser:
+			refs = append(refs, t.Ref)
+		}
+	}
+	if (all || present) && broadcastLimit > 0 && room.MemberCount > broadcastLimit {
+		return nil, Errorf(CodeInvalidArgument, "@All and @Present can't be used in rooms with more than %d members", broadcastLimit)
+	}
+	var members []User
+	if present || len(refs) > 0 {
+		var err error
+		if members, err = tx.MemberUsers(room.ID, s.clock.Now()); err != nil {
+			return nil, err
+		}
+	}
+	if all {
+		out = append(out, Mention{Type: mentionTypeAll})
+	}
+	if present {
+		n := 0
+		for _, u := range members {
+			if u.Present && n < maxResolvedMentionsTo {
+				out = append(out, Mention{Type: mentionTypePresent, UserID: u.ID})
+				n++
+			}
+		}
+		if n == 0 {
+			out = append(out, Mention{Type: mentionTypePresent})
+		}
+	}
+	seen := map[string]bool{}
+	for _, ref := range refs {
+		for _, u := range members {
+			if u.ID == ref || (u.Alias != "" && strings.EqualFold(u.Alias, ref)) || (u.Email != "" && strings.EqualFold(u.Email, ref)) {
+				if !seen[u.ID] {
+					seen[u.ID] = true
+					out = append(out, Mention{Type: mentionTypeUser, UserID: u.ID})
+				}
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// GetMessage returns one message.
+func (s *Service) GetMessage(ctx context.Context, roomID, id string) (Message, error) {
+	return s.store.GetMessage(ctx, roomID, id)
+}
+
+// ListMessages returns a page of a room's messages in ascending order.
+func (s *Service) ListMessages(ctx context.Context, q MessageQuery) ([]Message, error) {
+	if _, err := s.store.GetRoom(ctx, q.RoomID); err != nil {
+		return nil, err
+	}
+	q.Limit = pageLimit(q.Limit)
+	return s.store.ListMessages(ctx, q)
+}
+
+// EditMessage replaces a message's text; emits group_channel:message_update.
+func (s *Service) EditMessage(ctx context.Context, roomID, id, text string) (Message, error) {
+	if strings.TrimSpace(text) == "" {
+		return Message{}, Errorf(CodeInvalidArgument, "text is required")
+	}
+	if !utf8.ValidString(text) {
+		return Message{}, Errorf(CodeInvalidArgument, "text is not valid UTF-8")
+	}
+	if len(text) > MaxTextBytes {
+		return Message{}, Errorf(CodeInvalidArgument, "text is longer than %d bytes", MaxTextBytes)
+	}
+	var m Message
+	err := s.write(ctx, func(tx Tx, emit func(*Event) error) error {
+		var err error
+		if m, err = tx.GetMessage(roomID, id); err != nil {
+			return err
+		}
+		room, err := tx.GetRoom(roomID)
+		if err != nil {
+			return err
+		}
+		r := s.render.Render(m.Format, text)
+		now := s.clock.Now()
+		m.Text, m.HTML, m.UpdatedAt = text, r.HTML, &now
+		if m.Mentions, err = s.resolveMentions(tx, room, r.Mentions, 0); err != nil {
+			return err
+		}
+		if err := tx.UpdateMessage(m); err != nil {
+			return err
+		}
+		agents, err := tx.RoomAgents(roomID)
+		if err != nil {
+			return err
+		}
+		return emit(s.newEvent(EventMessageUpdate, roomID, MessagePayload{Room: roomRef(room), Message: m}, agents))
+	})
+	return m, err
+}
+
+// DeleteMessage deletes a message; emits group_channel:message_delete.
+func (s *Service) DeleteMessage(ctx context.Context, roomID, id string) error {
+	return s.write(ctx, func(tx Tx, emit func(*Event) error) error {
+		m, err := tx.GetMessage(roomID, id)
+		if err != nil {
+			return err
+		}
+		room, err := tx.GetRoom(roomID)
+		if err != nil {
+			return err
+		}
+		if err := tx.DeleteMessage(roomID, id); err != nil {
+			return err
+		}
+		agents, err := tx.RoomAgents(roomID)
+		if err != nil {
+			return err
+		}
+		return emit(s.newEvent(EventMessageDelete, roomID, MessageDeletePayload{Room: roomRef(room), MessageID: id, Message: m}, agents))
+	})
+}
+
+// MarkRead records that a member has read up to a message (the latest when messageID is
+// empty); emits group_channel:message_read.
+func (s *Service) MarkRead(ctx context.Context, roomID, userID, messageID string) (ReadPayload, error) {
+	if userID == "" {
+		return ReadPayload{}, Errorf(CodeInvalidArgument, "user_id is required")
+	}
+	var p ReadPayload
+	err := s.write(ctx, func(tx Tx, emit func(*Event) error) error {
+		room, err := tx.GetRoom(roomID)
+		if err != nil {
+			return err
+		}
+		u, err := tx.GetUser(userID)
+		if err != nil {
+			return err
+		}
+		if ok, err := tx.IsMember(roomID, userID); err != nil {
+			return err
+		} else if !ok {
+			return Errorf(CodePermissionDenied, "user %q is not a member of room %q", userID, roomID)
+		}
+		if messageID == "" {
+			if messageID, err = tx.LatestMessageID(roomID); err != nil {
+				return err
+			}
+		} else if _, err := tx.GetMessage(roomID, messageID); err != nil {
+			return err
+		}
+		now := s.clock.Now()
+		if err := tx.SetReadState(roomID, userID, messageID, now); err != nil {
+			return err
+		}
+		agents, err := tx.RoomAgents(roomID)
+		if err != nil {
+			return err
+		}
+		p = ReadPayload{Room: roomRef(room), User: userRef(u), MessageID: messageID, ReadAt: now}
+		return emit(s.newEvent(EventMessageRead, roomID, p, agents))
+	})
+	return p, err
+}

@@ -1,0 +1,206 @@
+package chat
+
+import (
+	"context"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/chathooks/chathooks/internal/clock"
+	"github.com/chathooks/chathooks/internal/ids"
+)
+
+// Limits on API input.
+const (
+	MaxIDLen       = 128
+	MaxNameLen     = 256
+	MaxTextBytes   = 40000
+	DefaultPage    = 50
+	MaxPage        = 200
+	MaxInviteBatch = 100
+)
+
+// Renderer turns message text in a markup format into sanitized HTML and mention tokens.
+type Renderer interface {
+	Render(format, text string) Rendered
+}
+
+// Rendered is a renderer's output.
+type Rendered struct {
+	HTML     string
+	Mentions []MentionToken
+}
+
+// MentionToken is a mention as written: Kind all | present | user; Ref the user id, alias or
+// e-mail as written (user mentions only).
+type MentionToken struct {
+	Kind string
+	Ref  string
+}
+
+// Publisher is told about committed events (live streams, the delivery dispatcher).
+type Publisher interface {
+	Publish(events []Event)
+}
+
+// Service holds the chat use cases. It is safe for concurrent use.
+type Service struct {
+	store    Store
+	clock    clock.Clock
+	render   Renderer
+	pub      Publisher
+	log      *slog.Logger
+	nodeID   string
+	presence *streamPresence
+}
+
+// Config wires a Service.
+type Config struct {
+	Store     Store
+	Clock     clock.Clock
+	Renderer  Renderer
+	Publisher Publisher // may be nil
+	Logger    *slog.Logger
+	NodeID    string // identifies this process's stream-presence leases
+}
+
+// NewService returns a Service.
+func NewService(c Config) *Service {
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	if c.NodeID == "" {
+		c.NodeID = ids.New("node", time.Now())
+	}
+	s := &Service{store: c.Store, clock: c.Clock, render: c.Renderer, pub: c.Publisher, log: c.Logger, nodeID: c.NodeID}
+	s.presence = &streamPresence{svc: s, open: map[string]int{}}
+	return s
+}
+
+// Store returns the service's store (for adapters that read directly).
+func (s *Service) Store() Store { return s.store }
+
+// Now returns the service clock's time.
+func (s *Service) Now() time.Time { return s.clock.Now() }
+
+// write runs fn in a group-committed transaction and publishes the events it appended.
+func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) error) error) error {
+	var events []Event
+	err := s.store.Write(ctx, func(tx Tx) error {
+		events = events[:0]
+		return fn(tx, func(e *Event) error {
+			if e.ID == "" {
+				e.ID = ids.New("evt", e.CreatedAt)
+			}
+			if err := tx.AppendEvent(e); err != nil {
+				return err
+			}
+			events = append(events, *e)
+			return nil
+		})
+	})
+	if err != nil {
+		return err
+	}
+	if s.pub != nil && len(events) > 0 {
+		s.pub.Publish(events)
+	}
+	return nil
+}
+
+func (s *Service) newEvent(typ, roomID string, payload any, agents []string) *Event {
+	now := s.clock.Now()
+	return &Event{ID: ids.New("evt", now), Type: typ, RoomID: roomID, CreatedAt: now, Payload: mustJSON(payload), Agents: agents}
+}
+
+func validID(kind, id string) error {
+	if id == "" {
+		return Errorf(CodeInvalidArgument, "%s is required", kind)
+	}
+	if len(id) > MaxIDLen {
+		return Errorf(CodeInvalidArgument, "%s is longer than %d bytes", kind, MaxIDLen)
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '@' || c == ':') {
+			return Errorf(CodeInvalidArgument, "%s %q has a character other than letters, digits and - _ . @ :", kind, id)
+		}
+	}
+	return nil
+}
+
+func validName(field, name string, required bool) error {
+	if strings.TrimSpace(name) == "" {
+		if required {
+			return Errorf(CodeInvalidArgument, "%s is required", field)
+		}
+		return nil
+	}
+	if !utf8.ValidString(name) {
+		return Errorf(CodeInvalidArgument, "%s is not valid UTF-8", field)
+	}
+	if len(name) > MaxNameLen {
+		return Errorf(CodeInvalidArgument, "%s is longer than %d bytes", field, MaxNameLen)
+	}
+	return nil
+}
+
+func pageLimit(limit int) int {
+	if limit <= 0 {
+		return DefaultPage
+	}
+	if limit > MaxPage {
+		return MaxPage
+	}
+	return limit
+}
+
+// streamPresence counts this node's open streams per user and keeps a lease row for each
+// user with at least one, so presence is shared by every node on the database.
+type streamPresence struct {
+	svc  *Service
+	mu   sync.Mutex
+	open map[string]int
+}
+
+// StreamLease is how long one refresh of an open stream keeps its user present.
+const StreamLease = 90 * time.Second
+
+func (p *streamPresence) acquire(ctx context.Context, userID string) error {
+	p.mu.Lock()
+	p.open[userID]++
+	first := p.open[userID] == 1
+	p.mu.Unlock()
+	if first {
+		return p.refresh(ctx, userID)
+	}
+	return nil
+}
+
+func (p *streamPresence) refresh(ctx context.Context, userID string) error {
+	until := p.svc.clock.Now().Add(StreamLease)
+	return p.svc.store.Write(ctx, func(tx Tx) error { return tx.SetStreamPresence(p.svc.nodeID, userID, until) })
+}
+
+func (p *streamPresence) release(userID string) {
+	p.mu.Lock()
+	p.open[userID]--
+	last := p.open[userID] <= 0
+	if last {
+		delete(p.open, userID)
+	}
+	p.mu.Unlock()
+	if last {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := p.svc.store.Write(ctx, func(tx Tx) error { return tx.SetStreamPresence(p.svc.nodeID, userID, time.Time{}) })
+		if err != nil {
+			p.svc.log.Warn("clear stream presence", slog.String("user_id", userID), slog.Any("error", err))
+		}
+	}
+}

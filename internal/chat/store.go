@@ -1,0 +1,84 @@
+package chat
+
+import (
+	"context"
+	"time"
+)
+
+// Store is the storage interface. Reads run concurrently on a read pool; every change runs
+// through Write, whose function is executed by the store's group-commit writer inside a
+// transaction shared with other concurrent writes. Write returns only once the transaction
+// is durable (or failed). If fn returns an error, only fn's own changes are rolled back
+// (savepoint) and only this caller sees the error.
+//
+// Implementations: internal/store/sqlite (embedded) and internal/store/postgres. Both pass
+// internal/store/storetest.
+type Store interface {
+	Reader
+	Write(ctx context.Context, fn func(Tx) error) error
+	Ping(ctx context.Context) error
+	Close() error
+}
+
+// Reader holds the read-only queries. Queries that report presence take now.
+type Reader interface {
+	GetUser(ctx context.Context, id string, now time.Time) (User, error)
+	ListUsers(ctx context.Context, after string, limit int, now time.Time) ([]User, error)
+	GetRoom(ctx context.Context, id string) (Room, error)
+	ListRooms(ctx context.Context, after string, limit int) ([]Room, error)
+	ListMembers(ctx context.Context, roomID, after string, limit int, now time.Time) ([]Member, error)
+	GetMessage(ctx context.Context, roomID, id string) (Message, error)
+	ListMessages(ctx context.Context, q MessageQuery) ([]Message, error)
+	// RoomEventsAfter returns the room's events with RoomSeq > seq, ascending.
+	RoomEventsAfter(ctx context.Context, roomID string, seq int64, limit int) ([]Event, error)
+	// Events returns outbox events with a global position > after, ascending (for tests and
+	// replay tooling); the position is returned alongside.
+	Events(ctx context.Context, after int64, limit int) ([]Event, int64, error)
+	// AdminTokenHash returns the stored admin token hash, "" if none.
+	AdminTokenHash(ctx context.Context) (string, error)
+}
+
+// Tx is what a write function may do. Errors are *Error with codes not_found /
+// already_exists where the condition is a caller's mistake.
+type Tx interface {
+	GetUser(id string) (User, error)
+	InsertUser(u User) error
+	DeleteUser(id string) error
+	UserRoomIDs(userID string) ([]string, error)
+	SetPresence(userID string, present bool, expiresAt time.Time) error // zero expiresAt: no expiry
+	SetStreamPresence(nodeID, userID string, expiresAt time.Time) error // zero expiresAt: remove
+	InsertBlock(userID, targetID string, at time.Time) error
+	DeleteBlock(userID, targetID string) error
+
+	GetRoom(id string) (Room, error)
+	InsertRoom(r Room) error
+	UpdateRoom(r Room) error
+	DeleteRoom(id string) error
+
+	InsertMember(roomID, userID string, at time.Time) error
+	DeleteMember(roomID, userID string) error
+	IsMember(roomID, userID string) (bool, error)
+	// MemberUsers returns every member of the room with their presence at now.
+	MemberUsers(roomID string, now time.Time) ([]User, error)
+	// RoomAgents returns the ids of the room's members of kind agent.
+	RoomAgents(roomID string) ([]string, error)
+
+	InsertMessage(m Message) error
+	GetMessage(roomID, id string) (Message, error)
+	UpdateMessage(m Message) error
+	DeleteMessage(roomID, id string) error
+	LatestMessageID(roomID string) (string, error)
+	SetReadState(roomID, userID, messageID string, at time.Time) error
+
+	// ThreadByKey finds the thread a key names in a room ("" if none).
+	ThreadByKey(roomID, key string) (string, error)
+	InsertThreadKey(roomID, key, threadID string) error
+	// Idempotency remembers the message created for a key within a scope.
+	IdempotentMessage(scope, key string) (string, error)
+	InsertIdempotency(scope, key, messageID string, at time.Time) error
+
+	// AppendEvent writes e to the outbox, assigning e.RoomSeq for room events.
+	AppendEvent(e *Event) error
+
+	SetAdminTokenHash(hash string) error
+}
