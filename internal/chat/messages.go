@@ -78,7 +78,7 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 	}
 	// Rendering is CPU work: do it before entering the writer.
 	r := s.render.Render(in.Format, in.Text)
-	now := s.clock.Now()
+	now := s.now()
 	msg := Message{
 		ID: ids.New("msg", now), RoomID: in.RoomID, Sender: in.Sender, Text: in.Text,
 		Format: in.Format, HTML: r.HTML, Mentions: []Mention{}, CreatedAt: now,
@@ -209,7 +209,7 @@ func (s *Service) resolveMentions(tx Tx, room Room, toks []MentionToken, broadca
 	var members []User
 	if present || len(refs) > 0 {
 		var err error
-		if members, err = tx.MemberUsers(room.ID, s.clock.Now()); err != nil {
+		if members, err = tx.MemberUsers(room.ID, s.now()); err != nil {
 			return nil, err
 		}
 	}
@@ -279,7 +279,7 @@ func (s *Service) EditMessage(ctx context.Context, roomID, id, text string) (Mes
 			return err
 		}
 		r := s.render.Render(m.Format, text)
-		now := s.clock.Now()
+		now := s.now()
 		m.Text, m.HTML, m.UpdatedAt = text, r.HTML, &now
 		if m.Mentions, err = s.resolveMentions(tx, room, r.Mentions, 0); err != nil {
 			return err
@@ -346,7 +346,7 @@ func (s *Service) MarkRead(ctx context.Context, roomID, userID, messageID string
 		} else if _, err := tx.GetMessage(roomID, messageID); err != nil {
 			return err
 		}
-		now := s.clock.Now()
+		now := s.now()
 		if err := tx.SetReadState(roomID, userID, messageID, now); err != nil {
 			return err
 		}

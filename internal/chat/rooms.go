@@ -16,7 +16,7 @@ type CreateRoom struct {
 // CreateRoom creates a room; emits group_channel:create and, for its initial members,
 // group_channel:join.
 func (s *Service) CreateRoom(ctx context.Context, in CreateRoom) (Room, error) {
-	now := s.clock.Now()
+	now := s.now()
 	if in.ID == "" {
 		in.ID = ids.New("room", now)
 	}
@@ -84,7 +84,7 @@ func (s *Service) RenameRoom(ctx context.Context, id, name string) (Room, error)
 			return err
 		}
 		room.Name = strings.TrimSpace(name)
-		room.UpdatedAt = s.clock.Now()
+		room.UpdatedAt = s.now()
 		if err := tx.UpdateRoom(room); err != nil {
 			return err
 		}
@@ -121,7 +121,7 @@ func (s *Service) ListMembers(ctx context.Context, roomID, after string, limit i
 	if _, err := s.store.GetRoom(ctx, roomID); err != nil {
 		return nil, err
 	}
-	return s.store.ListMembers(ctx, roomID, after, pageLimit(limit), s.clock.Now())
+	return s.store.ListMembers(ctx, roomID, after, pageLimit(limit), s.now())
 }
 
 // Join adds a user to a room; emits group_channel:join.
@@ -138,7 +138,7 @@ func (s *Service) Join(ctx context.Context, roomID, userID string) error {
 		if err != nil {
 			return err
 		}
-		if err := tx.InsertMember(roomID, userID, s.clock.Now()); err != nil {
+		if err := tx.InsertMember(roomID, userID, s.now()); err != nil {
 			return err
 		}
 		room.MemberCount++
@@ -208,7 +208,7 @@ func (s *Service) Invite(ctx context.Context, roomID, inviterID string, userIDs 
 			return Errorf(CodePermissionDenied, "inviter %q is not a member of room %q", inviterID, roomID)
 		}
 		var invited []User
-		now := s.clock.Now()
+		now := s.now()
 		for _, id := range userIDs {
 			u, err := tx.GetUser(id)
 			if err != nil {

@@ -86,7 +86,11 @@ func NewService(c Config) *Service {
 func (s *Service) Store() Store { return s.store }
 
 // Now returns the service clock's time.
-func (s *Service) Now() time.Time { return s.clock.Now() }
+func (s *Service) Now() time.Time { return s.now() }
+
+// now is the clock's time at the precision storage keeps (microseconds, UTC), so what a
+// write returns equals what a later read returns.
+func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Microsecond) }
 
 // write runs fn in a group-committed transaction and publishes the events it appended.
 func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) error) error) error {
@@ -98,6 +102,9 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) er
 				e.ID = ids.New("evt", e.CreatedAt)
 			}
 			if err := tx.AppendEvent(e); err != nil {
+				return err
+			}
+			if err := s.fanOut(tx, e); err != nil {
 				return err
 			}
 			events = append(events, *e)
@@ -114,7 +121,7 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) er
 }
 
 func (s *Service) newEvent(typ, roomID string, payload any, agents []string) *Event {
-	now := s.clock.Now()
+	now := s.now()
 	return &Event{ID: ids.New("evt", now), Type: typ, RoomID: roomID, CreatedAt: now, Payload: mustJSON(payload), Agents: agents}
 }
 
@@ -183,7 +190,7 @@ func (p *streamPresence) acquire(ctx context.Context, userID string) error {
 }
 
 func (p *streamPresence) refresh(ctx context.Context, userID string) error {
-	until := p.svc.clock.Now().Add(StreamLease)
+	until := p.svc.now().Add(StreamLease)
 	return p.svc.store.Write(ctx, func(tx Tx) error { return tx.SetStreamPresence(p.svc.nodeID, userID, until) })
 }
 

@@ -22,6 +22,8 @@ type Store interface {
 
 // Reader holds the read-only queries. Queries that report presence take now.
 type Reader interface {
+	WebhookReader
+	DeliveryReader
 	GetUser(ctx context.Context, id string, now time.Time) (User, error)
 	ListUsers(ctx context.Context, after string, limit int, now time.Time) ([]User, error)
 	GetRoom(ctx context.Context, id string) (Room, error)
@@ -41,6 +43,8 @@ type Reader interface {
 // Tx is what a write function may do. Errors are *Error with codes not_found /
 // already_exists where the condition is a caller's mistake.
 type Tx interface {
+	WebhookTx
+	DeliveryTx
 	GetUser(id string) (User, error)
 	InsertUser(u User) error
 	DeleteUser(id string) error

@@ -17,7 +17,7 @@ type CreateUser struct {
 
 // CreateUser adds a user.
 func (s *Service) CreateUser(ctx context.Context, in CreateUser) (User, error) {
-	now := s.clock.Now()
+	now := s.now()
 	if in.ID == "" {
 		in.ID = ids.New("usr", now)
 	}
@@ -51,12 +51,12 @@ func (s *Service) CreateUser(ctx context.Context, in CreateUser) (User, error) {
 
 // GetUser returns a user with presence.
 func (s *Service) GetUser(ctx context.Context, id string) (User, error) {
-	return s.store.GetUser(ctx, id, s.clock.Now())
+	return s.store.GetUser(ctx, id, s.now())
 }
 
 // ListUsers pages through users ordered by id.
 func (s *Service) ListUsers(ctx context.Context, after string, limit int) ([]User, error) {
-	return s.store.ListUsers(ctx, after, pageLimit(limit), s.clock.Now())
+	return s.store.ListUsers(ctx, after, pageLimit(limit), s.now())
 }
 
 // DeleteUser removes a user; they leave every room they were in (one leave event each).
@@ -84,7 +84,7 @@ func (s *Service) SetPresence(ctx context.Context, userID string, present bool, 
 	if ttl < 0 {
 		return User{}, Errorf(CodeInvalidArgument, "ttl_seconds must not be negative")
 	}
-	now := s.clock.Now()
+	now := s.now()
 	var exp time.Time
 	if present && ttl > 0 {
 		exp = now.Add(ttl)
@@ -104,7 +104,7 @@ func (s *Service) SetPresence(ctx context.Context, userID string, present bool, 
 // OpenStream marks userID present while the returned release function has not been called.
 // The lease is refreshed by the caller calling RefreshStream periodically.
 func (s *Service) OpenStream(ctx context.Context, userID string) (release func(), err error) {
-	if _, err := s.store.GetUser(ctx, userID, s.clock.Now()); err != nil {
+	if _, err := s.store.GetUser(ctx, userID, s.now()); err != nil {
 		return nil, err
 	}
 	if err := s.presence.acquire(ctx, userID); err != nil {
@@ -153,7 +153,7 @@ func (s *Service) blockChange(ctx context.Context, userID, targetID string, bloc
 		typ := EventUserUnblock
 		if block {
 			typ = EventUserBlock
-			err = tx.InsertBlock(userID, targetID, s.clock.Now())
+			err = tx.InsertBlock(userID, targetID, s.now())
 		} else {
 			err = tx.DeleteBlock(userID, targetID)
 		}

@@ -1,0 +1,135 @@
+// Package cli parses the command line and runs a subcommand: serve (the default),
+// bench and version.
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/chathooks/chathooks/internal/app"
+	"github.com/chathooks/chathooks/internal/version"
+)
+
+// ServeCmd runs the server. Every flag has an environment variable (SPEC §1).
+type ServeCmd struct {
+	Addr                string        `default:"127.0.0.1:8080" env:"CHATHOOKS_ADDR" help:"Address to listen on."`
+	Data                string        `default:"./chathooks-data" env:"CHATHOOKS_DATA" help:"Directory of the embedded SQLite database (created on first start)."`
+	DatabaseURL         string        `env:"CHATHOOKS_DATABASE_URL" help:"postgres://... to use PostgreSQL (several nodes may share it) instead of SQLite."`
+	AdminToken          string        `env:"CHATHOOKS_ADMIN_TOKEN" help:"Admin bearer token. When unset on a new database, one is generated and printed once."`
+	BaseURL             string        `env:"CHATHOOKS_BASE_URL" help:"Public base URL used to build webhook URLs (default http://<addr>)."`
+	RoomRateLimit       float64       `default:"1" env:"CHATHOOKS_ROOM_RATE_LIMIT" help:"Incoming webhook messages per second per room (0 = unlimited)."`
+	RoomRateBurst       int           `default:"1" env:"CHATHOOKS_ROOM_RATE_BURST" help:"Burst of the per-room incoming rate limit."`
+	AllowPrivateTargets bool          `env:"CHATHOOKS_ALLOW_PRIVATE_TARGETS" help:"Allow outgoing deliveries to loopback and private addresses."`
+	LogLevel            string        `default:"info" enum:"debug,info,warn,error" env:"CHATHOOKS_LOG_LEVEL" help:"Log level (debug, info, warn, error)."`
+	LogFormat           string        `default:"text" enum:"text,json" env:"CHATHOOKS_LOG_FORMAT" help:"Log format (text or json)."`
+	ShutdownTimeout     time.Duration `default:"15s" env:"CHATHOOKS_SHUTDOWN_TIMEOUT" help:"How long shutdown waits for in-flight requests and deliveries."`
+}
+
+// VersionCmd prints the version.
+type VersionCmd struct{}
+
+type cliArgs struct {
+	Serve   ServeCmd   `cmd:"" default:"withargs" help:"Run the server (the default command)."`
+	Version VersionCmd `cmd:"" help:"Print the version."`
+}
+
+type env struct {
+	ctx            context.Context
+	stdout, stderr io.Writer
+}
+
+// Run runs the command line and returns the process exit code.
+func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	var c cliArgs
+	exit := -1
+	parser, err := kong.New(&c,
+		kong.Name("chathooks"),
+		kong.Description("A self-hosted chat backend whose integration surface is webhooks in both directions."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(code int) { exit = code; panic(exitPanic{}) }),
+		kong.UsageOnError(),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	code := func() (code int) {
+		defer func() {
+			if p := recover(); p != nil {
+				if _, ok := p.(exitPanic); ok {
+					code = exit
+					return
+				}
+				panic(p)
+			}
+		}()
+		kctx, err := parser.Parse(args)
+		if err != nil {
+			parser.Errorf("%s", err)
+			return 2
+		}
+		if err := kctx.Run(&env{ctx: ctx, stdout: stdout, stderr: stderr}); err != nil {
+			fmt.Fprintf(stderr, "chathooks: %v\n", err)
+			return 1
+		}
+		return 0
+	}()
+	return code
+}
+
+type exitPanic struct{}
+
+// Run prints the version.
+func (VersionCmd) Run(e *env) error {
+	fmt.Fprintf(e.stdout, "chathooks %s\n", version.String())
+	return nil
+}
+
+func newLogger(w io.Writer, level, format string) *slog.Logger {
+	var lv slog.Level
+	_ = lv.UnmarshalText([]byte(level))
+	opts := &slog.HandlerOptions{Level: lv}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// Config converts the flags to the app configuration.
+func (s ServeCmd) Config() app.Config {
+	return app.Config{
+		Addr: s.Addr, DataDir: s.Data, DatabaseURL: s.DatabaseURL, AdminToken: s.AdminToken,
+		BaseURL: strings.TrimSuffix(s.BaseURL, "/"), RoomRateLimit: s.RoomRateLimit, RoomRateBurst: s.RoomRateBurst,
+		AllowPrivateTargets: s.AllowPrivateTargets, ShutdownTimeout: s.ShutdownTimeout, Version: version.String(),
+	}
+}
+
+// Run starts the server and blocks until ctx ends (SIGINT/SIGTERM), then shuts down.
+func (s ServeCmd) Run(e *env) error {
+	if s.RoomRateLimit < 0 || s.RoomRateBurst < 1 {
+		return errors.New("--room-rate-limit must be >= 0 and --room-rate-burst >= 1")
+	}
+	log := newLogger(e.stderr, s.LogLevel, s.LogFormat)
+	a, err := app.New(e.ctx, s.Config(), log, e.stdout)
+	if err != nil {
+		return err
+	}
+	if err := a.Start(); err != nil {
+		_ = a.Shutdown(context.Background())
+		return err
+	}
+	where := "SQLite in " + s.Data
+	if s.DatabaseURL != "" {
+		where = "PostgreSQL"
+	}
+	fmt.Fprintf(e.stdout, "chathooks %s is running on %s (storage: %s)\n  API:     %s/api/v1 (Authorization: Bearer <admin token>)\n  OpenAPI: %s/openapi.json\n  Health:  %s/healthz\nPress Ctrl-C to stop.\n",
+		version.String(), a.URL(), where, a.URL(), a.URL(), a.URL())
+	return a.Wait(e.ctx)
+}

@@ -1,0 +1,55 @@
+// Package metrics holds the Prometheus collectors of one server (its own registry: no
+// global state), served at /metrics.
+package metrics
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Metrics is the set of collectors.
+type Metrics struct {
+	Registry        *prometheus.Registry
+	Requests        *prometheus.CounterVec
+	RequestDuration *prometheus.HistogramVec
+	CommitBatch     prometheus.Histogram
+	Deliveries      *prometheus.CounterVec
+	DeliveryLatency prometheus.Histogram
+}
+
+// New registers every collector on a fresh registry.
+func New() *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		Registry: reg,
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chathooks_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
+		}, []string{"route", "method", "code"}),
+		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "chathooks_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}, []string{"route", "method"}),
+		CommitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "chathooks_store_commit_batch_size", Help: "Write requests committed together in one transaction (group commit).",
+			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
+		}),
+		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chathooks_delivery_attempts_total", Help: "Outgoing delivery attempts by outcome.",
+		}, []string{"outcome"}),
+		DeliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "chathooks_delivery_attempt_duration_seconds", Help: "Outgoing delivery attempt latency.",
+			Buckets: prometheus.DefBuckets,
+		}),
+	}
+	reg.MustRegister(m.Requests, m.RequestDuration, m.CommitBatch, m.Deliveries, m.DeliveryLatency,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the registry in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.Registry, promhttp.HandlerOpts{})
+}
