@@ -84,11 +84,15 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		Store: st, Clock: cfg.Clock, Renderer: renderer{render.New()}, Publisher: a.Broker, Logger: log,
 	})
 	apiMux := http.NewServeMux()
-	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version)
+	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound)
 	handler := server.Handler(server.Routes{
 		Log: log, Metrics: a.Metrics, API: apiMux, AdminHash: hash, ShuttingDown: &a.shutting,
 		OpenAPI: func() ([]byte, error) { return json.Marshal(humaAPI.OpenAPI()) },
 		Ready:   func(ctx context.Context) error { return st.Ping(ctx) },
+		Extra: func(mux *http.ServeMux) {
+			a.routeInbound(mux)
+			a.routeOutbound(mux)
+		},
 	})
 	a.srv = &http.Server{
 		Handler:           handler,
@@ -140,6 +144,10 @@ func (a *App) Start() error {
 		return fmt.Errorf("app: listen: %w", err)
 	}
 	a.ln = ln
+	if err := a.startOutbound(); err != nil {
+		ln.Close()
+		return err
+	}
 	go func() { a.served <- a.srv.Serve(ln) }()
 	return nil
 }
@@ -163,6 +171,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = errors.Join(err, a.srv.Close())
 	}
+	err = errors.Join(err, a.stopOutbound(ctx))
 	return errors.Join(err, a.Store.Close())
 }
 
