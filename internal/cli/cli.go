@@ -36,7 +36,7 @@ type ServeCmd struct {
 type VersionCmd struct{}
 
 type cliArgs struct {
-	Serve   ServeCmd   `cmd:"" default:"withargs" help:"Run the server (the default command)."`
+	Serve   ServeCmd   `cmd:"" default:"withargs" help:"Run the server (the default command). Other commands: version. Every flag can also be set by its environment variable."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
 }
 
@@ -59,6 +59,10 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	// "chathooks --help" documents the default command, serve, with every flag.
+	if len(args) == 1 && (args[0] == "--help" || args[0] == "-h") {
+		args = []string{"serve", "--help"}
 	}
 	code := func() (code int) {
 		defer func() {

@@ -78,7 +78,8 @@ func Handler(r Routes) http.Handler {
 	if r.Extra != nil {
 		r.Extra(mux)
 	}
-	return recoverer(r.Log, instrument(r.Metrics, capBody(mux)))
+	// capBody wraps the raw ResponseWriter so an oversize body also closes the connection.
+	return capBody(recoverer(r.Log, instrument(r.Metrics, mux)))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
