@@ -96,15 +96,15 @@ func TestUsers(t *testing.T) {
 		code   string
 	}{
 		{map[string]any{"id": "alice", "name": "Again"}, 409, "already_exists"},
-		{map[string]any{"id": "x"}, 400, "invalid_argument"},                             // missing name
-		{map[string]any{"name": "  "}, 400, "invalid_argument"},                          // blank name
-		{map[string]any{"name": "X", "kind": "robot"}, 400, "invalid_argument"},          // bad kind
-		{map[string]any{"id": "a/b", "name": "X"}, 400, "invalid_argument"},              // bad id
-		{map[string]any{"name": "X", "email": "not-an-email"}, 400, "invalid_argument"},  // bad email
-		{map[string]any{"name": "X", "colour": "red"}, 400, "invalid_argument"},          // unknown field
+		{map[string]any{"id": "x"}, 400, "invalid_argument"},                            // missing name
+		{map[string]any{"name": "  "}, 400, "invalid_argument"},                         // blank name
+		{map[string]any{"name": "X", "kind": "robot"}, 400, "invalid_argument"},         // bad kind
+		{map[string]any{"id": "a/b", "name": "X"}, 400, "invalid_argument"},             // bad id
+		{map[string]any{"name": "X", "email": "not-an-email"}, 400, "invalid_argument"}, // bad email
+		{map[string]any{"name": "X", "colour": "red"}, 400, "invalid_argument"},         // unknown field
 		{`{"name": "X",`, 400, "invalid_argument"},                                      // invalid JSON
 		{`[]`, 400, "invalid_argument"},                                                 // wrong JSON type
-		{map[string]any{"name": strings.Repeat("n", 300)}, 400, "invalid_argument"},      // too long
+		{map[string]any{"name": strings.Repeat("n", 300)}, 400, "invalid_argument"},     // too long
 	} {
 		wantError(t, s.Do("POST", "/api/v1/users", c.body), c.status, c.code)
 	}

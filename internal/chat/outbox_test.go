@@ -36,7 +36,9 @@ func (f failingTx) AppendEvent(e *chat.Event) error {
 
 type plainRenderer struct{}
 
-func (plainRenderer) Render(_, text string) chat.Rendered { return chat.Rendered{HTML: "<p>" + text + "</p>"} }
+func (plainRenderer) Render(_, text string) chat.Rendered {
+	return chat.Rendered{HTML: "<p>" + text + "</p>"}
+}
 
 func TestOutboxAtomicity(t *testing.T) {
 	t.Parallel()
