@@ -57,8 +57,15 @@ func Load(fsys fs.FS, dir string) ([]Migration, error) {
 	return out, nil
 }
 
+// DB is what migrations run on: a *sql.DB, or a *sql.Conn holding a lock.
+type DB interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+	BeginTx(ctx context.Context, opts *sql.TxOptions) (*sql.Tx, error)
+}
+
 // Current returns the highest applied version (0 for a new database).
-func Current(ctx context.Context, db *sql.DB) (int, error) {
+func Current(ctx context.Context, db DB) (int, error) {
 	if _, err := db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL)`); err != nil {
 		return 0, fmt.Errorf("migrate: create schema_migrations: %w", err)
 	}
@@ -71,7 +78,7 @@ func Current(ctx context.Context, db *sql.DB) (int, error) {
 
 // Up applies every migration newer than the database's version. bind formats the
 // placeholder style of the driver ("?" or "$1").
-func Up(ctx context.Context, db *sql.DB, ms []Migration, placeholder func(n int) string) error {
+func Up(ctx context.Context, db DB, ms []Migration, placeholder func(n int) string) error {
 	cur, err := Current(ctx, db)
 	if err != nil {
 		return err

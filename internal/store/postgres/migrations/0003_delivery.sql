@@ -1,0 +1,1 @@
+-- Outgoing endpoints and deliveries (issue 4).

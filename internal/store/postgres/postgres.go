@@ -1,0 +1,151 @@
+// Package postgres is the PostgreSQL storage (pgx v5), selected by --database-url. Any
+// number of chathooks nodes may share one database. It runs the shared sqlstore engine
+// with several group-commit writers, each owning one connection.
+package postgres
+
+import (
+	"context"
+	"embed"
+	"errors"
+	"fmt"
+	"log/slog"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/store/migrate"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
+)
+
+//go:embed migrations/*.sql
+var migrationFS embed.FS
+
+// Options tune the store.
+type Options struct {
+	sqlstore.Options
+	// Writers is the number of group-commit writer connections (default 4).
+	Writers int
+	// ReadConns is the size of the read pool (default 8).
+	ReadConns int
+}
+
+// migrationLock is the advisory lock key serializing migrations across nodes.
+const migrationLock = 0x63686174686f6f6b // "chathook"
+
+// Dialect is PostgreSQL's.
+var Dialect = &sqlstore.Dialect{
+	Name:               "postgres",
+	Begin:              "BEGIN",
+	DollarPlaceholders: true,
+	Classify: func(err error) chat.Code {
+		var pe *pgconn.PgError
+		if errors.As(err, &pe) {
+			switch pe.Code {
+			case "23505":
+				return chat.CodeAlreadyExists
+			case "23503":
+				return chat.CodeNotFound
+			}
+		}
+		return ""
+	},
+	NoRows: func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+	Retryable: func(err error) bool {
+		var pe *pgconn.PgError
+		return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
+	},
+}
+
+// Open connects, applies migrations (serialized across nodes by an advisory lock) and
+// starts the writers.
+func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.Writers <= 0 {
+		o.Writers = 4
+	}
+	if o.ReadConns <= 0 {
+		o.ReadConns = 8
+	}
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
+	}
+	cfg.MaxConns = int32(o.Writers + o.ReadConns)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	if err := applyMigrations(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	writers := make([]sqlstore.WriterConn, 0, o.Writers)
+	for range o.Writers {
+		c, err := pool.Acquire(ctx)
+		if err != nil {
+			for _, w := range writers {
+				w.Close()
+			}
+			pool.Close()
+			return nil, fmt.Errorf("postgres: writer connection: %w", err)
+		}
+		writers = append(writers, writerConn{querier{c}, c})
+	}
+	return sqlstore.New(Dialect, querier{pool}, writers, func() error { pool.Close(); return nil }, o.Options), nil
+}
+
+func applyMigrations(ctx context.Context, pool *pgxpool.Pool) error {
+	ms, err := migrate.Load(migrationFS, "migrations")
+	if err != nil {
+		return err
+	}
+	db := stdlib.OpenDBFromPool(pool)
+	defer db.Close()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("postgres: migration connection: %w", err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock($1)`, int64(migrationLock)); err != nil {
+		return fmt.Errorf("postgres: migration lock: %w", err)
+	}
+	defer conn.ExecContext(context.Background(), `SELECT pg_advisory_unlock($1)`, int64(migrationLock)) //nolint:errcheck
+	if err := migrate.Up(ctx, conn, ms, func(n int) string { return fmt.Sprintf("$%d", n) }); err != nil {
+		return fmt.Errorf("postgres: %w", err)
+	}
+	return nil
+}
+
+// pgxQuerier is what pgxpool.Pool and pgxpool.Conn have in common.
+type pgxQuerier interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+type querier struct{ q pgxQuerier }
+
+func (q querier) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	tag, err := q.q.Exec(ctx, sql, args...)
+	return tag.RowsAffected(), err
+}
+
+func (q querier) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	return q.q.QueryRow(ctx, sql, args...)
+}
+
+func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	return q.q.Query(ctx, sql, args...)
+}
+
+type writerConn struct {
+	querier
+	c *pgxpool.Conn
+}
+
+func (w writerConn) Close() error { w.c.Release(); return nil }

@@ -1,0 +1,90 @@
+package sqlstore
+
+import (
+	"context"
+	"strconv"
+	"strings"
+
+	"github.com/chathooks/chathooks/internal/chat"
+)
+
+// Row is one result row.
+type Row interface{ Scan(dest ...any) error }
+
+// Rows is a result set.
+type Rows interface {
+	Next() bool
+	Scan(dest ...any) error
+	Err() error
+	Close()
+}
+
+// Querier runs statements (a writer connection, or the read pool).
+type Querier interface {
+	Exec(ctx context.Context, q string, args ...any) (rowsAffected int64, err error)
+	QueryRow(ctx context.Context, q string, args ...any) Row
+	Query(ctx context.Context, q string, args ...any) (Rows, error)
+}
+
+// WriterConn is a connection owned by one writer goroutine.
+type WriterConn interface {
+	Querier
+	Close() error
+}
+
+// Dialect holds what differs between database engines.
+type Dialect struct {
+	Name string
+	// Begin starts a writer transaction ("BEGIN IMMEDIATE" on SQLite).
+	Begin string
+	// Numbered placeholders: false keeps "?" and "?N" (SQLite); true rewrites them to "$N".
+	DollarPlaceholders bool
+	// Classify maps a driver error to a domain code: CodeAlreadyExists for unique
+	// violations, CodeNotFound for foreign-key violations, "" otherwise.
+	Classify func(err error) chat.Code
+	// NoRows reports whether err is the driver's "no rows in result set".
+	NoRows func(err error) bool
+	// Retryable reports errors after which the whole batch should be retried (deadlock,
+	// serialization failure).
+	Retryable func(err error) bool
+}
+
+// rebind turns "?" / "?N" placeholders into "$N" when the dialect wants it.
+func (d *Dialect) rebind(q string) string {
+	if !d.DollarPlaceholders || !strings.Contains(q, "?") {
+		return q
+	}
+	var b strings.Builder
+	b.Grow(len(q) + 8)
+	n := 0
+	for i := 0; i < len(q); i++ {
+		c := q[i]
+		if c == '\'' { // copy string literals verbatim
+			j := strings.IndexByte(q[i+1:], '\'')
+			if j < 0 {
+				b.WriteString(q[i:])
+				break
+			}
+			b.WriteString(q[i : i+j+2])
+			i += j + 1
+			continue
+		}
+		if c != '?' {
+			b.WriteByte(c)
+			continue
+		}
+		j := i + 1
+		for j < len(q) && q[j] >= '0' && q[j] <= '9' {
+			j++
+		}
+		b.WriteByte('$')
+		if j > i+1 {
+			b.WriteString(q[i+1 : j])
+		} else {
+			n++
+			b.WriteString(strconv.Itoa(n))
+		}
+		i = j - 1
+	}
+	return b.String()
+}

@@ -1,0 +1,269 @@
+package sqlstore
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/chat"
+)
+
+// presentExpr is true when the user is explicitly present (unexpired) or has an open stream
+// lease; ?1 is now in microseconds.
+const presentExpr = `(EXISTS (SELECT 1 FROM presence p WHERE p.user_id = u.id AND p.present = 1 AND (p.expires_at = 0 OR p.expires_at > ?1))
+	OR EXISTS (SELECT 1 FROM stream_presence sp WHERE sp.user_id = u.id AND sp.expires_at > ?1))`
+
+const userCols = `u.id, u.name, u.alias, u.email, u.kind, u.created_at, ` + presentExpr
+
+const (
+	qGetUser           = `SELECT ` + userCols + ` FROM users u WHERE u.id = ?2`
+	qGetUserNoPresence = `SELECT u.id, u.name, u.alias, u.email, u.kind, u.created_at, FALSE FROM users u WHERE u.id = ?`
+	roomCols           = `id, name, creator_id, member_count, created_at, updated_at`
+	qGetRoom           = `SELECT ` + roomCols + ` FROM rooms WHERE id = ?`
+	messageCols        = `id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, updated_at`
+	qGetMessage        = `SELECT ` + messageCols + ` FROM messages WHERE room_id = ? AND id = ?`
+	eventCols          = `pos, id, type, room_id, room_seq, created_at, payload, agents`
+)
+
+// notFound turns the driver's "no rows" into a not_found error naming what was looked for.
+func (s *Store) notFound(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	if s.d.NoRows(err) {
+		return chat.Errorf(chat.CodeNotFound, "%s not found", what)
+	}
+	return fmt.Errorf("store: read %s: %w", what, err)
+}
+
+func scanUser(r Row) (chat.User, error) {
+	var u chat.User
+	var kind string
+	var created int64
+	if err := r.Scan(&u.ID, &u.Name, &u.Alias, &u.Email, &kind, &created, &u.Present); err != nil {
+		return u, err
+	}
+	u.Kind = chat.UserKind(kind)
+	u.CreatedAt = fromMicros(created)
+	return u, nil
+}
+
+func scanRoom(r Row) (chat.Room, error) {
+	var rm chat.Room
+	var created, updated int64
+	if err := r.Scan(&rm.ID, &rm.Name, &rm.CreatorID, &rm.MemberCount, &created, &updated); err != nil {
+		return rm, err
+	}
+	rm.CreatedAt, rm.UpdatedAt = fromMicros(created), fromMicros(updated)
+	return rm, nil
+}
+
+func scanMessage(r Row) (chat.Message, error) {
+	var m chat.Message
+	var mentions string
+	var created, updated int64
+	if err := r.Scan(&m.ID, &m.RoomID, &m.ThreadID, &m.Sender.Type, &m.Sender.ID, &m.Sender.Name, &m.Sender.AvatarURL,
+		&m.Text, &m.Format, &m.HTML, &mentions, &created, &updated); err != nil {
+		return m, err
+	}
+	if err := json.Unmarshal([]byte(mentions), &m.Mentions); err != nil {
+		return m, fmt.Errorf("store: decode mentions: %w", err)
+	}
+	if m.Mentions == nil {
+		m.Mentions = []chat.Mention{}
+	}
+	m.CreatedAt = fromMicros(created)
+	if updated != 0 {
+		t := fromMicros(updated)
+		m.UpdatedAt = &t
+	}
+	return m, nil
+}
+
+func scanEvent(r Row) (chat.Event, int64, error) {
+	var e chat.Event
+	var pos, created int64
+	var payload, agents string
+	if err := r.Scan(&pos, &e.ID, &e.Type, &e.RoomID, &e.RoomSeq, &created, &payload, &agents); err != nil {
+		return e, 0, fmt.Errorf("store: scan event: %w", err)
+	}
+	e.CreatedAt = fromMicros(created)
+	e.Payload = json.RawMessage(payload)
+	if agents != "[]" && agents != "" {
+		if err := json.Unmarshal([]byte(agents), &e.Agents); err != nil {
+			return e, 0, fmt.Errorf("store: decode agents: %w", err)
+		}
+	}
+	return e, pos, nil
+}
+
+func collect[T any](rows Rows, err error, scan func(Row) (T, error)) ([]T, error) {
+	if err != nil {
+		return nil, fmt.Errorf("store: query: %w", err)
+	}
+	defer rows.Close()
+	out := []T{}
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("store: scan: %w", err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("store: rows: %w", err)
+	}
+	return out, nil
+}
+
+func (s *Store) queryRow(ctx context.Context, q string, args ...any) Row {
+	return s.read.QueryRow(ctx, s.sql(q), args...)
+}
+
+func (s *Store) query(ctx context.Context, q string, args ...any) (Rows, error) {
+	return s.read.Query(ctx, s.sql(q), args...)
+}
+
+// GetUser implements chat.Reader.
+func (s *Store) GetUser(ctx context.Context, id string, now time.Time) (chat.User, error) {
+	u, err := scanUser(s.queryRow(ctx, qGetUser, micros(now), id))
+	return u, s.notFound(err, fmt.Sprintf("user %q", id))
+}
+
+// ListUsers implements chat.Reader.
+func (s *Store) ListUsers(ctx context.Context, after string, limit int, now time.Time) ([]chat.User, error) {
+	rows, err := s.query(ctx, `SELECT `+userCols+` FROM users u WHERE u.id > ?2 ORDER BY u.id LIMIT ?3`, micros(now), after, limit)
+	return collect(rows, err, scanUser)
+}
+
+// GetRoom implements chat.Reader.
+func (s *Store) GetRoom(ctx context.Context, id string) (chat.Room, error) {
+	r, err := scanRoom(s.queryRow(ctx, qGetRoom, id))
+	return r, s.notFound(err, fmt.Sprintf("room %q", id))
+}
+
+// ListRooms implements chat.Reader.
+func (s *Store) ListRooms(ctx context.Context, after string, limit int) ([]chat.Room, error) {
+	rows, err := s.query(ctx, `SELECT `+roomCols+` FROM rooms WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	return collect(rows, err, scanRoom)
+}
+
+// ListMembers implements chat.Reader.
+func (s *Store) ListMembers(ctx context.Context, roomID, after string, limit int, now time.Time) ([]chat.Member, error) {
+	rows, err := s.query(ctx, `SELECT `+userCols+`, m.joined_at, m.last_read_message_id, m.last_read_at
+		FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?2 AND u.id > ?3 ORDER BY u.id LIMIT ?4`,
+		micros(now), roomID, after, limit)
+	return collect(rows, err, func(r Row) (chat.Member, error) {
+		var m chat.Member
+		var kind string
+		var created, joined, readAt int64
+		if err := r.Scan(&m.ID, &m.Name, &m.Alias, &m.Email, &kind, &created, &m.Present, &joined, &m.LastReadMessageID, &readAt); err != nil {
+			return m, err
+		}
+		m.Kind, m.CreatedAt, m.JoinedAt = chat.UserKind(kind), fromMicros(created), fromMicros(joined)
+		if readAt != 0 {
+			t := fromMicros(readAt)
+			m.LastReadAt = &t
+		}
+		return m, nil
+	})
+}
+
+// GetMessage implements chat.Reader.
+func (s *Store) GetMessage(ctx context.Context, roomID, id string) (chat.Message, error) {
+	m, err := scanMessage(s.queryRow(ctx, qGetMessage, roomID, id))
+	return m, s.notFound(err, fmt.Sprintf("message %q", id))
+}
+
+// ListMessages implements chat.Reader. With Before and no After it returns the last Limit
+// messages before Before, still in ascending order.
+func (s *Store) ListMessages(ctx context.Context, q chat.MessageQuery) ([]chat.Message, error) {
+	where, args := `room_id = ?`, []any{q.RoomID}
+	if q.ThreadID != "" {
+		where += ` AND thread_id = ?`
+		args = append(args, q.ThreadID)
+	}
+	if q.After != "" {
+		where += ` AND seq > COALESCE((SELECT seq FROM messages WHERE room_id = ? AND id = ?), 9223372036854775807)`
+		args = append(args, q.RoomID, q.After)
+	}
+	if q.Before != "" {
+		where += ` AND seq < COALESCE((SELECT seq FROM messages WHERE room_id = ? AND id = ?), -1)`
+		args = append(args, q.RoomID, q.Before)
+	}
+	order := `ASC`
+	if q.Before != "" && q.After == "" {
+		order = `DESC`
+	}
+	rows, err := s.query(ctx, `SELECT `+messageCols+` FROM messages WHERE `+where+` ORDER BY seq `+order+` LIMIT ?`, append(args, q.Limit)...)
+	out, err := collect(rows, err, scanMessage)
+	if err == nil && order == `DESC` {
+		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
+			out[i], out[j] = out[j], out[i]
+		}
+	}
+	return out, err
+}
+
+// RoomEventsAfter implements chat.Reader.
+func (s *Store) RoomEventsAfter(ctx context.Context, roomID string, seq int64, limit int) ([]chat.Event, error) {
+	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE room_id = ? AND room_seq > ? ORDER BY room_seq LIMIT ?`, roomID, seq, limit)
+	return collect(rows, err, func(r Row) (chat.Event, error) {
+		e, _, err := scanEvent(r)
+		return e, err
+	})
+}
+
+// Events implements chat.Reader.
+func (s *Store) Events(ctx context.Context, after int64, limit int) ([]chat.Event, int64, error) {
+	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE pos > ? ORDER BY pos LIMIT ?`, after, limit)
+	last := after
+	out, err := collect(rows, err, func(r Row) (chat.Event, error) {
+		e, pos, err := scanEvent(r)
+		last = pos
+		return e, err
+	})
+	return out, last, err
+}
+
+// AdminTokenHash implements chat.Reader.
+func (s *Store) AdminTokenHash(ctx context.Context) (string, error) {
+	var h string
+	err := s.queryRow(ctx, `SELECT value FROM settings WHERE key = 'admin_token_hash'`).Scan(&h)
+	if s.d.NoRows(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: admin token: %w", err)
+	}
+	return h, nil
+}
+
+func micros(t time.Time) int64 {
+	if t.IsZero() {
+		return 0
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(v int64) time.Time {
+	if v == 0 {
+		return time.Time{}
+	}
+	return time.UnixMicro(v).UTC()
+}
+
+// mapErr turns constraint violations into domain errors.
+func (s *Store) mapErr(err error, what string) error {
+	if err == nil {
+		return nil
+	}
+	switch s.d.Classify(err) {
+	case chat.CodeAlreadyExists:
+		return &chat.Error{Code: chat.CodeAlreadyExists, Message: what + " already exists", Err: err}
+	case chat.CodeNotFound:
+		return &chat.Error{Code: chat.CodeNotFound, Message: what + " refers to something that does not exist", Err: err}
+	}
+	return fmt.Errorf("store: %s: %w", what, err)
+}

@@ -1,0 +1,309 @@
+package sqlstore
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/chat"
+)
+
+// Tx is the chat.Tx of a writer's current batch; it is used only on that writer goroutine.
+type Tx struct {
+	s *Store
+	c WriterConn
+}
+
+func (t *Tx) exec(q string, args ...any) (int64, error) {
+	return t.c.Exec(t.s.wctx, t.s.sql(q), args...)
+}
+
+func (t *Tx) row(q string, args ...any) Row {
+	return t.c.QueryRow(t.s.wctx, t.s.sql(q), args...)
+}
+
+func (t *Tx) query(q string, args ...any) (Rows, error) {
+	return t.c.Query(t.s.wctx, t.s.sql(q), args...)
+}
+
+// mustAffect returns a not_found error if the statement changed no row.
+func (t *Tx) mustAffect(n int64, err error, what string) error {
+	if err != nil {
+		return t.s.mapErr(err, what)
+	}
+	if n == 0 {
+		return chat.Errorf(chat.CodeNotFound, "%s not found", what)
+	}
+	return nil
+}
+
+// noRows reports whether err is the driver's "no rows" error.
+func (t *Tx) noRows(err error) bool { return t.s.d.NoRows(err) }
+
+// GetUser implements chat.Tx.
+// Presence is not computed inside writes (it is reported as false).
+func (t *Tx) GetUser(id string) (chat.User, error) {
+	u, err := scanUser(t.row(qGetUserNoPresence, id))
+	return u, t.s.notFound(err, fmt.Sprintf("user %q", id))
+}
+
+// InsertUser implements chat.Tx.
+func (t *Tx) InsertUser(u chat.User) error {
+	_, err := t.exec(`INSERT INTO users (id, name, alias, email, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+		u.ID, u.Name, u.Alias, u.Email, string(u.Kind), micros(u.CreatedAt))
+	return t.s.mapErr(err, fmt.Sprintf("user %q", u.ID))
+}
+
+// DeleteUser implements chat.Tx.
+func (t *Tx) DeleteUser(id string) error {
+	n, err := t.exec(`DELETE FROM users WHERE id = ?`, id)
+	return t.mustAffect(n, err, fmt.Sprintf("user %q", id))
+}
+
+// UserRoomIDs implements chat.Tx.
+func (t *Tx) UserRoomIDs(userID string) ([]string, error) {
+	return t.strs(`SELECT room_id FROM members WHERE user_id = ? ORDER BY room_id`, userID)
+}
+
+func (t *Tx) strs(q string, args ...any) ([]string, error) {
+	rows, err := t.query(q, args...)
+	return collect(rows, err, func(r Row) (string, error) {
+		var v string
+		err := r.Scan(&v)
+		return v, err
+	})
+}
+
+// SetPresence implements chat.Tx.
+func (t *Tx) SetPresence(userID string, present bool, expiresAt time.Time) error {
+	p := 0
+	if present {
+		p = 1
+	}
+	_, err := t.exec(`INSERT INTO presence (user_id, present, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (user_id) DO UPDATE SET present = excluded.present, expires_at = excluded.expires_at`,
+		userID, p, micros(expiresAt))
+	return t.s.mapErr(err, "presence")
+}
+
+// SetStreamPresence implements chat.Tx.
+func (t *Tx) SetStreamPresence(nodeID, userID string, expiresAt time.Time) error {
+	if expiresAt.IsZero() {
+		_, err := t.exec(`DELETE FROM stream_presence WHERE user_id = ? AND node_id = ?`, userID, nodeID)
+		return t.s.mapErr(err, "stream presence")
+	}
+	_, err := t.exec(`INSERT INTO stream_presence (user_id, node_id, expires_at) VALUES (?, ?, ?)
+		ON CONFLICT (user_id, node_id) DO UPDATE SET expires_at = excluded.expires_at`, userID, nodeID, micros(expiresAt))
+	return t.s.mapErr(err, "stream presence")
+}
+
+// InsertBlock implements chat.Tx.
+func (t *Tx) InsertBlock(userID, targetID string, at time.Time) error {
+	_, err := t.exec(`INSERT INTO blocks (user_id, target_id, created_at) VALUES (?, ?, ?)`, userID, targetID, micros(at))
+	return t.s.mapErr(err, fmt.Sprintf("block of %q by %q", targetID, userID))
+}
+
+// DeleteBlock implements chat.Tx.
+func (t *Tx) DeleteBlock(userID, targetID string) error {
+	n, err := t.exec(`DELETE FROM blocks WHERE user_id = ? AND target_id = ?`, userID, targetID)
+	return t.mustAffect(n, err, fmt.Sprintf("block of %q by %q", targetID, userID))
+}
+
+// GetRoom implements chat.Tx.
+func (t *Tx) GetRoom(id string) (chat.Room, error) {
+	r, err := scanRoom(t.row(qGetRoom, id))
+	return r, t.s.notFound(err, fmt.Sprintf("room %q", id))
+}
+
+// InsertRoom implements chat.Tx.
+func (t *Tx) InsertRoom(r chat.Room) error {
+	_, err := t.exec(`INSERT INTO rooms (id, name, creator_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
+		r.ID, r.Name, r.CreatorID, micros(r.CreatedAt), micros(r.UpdatedAt))
+	return t.s.mapErr(err, fmt.Sprintf("room %q", r.ID))
+}
+
+// UpdateRoom implements chat.Tx.
+func (t *Tx) UpdateRoom(r chat.Room) error {
+	n, err := t.exec(`UPDATE rooms SET name = ?, updated_at = ? WHERE id = ?`, r.Name, micros(r.UpdatedAt), r.ID)
+	return t.mustAffect(n, err, fmt.Sprintf("room %q", r.ID))
+}
+
+// DeleteRoom implements chat.Tx.
+func (t *Tx) DeleteRoom(id string) error {
+	n, err := t.exec(`DELETE FROM rooms WHERE id = ?`, id)
+	return t.mustAffect(n, err, fmt.Sprintf("room %q", id))
+}
+
+// InsertMember implements chat.Tx.
+func (t *Tx) InsertMember(roomID, userID string, at time.Time) error {
+	if _, err := t.exec(`INSERT INTO members (room_id, user_id, joined_at) VALUES (?, ?, ?)`, roomID, userID, micros(at)); err != nil {
+		return t.s.mapErr(err, fmt.Sprintf("membership of %q in room %q", userID, roomID))
+	}
+	_, err := t.exec(`UPDATE rooms SET member_count = member_count + 1 WHERE id = ?`, roomID)
+	return t.s.mapErr(err, "member count")
+}
+
+// DeleteMember implements chat.Tx.
+func (t *Tx) DeleteMember(roomID, userID string) error {
+	n, err := t.exec(`DELETE FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID)
+	if err := t.mustAffect(n, err, fmt.Sprintf("membership of %q in room %q", userID, roomID)); err != nil {
+		return err
+	}
+	_, err = t.exec(`UPDATE rooms SET member_count = member_count - 1 WHERE id = ?`, roomID)
+	return t.s.mapErr(err, "member count")
+}
+
+// IsMember implements chat.Tx.
+func (t *Tx) IsMember(roomID, userID string) (bool, error) {
+	var one int
+	err := t.row(`SELECT 1 FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID).Scan(&one)
+	if t.noRows(err) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("store: is member: %w", err)
+	}
+	return true, nil
+}
+
+// MemberUsers implements chat.Tx.
+func (t *Tx) MemberUsers(roomID string, now time.Time) ([]chat.User, error) {
+	rows, err := t.query(`SELECT `+userCols+` FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?2 ORDER BY u.id`,
+		micros(now), roomID)
+	return collect(rows, err, scanUser)
+}
+
+// RoomAgents implements chat.Tx.
+func (t *Tx) RoomAgents(roomID string) ([]string, error) {
+	return t.strs(`SELECT u.id FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ? AND u.kind = 'agent' ORDER BY u.id`, roomID)
+}
+
+// InsertMessage implements chat.Tx.
+func (t *Tx) InsertMessage(m chat.Message) error {
+	mentions, err := json.Marshal(m.Mentions)
+	if err != nil {
+		return fmt.Errorf("store: encode mentions: %w", err)
+	}
+	_, err = t.exec(`INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		m.ID, m.RoomID, m.ThreadID, m.Sender.Type, m.Sender.ID, m.Sender.Name, m.Sender.AvatarURL, m.Text, m.Format, m.HTML, string(mentions), micros(m.CreatedAt))
+	return t.s.mapErr(err, fmt.Sprintf("message %q", m.ID))
+}
+
+// GetMessage implements chat.Tx.
+func (t *Tx) GetMessage(roomID, id string) (chat.Message, error) {
+	m, err := scanMessage(t.row(qGetMessage, roomID, id))
+	return m, t.s.notFound(err, fmt.Sprintf("message %q", id))
+}
+
+// UpdateMessage implements chat.Tx.
+func (t *Tx) UpdateMessage(m chat.Message) error {
+	mentions, err := json.Marshal(m.Mentions)
+	if err != nil {
+		return fmt.Errorf("store: encode mentions: %w", err)
+	}
+	var upd int64
+	if m.UpdatedAt != nil {
+		upd = micros(*m.UpdatedAt)
+	}
+	n, err := t.exec(`UPDATE messages SET text = ?, html = ?, mentions = ?, updated_at = ? WHERE room_id = ? AND id = ?`,
+		m.Text, m.HTML, string(mentions), upd, m.RoomID, m.ID)
+	return t.mustAffect(n, err, fmt.Sprintf("message %q", m.ID))
+}
+
+// DeleteMessage implements chat.Tx.
+func (t *Tx) DeleteMessage(roomID, id string) error {
+	n, err := t.exec(`DELETE FROM messages WHERE room_id = ? AND id = ?`, roomID, id)
+	return t.mustAffect(n, err, fmt.Sprintf("message %q", id))
+}
+
+// LatestMessageID implements chat.Tx.
+func (t *Tx) LatestMessageID(roomID string) (string, error) {
+	var id string
+	err := t.row(`SELECT id FROM messages WHERE room_id = ? ORDER BY seq DESC LIMIT 1`, roomID).Scan(&id)
+	if t.noRows(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: latest message: %w", err)
+	}
+	return id, nil
+}
+
+// SetReadState implements chat.Tx.
+func (t *Tx) SetReadState(roomID, userID, messageID string, at time.Time) error {
+	n, err := t.exec(`UPDATE members SET last_read_message_id = ?, last_read_at = ? WHERE room_id = ? AND user_id = ?`,
+		messageID, micros(at), roomID, userID)
+	return t.mustAffect(n, err, fmt.Sprintf("membership of %q in room %q", userID, roomID))
+}
+
+// ThreadByKey implements chat.Tx.
+func (t *Tx) ThreadByKey(roomID, key string) (string, error) {
+	var id string
+	err := t.row(`SELECT thread_id FROM thread_keys WHERE room_id = ? AND key = ?`, roomID, key).Scan(&id)
+	if t.noRows(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: thread by key: %w", err)
+	}
+	return id, nil
+}
+
+// InsertThreadKey implements chat.Tx; an existing key is re-pointed.
+func (t *Tx) InsertThreadKey(roomID, key, threadID string) error {
+	_, err := t.exec(`INSERT INTO thread_keys (room_id, key, thread_id) VALUES (?, ?, ?)
+		ON CONFLICT (room_id, key) DO UPDATE SET thread_id = excluded.thread_id`, roomID, key, threadID)
+	return t.s.mapErr(err, "thread key")
+}
+
+// IdempotentMessage implements chat.Tx.
+func (t *Tx) IdempotentMessage(scope, key string) (string, error) {
+	var id string
+	err := t.row(`SELECT message_id FROM idempotency WHERE scope = ? AND key = ?`, scope, key).Scan(&id)
+	if t.noRows(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("store: idempotency: %w", err)
+	}
+	return id, nil
+}
+
+// InsertIdempotency implements chat.Tx.
+func (t *Tx) InsertIdempotency(scope, key, messageID string, at time.Time) error {
+	_, err := t.exec(`INSERT INTO idempotency (scope, key, message_id, created_at) VALUES (?, ?, ?, ?)
+		ON CONFLICT (scope, key) DO UPDATE SET message_id = excluded.message_id, created_at = excluded.created_at`,
+		scope, key, messageID, micros(at))
+	return t.s.mapErr(err, "idempotency key")
+}
+
+// AppendEvent implements chat.Tx.
+func (t *Tx) AppendEvent(e *chat.Event) error {
+	if e.RoomID != "" {
+		if err := t.row(`UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, e.RoomID).Scan(&e.RoomSeq); err != nil {
+			if t.noRows(err) {
+				return chat.Errorf(chat.CodeNotFound, "room %q not found", e.RoomID)
+			}
+			return fmt.Errorf("store: room seq: %w", err)
+		}
+	}
+	agents := "[]"
+	if len(e.Agents) > 0 {
+		b, err := json.Marshal(e.Agents)
+		if err != nil {
+			return fmt.Errorf("store: encode agents: %w", err)
+		}
+		agents = string(b)
+	}
+	_, err := t.exec(`INSERT INTO events (id, type, room_id, room_seq, created_at, payload, agents) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+		e.ID, e.Type, e.RoomID, e.RoomSeq, micros(e.CreatedAt), string(e.Payload), agents)
+	return t.s.mapErr(err, fmt.Sprintf("event %q", e.ID))
+}
+
+// SetAdminTokenHash implements chat.Tx.
+func (t *Tx) SetAdminTokenHash(hash string) error {
+	_, err := t.exec(`INSERT INTO settings (key, value) VALUES ('admin_token_hash', ?)
+		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, hash)
+	return t.s.mapErr(err, "admin token")
+}
