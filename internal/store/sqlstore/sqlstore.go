@@ -29,8 +29,6 @@ type Options struct {
 	NoGroupCommit bool
 }
 
-var _ chat.Store = (*Store)(nil)
-
 // Store implements chat.Store over a Dialect, a read pool and writer connections.
 type Store struct {
 	d       *Dialect
