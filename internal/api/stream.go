@@ -22,7 +22,8 @@ type streamIn struct {
 	UserID      string `query:"user_id" doc:"the user watching: present while the stream is open"`
 }
 
-// Subscriber is the live side of the broker.
+// Subscriber is the live side of the broker. A subscription told it lagged (events
+// dropped, or written by another node) catches up from the store.
 type Subscriber interface {
 	Subscribe(room string) *broker.Sub
 }
@@ -38,9 +39,6 @@ func (h *Handlers) registerStream(api huma.API) {
 		if h.sub == nil {
 			return nil, NewError(chat.CodeUnavailable, "live streams are not available")
 		}
-		if _, err := h.svc.GetRoom(ctx, in.ID); err != nil {
-			return nil, h.fail(ctx, err)
-		}
 		last := int64(-1)
 		if in.LastEventID != "" {
 			n, err := strconv.ParseInt(in.LastEventID, 10, 64)
@@ -49,15 +47,26 @@ func (h *Handlers) registerStream(api huma.API) {
 			}
 			last = n
 		}
+		// Subscribe before reading the room's position, so nothing committed in between is
+		// missed: buffered events at or before the position are skipped.
+		sub := h.sub.Subscribe(in.ID)
+		room, err := h.svc.GetRoom(ctx, in.ID)
+		if err != nil {
+			sub.Close()
+			return nil, h.fail(ctx, err)
+		}
+		if last < 0 {
+			last = room.LastEventID
+		}
 		release := func() {}
 		if in.UserID != "" {
 			r, err := h.svc.OpenStream(ctx, in.UserID)
 			if err != nil {
+				sub.Close()
 				return nil, h.fail(ctx, err)
 			}
 			release = r
 		}
-		sub := h.sub.Subscribe(in.ID)
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
 			defer release()
 			defer sub.Close()
@@ -116,7 +125,7 @@ func (h *Handlers) stream(hctx huma.Context, in *streamIn, sub *broker.Sub, last
 	if _, err := w.Write([]byte("retry: 2000\n\n")); err != nil {
 		return
 	}
-	if last >= 0 && !catchUp() {
+	if !catchUp() {
 		return
 	}
 	if rc.Flush() != nil {
@@ -140,11 +149,6 @@ func (h *Handlers) stream(hctx huma.Context, in *streamIn, sub *broker.Sub, last
 		case <-sub.Wake():
 			evs, lagged := sub.Take()
 			if lagged {
-				if last < 0 {
-					// No position yet: nothing stored can be told new from old; resume from the
-					// first event we are given next.
-					continue
-				}
 				if !catchUp() {
 					return
 				}
@@ -152,9 +156,9 @@ func (h *Handlers) stream(hctx huma.Context, in *streamIn, sub *broker.Sub, last
 			}
 			for _, e := range evs {
 				switch {
-				case last >= 0 && e.RoomSeq <= last:
+				case e.RoomSeq <= last:
 					continue
-				case last >= 0 && e.RoomSeq > last+1:
+				case e.RoomSeq > last+1:
 					// A gap (events committed out of order across nodes): read them in order.
 					if !catchUp() {
 						return

@@ -94,6 +94,22 @@ func (b *Broker) Publish(events []chat.Event) {
 	}
 }
 
+// Poke tells the room's subscribers that events they have not been given exist (written by
+// another node): each catches up from the store.
+func (b *Broker) Poke(room string) {
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	for s := range b.subs[room] {
+		s.mu.Lock()
+		s.buf, s.lagged = nil, true
+		s.mu.Unlock()
+		select {
+		case s.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
 // Subscribers returns the number of open subscriptions (for metrics and tests).
 func (b *Broker) Subscribers() int {
 	b.mu.RLock()

@@ -51,12 +51,17 @@ func (s *Service) CreateRoom(ctx context.Context, in CreateRoom) (Room, error) {
 		room.MemberCount = len(users)
 		refs := userRefs(users)
 		agents := agentIDs(users)
-		if err := emit(s.newEvent(EventRoomCreate, room.ID, RoomPayload{Room: roomRef(room), Members: refs}, agents)); err != nil {
+		e := s.newEvent(EventRoomCreate, room.ID, RoomPayload{Room: roomRef(room), Members: refs}, agents)
+		if err := emit(e); err != nil {
 			return err
 		}
 		if len(users) > 0 {
-			return emit(s.newEvent(EventRoomJoin, room.ID, MembershipPayload{Room: roomRef(room), Users: refs}, agents))
+			e = s.newEvent(EventRoomJoin, room.ID, MembershipPayload{Room: roomRef(room), Users: refs}, agents)
+			if err := emit(e); err != nil {
+				return err
+			}
 		}
+		room.LastEventID = e.RoomSeq
 		return nil
 	})
 	return room, err
@@ -92,7 +97,12 @@ func (s *Service) RenameRoom(ctx context.Context, id, name string) (Room, error)
 		if err != nil {
 			return err
 		}
-		return emit(s.newEvent(EventRoomChanged, id, RoomPayload{Room: roomRef(room)}, agents))
+		e := s.newEvent(EventRoomChanged, id, RoomPayload{Room: roomRef(room)}, agents)
+		if err := emit(e); err != nil {
+			return err
+		}
+		room.LastEventID = e.RoomSeq
+		return nil
 	})
 	return room, err
 }

@@ -30,10 +30,13 @@ type User struct {
 
 // Room is a group channel.
 type Room struct {
-	ID          string    `json:"id"`
-	Name        string    `json:"name"`
-	CreatorID   string    `json:"creator_id,omitempty"`
-	MemberCount int       `json:"member_count"`
+	ID          string `json:"id"`
+	Name        string `json:"name"`
+	CreatorID   string `json:"creator_id,omitempty"`
+	MemberCount int    `json:"member_count"`
+	// LastEventID is the sequence number of the room's latest event: the SSE id a client
+	// passes as Last-Event-ID to stream from here.
+	LastEventID int64     `json:"last_event_id"`
 	CreatedAt   time.Time `json:"created_at"`
 	UpdatedAt   time.Time `json:"updated_at"`
 }

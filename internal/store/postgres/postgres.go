@@ -52,7 +52,8 @@ var Dialect = &sqlstore.Dialect{
 		}
 		return ""
 	},
-	NoRows: func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+	NoRows:        func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+	NotifyChannel: NotifyChannel,
 	Retryable: func(err error) bool {
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")

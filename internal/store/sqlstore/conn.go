@@ -44,6 +44,9 @@ type Dialect struct {
 	Classify func(err error) chat.Code
 	// NoRows reports whether err is the driver's "no rows in result set".
 	NoRows func(err error) bool
+	// NotifyChannel, if set, is the PostgreSQL channel on which every commit announces the
+	// rooms that got events (payload: node id, then one room id per line).
+	NotifyChannel string
 	// Retryable reports errors after which the whole batch should be retried (deadlock,
 	// serialization failure).
 	Retryable func(err error) bool

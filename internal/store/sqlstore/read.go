@@ -19,7 +19,7 @@ const userCols = `u.id, u.name, u.alias, u.email, u.kind, u.created_at, ` + pres
 const (
 	qGetUser           = `SELECT ` + userCols + ` FROM users u WHERE u.id = ?2`
 	qGetUserNoPresence = `SELECT u.id, u.name, u.alias, u.email, u.kind, u.created_at, FALSE FROM users u WHERE u.id = ?`
-	roomCols           = `id, name, creator_id, member_count, created_at, updated_at`
+	roomCols           = `id, name, creator_id, member_count, last_seq, created_at, updated_at`
 	qGetRoom           = `SELECT ` + roomCols + ` FROM rooms WHERE id = ?`
 	messageCols        = `id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, updated_at`
 	qGetMessage        = `SELECT ` + messageCols + ` FROM messages WHERE room_id = ? AND id = ?`
@@ -52,7 +52,7 @@ func scanUser(r Row) (chat.User, error) {
 func scanRoom(r Row) (chat.Room, error) {
 	var rm chat.Room
 	var created, updated int64
-	if err := r.Scan(&rm.ID, &rm.Name, &rm.CreatorID, &rm.MemberCount, &created, &updated); err != nil {
+	if err := r.Scan(&rm.ID, &rm.Name, &rm.CreatorID, &rm.MemberCount, &rm.LastEventID, &created, &updated); err != nil {
 		return rm, err
 	}
 	rm.CreatedAt, rm.UpdatedAt = fromMicros(created), fromMicros(updated)

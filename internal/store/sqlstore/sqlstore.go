@@ -27,6 +27,8 @@ type Options struct {
 	ObserveBatch func(n int)
 	// NoGroupCommit commits every request alone (for benchmarks that compare).
 	NoGroupCommit bool
+	// NodeID identifies this process in commit notifications (dialects with NotifyChannel).
+	NodeID string
 }
 
 // Store implements chat.Store over a Dialect, a read pool and writer connections.
@@ -247,6 +249,9 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq) (retry bool, err error
 		return retry, err
 	}
 	tx := &Tx{s: s, c: c}
+	if s.d.NotifyChannel != "" {
+		tx.rooms = map[string]struct{}{}
+	}
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = fmt.Errorf("%s: write: %w", s.d.Name, err)
@@ -268,10 +273,39 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq) (retry bool, err error
 			return abort(s.d.Retryable(err), fmt.Errorf("release savepoint: %w", err))
 		}
 	}
+	if len(tx.rooms) > 0 {
+		if err := s.notify(c, tx.rooms); err != nil {
+			return abort(s.d.Retryable(err), fmt.Errorf("notify: %w", err))
+		}
+	}
 	if err := s.raw(c, "COMMIT"); err != nil {
 		return abort(s.d.Retryable(err), fmt.Errorf("commit: %w", err))
 	}
 	return false, nil
+}
+
+// maxNotifyPayload stays under PostgreSQL's 8000-byte NOTIFY payload limit.
+const maxNotifyPayload = 7000
+
+// notify announces, at commit, the rooms that got events in this transaction.
+func (s *Store) notify(c WriterConn, rooms map[string]struct{}) error {
+	payload := make([]byte, 0, 256)
+	flush := func() error {
+		_, err := c.Exec(s.wctx, s.sql(`SELECT pg_notify(?, ?)`), s.d.NotifyChannel, string(payload))
+		return err
+	}
+	payload = append(payload, s.opts.NodeID...)
+	for room := range rooms {
+		if len(payload)+1+len(room) > maxNotifyPayload {
+			if err := flush(); err != nil {
+				return err
+			}
+			payload = append(payload[:0], s.opts.NodeID...)
+		}
+		payload = append(payload, '\n')
+		payload = append(payload, room...)
+	}
+	return flush()
 }
 
 // call runs fn, turning a panic into an error so one bad request cannot kill a writer.

@@ -10,8 +10,9 @@ import (
 
 // Tx is the chat.Tx of a writer's current batch; it is used only on that writer goroutine.
 type Tx struct {
-	s *Store
-	c WriterConn
+	s     *Store
+	c     WriterConn
+	rooms map[string]struct{} // rooms with new events, for commit notifications
 }
 
 func (t *Tx) exec(q string, args ...any) (int64, error) {
@@ -280,6 +281,9 @@ func (t *Tx) InsertIdempotency(scope, key, messageID string, at time.Time) error
 
 // AppendEvent implements chat.Tx.
 func (t *Tx) AppendEvent(e *chat.Event) error {
+	if e.RoomID != "" && t.rooms != nil {
+		t.rooms[e.RoomID] = struct{}{}
+	}
 	if e.RoomID != "" {
 		if err := t.row(`UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, e.RoomID).Scan(&e.RoomSeq); err != nil {
 			if t.noRows(err) {
