@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"sort"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -35,7 +37,10 @@ func BenchmarkConcurrentMessageInserts(b *testing.B) {
 				b.Fatal(err)
 			}
 			defer s.Close()
-			const rooms = 100
+			rooms := 100
+			if v, err := strconv.Atoi(os.Getenv("CHATHOOKS_BENCH_ROOMS")); err == nil && v > 0 {
+				rooms = v
+			}
 			err = s.Write(ctx, func(tx chat.Tx) error {
 				for i := 0; i < rooms; i++ {
 					if err := tx.InsertRoom(chat.Room{ID: fmt.Sprintf("r%d", i), Name: "R", CreatedAt: time.Now(), UpdatedAt: time.Now()}); err != nil {
@@ -57,7 +62,7 @@ func BenchmarkConcurrentMessageInserts(b *testing.B) {
 				var mine []time.Duration
 				for pb.Next() {
 					i := n.Add(1)
-					room := fmt.Sprintf("r%d", i%rooms)
+					room := fmt.Sprintf("r%d", i%int64(rooms))
 					now := time.Now()
 					m := chat.Message{ID: ids.New("msg", now), RoomID: room, Sender: chat.Sender{Type: "webhook", ID: "wh", Name: "Alerts"},
 						Text: "disk full on host-42", Format: "markdown", HTML: "<p>disk full on host-42</p>", Mentions: []chat.Mention{}, CreatedAt: now}
