@@ -4,16 +4,19 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/alecthomas/kong"
 
 	"github.com/chathooks/chathooks/internal/app"
+	"github.com/chathooks/chathooks/internal/bench"
 	"github.com/chathooks/chathooks/internal/version"
 )
 
@@ -35,8 +38,26 @@ type ServeCmd struct {
 // VersionCmd prints the version.
 type VersionCmd struct{}
 
+// BenchCmd runs the load benchmark against an in-process server on loopback.
+type BenchCmd struct {
+	DatabaseURL     string        `env:"CHATHOOKS_DATABASE_URL" help:"Benchmark PostgreSQL (postgres://...) instead of embedded SQLite."`
+	Duration        time.Duration `default:"20s" help:"Measured load duration."`
+	Warmup          time.Duration `default:"3s" help:"Unmeasured load before the measurement."`
+	Rooms           int           `default:"25000" help:"Rooms (each with one incoming webhook); posts never exceed --room-rate per room."`
+	RoomRate        float64       `default:"1" help:"Posts per second per room (the server's room rate limit is set to the same)."`
+	Concurrency     int           `default:"64" help:"Concurrent keep-alive HTTP clients posting."`
+	Endpoints       int           `default:"4" help:"Outgoing endpoints (standard format, message_send), each a local receiver."`
+	ReceiverLatency time.Duration `default:"0s" help:"How long healthy receivers take to answer."`
+	FailureShare    float64       `default:"0" help:"Share of endpoints that fail (0..1); with > 0 an all-healthy run is made first for comparison."`
+	FailureMode     string        `default:"blackhole" enum:"blackhole,500" help:"How failing endpoints fail: blackhole (never answer) or 500."`
+	Baseline        bool          `default:"true" negatable:"" help:"Measure a bare net/http handler first, for context."`
+	Drain           time.Duration `default:"30s" help:"How long to wait after the load for deliveries to finish."`
+	JSON            string        `help:"Also write the result as JSON to this file ('-' for stdout)."`
+}
+
 type cliArgs struct {
-	Serve   ServeCmd   `cmd:"" default:"withargs" help:"Run the server (the default command). Other commands: version. Every flag can also be set by its environment variable."`
+	Serve   ServeCmd   `cmd:"" default:"withargs" help:"Run the server (the default command). Other commands: bench, version. Every flag can also be set by its environment variable."`
+	Bench   BenchCmd   `cmd:"" help:"Load-test a server on loopback and print throughput and latency."`
 	Version VersionCmd `cmd:"" help:"Print the version."`
 }
 
@@ -89,6 +110,34 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 }
 
 type exitPanic struct{}
+
+// Run runs the benchmark and prints its table (and JSON if asked).
+func (b BenchCmd) Run(e *env) error {
+	if b.FailureShare < 0 || b.FailureShare > 1 {
+		return errors.New("--failure-share must be between 0 and 1")
+	}
+	res, err := bench.Run(e.ctx, bench.Config{
+		DatabaseURL: b.DatabaseURL, Duration: b.Duration, Warmup: b.Warmup, Rooms: b.Rooms, RoomRate: b.RoomRate,
+		Concurrency: b.Concurrency, Endpoints: b.Endpoints, ReceiverLatency: b.ReceiverLatency,
+		FailureShare: b.FailureShare, FailureMode: b.FailureMode, Baseline: b.Baseline, Drain: b.Drain, Progress: e.stderr,
+	})
+	if err != nil {
+		return err
+	}
+	bench.WriteTable(e.stdout, res)
+	if b.JSON != "" {
+		out, err := json.MarshalIndent(res, "", "  ")
+		if err != nil {
+			return err
+		}
+		if b.JSON == "-" {
+			_, err = e.stdout.Write(append(out, '\n'))
+			return err
+		}
+		return os.WriteFile(b.JSON, append(out, '\n'), 0o644)
+	}
+	return nil
+}
 
 // Run prints the version.
 func (VersionCmd) Run(e *env) error {

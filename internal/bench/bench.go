@@ -1,0 +1,537 @@
+// Package bench is `chathooks bench`: it starts a server on loopback, creates rooms with
+// incoming webhooks and endpoints backed by local receivers, drives Chime-dialect posts
+// over keep-alive HTTP spread across rooms (never above the per-room rate), and measures
+// accepted posts/s, post latency, deliveries/s and post-to-receiver latency.
+package bench
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"net"
+	"net/http"
+	"os"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/app"
+)
+
+// Config is the load shape.
+type Config struct {
+	DatabaseURL     string        `json:"database_url,omitempty"`
+	DataDir         string        `json:"-"`
+	Duration        time.Duration `json:"duration"`
+	Warmup          time.Duration `json:"warmup"`
+	Rooms           int           `json:"rooms"`
+	Concurrency     int           `json:"concurrency"`
+	Endpoints       int           `json:"endpoints"`
+	ReceiverLatency time.Duration `json:"receiver_latency"`
+	FailureShare    float64       `json:"failure_share"`
+	FailureMode     string        `json:"failure_mode"` // blackhole | 500
+	RoomRate        float64       `json:"room_rate"`
+	Baseline        bool          `json:"baseline"`
+	Drain           time.Duration `json:"drain"`
+	Progress        io.Writer     `json:"-"`
+}
+
+func (c *Config) defaults() {
+	if c.Duration <= 0 {
+		c.Duration = 20 * time.Second
+	}
+	if c.Warmup < 0 {
+		c.Warmup = 0
+	}
+	if c.Rooms <= 0 {
+		c.Rooms = 25000
+	}
+	if c.Concurrency <= 0 {
+		c.Concurrency = 64
+	}
+	if c.Endpoints < 0 {
+		c.Endpoints = 0
+	}
+	if c.RoomRate <= 0 {
+		c.RoomRate = 1
+	}
+	if c.FailureMode == "" {
+		c.FailureMode = "blackhole"
+	}
+	if c.Drain <= 0 {
+		c.Drain = 30 * time.Second
+	}
+	if c.Progress == nil {
+		c.Progress = io.Discard
+	}
+}
+
+// Result is what one run measured.
+type Result struct {
+	Date        time.Time       `json:"date"`
+	Machine     Machine         `json:"machine"`
+	Config      Config          `json:"config"`
+	Baseline    *BaselineResult `json:"baseline,omitempty"`
+	Healthy     *PhaseResult    `json:"all_healthy,omitempty"` // with failure_share > 0: the comparison run
+	Run         PhaseResult     `json:"run"`
+	IsolationX  float64         `json:"isolation_p99_ratio,omitempty"`
+	Description string          `json:"description"`
+}
+
+// Machine describes where it ran.
+type Machine struct {
+	CPUs      int    `json:"cpus"`
+	CPUModel  string `json:"cpu_model"`
+	MemoryGiB int    `json:"memory_gib"`
+	GoVersion string `json:"go_version"`
+	OS        string `json:"os"`
+}
+
+// BaselineResult is a bare net/http handler under the same client load.
+type BaselineResult struct {
+	RequestsPerSec float64 `json:"requests_per_sec"`
+	Latency        Summary `json:"latency"`
+}
+
+// PhaseResult is one measured run.
+type PhaseResult struct {
+	Storage            string         `json:"storage"`
+	Accepted           int64          `json:"accepted_posts"`
+	PostsPerSec        float64        `json:"accepted_posts_per_sec"`
+	PostLatency        Summary        `json:"post_latency"`
+	Errors             map[string]int `json:"errors_by_status"`
+	ExpectedDeliveries int64          `json:"expected_deliveries"`
+	Delivered          int64          `json:"delivered"`
+	Duplicates         int64          `json:"duplicate_deliveries"`
+	DeliveriesPerSec   float64        `json:"deliveries_per_sec"`
+	DeliveryLatency    Summary        `json:"post_to_receiver_latency"`
+	DrainSeconds       float64        `json:"drain_seconds"`
+	RSSMiB             float64        `json:"max_rss_mib"`
+}
+
+// Run runs the benchmark: the baseline (if asked), an all-healthy comparison run (if a
+// failure share is set) and the configured run.
+func Run(ctx context.Context, c Config) (Result, error) {
+	c.defaults()
+	res := Result{Date: time.Now().UTC(), Machine: machine(), Config: c}
+	res.Description = fmt.Sprintf("%d rooms at <= %.3g posts/s each, %d keep-alive clients posting Chime webhooks for %s (after %s warm-up); %d standard-format endpoints subscribed to message_send",
+		c.Rooms, c.RoomRate, c.Concurrency, c.Duration, c.Warmup, c.Endpoints)
+	if c.FailureShare > 0 {
+		res.Description += fmt.Sprintf(", %.0f%% of them %s", c.FailureShare*100, c.FailureMode)
+	}
+	if c.ReceiverLatency > 0 {
+		res.Description += fmt.Sprintf(", healthy receivers answer after %s", c.ReceiverLatency)
+	}
+	if c.Baseline {
+		fmt.Fprintln(c.Progress, "baseline: bare net/http handler...")
+		b, err := baseline(ctx, c)
+		if err != nil {
+			return res, err
+		}
+		res.Baseline = &b
+	}
+	if c.FailureShare > 0 {
+		fmt.Fprintln(c.Progress, "comparison run: all endpoints healthy...")
+		hc := c
+		hc.FailureShare = 0
+		h, err := runOnce(ctx, hc)
+		if err != nil {
+			return res, err
+		}
+		res.Healthy = &h
+	}
+	fmt.Fprintln(c.Progress, "run...")
+	r, err := runOnce(ctx, c)
+	if err != nil {
+		return res, err
+	}
+	res.Run = r
+	if res.Healthy != nil && res.Healthy.DeliveryLatency.P99 > 0 {
+		res.IsolationX = r.DeliveryLatency.P99 / res.Healthy.DeliveryLatency.P99
+	}
+	return res, nil
+}
+
+func randomToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+func newClient(conns int) *http.Client {
+	return &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			Proxy:               nil,
+			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
+			MaxIdleConns:        conns * 2,
+			MaxIdleConnsPerHost: conns * 2,
+			IdleConnTimeout:     90 * time.Second,
+		},
+	}
+}
+
+// api calls the admin API and decodes a JSON answer.
+type api struct {
+	base, token string
+	client      *http.Client
+}
+
+func (a api) do(ctx context.Context, method, path string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	req, err := http.NewRequestWithContext(ctx, method, a.base+"/api/v1"+path, bytes.NewReader(b))
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+a.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := a.client.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	rb, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, rb)
+	}
+	if out != nil {
+		return json.Unmarshal(rb, out)
+	}
+	return nil
+}
+
+// parallel runs fn(i) for i in [0,n) on k goroutines, stopping at the first error.
+func parallel(n, k int, fn func(i int) error) error {
+	var next atomic.Int64
+	var first error
+	var once sync.Once
+	var wg sync.WaitGroup
+	for range k {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if err := fn(i); err != nil {
+					once.Do(func() { first = err })
+					next.Store(int64(n))
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	return first
+}
+
+type slot struct {
+	url  string
+	next time.Time
+}
+
+func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
+	res := PhaseResult{Errors: map[string]int{}, Storage: "sqlite"}
+	if c.DatabaseURL != "" {
+		res.Storage = "postgres"
+	}
+	dir := c.DataDir
+	if dir == "" {
+		d, err := os.MkdirTemp("", "chathooks-bench-")
+		if err != nil {
+			return res, err
+		}
+		defer os.RemoveAll(d)
+		dir = d
+	}
+	token := "bench-" + randomToken()
+	log := slog.New(slog.NewTextHandler(c.Progress, &slog.HandlerOptions{Level: slog.LevelError}))
+	srv, err := app.New(ctx, app.Config{
+		Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: c.DatabaseURL, AdminToken: token,
+		RoomRateLimit: c.RoomRate, RoomRateBurst: 1, AllowPrivateTargets: true, Version: "bench",
+	}, log, io.Discard)
+	if err != nil {
+		return res, fmt.Errorf("bench: start server: %w", err)
+	}
+	if err := srv.Start(); err != nil {
+		return res, fmt.Errorf("bench: start server: %w", err)
+	}
+	defer func() {
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(sctx)
+	}()
+	client := newClient(c.Concurrency)
+	a := api{base: srv.URL(), token: token, client: client}
+
+	// Receivers and endpoints.
+	var sent sync.Map
+	var dlat Latencies
+	failing := int(math.Round(float64(c.Endpoints) * c.FailureShare))
+	var receivers []*Receiver
+	defer func() {
+		for _, r := range receivers {
+			r.Close()
+		}
+	}()
+	for i := range c.Endpoints {
+		mode := "ok"
+		if i < failing {
+			mode = c.FailureMode
+		}
+		r, err := StartReceiver(mode, c.ReceiverLatency, &sent, &dlat)
+		if err != nil {
+			return res, err
+		}
+		receivers = append(receivers, r)
+		if err := a.do(ctx, "POST", "/endpoints", map[string]any{
+			"url": r.URL, "event_types": []string{"group_channel:message_send"}, "format": "standard",
+			"description": "bench receiver " + strconv.Itoa(i),
+		}, nil); err != nil {
+			return res, fmt.Errorf("bench: create endpoint: %w", err)
+		}
+	}
+
+	// Rooms, each with one incoming webhook.
+	fmt.Fprintf(c.Progress, "creating %d rooms with webhooks...\n", c.Rooms)
+	slots := make([]*slot, c.Rooms)
+	err = parallel(c.Rooms, 32, func(i int) error {
+		id := fmt.Sprintf("bench-%06d", i)
+		if err := a.do(ctx, "POST", "/rooms", map[string]any{"id": id, "name": "Bench " + id}, nil); err != nil {
+			return err
+		}
+		var wh struct {
+			URLs struct {
+				Chime string `json:"chime"`
+			} `json:"urls"`
+		}
+		if err := a.do(ctx, "POST", "/rooms/"+id+"/webhooks", map[string]any{"name": "bench"}, &wh); err != nil {
+			return err
+		}
+		if wh.URLs.Chime == "" {
+			return errors.New("bench: webhook has no chime URL")
+		}
+		slots[i] = &slot{url: wh.URLs.Chime}
+		return nil
+	})
+	if err != nil {
+		return res, fmt.Errorf("bench: setup: %w", err)
+	}
+
+	// Load.
+	var seq atomic.Int64
+	var accepted, acceptedAll atomic.Int64
+	var measuring atomic.Bool
+	var plat Latencies
+	var errMu sync.Mutex
+	countErr := func(k string) { errMu.Lock(); res.Errors[k]++; errMu.Unlock() }
+	interval := time.Duration(float64(time.Second) / c.RoomRate * 1.02) // stay under the limit despite timer jitter
+	lctx, stopLoad := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	for w := range c.Concurrency {
+		var mine []*slot
+		for i := w; i < len(slots); i += c.Concurrency {
+			mine = append(mine, slots[i])
+		}
+		if len(mine) == 0 {
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			timer := time.NewTimer(time.Hour)
+			defer timer.Stop()
+			buf := make([]byte, 0, 256)
+			for i := 0; lctx.Err() == nil; i = (i + 1) % len(mine) {
+				s := mine[i]
+				if d := time.Until(s.next); d > 0 {
+					timer.Reset(d)
+					select {
+					case <-lctx.Done():
+						return
+					case <-timer.C:
+					}
+				}
+				now := time.Now()
+				s.next = now.Add(interval)
+				n := seq.Add(1)
+				buf = append(buf[:0], `{"Content":"chbench:`...)
+				buf = strconv.AppendInt(buf, n, 10)
+				buf = append(buf, `; disk usage 91% on host-42:/var, see runbook"}`...)
+				m := measuring.Load()
+				if m {
+					sent.Store(strconv.FormatInt(n, 10), now)
+				}
+				resp, err := client.Post(s.url, "application/json", bytes.NewReader(buf))
+				if err != nil {
+					if lctx.Err() == nil {
+						countErr("transport")
+					}
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					countErr(strconv.Itoa(resp.StatusCode))
+					continue
+				}
+				acceptedAll.Add(1)
+				if m {
+					accepted.Add(1)
+					plat.Add(time.Since(now))
+				}
+			}
+		}()
+	}
+	healthy := receivers[failing:]
+	received := func() int64 {
+		var n int64
+		for _, r := range healthy {
+			n += r.Received()
+		}
+		return n
+	}
+	progress := func(from time.Time, until time.Time, label string) {
+		tick := time.NewTicker(time.Second)
+		defer tick.Stop()
+		lastA, lastD, lastT := acceptedAll.Load(), received(), time.Now()
+		for time.Now().Before(until) {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-tick.C:
+				a, d := acceptedAll.Load(), received()
+				dt := now.Sub(lastT).Seconds()
+				fmt.Fprintf(c.Progress, "%s %5.0fs  posts/s %8.0f  deliveries/s %8.0f  errors %v  rss %.0f MiB\n",
+					label, now.Sub(from).Seconds(), float64(a-lastA)/dt, float64(d-lastD)/dt, res.Errors, maxRSSMiB())
+				lastA, lastD, lastT = a, d, now
+			}
+		}
+	}
+	start := time.Now()
+	if c.Warmup > 0 {
+		progress(start, start.Add(c.Warmup), "warm-up")
+	}
+	measuring.Store(true)
+	d0, t0 := received(), time.Now()
+	progress(t0, t0.Add(c.Duration), "run    ")
+	measuring.Store(false)
+	d1, t1 := received(), time.Now()
+	stopLoad()
+	wg.Wait()
+	elapsed := t1.Sub(t0).Seconds()
+	res.Accepted = accepted.Load()
+	res.PostsPerSec = float64(res.Accepted) / elapsed
+	res.PostLatency = plat.Summary()
+	res.DeliveriesPerSec = float64(d1-d0) / elapsed
+
+	// Drain: wait for every accepted post to reach every healthy receiver.
+	res.ExpectedDeliveries = acceptedAll.Load() * int64(len(healthy))
+	drainStart := time.Now()
+	tick := time.NewTicker(10 * time.Millisecond)
+	for received() < res.ExpectedDeliveries && time.Since(drainStart) < c.Drain && ctx.Err() == nil {
+		<-tick.C
+	}
+	tick.Stop()
+	res.DrainSeconds = time.Since(drainStart).Seconds()
+	res.Delivered = received()
+	for _, r := range healthy {
+		res.Duplicates += r.dupes.Load()
+	}
+	res.DeliveryLatency = dlat.Summary()
+	res.RSSMiB = maxRSSMiB()
+	return res, nil
+}
+
+// baseline measures a handler that does nothing, under the same client shape.
+func baseline(ctx context.Context, c Config) (BaselineResult, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return BaselineResult{}, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		_, _ = w.Write([]byte("ok"))
+	})}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	defer srv.Close()
+	client := newClient(c.Concurrency)
+	url := "http://" + ln.Addr().String() + "/"
+	body := []byte(`{"Content":"chbench:1; disk usage 91% on host-42:/var, see runbook"}`)
+	dur := min(c.Duration, 5*time.Second)
+	var lat Latencies
+	var n atomic.Int64
+	bctx, cancel := context.WithTimeout(ctx, dur)
+	defer cancel()
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range c.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for bctx.Err() == nil {
+				t := time.Now()
+				resp, err := client.Post(url, "application/json", bytes.NewReader(body))
+				if err != nil {
+					continue
+				}
+				_, _ = io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				n.Add(1)
+				lat.Add(time.Since(t))
+			}
+		}()
+	}
+	wg.Wait()
+	return BaselineResult{RequestsPerSec: float64(n.Load()) / time.Since(start).Seconds(), Latency: lat.Summary()}, nil
+}
+
+func machine() Machine {
+	m := Machine{CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), OS: runtime.GOOS + "/" + runtime.GOARCH}
+	if b, err := os.ReadFile("/proc/cpuinfo"); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(line, ":"); ok && strings.TrimSpace(k) == "model name" {
+				m.CPUModel = strings.TrimSpace(v)
+				break
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/meminfo"); err == nil {
+		var kb int
+		if _, err := fmt.Sscanf(string(b), "MemTotal: %d kB", &kb); err == nil {
+			m.MemoryGiB = int(math.Round(float64(kb) / (1 << 20)))
+		}
+	}
+	return m
+}
+
+// maxRSSMiB is this process's peak resident set (server and load generator together).
+func maxRSSMiB() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(line, "VmHWM:") {
+			var kb float64
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "VmHWM:")), "%f", &kb) //nolint:errcheck
+			return kb / 1024
+		}
+	}
+	return 0
+}

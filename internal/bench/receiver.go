@@ -1,0 +1,96 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Receiver is a local webhook endpoint: healthy (answers 200 after an optional delay),
+// black hole (never answers) or failing (answers 500).
+type Receiver struct {
+	Mode    string // "ok", "blackhole", "500"
+	URL     string
+	srv     *http.Server
+	ln      net.Listener
+	delay   time.Duration
+	sent    *sync.Map // post token -> time.Time the post was sent
+	lat     *Latencies
+	got     atomic.Int64
+	dupes   atomic.Int64
+	seen    sync.Map // webhook-id -> struct{}
+	stopped chan struct{}
+}
+
+// postTokenRE finds the token the load generator puts in every post's text, stored with
+// the post's send time before it is sent (a delivery can beat the post's own response).
+var postTokenRE = regexp.MustCompile(`chbench:(\d+);`)
+
+// StartReceiver listens on 127.0.0.1:0.
+func StartReceiver(mode string, delay time.Duration, sent *sync.Map, lat *Latencies) (*Receiver, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	r := &Receiver{Mode: mode, ln: ln, delay: delay, sent: sent, lat: lat, URL: "http://" + ln.Addr().String() + "/hook", stopped: make(chan struct{})}
+	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
+	go r.srv.Serve(ln) //nolint:errcheck // ends with Close
+	return r, nil
+}
+
+func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	body, _ := io.ReadAll(io.LimitReader(req.Body, 1<<20))
+	switch r.Mode {
+	case "blackhole":
+		select {
+		case <-req.Context().Done():
+		case <-r.stopped:
+		}
+		return
+	case "500":
+		w.WriteHeader(http.StatusInternalServerError)
+		return
+	}
+	if r.delay > 0 {
+		t := time.NewTimer(r.delay)
+		select {
+		case <-t.C:
+		case <-req.Context().Done():
+			t.Stop()
+			return
+		}
+	}
+	now := time.Now()
+	id := req.Header.Get("webhook-id")
+	if id != "" {
+		if _, dup := r.seen.LoadOrStore(id, struct{}{}); dup {
+			r.dupes.Add(1)
+			w.WriteHeader(http.StatusOK)
+			return
+		}
+	}
+	r.got.Add(1)
+	if m := postTokenRE.FindSubmatch(body); m != nil {
+		if t, ok := r.sent.Load(string(m[1])); ok {
+			r.lat.Add(now.Sub(t.(time.Time)))
+		}
+	}
+	w.WriteHeader(http.StatusOK)
+}
+
+// Received is how many distinct events arrived.
+func (r *Receiver) Received() int64 { return r.got.Load() }
+
+// Close stops the receiver, releasing black-holed requests.
+func (r *Receiver) Close() {
+	close(r.stopped)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = r.srv.Shutdown(ctx)
+	_ = r.srv.Close()
+}

@@ -1,0 +1,46 @@
+package bench
+
+import (
+	"fmt"
+	"io"
+	"sort"
+	"strings"
+)
+
+// WriteTable prints the result as a table.
+func WriteTable(w io.Writer, r Result) {
+	fmt.Fprintf(w, "\nchathooks bench — %s\n", r.Date.Format("2006-01-02 15:04 MST"))
+	fmt.Fprintf(w, "machine: %d CPUs (%s), %d GiB, %s %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.MemoryGiB, r.Machine.GoVersion, r.Machine.OS)
+	fmt.Fprintf(w, "load:    %s\n\n", r.Description)
+	if b := r.Baseline; b != nil {
+		fmt.Fprintf(w, "%-34s %12.0f req/s   p50 %6.2f ms  p99 %6.2f ms\n", "bare net/http handler (baseline)", b.RequestsPerSec, b.Latency.P50, b.Latency.P99)
+	}
+	phase := func(name string, p PhaseResult) {
+		fmt.Fprintf(w, "%s (%s)\n", name, p.Storage)
+		fmt.Fprintf(w, "  %-32s %12.0f /s      (%d in %s)\n", "accepted posts", p.PostsPerSec, p.Accepted, r.Config.Duration)
+		if r.Baseline != nil && r.Baseline.RequestsPerSec > 0 {
+			fmt.Fprintf(w, "  %-32s %11.1f %%\n", "  share of bare net/http", 100*p.PostsPerSec/r.Baseline.RequestsPerSec)
+		}
+		fmt.Fprintf(w, "  %-32s p50 %6.2f  p90 %6.2f  p99 %6.2f  max %7.2f ms\n", "post latency", p.PostLatency.P50, p.PostLatency.P90, p.PostLatency.P99, p.PostLatency.Max)
+		fmt.Fprintf(w, "  %-32s %12.0f /s\n", "deliveries (healthy endpoints)", p.DeliveriesPerSec)
+		fmt.Fprintf(w, "  %-32s p50 %6.2f  p90 %6.2f  p99 %6.2f  max %7.2f ms\n", "post→receiver latency", p.DeliveryLatency.P50, p.DeliveryLatency.P90, p.DeliveryLatency.P99, p.DeliveryLatency.Max)
+		fmt.Fprintf(w, "  %-32s %d of %d (drained in %.1fs), %d duplicates\n", "delivered after drain", p.Delivered, p.ExpectedDeliveries, p.DrainSeconds, p.Duplicates)
+		var errs []string
+		for k, v := range p.Errors {
+			errs = append(errs, fmt.Sprintf("%s×%d", k, v))
+		}
+		sort.Strings(errs)
+		if len(errs) == 0 {
+			errs = []string{"none"}
+		}
+		fmt.Fprintf(w, "  %-32s %s\n", "errors by status", strings.Join(errs, " "))
+		fmt.Fprintf(w, "  %-32s %.0f MiB\n", "peak RSS (server + load)", p.RSSMiB)
+	}
+	if r.Healthy != nil {
+		phase("all endpoints healthy", *r.Healthy)
+	}
+	phase("run", r.Run)
+	if r.IsolationX > 0 {
+		fmt.Fprintf(w, "isolation: healthy endpoints' p99 with failures / without = %.2f×\n", r.IsolationX)
+	}
+}
