@@ -71,7 +71,13 @@ func URL(t testing.TB) string {
 // Open opens a store on a fresh schema; it is closed when the test ends.
 func Open(t testing.TB) *sqlstore.Store {
 	t.Helper()
-	s, err := postgres.Open(context.Background(), URL(t), postgres.Options{Writers: 2, ReadConns: 3})
+	return OpenURL(t, URL(t))
+}
+
+// OpenURL opens a store on url (from URL); it is closed when the test ends.
+func OpenURL(t testing.TB, url string) *sqlstore.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url, postgres.Options{Writers: 2, ReadConns: 3})
 	if err != nil {
 		t.Fatalf("open postgres: %v", err)
 	}

@@ -60,6 +60,21 @@ var Dialect = &sqlstore.Dialect{
 	},
 }
 
+// Pool opens a connection pool for helpers that run beside the store (the room rate
+// limiter); close it after use.
+func Pool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
+	}
+	cfg.MaxConns = int32(maxConns)
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: connect: %w", err)
+	}
+	return pool, nil
+}
+
 // Open connects, applies migrations (serialized across nodes by an advisory lock) and
 // starts the writers.
 func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {

@@ -1,0 +1,77 @@
+package postgres_test
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/clock"
+	"github.com/chathooks/chathooks/internal/store/pgtest"
+	"github.com/chathooks/chathooks/internal/store/postgres"
+)
+
+func TestRoomLimiterAcrossNodes(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	_ = pgtest.OpenURL(t, url) // applies the migrations
+	ctx := context.Background()
+	fake := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
+	var nodes []*postgres.RoomLimiter
+	for range 3 {
+		pool, err := postgres.Pool(ctx, url, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(pool.Close)
+		nodes = append(nodes, postgres.NewRoomLimiter(pool, fake, 1, 1))
+	}
+	// 30 concurrent attempts on one room from three nodes at one instant: exactly one wins.
+	var won atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 30 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, wait, err := nodes[i%3].Allow(ctx, "r1")
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if ok {
+				won.Add(1)
+			} else if wait <= 0 || wait > time.Second {
+				t.Errorf("retry after %v", wait)
+			}
+		}()
+	}
+	wg.Wait()
+	if won.Load() != 1 {
+		t.Fatalf("%d posts allowed at one instant, want 1", won.Load())
+	}
+	// Another room has its own bucket.
+	if ok, _, _ := nodes[1].Allow(ctx, "r2"); !ok {
+		t.Fatal("r2 throttled by r1")
+	}
+	fake.Advance(600 * time.Millisecond)
+	ok, wait, _ := nodes[2].Allow(ctx, "r1")
+	if ok || wait < 350*time.Millisecond || wait > 450*time.Millisecond {
+		t.Fatalf("after 0.6s: ok %v retry after %v (want about 0.4s)", ok, wait)
+	}
+	fake.Advance(400 * time.Millisecond)
+	if ok, _, _ := nodes[0].Allow(ctx, "r1"); !ok {
+		t.Fatal("not allowed after a full second")
+	}
+	// Over a simulated minute at 10 attempts/s spread over nodes, about 60 get through.
+	allowed := 0
+	for i := range 600 {
+		fake.Advance(100 * time.Millisecond)
+		if ok, _, _ := nodes[i%3].Allow(ctx, "r3"); ok {
+			allowed++
+		}
+	}
+	if allowed < 59 || allowed > 61 {
+		t.Fatalf("%d allowed in 60s at 1/s", allowed)
+	}
+}
