@@ -56,6 +56,31 @@ type App struct {
 	served   chan error
 	// GeneratedAdminToken is set when this start generated the admin token.
 	GeneratedAdminToken string
+
+	stopJanitor context.CancelFunc
+	janitorDone chan struct{}
+}
+
+// JanitorInterval is how often expired idempotency keys and presence leases are pruned.
+const JanitorInterval = 10 * time.Minute
+
+// janitor prunes expired rows now and then, until ctx ends.
+func (a *App) janitor(ctx context.Context) {
+	defer close(a.janitorDone)
+	t := time.NewTicker(JanitorInterval)
+	defer t.Stop()
+	for {
+		if n, err := a.Service.Prune(ctx); err != nil && ctx.Err() == nil {
+			a.log.Warn("prune expired rows", slog.Any("error", err))
+		} else if n > 0 {
+			a.log.Debug("pruned expired rows", slog.Int64("rows", n))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // New opens storage and wires the server; out receives the one-time admin token notice.
@@ -149,6 +174,10 @@ func (a *App) Start() error {
 		return err
 	}
 	go func() { a.served <- a.srv.Serve(ln) }()
+	jctx, stop := context.WithCancel(context.Background())
+	a.stopJanitor = stop
+	a.janitorDone = make(chan struct{})
+	go a.janitor(jctx)
 	return nil
 }
 
@@ -167,6 +196,10 @@ func (a *App) URL() string {
 // workers and closes storage.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.shutting.Store(true)
+	if a.stopJanitor != nil {
+		a.stopJanitor()
+		<-a.janitorDone
+	}
 	err := a.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = errors.Join(err, a.srv.Close())

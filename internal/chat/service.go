@@ -211,3 +211,20 @@ func (p *streamPresence) release(userID string) {
 		}
 	}
 }
+
+// IdempotencyWindow is how long idempotency keys (Idempotency-Key, Google requestId) are
+// remembered.
+const IdempotencyWindow = 24 * time.Hour
+
+// Prune forgets idempotency keys older than IdempotencyWindow and expired stream-presence
+// leases.
+func (s *Service) Prune(ctx context.Context) (int64, error) {
+	now := s.now()
+	var n int64
+	err := s.store.Write(ctx, func(tx Tx) error {
+		var err error
+		n, err = tx.Prune(now.Add(-IdempotencyWindow), now)
+		return err
+	})
+	return n, err
+}

@@ -85,4 +85,8 @@ type Tx interface {
 	AppendEvent(e *Event) error
 
 	SetAdminTokenHash(hash string) error
+
+	// Prune deletes idempotency keys created before keysBefore and stream-presence leases
+	// that expired before now; it returns how many rows went.
+	Prune(keysBefore, now time.Time) (int64, error)
 }

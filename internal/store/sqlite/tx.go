@@ -331,3 +331,18 @@ func (t *Tx) SetAdminTokenHash(hash string) error {
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, hash)
 	return mapErr(err, "admin token")
 }
+
+// Prune implements chat.Tx.
+func (t *Tx) Prune(keysBefore, now time.Time) (int64, error) {
+	res, err := t.exec(`DELETE FROM idempotency WHERE created_at < ?`, micros(keysBefore))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune idempotency keys: %w", err)
+	}
+	a, _ := res.RowsAffected()
+	res, err = t.exec(`DELETE FROM stream_presence WHERE expires_at < ?`, micros(now))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune stream presence: %w", err)
+	}
+	b, _ := res.RowsAffected()
+	return a + b, nil
+}

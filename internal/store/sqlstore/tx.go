@@ -311,3 +311,16 @@ func (t *Tx) SetAdminTokenHash(hash string) error {
 		ON CONFLICT (key) DO UPDATE SET value = excluded.value`, hash)
 	return t.s.mapErr(err, "admin token")
 }
+
+// Prune implements chat.Tx.
+func (t *Tx) Prune(keysBefore, now time.Time) (int64, error) {
+	a, err := t.exec(`DELETE FROM idempotency WHERE created_at < ?`, micros(keysBefore))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune idempotency keys: %w", err)
+	}
+	b, err := t.exec(`DELETE FROM stream_presence WHERE expires_at < ?`, micros(now))
+	if err != nil {
+		return 0, fmt.Errorf("store: prune stream presence: %w", err)
+	}
+	return a + b, nil
+}

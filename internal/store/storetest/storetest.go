@@ -425,6 +425,34 @@ func testThreadsAndIdempotency(t *testing.T, s chat.Store) {
 	if got != "t2" || idem != "m1" {
 		t.Fatalf("thread %q idem %q", got, idem)
 	}
+	// Pruning forgets keys older than the cut-off and expired stream leases.
+	var pruned int64
+	write(t, s, func(tx chat.Tx) error {
+		if err := tx.InsertIdempotency("hook1", "new", "m2", t0.Add(time.Hour)); err != nil {
+			return err
+		}
+		if err := tx.InsertUser(user("lease", chat.KindHuman)); err != nil {
+			return err
+		}
+		if err := tx.SetStreamPresence("n1", "lease", t0.Add(time.Minute)); err != nil {
+			return err
+		}
+		var err error
+		pruned, err = tx.Prune(t0.Add(time.Minute), t0.Add(2*time.Minute))
+		if err != nil {
+			return err
+		}
+		if old, _ := tx.IdempotentMessage("hook1", "key"); old != "" {
+			return fmt.Errorf("old key survived pruning")
+		}
+		if kept, _ := tx.IdempotentMessage("hook1", "new"); kept != "m2" {
+			return fmt.Errorf("new key pruned")
+		}
+		return nil
+	})
+	if pruned != 2 {
+		t.Fatalf("pruned %d rows, want 2", pruned)
+	}
 }
 
 func testBlocks(t *testing.T, s chat.Store) {
