@@ -122,6 +122,9 @@ func (s *Service) DeleteRoom(ctx context.Context, id string) error {
 		if err := emit(s.newEvent(EventRoomRemove, id, RoomPayload{Room: roomRef(room)}, agents)); err != nil {
 			return err
 		}
+		if err := tx.RevokeRoomWebhooks(id, s.now()); err != nil {
+			return err
+		}
 		return tx.DeleteRoom(id)
 	})
 }

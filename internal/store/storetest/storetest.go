@@ -46,6 +46,7 @@ func Run(t *testing.T, open Factory) {
 		"ThreadsAndIdempot": testThreadsAndIdempotency,
 		"Blocks":            testBlocks,
 		"Settings":          testSettings,
+		"Webhooks":          testWebhooks, "WebhookLimit": testWebhookLimit,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {

@@ -1,0 +1,158 @@
+package chat
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"strings"
+
+	"github.com/chathooks/chathooks/internal/ids"
+	"github.com/chathooks/chathooks/internal/signing"
+)
+
+// WebhookTokenBytes is the entropy of a webhook token (base64url, 43 characters).
+const WebhookTokenBytes = 32
+
+// MaxAvatarURLLen bounds a webhook's avatar URL (Mattermost's icon URL limit).
+const MaxAvatarURLLen = 1024
+
+// HashWebhookToken is how a webhook token is stored and looked up: hex SHA-256. Tokens are
+// 256-bit random values, so an unsalted fast hash is enough.
+func HashWebhookToken(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// CreateWebhook input.
+type CreateWebhook struct {
+	RoomID, Name, AvatarURL string
+}
+
+// CreateWebhook adds an incoming webhook to a room and returns it with its token, which is
+// shown only here and on regeneration.
+func (s *Service) CreateWebhook(ctx context.Context, in CreateWebhook) (Webhook, string, error) {
+	if err := validName("name", in.Name, true); err != nil {
+		return Webhook{}, "", err
+	}
+	if err := validAvatarURL(in.AvatarURL); err != nil {
+		return Webhook{}, "", err
+	}
+	tok, err := signing.RandomToken(WebhookTokenBytes)
+	if err != nil {
+		return Webhook{}, "", fmt.Errorf("chat: webhook token: %w", err)
+	}
+	now := s.now()
+	w := Webhook{
+		ID: ids.New("wh", now), RoomID: in.RoomID, Name: strings.TrimSpace(in.Name),
+		AvatarURL: strings.TrimSpace(in.AvatarURL), TokenHash: HashWebhookToken(tok), CreatedAt: now,
+	}
+	err = s.store.Write(ctx, func(tx Tx) error {
+		if _, err := tx.GetRoom(in.RoomID); err != nil {
+			return err
+		}
+		return tx.InsertWebhook(w, MaxWebhooksPerRoom)
+	})
+	if err != nil {
+		return Webhook{}, "", err
+	}
+	return w, tok, nil
+}
+
+// ListWebhooks returns a room's webhooks (without tokens).
+func (s *Service) ListWebhooks(ctx context.Context, roomID string) ([]Webhook, error) {
+	if _, err := s.store.GetRoom(ctx, roomID); err != nil {
+		return nil, err
+	}
+	return s.store.ListWebhooks(ctx, roomID)
+}
+
+// GetWebhook returns a webhook (without its token).
+func (s *Service) GetWebhook(ctx context.Context, id string) (Webhook, error) {
+	return s.store.GetWebhook(ctx, id)
+}
+
+// RegenerateWebhook gives a webhook a new token; the old one is revoked at once (its URLs
+// then answer "gone").
+func (s *Service) RegenerateWebhook(ctx context.Context, id string) (Webhook, string, error) {
+	tok, err := signing.RandomToken(WebhookTokenBytes)
+	if err != nil {
+		return Webhook{}, "", fmt.Errorf("chat: webhook token: %w", err)
+	}
+	hash := HashWebhookToken(tok)
+	var w Webhook
+	err = s.store.Write(ctx, func(tx Tx) error {
+		if err := tx.SetWebhookToken(id, hash, s.now()); err != nil {
+			return err
+		}
+		var err error
+		w, err = tx.GetWebhook(id)
+		return err
+	})
+	if err != nil {
+		return Webhook{}, "", err
+	}
+	return w, tok, nil
+}
+
+// DeleteWebhook deletes a webhook; its token is remembered as revoked.
+func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
+	return s.store.Write(ctx, func(tx Tx) error { return tx.DeleteWebhook(id, s.now()) })
+}
+
+// AuthenticateWebhook returns the webhook a token opens. id is the webhook id the URL
+// names, or "" when the URL carries only the token (Mattermost). Failures are *Error with
+// CodeUnauthenticated wrapping ErrWebhookUnknown or ErrWebhookToken (never valid), or
+// CodeGone wrapping ErrWebhookRevoked or ErrWebhookRoomDeleted.
+func (s *Service) AuthenticateWebhook(ctx context.Context, id, token string) (Webhook, error) {
+	hash := HashWebhookToken(token)
+	var (
+		w   Webhook
+		err error
+	)
+	if id != "" {
+		w, err = s.store.GetWebhook(ctx, id)
+	} else {
+		w, err = s.store.WebhookByTokenHash(ctx, hash)
+	}
+	switch {
+	case err == nil:
+		if subtle.ConstantTimeCompare([]byte(hash), []byte(w.TokenHash)) == 1 {
+			return w, nil
+		}
+	case !IsCode(err, CodeNotFound):
+		return Webhook{}, err
+	}
+	known := err == nil
+	rv, rerr := s.store.RevokedWebhookToken(ctx, hash)
+	switch {
+	case rerr == nil && (id == "" || rv.WebhookID == id):
+		if rv.Reason == RevokedRoomDeleted {
+			return Webhook{}, &Error{Code: CodeGone, Message: "the webhook's room was deleted", Err: ErrWebhookRoomDeleted}
+		}
+		return Webhook{}, &Error{Code: CodeGone, Message: "this webhook URL was regenerated or deleted", Err: ErrWebhookRevoked}
+	case rerr != nil && !IsCode(rerr, CodeNotFound):
+		return Webhook{}, rerr
+	}
+	if known {
+		return Webhook{}, &Error{Code: CodeUnauthenticated, Message: "invalid webhook token", Err: ErrWebhookToken}
+	}
+	return Webhook{}, &Error{Code: CodeUnauthenticated, Message: "invalid webhook URL", Err: ErrWebhookUnknown}
+}
+
+func validAvatarURL(s string) error {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return nil
+	}
+	if len(s) > MaxAvatarURLLen {
+		return Errorf(CodeInvalidArgument, "avatar_url is longer than %d bytes", MaxAvatarURLLen)
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return Errorf(CodeInvalidArgument, "avatar_url must be an absolute http or https URL")
+	}
+	return nil
+}

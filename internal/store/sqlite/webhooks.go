@@ -1,0 +1,109 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/chat"
+)
+
+const (
+	webhookCols = `id, room_id, name, avatar_url, token_hash, created_at`
+	qGetWebhook = `SELECT ` + webhookCols + ` FROM webhooks WHERE id = ?`
+	// qRevokeTokens remembers tokens of webhooks selected by the WHERE clause appended.
+	qRevokeTokens = `INSERT INTO webhook_revoked_tokens (token_hash, webhook_id, room_id, reason, revoked_at)
+		SELECT token_hash, id, room_id, CAST(? AS TEXT), CAST(? AS BIGINT) FROM webhooks WHERE `
+)
+
+func scanWebhook(r scanner, what string) (chat.Webhook, error) {
+	var w chat.Webhook
+	var created int64
+	if err := r.Scan(&w.ID, &w.RoomID, &w.Name, &w.AvatarURL, &w.TokenHash, &created); err != nil {
+		return w, notFound(err, what)
+	}
+	w.CreatedAt = fromMicros(created)
+	return w, nil
+}
+
+// InsertWebhook implements chat.Tx. The no-op UPDATE of the room checks that it exists
+// (and, on engines with row locks, serializes concurrent inserts into the room).
+func (t *Tx) InsertWebhook(w chat.Webhook, maxPerRoom int) error {
+	res, err := t.exec(`UPDATE rooms SET updated_at = updated_at WHERE id = ?`, w.RoomID)
+	if err := mustAffect(res, err, fmt.Sprintf("room %q", w.RoomID)); err != nil {
+		return err
+	}
+	var n int
+	if err := t.row(`SELECT COUNT(*) FROM webhooks WHERE room_id = ?`, w.RoomID).Scan(&n); err != nil {
+		return fmt.Errorf("sqlite: count webhooks: %w", err)
+	}
+	if n >= maxPerRoom {
+		return chat.Errorf(chat.CodeLimitExceeded, "room %q already has %d incoming webhooks, the most a room can hold", w.RoomID, maxPerRoom)
+	}
+	_, err = t.exec(`INSERT INTO webhooks (`+webhookCols+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		w.ID, w.RoomID, w.Name, w.AvatarURL, w.TokenHash, micros(w.CreatedAt))
+	return mapErr(err, fmt.Sprintf("webhook %q", w.ID))
+}
+
+// GetWebhook implements chat.Tx.
+func (t *Tx) GetWebhook(id string) (chat.Webhook, error) {
+	return scanWebhook(t.row(qGetWebhook, id), fmt.Sprintf("webhook %q", id))
+}
+
+// SetWebhookToken implements chat.Tx.
+func (t *Tx) SetWebhookToken(id, tokenHash string, at time.Time) error {
+	if _, err := t.exec(qRevokeTokens+`id = ? ON CONFLICT DO NOTHING`, chat.RevokedRegenerated, micros(at), id); err != nil {
+		return mapErr(err, "revoked webhook token")
+	}
+	res, err := t.exec(`UPDATE webhooks SET token_hash = ? WHERE id = ?`, tokenHash, id)
+	return mustAffect(res, err, fmt.Sprintf("webhook %q", id))
+}
+
+// DeleteWebhook implements chat.Tx.
+func (t *Tx) DeleteWebhook(id string, at time.Time) error {
+	if _, err := t.exec(qRevokeTokens+`id = ? ON CONFLICT DO NOTHING`, chat.RevokedDeleted, micros(at), id); err != nil {
+		return mapErr(err, "revoked webhook token")
+	}
+	res, err := t.exec(`DELETE FROM webhooks WHERE id = ?`, id)
+	return mustAffect(res, err, fmt.Sprintf("webhook %q", id))
+}
+
+// RevokeRoomWebhooks implements chat.Tx.
+func (t *Tx) RevokeRoomWebhooks(roomID string, at time.Time) error {
+	_, err := t.exec(qRevokeTokens+`room_id = ? ON CONFLICT DO NOTHING`, chat.RevokedRoomDeleted, micros(at), roomID)
+	return mapErr(err, "revoked webhook token")
+}
+
+// GetWebhook implements chat.Reader.
+func (s *Store) GetWebhook(ctx context.Context, id string) (chat.Webhook, error) {
+	return scanWebhook(s.rdb.QueryRowContext(ctx, qGetWebhook, id), fmt.Sprintf("webhook %q", id))
+}
+
+// WebhookByTokenHash implements chat.Reader.
+func (s *Store) WebhookByTokenHash(ctx context.Context, hash string) (chat.Webhook, error) {
+	return scanWebhook(s.rdb.QueryRowContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE token_hash = ?`, hash), "webhook")
+}
+
+// ListWebhooks implements chat.Reader.
+func (s *Store) ListWebhooks(ctx context.Context, roomID string) ([]chat.Webhook, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+webhookCols+` FROM webhooks WHERE room_id = ? ORDER BY id`, roomID)
+	return collect(rows, err, func(r scanner) (chat.Webhook, error) { return scanWebhook(r, "webhook") })
+}
+
+// RevokedWebhookToken implements chat.Reader.
+func (s *Store) RevokedWebhookToken(ctx context.Context, hash string) (chat.RevokedToken, error) {
+	var rt chat.RevokedToken
+	var at int64
+	err := s.rdb.QueryRowContext(ctx, `SELECT token_hash, webhook_id, room_id, reason, revoked_at FROM webhook_revoked_tokens WHERE token_hash = ?`, hash).
+		Scan(&rt.TokenHash, &rt.WebhookID, &rt.RoomID, &rt.Reason, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return rt, chat.Errorf(chat.CodeNotFound, "revoked token not found")
+	}
+	if err != nil {
+		return rt, fmt.Errorf("sqlite: revoked webhook token: %w", err)
+	}
+	rt.RevokedAt = fromMicros(at)
+	return rt, nil
+}
