@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"strings"
@@ -123,7 +124,7 @@ func (s *Service) AuthenticateWebhook(ctx context.Context, id, token string) (We
 			return w, nil
 		}
 	case !IsCode(err, CodeNotFound):
-		return Webhook{}, err
+		return Webhook{}, unavailable(err)
 	}
 	known := err == nil
 	rv, rerr := s.store.RevokedWebhookToken(ctx, hash)
@@ -134,12 +135,22 @@ func (s *Service) AuthenticateWebhook(ctx context.Context, id, token string) (We
 		}
 		return Webhook{}, &Error{Code: CodeGone, Message: "this webhook URL was regenerated or deleted", Err: ErrWebhookRevoked}
 	case rerr != nil && !IsCode(rerr, CodeNotFound):
-		return Webhook{}, rerr
+		return Webhook{}, unavailable(rerr)
 	}
 	if known {
 		return Webhook{}, &Error{Code: CodeUnauthenticated, Message: "invalid webhook token", Err: ErrWebhookToken}
 	}
 	return Webhook{}, &Error{Code: CodeUnauthenticated, Message: "invalid webhook URL", Err: ErrWebhookUnknown}
+}
+
+// unavailable reports a failed read as the database being unavailable (a domain error
+// other than not_found is kept as it is).
+func unavailable(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Code: CodeUnavailable, Message: "the database is unavailable", Err: err}
 }
 
 func validAvatarURL(s string) error {
