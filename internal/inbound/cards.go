@@ -60,8 +60,9 @@ func walkCard(n *node, depth int, emit func(string)) {
 		return
 	}
 	if url := clickURL(n); url != "" {
+		emit(cardHTML(n.text("topLabel")))
 		label := ""
-		for _, k := range []string{"text", "title", "altText", "label"} {
+		for _, k := range []string{"text", "content", "title", "altText", "label"} {
 			if label = cardHTML(n.text(k)); label != "" {
 				break
 			}
@@ -73,6 +74,7 @@ func walkCard(n *node, depth int, emit func(string)) {
 			label = url
 		}
 		emit(chatLink(url, label))
+		emit(cardHTML(n.text("bottomLabel")))
 		return
 	}
 	for i, k := range n.keys {

@@ -1,0 +1,59 @@
+package inbound
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/clock"
+)
+
+func TestRoomLimiter(t *testing.T) {
+	t.Parallel()
+	c := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := NewLimiter(1, 2, c).(*RoomLimiter)
+	for i := range 2 {
+		if ok, _ := l.Allow("a"); !ok {
+			t.Fatalf("burst message %d refused", i)
+		}
+	}
+	ok, wait := l.Allow("a")
+	if ok || wait <= 0 || wait > time.Second {
+		t.Fatalf("over the burst: %v %v", ok, wait)
+	}
+	if ok, _ := l.Allow("b"); !ok {
+		t.Fatal("rooms share a bucket")
+	}
+	c.Advance(500 * time.Millisecond)
+	if ok, wait := l.Allow("a"); ok || wait != 500*time.Millisecond {
+		t.Fatalf("half a second later: %v %v", ok, wait)
+	}
+	c.Advance(500 * time.Millisecond)
+	if ok, _ := l.Allow("a"); !ok {
+		t.Fatal("refill refused")
+	}
+	// Idle buckets are evicted.
+	for i := range 1000 {
+		l.Allow(fmt.Sprint("room", i))
+	}
+	if l.Len() < 1000 {
+		t.Fatalf("%d buckets", l.Len())
+	}
+	c.Advance(time.Hour)
+	l.Allow("z")
+	if l.Len() != 1 {
+		t.Fatalf("%d buckets after an idle hour, want 1", l.Len())
+	}
+	if _, ok := NewLimiter(0, 1, c).(Unlimited); !ok {
+		t.Fatal("rate 0 is not unlimited")
+	}
+}
+
+func TestRetryAfterSeconds(t *testing.T) {
+	t.Parallel()
+	for d, want := range map[time.Duration]int{0: 1, time.Millisecond: 1, time.Second: 1, 1001 * time.Millisecond: 2} {
+		if got := retryAfterSeconds(d); got != want {
+			t.Errorf("%v: %d, want %d", d, got, want)
+		}
+	}
+}
