@@ -45,7 +45,10 @@ func TestParsers(t *testing.T) {
 			m, err := ParseSlack("", []byte(`{"text":"fallback","blocks":[{"type":"header","text":{"type":"plain_text","text":"Head"}},{"type":"section","text":{"type":"mrkdwn","text":"body"},"fields":[{"type":"mrkdwn","text":"f1"}]}]}`))
 			return m.Text, err
 		}, "*Head*\nbody\nf1", 0},
-		{"slack bad blocks", func() (string, error) { m, err := ParseSlack("", []byte(`{"text":"x","blocks":{"a":1}}`)); return m.Text, err }, "", KindInvalid},
+		{"slack bad blocks", func() (string, error) {
+			m, err := ParseSlack("", []byte(`{"text":"x","blocks":{"a":1}}`))
+			return m.Text, err
+		}, "", KindInvalid},
 		{"slack attachment javascript link", func() (string, error) {
 			m, err := ParseSlack("", []byte(`{"attachments":[{"title":"T","title_link":"javascript:alert(1)"}]}`))
 			return m.Text, err
