@@ -59,6 +59,7 @@ type Store struct {
 	wctx     context.Context
 	wcancel  context.CancelFunc
 	batchBuf []*writeReq
+	routes   *chat.Routes // outgoing endpoint routing cache (writer goroutine only; delivery.go)
 }
 
 type writeReq struct {
@@ -274,6 +275,7 @@ func (s *Store) runBatch(batch []*writeReq) {
 		}
 		err := s.call(r.fn, tx)
 		if err != nil {
+			s.routes = nil // may have been loaded from rolled-back rows
 			if rbErr := s.execRaw("ROLLBACK TO w"); rbErr != nil {
 				// The transaction is unusable: fail the whole batch.
 				_ = s.execRaw("ROLLBACK")
@@ -315,6 +317,7 @@ func (s *Store) call(fn func(chat.Tx) error, tx *Tx) (err error) {
 }
 
 func (s *Store) failAll(batch []*writeReq, err error) {
+	s.routes = nil
 	s.log.Error("write batch failed", slog.Int("requests", len(batch)), slog.Any("error", err))
 	for _, r := range batch {
 		if r.err == nil {

@@ -49,6 +49,7 @@ type Store struct {
 	wcancel context.CancelFunc
 	sqlMu   sync.RWMutex
 	sqlFor  map[string]string // rebound statements
+	routes  routesCache       // outgoing endpoint routing table (delivery.go)
 }
 
 type writeReq struct {

@@ -1,1 +1,56 @@
--- Outgoing endpoints and deliveries (issue 4).
+-- Outgoing endpoints and deliveries (issue 4). Times are Unix microseconds (UTC).
+-- Endpoint secrets are stored sealed (AES-GCM with the server's key), never in clear.
+CREATE TABLE endpoints (
+    id                    TEXT PRIMARY KEY,
+    url                   TEXT NOT NULL,
+    description           TEXT NOT NULL DEFAULT '',
+    agent_id              TEXT NOT NULL DEFAULT '', -- '' = workspace-level
+    event_types           TEXT NOT NULL,            -- JSON array; ["*"] = every type
+    format                TEXT NOT NULL,
+    secret                TEXT NOT NULL,
+    old_secret            TEXT NOT NULL DEFAULT '',
+    old_secret_expires_at INTEGER NOT NULL DEFAULT 0,
+    include_members       INTEGER NOT NULL DEFAULT 0,
+    headers               TEXT NOT NULL DEFAULT '{}',
+    timeout_ms            INTEGER NOT NULL DEFAULT 0,
+    max_in_flight         INTEGER NOT NULL DEFAULT 0,
+    rate_limit            REAL NOT NULL DEFAULT 0,
+    retry_max_attempts    INTEGER NOT NULL DEFAULT 0,
+    retry_max_interval_s  INTEGER NOT NULL DEFAULT 0,
+    retry_ttl_s           INTEGER NOT NULL DEFAULT 0,
+    status                TEXT NOT NULL,
+    created_at            INTEGER NOT NULL,
+    updated_at            INTEGER NOT NULL
+);
+
+-- The delivery queue. seq orders an endpoint's deliveries (event order). A claim is a
+-- lease: locked_until/lease_owner; an expired lease is claimable again.
+-- status: pending (never attempted) | failed (retry scheduled) | succeeded | dead.
+CREATE TABLE deliveries (
+    seq             INTEGER PRIMARY KEY,
+    id              TEXT NOT NULL UNIQUE,
+    endpoint_id     TEXT NOT NULL REFERENCES endpoints(id) ON DELETE CASCADE,
+    event_id        TEXT NOT NULL,
+    event_type      TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempt_count   INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at INTEGER NOT NULL,
+    locked_until    INTEGER NOT NULL DEFAULT 0,
+    lease_owner     TEXT NOT NULL DEFAULT '',
+    created_at      INTEGER NOT NULL,
+    updated_at      INTEGER NOT NULL
+);
+CREATE INDEX deliveries_endpoint ON deliveries (endpoint_id, seq);
+-- The two claim lanes: first attempts in event order, retries by due time.
+CREATE INDEX deliveries_first ON deliveries (endpoint_id, seq) WHERE status = 'pending';
+CREATE INDEX deliveries_retry ON deliveries (endpoint_id, next_attempt_at) WHERE status = 'failed';
+
+CREATE TABLE delivery_attempts (
+    delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    at          INTEGER NOT NULL,
+    status_code INTEGER NOT NULL DEFAULT 0,
+    latency_ms  INTEGER NOT NULL DEFAULT 0,
+    error       TEXT NOT NULL DEFAULT '',
+    response    TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX delivery_attempts_delivery ON delivery_attempts (delivery_id, at);

@@ -1,0 +1,56 @@
+package chat
+
+import (
+	"context"
+	"slices"
+)
+
+// DeliveryDetail is a delivery with every recorded attempt.
+type DeliveryDetail struct {
+	Delivery
+	Attempts []Attempt `json:"attempts"`
+}
+
+// ListDeliveries lists an endpoint's deliveries, newest first, optionally by status.
+func (o *Outbound) ListDeliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error) {
+	if q.Status != "" && !slices.Contains([]string{DeliveryPending, DeliverySucceeded, DeliveryFailed, DeliveryDead}, q.Status) {
+		return nil, Errorf(CodeInvalidArgument, "status %q is not one of pending, succeeded, failed, dead", q.Status)
+	}
+	if _, err := o.svc.store.GetEndpoint(ctx, q.EndpointID); err != nil {
+		return nil, err
+	}
+	q.Limit = pageLimit(q.Limit)
+	return o.svc.store.ListDeliveries(ctx, q)
+}
+
+// GetDelivery returns a delivery with its attempts, oldest first.
+func (o *Outbound) GetDelivery(ctx context.Context, id string) (DeliveryDetail, error) {
+	d, err := o.svc.store.GetDelivery(ctx, id)
+	if err != nil {
+		return DeliveryDetail{}, err
+	}
+	as, err := o.svc.store.DeliveryAttempts(ctx, id)
+	if err != nil {
+		return DeliveryDetail{}, err
+	}
+	if as == nil {
+		as = []Attempt{}
+	}
+	return DeliveryDetail{Delivery: d, Attempts: as}, nil
+}
+
+// RetryDelivery schedules an attempt now (manual retry), whatever the delivery's status. A
+// dead delivery gets one more attempt; if it fails, it is dead again.
+func (o *Outbound) RetryDelivery(ctx context.Context, id string) (Delivery, error) {
+	var d Delivery
+	err := o.svc.store.Write(ctx, func(tx Tx) error {
+		var err error
+		d, err = tx.RetryDelivery(id, o.svc.now())
+		return err
+	})
+	if err != nil {
+		return Delivery{}, err
+	}
+	o.due()
+	return d, nil
+}

@@ -1,0 +1,231 @@
+package chat
+
+import (
+	"slices"
+	"time"
+)
+
+// Endpoint formats (SPEC §5.3).
+const (
+	FormatStandard = "standard"
+	FormatSendbird = "sendbird"
+	FormatRBM      = "rbm"
+)
+
+// Endpoint statuses.
+const (
+	EndpointActive     = "active"
+	EndpointUnverified = "unverified"
+	EndpointDisabled   = "disabled"
+)
+
+// Endpoint defaults and bounds.
+const (
+	DefaultMaxInFlight   = 16
+	MaxMaxInFlight       = 1024
+	DefaultTimeout       = 5 * time.Second
+	MaxTimeout           = 60 * time.Second
+	DefaultRotateOverlap = 24 * time.Hour
+	MaxRotateOverlap     = 7 * 24 * time.Hour
+	MaxEndpointHeaders   = 32
+)
+
+// RetryPolicy overrides a format's default retry schedule; zero fields keep the default.
+type RetryPolicy struct {
+	MaxAttempts  int `json:"max_attempts,omitempty"`
+	MaxIntervalS int `json:"max_interval_s,omitempty"`
+	TTLS         int `json:"ttl_s,omitempty"`
+}
+
+// Endpoint is an outgoing webhook subscriber. Secrets are held sealed (encrypted with the
+// server's key): the store never sees them in clear.
+type Endpoint struct {
+	ID             string
+	URL            string
+	Description    string
+	AgentID        string // "" = workspace-level
+	EventTypes     []string
+	Format         string
+	SecretSealed   string
+	OldSealed      string    // the previous secret during a rotation overlap, "" if none
+	OldExpiresAt   time.Time // when OldSealed stops signing
+	IncludeMembers bool
+	Headers        map[string]string
+	TimeoutMS      int
+	MaxInFlight    int
+	RateLimit      float64 // requests per second, 0 = unlimited
+	Retry          RetryPolicy
+	Status         string
+	CreatedAt      time.Time
+	UpdatedAt      time.Time
+}
+
+// Timeout is the endpoint's per-attempt timeout.
+func (e Endpoint) Timeout() time.Duration {
+	if e.TimeoutMS <= 0 {
+		return DefaultTimeout
+	}
+	return time.Duration(e.TimeoutMS) * time.Millisecond
+}
+
+// InFlight is the endpoint's bound on concurrent requests.
+func (e Endpoint) InFlight() int {
+	if e.MaxInFlight <= 0 {
+		return DefaultMaxInFlight
+	}
+	return e.MaxInFlight
+}
+
+// Wants reports whether the endpoint's filter selects the event type.
+func (e Endpoint) Wants(typ string) bool {
+	return slices.Contains(e.EventTypes, "*") || slices.Contains(e.EventTypes, typ)
+}
+
+// Routes is the routing table of the endpoints that receive deliveries (every endpoint
+// not disabled): what fanOut matches each event against. It is immutable once built, so a
+// store may cache it and share it between transactions.
+type Routes struct {
+	workspace []route
+	agents    map[string][]route // agent id -> its agent-level endpoints
+}
+
+type route struct {
+	id     string
+	all    bool
+	types  []string
+	status string
+}
+
+// NewRoutes builds the routing table of eps (disabled endpoints are skipped).
+func NewRoutes(eps []Endpoint) *Routes {
+	r := &Routes{agents: map[string][]route{}}
+	for _, e := range eps {
+		if e.Status == EndpointDisabled {
+			continue
+		}
+		rt := route{id: e.ID, all: slices.Contains(e.EventTypes, "*"), types: e.EventTypes, status: e.Status}
+		if e.AgentID == "" {
+			r.workspace = append(r.workspace, rt)
+		} else {
+			r.agents[e.AgentID] = append(r.agents[e.AgentID], rt)
+		}
+	}
+	return r
+}
+
+// Empty reports whether no endpoint can receive anything.
+func (r *Routes) Empty() bool { return r == nil || (len(r.workspace) == 0 && len(r.agents) == 0) }
+
+func (rt route) wants(typ string) bool { return rt.all || slices.Contains(rt.types, typ) }
+
+// Match returns the ids of the endpoints an event of type typ concerning agents goes to
+// (SPEC §5.2): the matching agent-level endpoints of each agent, and the matching
+// workspace-level endpoints unless the event concerns at least one agent and every agent it
+// concerns has agent-level endpoints of its own (whatever their filters: an agent-level
+// endpoint replaces the workspace-level ones for its agent, as RBM's agent webhooks do).
+// If only is not "", only that endpoint is considered (replay).
+func (r *Routes) Match(typ string, agents []string, only string) []string {
+	if r.Empty() {
+		return nil
+	}
+	var out []string
+	covered := 0
+	for _, a := range agents {
+		rts, ok := r.agents[a]
+		if !ok {
+			continue
+		}
+		covered++
+		for _, rt := range rts {
+			if (only == "" || rt.id == only) && rt.wants(typ) && !slices.Contains(out, rt.id) {
+				out = append(out, rt.id)
+			}
+		}
+	}
+	if len(agents) > 0 && covered == len(agents) {
+		return out
+	}
+	for _, rt := range r.workspace {
+		if (only == "" || rt.id == only) && rt.wants(typ) {
+			out = append(out, rt.id)
+		}
+	}
+	return out
+}
+
+// Delivery statuses. pending: not attempted yet (or held while its endpoint is unverified);
+// failed: the last attempt failed and a retry is scheduled; dead: the retry budget is spent.
+const (
+	DeliveryPending   = "pending"
+	DeliverySucceeded = "succeeded"
+	DeliveryFailed    = "failed"
+	DeliveryDead      = "dead"
+)
+
+// Delivery is one event to one endpoint.
+type Delivery struct {
+	ID            string     `json:"id"`
+	EventID       string     `json:"event_id"`
+	EventType     string     `json:"event_type"`
+	EndpointID    string     `json:"endpoint_id"`
+	Status        string     `json:"status" enum:"pending,succeeded,failed,dead"`
+	AttemptCount  int        `json:"attempt_count"`
+	NextAttemptAt *time.Time `json:"next_attempt_at,omitempty"`
+	CreatedAt     time.Time  `json:"created_at"`
+}
+
+// Attempt is one recorded delivery attempt.
+type Attempt struct {
+	At              time.Time `json:"at"`
+	StatusCode      int       `json:"status_code,omitempty"`
+	LatencyMS       int64     `json:"latency_ms"`
+	Error           string    `json:"error,omitempty"`
+	ResponseExcerpt string    `json:"response_excerpt,omitempty"`
+}
+
+// DeliveryQuery selects deliveries of an endpoint, newest first.
+type DeliveryQuery struct {
+	EndpointID string
+	Status     string // "" = any
+	Before     string // delivery id (exclusive), for paging
+	Limit      int
+}
+
+// ClaimWant asks for up to First never-attempted and up to Retry due retried deliveries of
+// one endpoint: two quotas, so first attempts never wait behind retries.
+type ClaimWant struct {
+	EndpointID string
+	First      int
+	Retry      int
+}
+
+// Claim is a batch claim: the deliveries returned are leased to Owner until LeaseUntil.
+// A lease that expires makes the delivery claimable again (how a killed node's work comes
+// back). On PostgreSQL this is a SELECT ... FOR UPDATE SKIP LOCKED per endpoint.
+type Claim struct {
+	Owner      string
+	Now        time.Time
+	LeaseUntil time.Time
+	Wants      []ClaimWant
+}
+
+// Claimed is a leased delivery, in event order within its endpoint.
+type Claimed struct {
+	Seq          int64
+	ID           string
+	EndpointID   string
+	EventID      string
+	AttemptCount int
+	CreatedAt    time.Time
+}
+
+// DeliveryResult is the outcome of one attempt, recorded by CompleteDeliveries.
+type DeliveryResult struct {
+	ID         string
+	EndpointID string
+	Owner      string
+	Attempt    Attempt
+	Status     string    // succeeded | failed | dead
+	NextAt     time.Time // when failed
+	Disable    bool      // 410 Gone: disable the endpoint
+}

@@ -1,0 +1,470 @@
+package chat
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/ids"
+)
+
+// SecretBox seals endpoint secrets for storage and opens them to sign. Secrets must be
+// recoverable to sign with, so they are encrypted, not hashed.
+type SecretBox interface {
+	Seal(plain string) (string, error)
+	Open(sealed string) (string, error)
+}
+
+// EndpointVerifier runs RBM's verification handshake against an endpoint: POST
+// {"clientToken", "secret"} and expect 200 with exactly the secret as body.
+type EndpointVerifier interface {
+	Verify(ctx context.Context, e Endpoint, clientToken string) error
+}
+
+// OutboundNotifier is told when endpoints change or deliveries become due outside the
+// event flow (verification, manual retry, replay), so the delivery engine acts at once.
+type OutboundNotifier interface {
+	EndpointsChanged()
+	DeliveriesDue()
+}
+
+// Outbound holds the outgoing-webhook use cases: endpoints and deliveries.
+type Outbound struct {
+	svc    *Service
+	box    SecretBox
+	verify EndpointVerifier
+	notify OutboundNotifier
+}
+
+// OutboundConfig wires an Outbound.
+type OutboundConfig struct {
+	Box      SecretBox
+	Verifier EndpointVerifier
+	Notifier OutboundNotifier // may be nil
+}
+
+// NewOutbound returns the outgoing-webhook use cases over svc's store and clock.
+func NewOutbound(svc *Service, c OutboundConfig) *Outbound {
+	return &Outbound{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier}
+}
+
+// EndpointView is an endpoint as the API shows it, with its secret in clear.
+type EndpointView struct {
+	ID                string            `json:"id"`
+	URL               string            `json:"url"`
+	Description       string            `json:"description"`
+	AgentID           string            `json:"agent_id,omitempty"`
+	EventTypes        []string          `json:"event_types"`
+	Format            string            `json:"format" enum:"standard,sendbird,rbm"`
+	Secret            string            `json:"secret"`
+	PreviousExpiresAt *time.Time        `json:"previous_secret_expires_at,omitempty" doc:"during a rotation overlap, when the previous secret stops signing"`
+	IncludeMembers    bool              `json:"include_members"`
+	Headers           map[string]string `json:"headers"`
+	TimeoutMS         int               `json:"timeout_ms"`
+	MaxInFlight       int               `json:"max_in_flight"`
+	RateLimit         float64           `json:"rate_limit_per_second,omitempty"`
+	Retry             RetryPolicy       `json:"retry"`
+	Status            string            `json:"status" enum:"active,unverified,disabled"`
+	CreatedAt         time.Time         `json:"created_at"`
+	UpdatedAt         time.Time         `json:"updated_at"`
+}
+
+// EndpointInput creates an endpoint.
+type EndpointInput struct {
+	ID             string // optional
+	URL            string
+	Description    string
+	AgentID        string
+	EventTypes     []string
+	Format         string
+	Secret         string
+	IncludeMembers bool
+	Headers        map[string]string
+	TimeoutMS      int
+	MaxInFlight    int
+	RateLimit      float64
+	Retry          RetryPolicy
+}
+
+// EndpointPatch changes an endpoint; nil fields stay.
+type EndpointPatch struct {
+	URL            *string
+	Description    *string
+	AgentID        *string
+	EventTypes     []string // nil: unchanged
+	IncludeMembers *bool
+	Headers        map[string]string // nil: unchanged
+	TimeoutMS      *int
+	MaxInFlight    *int
+	RateLimit      *float64
+	Retry          *RetryPolicy
+	Status         *string // active | disabled
+}
+
+func (o *Outbound) view(e Endpoint) (EndpointView, error) {
+	sec, err := o.box.Open(e.SecretSealed)
+	if err != nil {
+		return EndpointView{}, fmt.Errorf("chat: open endpoint secret: %w", err)
+	}
+	v := EndpointView{
+		ID: e.ID, URL: e.URL, Description: e.Description, AgentID: e.AgentID, EventTypes: e.EventTypes,
+		Format: e.Format, Secret: sec, IncludeMembers: e.IncludeMembers, Headers: e.Headers,
+		TimeoutMS: int(e.Timeout().Milliseconds()), MaxInFlight: e.InFlight(), RateLimit: e.RateLimit,
+		Retry: e.Retry, Status: e.Status, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+	}
+	if e.OldSealed != "" && e.OldExpiresAt.After(o.svc.now()) {
+		t := e.OldExpiresAt
+		v.PreviousExpiresAt = &t
+	}
+	if v.Headers == nil {
+		v.Headers = map[string]string{}
+	}
+	return v, nil
+}
+
+func (o *Outbound) changed() {
+	if o.notify != nil {
+		o.notify.EndpointsChanged()
+	}
+}
+
+func (o *Outbound) due() {
+	if o.notify != nil {
+		o.notify.DeliveriesDue()
+	}
+}
+
+// checkAgent verifies that agentID names a user of kind agent.
+func checkAgent(tx Tx, agentID string) error {
+	if agentID == "" {
+		return nil
+	}
+	u, err := tx.GetUser(agentID)
+	if err != nil {
+		if IsCode(err, CodeNotFound) {
+			return Errorf(CodeInvalidArgument, "agent_id: user %q not found", agentID)
+		}
+		return err
+	}
+	if u.Kind != KindAgent {
+		return Errorf(CodeInvalidArgument, "agent_id: user %q is not of kind agent", agentID)
+	}
+	return nil
+}
+
+// CreateEndpoint creates an endpoint. An rbm endpoint starts unverified and is verified at
+// once; if the handshake fails it stays unverified (its events wait) and the answer says so.
+func (o *Outbound) CreateEndpoint(ctx context.Context, in EndpointInput) (EndpointView, error) {
+	if in.Format == "" {
+		in.Format = FormatStandard
+	}
+	now := o.svc.now()
+	e := Endpoint{
+		ID: in.ID, URL: strings.TrimSpace(in.URL), Description: in.Description, AgentID: in.AgentID,
+		EventTypes: in.EventTypes, Format: in.Format, IncludeMembers: in.IncludeMembers, Headers: in.Headers,
+		TimeoutMS: in.TimeoutMS, MaxInFlight: in.MaxInFlight, RateLimit: in.RateLimit, Retry: in.Retry,
+		Status: EndpointActive, CreatedAt: now, UpdatedAt: now,
+	}
+	if e.ID == "" {
+		e.ID = ids.New("ep", now)
+	} else if err := validID("id", e.ID); err != nil {
+		return EndpointView{}, err
+	}
+	if e.Format == FormatRBM {
+		e.Status = EndpointUnverified
+	}
+	secret := in.Secret
+	if secret == "" {
+		var err error
+		if secret, err = NewSecret(e.Format); err != nil {
+			return EndpointView{}, err
+		}
+	}
+	if err := validateEndpoint(e, secret); err != nil {
+		return EndpointView{}, err
+	}
+	sealed, err := o.box.Seal(secret)
+	if err != nil {
+		return EndpointView{}, fmt.Errorf("chat: seal endpoint secret: %w", err)
+	}
+	e.SecretSealed = sealed
+	err = o.svc.store.Write(ctx, func(tx Tx) error {
+		if err := checkAgent(tx, e.AgentID); err != nil {
+			return err
+		}
+		return tx.InsertEndpoint(e)
+	})
+	if err != nil {
+		return EndpointView{}, err
+	}
+	o.changed()
+	if e.Format == FormatRBM {
+		if v, err := o.VerifyEndpoint(ctx, e.ID); err == nil {
+			return v, nil
+		}
+	}
+	return o.view(e)
+}
+
+// GetEndpoint returns an endpoint.
+func (o *Outbound) GetEndpoint(ctx context.Context, id string) (EndpointView, error) {
+	e, err := o.svc.store.GetEndpoint(ctx, id)
+	if err != nil {
+		return EndpointView{}, err
+	}
+	return o.view(e)
+}
+
+// ListEndpoints lists endpoints by id.
+func (o *Outbound) ListEndpoints(ctx context.Context, after string, limit int) ([]EndpointView, error) {
+	es, err := o.svc.store.ListEndpoints(ctx, after, pageLimit(limit))
+	if err != nil {
+		return nil, err
+	}
+	out := make([]EndpointView, 0, len(es))
+	for _, e := range es {
+		v, err := o.view(e)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
+// UpdateEndpoint applies a patch. Enabling an rbm endpoint makes it unverified until it
+// passes the handshake again.
+func (o *Outbound) UpdateEndpoint(ctx context.Context, id string, p EndpointPatch) (EndpointView, error) {
+	var e Endpoint
+	err := o.svc.store.Write(ctx, func(tx Tx) error {
+		var err error
+		if e, err = tx.GetEndpoint(id); err != nil {
+			return err
+		}
+		applyPatch(&e, p)
+		if p.Status != nil {
+			switch *p.Status {
+			case EndpointDisabled:
+				e.Status = EndpointDisabled
+			case EndpointActive:
+				if e.Format == FormatRBM && e.Status != EndpointActive {
+					e.Status = EndpointUnverified
+				} else {
+					e.Status = EndpointActive
+				}
+			default:
+				return Errorf(CodeInvalidArgument, "status can be set to active or disabled, not %q", *p.Status)
+			}
+		}
+		sec, err := o.box.Open(e.SecretSealed)
+		if err != nil {
+			return fmt.Errorf("chat: open endpoint secret: %w", err)
+		}
+		if err := validateEndpoint(e, sec); err != nil {
+			return err
+		}
+		if p.AgentID != nil {
+			if err := checkAgent(tx, e.AgentID); err != nil {
+				return err
+			}
+		}
+		e.UpdatedAt = o.svc.now()
+		return tx.UpdateEndpoint(e)
+	})
+	if err != nil {
+		return EndpointView{}, err
+	}
+	o.changed()
+	return o.view(e)
+}
+
+func applyPatch(e *Endpoint, p EndpointPatch) {
+	if p.URL != nil {
+		e.URL = strings.TrimSpace(*p.URL)
+	}
+	if p.Description != nil {
+		e.Description = *p.Description
+	}
+	if p.AgentID != nil {
+		e.AgentID = *p.AgentID
+	}
+	if p.EventTypes != nil {
+		e.EventTypes = slices.Clone(p.EventTypes)
+	}
+	if p.IncludeMembers != nil {
+		e.IncludeMembers = *p.IncludeMembers
+	}
+	if p.Headers != nil {
+		e.Headers = maps.Clone(p.Headers)
+	}
+	if p.TimeoutMS != nil {
+		e.TimeoutMS = *p.TimeoutMS
+	}
+	if p.MaxInFlight != nil {
+		e.MaxInFlight = *p.MaxInFlight
+	}
+	if p.RateLimit != nil {
+		e.RateLimit = *p.RateLimit
+	}
+	if p.Retry != nil {
+		e.Retry = *p.Retry
+	}
+}
+
+// DeleteEndpoint deletes an endpoint with its deliveries.
+func (o *Outbound) DeleteEndpoint(ctx context.Context, id string) error {
+	if err := o.svc.store.Write(ctx, func(tx Tx) error { return tx.DeleteEndpoint(id) }); err != nil {
+		return err
+	}
+	o.changed()
+	return nil
+}
+
+// VerifyEndpoint runs the RBM handshake: the endpoint becomes active when it answers 200
+// with the secret, unverified otherwise (its events wait). Other formats need no
+// verification and are returned as they are.
+func (o *Outbound) VerifyEndpoint(ctx context.Context, id string) (EndpointView, error) {
+	e, err := o.svc.store.GetEndpoint(ctx, id)
+	if err != nil {
+		return EndpointView{}, err
+	}
+	if e.Format != FormatRBM {
+		return o.view(e)
+	}
+	if e.Status == EndpointDisabled {
+		return EndpointView{}, Errorf(CodeFailedPrecond, "endpoint %q is disabled: enable it (PATCH status active) before verifying", id)
+	}
+	token, err := o.box.Open(e.SecretSealed)
+	if err != nil {
+		return EndpointView{}, fmt.Errorf("chat: open endpoint secret: %w", err)
+	}
+	vctx, cancel := context.WithTimeout(ctx, e.Timeout())
+	verr := o.verify.Verify(vctx, e, token)
+	cancel()
+	status := EndpointActive
+	if verr != nil {
+		status = EndpointUnverified
+	}
+	err = o.svc.store.Write(ctx, func(tx Tx) error {
+		cur, err := tx.GetEndpoint(id)
+		if err != nil {
+			return err
+		}
+		if cur.Status == EndpointDisabled || cur.Status == status {
+			e = cur
+			return nil
+		}
+		cur.Status, cur.UpdatedAt = status, o.svc.now()
+		e = cur
+		return tx.UpdateEndpoint(cur)
+	})
+	if err != nil {
+		return EndpointView{}, err
+	}
+	o.changed()
+	if verr != nil {
+		return EndpointView{}, &Error{Code: CodeFailedPrecond, Message: "endpoint verification failed: " + ErrorMessage(verr), Err: verr}
+	}
+	o.due()
+	return o.view(e)
+}
+
+// RotateSecret replaces the endpoint's secret; the previous one keeps signing (alongside)
+// for overlap (default DefaultRotateOverlap; 0 ends it at once). secret "" generates one.
+func (o *Outbound) RotateSecret(ctx context.Context, id, secret string, overlap *time.Duration) (EndpointView, error) {
+	ov := DefaultRotateOverlap
+	if overlap != nil {
+		ov = *overlap
+	}
+	if ov < 0 || ov > MaxRotateOverlap {
+		return EndpointView{}, Errorf(CodeInvalidArgument, "expire_old_after_s must be between 0 and %d", int(MaxRotateOverlap.Seconds()))
+	}
+	var e Endpoint
+	err := o.svc.store.Write(ctx, func(tx Tx) error {
+		var err error
+		if e, err = tx.GetEndpoint(id); err != nil {
+			return err
+		}
+		sec := secret
+		if sec == "" {
+			if sec, err = NewSecret(e.Format); err != nil {
+				return err
+			}
+		}
+		if err := validSecret(e.Format, sec); err != nil {
+			return err
+		}
+		sealed, err := o.box.Seal(sec)
+		if err != nil {
+			return fmt.Errorf("chat: seal endpoint secret: %w", err)
+		}
+		now := o.svc.now()
+		e.OldSealed, e.OldExpiresAt = "", time.Time{}
+		if ov > 0 {
+			e.OldSealed, e.OldExpiresAt = e.SecretSealed, now.Add(ov)
+		}
+		e.SecretSealed, e.UpdatedAt = sealed, now
+		return tx.UpdateEndpoint(e)
+	})
+	if err != nil {
+		return EndpointView{}, err
+	}
+	o.changed()
+	return o.view(e)
+}
+
+// ReplayBatch is how many events replay reads per step.
+const ReplayBatch = 500
+
+// Replay creates fresh deliveries (same event ids) to the endpoint for every event since
+// the given time that it matches now (filter and precedence). It returns how many.
+func (o *Outbound) Replay(ctx context.Context, id string, since time.Time) (int, error) {
+	ep, err := o.svc.store.GetEndpoint(ctx, id)
+	if err != nil {
+		return 0, err
+	}
+	if ep.Status == EndpointDisabled {
+		return 0, Errorf(CodeFailedPrecond, "endpoint %q is disabled", id)
+	}
+	all, err := o.svc.store.ListEndpoints(ctx, "", 0)
+	if err != nil {
+		return 0, err
+	}
+	routes := NewRoutes(all)
+	now := o.svc.now()
+	total := 0
+	var after int64
+	for {
+		evs, last, err := o.svc.store.Events(ctx, after, ReplayBatch)
+		if err != nil {
+			return total, err
+		}
+		var ds []Delivery
+		for i := range evs {
+			e := &evs[i]
+			if e.CreatedAt.Before(since) || len(routes.Match(e.Type, e.Agents, id)) == 0 {
+				continue
+			}
+			d := newDeliveries(e, []string{id})[0]
+			d.ID, d.CreatedAt = ids.New("dlv", now), now
+			ds = append(ds, d)
+		}
+		if len(ds) > 0 {
+			if err := o.svc.store.Write(ctx, func(tx Tx) error { return tx.InsertDeliveries(ds) }); err != nil {
+				return total, err
+			}
+			total += len(ds)
+		}
+		if len(evs) < ReplayBatch {
+			break
+		}
+		after = last
+	}
+	if total > 0 {
+		o.due()
+	}
+	return total, nil
+}

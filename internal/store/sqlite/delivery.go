@@ -1,0 +1,332 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/chat"
+)
+
+const (
+	endpointCols = `id, url, description, agent_id, event_types, format, secret, old_secret, old_secret_expires_at,
+		include_members, headers, timeout_ms, max_in_flight, rate_limit, retry_max_attempts, retry_max_interval_s,
+		retry_ttl_s, status, created_at, updated_at`
+	qGetEndpoint  = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = ?`
+	deliveryCols  = `id, event_id, event_type, endpoint_id, status, attempt_count, next_attempt_at, created_at`
+	qGetDelivery  = `SELECT ` + deliveryCols + ` FROM deliveries WHERE id = ?`
+	claimReturns  = ` RETURNING seq, id, endpoint_id, event_id, attempt_count, created_at`
+	qClaimFirst   = `UPDATE deliveries SET locked_until = ?1, lease_owner = ?2 WHERE seq IN (SELECT seq FROM deliveries WHERE endpoint_id = ?3 AND status = 'pending' AND next_attempt_at <= ?4 AND locked_until <= ?4 ORDER BY seq LIMIT ?5)` + claimReturns
+	qClaimRetry   = `UPDATE deliveries SET locked_until = ?1, lease_owner = ?2 WHERE seq IN (SELECT seq FROM deliveries WHERE endpoint_id = ?3 AND status = 'failed' AND next_attempt_at <= ?4 AND locked_until <= ?4 ORDER BY next_attempt_at LIMIT ?5)` + claimReturns
+	insertDlvHead = `INSERT INTO deliveries (id, endpoint_id, event_id, event_type, status, attempt_count, next_attempt_at, created_at, updated_at) VALUES `
+	insertDlvRow  = `(?, ?, ?, ?, 'pending', 0, ?, ?, ?)`
+	// maxInsertRows bounds one multi-row INSERT (7 parameters per row).
+	maxInsertRows = 64
+)
+
+func scanEndpoint(r scanner, what string) (chat.Endpoint, error) {
+	var e chat.Endpoint
+	var types, headers string
+	var oldExp, created, updated int64
+	err := r.Scan(&e.ID, &e.URL, &e.Description, &e.AgentID, &types, &e.Format, &e.SecretSealed, &e.OldSealed, &oldExp,
+		&e.IncludeMembers, &headers, &e.TimeoutMS, &e.MaxInFlight, &e.RateLimit, &e.Retry.MaxAttempts, &e.Retry.MaxIntervalS,
+		&e.Retry.TTLS, &e.Status, &created, &updated)
+	if err != nil {
+		return e, notFound(err, what)
+	}
+	if err := json.Unmarshal([]byte(types), &e.EventTypes); err != nil {
+		return e, fmt.Errorf("sqlite: decode event types: %w", err)
+	}
+	if err := json.Unmarshal([]byte(headers), &e.Headers); err != nil {
+		return e, fmt.Errorf("sqlite: decode headers: %w", err)
+	}
+	e.OldExpiresAt, e.CreatedAt, e.UpdatedAt = fromMicros(oldExp), fromMicros(created), fromMicros(updated)
+	return e, nil
+}
+
+func endpointArgs(e chat.Endpoint) ([]any, error) {
+	types, err := json.Marshal(e.EventTypes)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: encode event types: %w", err)
+	}
+	h := e.Headers
+	if h == nil {
+		h = map[string]string{}
+	}
+	headers, err := json.Marshal(h)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: encode headers: %w", err)
+	}
+	return []any{e.URL, e.Description, e.AgentID, string(types), e.Format, e.SecretSealed, e.OldSealed, micros(e.OldExpiresAt),
+		e.IncludeMembers, string(headers), e.TimeoutMS, e.MaxInFlight, e.RateLimit, e.Retry.MaxAttempts, e.Retry.MaxIntervalS,
+		e.Retry.TTLS, e.Status, micros(e.UpdatedAt)}, nil
+}
+
+func scanDelivery(r scanner, what string) (chat.Delivery, error) {
+	var d chat.Delivery
+	var next, created int64
+	if err := r.Scan(&d.ID, &d.EventID, &d.EventType, &d.EndpointID, &d.Status, &d.AttemptCount, &next, &created); err != nil {
+		return d, notFound(err, what)
+	}
+	d.CreatedAt = fromMicros(created)
+	if d.Status == chat.DeliveryPending || d.Status == chat.DeliveryFailed {
+		t := fromMicros(next)
+		d.NextAttemptAt = &t
+	}
+	return d, nil
+}
+
+// EndpointRoutes implements chat.Tx. The table is cached on the writer (every write goes
+// through it) and dropped whenever an endpoint changes or a batch rolls back.
+func (t *Tx) EndpointRoutes() (*chat.Routes, error) {
+	if t.s.routes != nil {
+		return t.s.routes, nil
+	}
+	rows, err := t.query(`SELECT ` + endpointCols + ` FROM endpoints WHERE status <> 'disabled'`)
+	eps, err := collect(rows, err, func(r scanner) (chat.Endpoint, error) { return scanEndpoint(r, "endpoint") })
+	if err != nil {
+		return nil, err
+	}
+	t.s.routes = chat.NewRoutes(eps)
+	return t.s.routes, nil
+}
+
+// InsertDeliveries implements chat.Tx with multi-row INSERTs.
+func (t *Tx) InsertDeliveries(ds []chat.Delivery) error {
+	for len(ds) > 0 {
+		n := min(len(ds), maxInsertRows)
+		q := insertDlvHead + strings.Repeat(insertDlvRow+",", n-1) + insertDlvRow
+		args := make([]any, 0, n*7)
+		for _, d := range ds[:n] {
+			c := micros(d.CreatedAt)
+			args = append(args, d.ID, d.EndpointID, d.EventID, d.EventType, c, c, c)
+		}
+		if _, err := t.exec(q, args...); err != nil {
+			return mapErr(err, "delivery")
+		}
+		ds = ds[n:]
+	}
+	return nil
+}
+
+// InsertEndpoint implements chat.Tx.
+func (t *Tx) InsertEndpoint(e chat.Endpoint) error {
+	args, err := endpointArgs(e)
+	if err != nil {
+		return err
+	}
+	t.s.routes = nil
+	_, err = t.exec(`INSERT INTO endpoints (url, description, agent_id, event_types, format, secret, old_secret, old_secret_expires_at,
+		include_members, headers, timeout_ms, max_in_flight, rate_limit, retry_max_attempts, retry_max_interval_s,
+		retry_ttl_s, status, updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		append(args, e.ID, micros(e.CreatedAt))...)
+	return mapErr(err, fmt.Sprintf("endpoint %q", e.ID))
+}
+
+// GetEndpoint implements chat.Tx.
+func (t *Tx) GetEndpoint(id string) (chat.Endpoint, error) {
+	return scanEndpoint(t.row(qGetEndpoint, id), fmt.Sprintf("endpoint %q", id))
+}
+
+// UpdateEndpoint implements chat.Tx.
+func (t *Tx) UpdateEndpoint(e chat.Endpoint) error {
+	args, err := endpointArgs(e)
+	if err != nil {
+		return err
+	}
+	t.s.routes = nil
+	res, err := t.exec(`UPDATE endpoints SET url = ?, description = ?, agent_id = ?, event_types = ?, format = ?, secret = ?,
+		old_secret = ?, old_secret_expires_at = ?, include_members = ?, headers = ?, timeout_ms = ?, max_in_flight = ?,
+		rate_limit = ?, retry_max_attempts = ?, retry_max_interval_s = ?, retry_ttl_s = ?, status = ?, updated_at = ?
+		WHERE id = ?`, append(args, e.ID)...)
+	return mustAffect(res, err, fmt.Sprintf("endpoint %q", e.ID))
+}
+
+// DeleteEndpoint implements chat.Tx.
+func (t *Tx) DeleteEndpoint(id string) error {
+	t.s.routes = nil
+	res, err := t.exec(`DELETE FROM endpoints WHERE id = ?`, id)
+	return mustAffect(res, err, fmt.Sprintf("endpoint %q", id))
+}
+
+// ClaimDeliveries implements chat.Tx: one UPDATE ... RETURNING per lane and endpoint.
+func (t *Tx) ClaimDeliveries(c chat.Claim) ([]chat.Claimed, error) {
+	var out []chat.Claimed
+	now, until := micros(c.Now), micros(c.LeaseUntil)
+	for _, w := range c.Wants {
+		for _, lane := range [...]struct {
+			q string
+			n int
+		}{{qClaimFirst, w.First}, {qClaimRetry, w.Retry}} {
+			if lane.n <= 0 {
+				continue
+			}
+			rows, err := t.query(lane.q, until, c.Owner, w.EndpointID, now, lane.n)
+			got, err := collect(rows, err, func(r scanner) (chat.Claimed, error) {
+				var cl chat.Claimed
+				var created int64
+				err := r.Scan(&cl.Seq, &cl.ID, &cl.EndpointID, &cl.EventID, &cl.AttemptCount, &created)
+				cl.CreatedAt = fromMicros(created)
+				return cl, err
+			})
+			if err != nil {
+				return nil, fmt.Errorf("sqlite: claim deliveries: %w", err)
+			}
+			sort.Slice(got, func(i, j int) bool { return got[i].Seq < got[j].Seq })
+			out = append(out, got...)
+		}
+	}
+	return out, nil
+}
+
+// CompleteDeliveries implements chat.Tx.
+func (t *Tx) CompleteDeliveries(rs []chat.DeliveryResult) error {
+	for _, r := range rs {
+		a := r.Attempt
+		at := micros(a.At)
+		if _, err := t.exec(`INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, response)
+			SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?1)`,
+			r.ID, at, a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt); err != nil {
+			return mapErr(err, "delivery attempt")
+		}
+		var next int64
+		if r.Status == chat.DeliveryFailed {
+			next = micros(r.NextAt)
+		}
+		if _, err := t.exec(`UPDATE deliveries SET status = ?, attempt_count = attempt_count + 1, next_attempt_at = ?,
+			locked_until = 0, lease_owner = '', updated_at = ? WHERE id = ? AND lease_owner = ?`,
+			r.Status, next, at, r.ID, r.Owner); err != nil {
+			return mapErr(err, "delivery")
+		}
+		if r.Disable {
+			t.s.routes = nil
+			if _, err := t.exec(`UPDATE endpoints SET status = 'disabled', updated_at = ? WHERE id = ?`, at, r.EndpointID); err != nil {
+				return mapErr(err, "endpoint")
+			}
+		}
+	}
+	return nil
+}
+
+// ReleaseDeliveries implements chat.Tx.
+func (t *Tx) ReleaseDeliveries(owner string, ids []string) error {
+	if len(ids) == 0 {
+		_, err := t.exec(`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE lease_owner = ?`, owner)
+		return mapErr(err, "release deliveries")
+	}
+	for _, id := range ids {
+		if _, err := t.exec(`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE id = ? AND lease_owner = ?`, id, owner); err != nil {
+			return mapErr(err, "release delivery")
+		}
+	}
+	return nil
+}
+
+// ReleaseAllLeases implements chat.Tx.
+func (t *Tx) ReleaseAllLeases() (int64, error) {
+	res, err := t.exec(`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE locked_until > 0`)
+	if err != nil {
+		return 0, mapErr(err, "release leases")
+	}
+	return res.RowsAffected()
+}
+
+// RetryDelivery implements chat.Tx.
+func (t *Tx) RetryDelivery(id string, now time.Time) (chat.Delivery, error) {
+	n := micros(now)
+	return scanDelivery(t.row(`UPDATE deliveries SET status = CASE status WHEN 'pending' THEN 'pending' ELSE 'failed' END,
+		next_attempt_at = ?, updated_at = ? WHERE id = ? RETURNING `+deliveryCols, n, n, id), fmt.Sprintf("delivery %q", id))
+}
+
+// GetEndpoint implements chat.Reader.
+func (s *Store) GetEndpoint(ctx context.Context, id string) (chat.Endpoint, error) {
+	return scanEndpoint(s.rdb.QueryRowContext(ctx, qGetEndpoint, id), fmt.Sprintf("endpoint %q", id))
+}
+
+// ListEndpoints implements chat.Reader.
+func (s *Store) ListEndpoints(ctx context.Context, after string, limit int) ([]chat.Endpoint, error) {
+	if limit <= 0 {
+		limit = -1
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+endpointCols+` FROM endpoints WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	return collect(rows, err, func(r scanner) (chat.Endpoint, error) { return scanEndpoint(r, "endpoint") })
+}
+
+// GetDelivery implements chat.Reader.
+func (s *Store) GetDelivery(ctx context.Context, id string) (chat.Delivery, error) {
+	return scanDelivery(s.rdb.QueryRowContext(ctx, qGetDelivery, id), fmt.Sprintf("delivery %q", id))
+}
+
+// ListDeliveries implements chat.Reader.
+func (s *Store) ListDeliveries(ctx context.Context, q chat.DeliveryQuery) ([]chat.Delivery, error) {
+	before := int64(1<<62 - 1)
+	if q.Before != "" {
+		err := s.rdb.QueryRowContext(ctx, `SELECT seq FROM deliveries WHERE id = ?`, q.Before).Scan(&before)
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, chat.Errorf(chat.CodeInvalidArgument, "cursor %q is not a delivery", q.Before)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: delivery cursor: %w", err)
+		}
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+deliveryCols+` FROM deliveries WHERE endpoint_id = ? AND seq < ?
+		AND (? = '' OR status = ?) ORDER BY seq DESC LIMIT ?`, q.EndpointID, before, q.Status, q.Status, q.Limit)
+	return collect(rows, err, func(r scanner) (chat.Delivery, error) { return scanDelivery(r, "delivery") })
+}
+
+// DeliveryAttempts implements chat.Reader.
+func (s *Store) DeliveryAttempts(ctx context.Context, id string) ([]chat.Attempt, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT at, status_code, latency_ms, error, response FROM delivery_attempts
+		WHERE delivery_id = ? ORDER BY at, rowid`, id)
+	return collect(rows, err, func(r scanner) (chat.Attempt, error) {
+		var a chat.Attempt
+		var at int64
+		err := r.Scan(&at, &a.StatusCode, &a.LatencyMS, &a.Error, &a.ResponseExcerpt)
+		a.At = fromMicros(at)
+		return a, err
+	})
+}
+
+// EventsByID implements chat.Reader.
+func (s *Store) EventsByID(ctx context.Context, ids []string) ([]chat.Event, error) {
+	if len(ids) == 0 {
+		return nil, nil
+	}
+	args := make([]any, len(ids))
+	for i, id := range ids {
+		args[i] = id
+	}
+	rows, err := s.rdb.QueryContext(ctx, `SELECT `+eventCols+` FROM events WHERE id IN (?`+strings.Repeat(", ?", len(ids)-1)+`)`, args...)
+	return collect(rows, err, func(r scanner) (chat.Event, error) {
+		e, _, err := scanEvent(r)
+		return e, err
+	})
+}
+
+// RetryDueTimes implements chat.Reader.
+func (s *Store) RetryDueTimes(ctx context.Context) (map[string]time.Time, error) {
+	rows, err := s.rdb.QueryContext(ctx, `SELECT endpoint_id, MIN(next_attempt_at) FROM deliveries WHERE status = 'failed' GROUP BY endpoint_id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: retry due times: %w", err)
+	}
+	defer rows.Close()
+	out := map[string]time.Time{}
+	for rows.Next() {
+		var id string
+		var at int64
+		if err := rows.Scan(&id, &at); err != nil {
+			return nil, fmt.Errorf("sqlite: retry due times: %w", err)
+		}
+		out[id] = fromMicros(at)
+	}
+	return out, rows.Err()
+}
+
+// SingleNode reports that this store belongs to one process: at start-up no other process
+// can hold a delivery lease, so the delivery engine may release every lease at once.
+func (s *Store) SingleNode() bool { return true }
