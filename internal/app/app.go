@@ -59,6 +59,8 @@ type App struct {
 
 	stopJanitor context.CancelFunc
 	janitorDone chan struct{}
+
+	out outbound // outgoing webhooks (outbound.go)
 }
 
 // JanitorInterval is how often expired idempotency keys and presence leases are pruned.
@@ -106,7 +108,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		return nil, err
 	}
 	a.Service = chat.NewService(chat.Config{
-		Store: st, Clock: cfg.Clock, Renderer: renderer{render.New()}, Publisher: a.Broker, Logger: log,
+		Store: st, Clock: cfg.Clock, Renderer: renderer{render.New()}, Publisher: a.publisher(), Logger: log,
 	})
 	apiMux := http.NewServeMux()
 	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound)

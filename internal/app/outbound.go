@@ -2,20 +2,174 @@ package app
 
 import (
 	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
+	"strings"
+	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/chathooks/chathooks/internal/api"
+	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/delivery"
+	"github.com/chathooks/chathooks/internal/egress"
+	"github.com/chathooks/chathooks/internal/secretbox"
+	"github.com/chathooks/chathooks/internal/server"
 )
 
-// routeOutbound mounts non-/api/v1 routes of outgoing webhooks, e.g. the Sendbird settings
-// API (issue 4).
-func (a *App) routeOutbound(mux *http.ServeMux) {}
+// outbound is the outgoing-webhook wiring: the secret box, the delivery engine and the
+// endpoint use cases. Built on first use (the publisher is needed before the service).
+type outbound struct {
+	once   sync.Once
+	err    error
+	box    *secretbox.Box
+	engine *delivery.Engine
+	client *http.Client
+	svcMu  sync.Mutex
+	svc    *chat.Outbound
+}
 
-// apiOutbound registers the endpoint and delivery operations under /api/v1 (issue 4).
-func (a *App) apiOutbound(api huma.API) {}
+func (a *App) initOutbound() *outbound {
+	o := &a.out
+	o.once.Do(func() {
+		box, err := secretbox.LoadOrCreate(a.cfg.DataDir)
+		if err != nil {
+			o.err = fmt.Errorf("app: endpoint secret key: %w", err)
+			return
+		}
+		o.box = box
+		o.client = egress.NewClient(egress.Options{AllowPrivate: a.cfg.AllowPrivateTargets})
+		o.engine = delivery.New(delivery.Options{
+			Store: a.Store, Box: box, Client: o.client, Clock: a.cfg.Clock, Log: a.log, Metrics: a.Metrics,
+			AppID: box.InstallationID(),
+		})
+	})
+	return o
+}
 
-// startOutbound starts the delivery engine (issue 4).
-func (a *App) startOutbound() error { return nil }
+// publisher tells both the live-stream broker and the delivery engine about committed
+// events.
+func (a *App) publisher() chat.Publisher {
+	o := a.initOutbound()
+	if o.engine == nil {
+		return a.Broker
+	}
+	return publishers{a.Broker, o.engine}
+}
 
-// stopOutbound stops the delivery engine, finishing in-flight deliveries within ctx (issue 4).
-func (a *App) stopOutbound(ctx context.Context) error { return nil }
+type publishers []chat.Publisher
+
+func (ps publishers) Publish(events []chat.Event) {
+	for _, p := range ps {
+		p.Publish(events)
+	}
+}
+
+// outboundService returns the endpoint and delivery use cases (nil if the key failed).
+func (a *App) outboundService() *chat.Outbound {
+	o := a.initOutbound()
+	o.svcMu.Lock()
+	defer o.svcMu.Unlock()
+	if o.svc == nil && o.engine != nil && a.Service != nil {
+		o.svc = chat.NewOutbound(a.Service, chat.OutboundConfig{
+			Box: o.box, Verifier: delivery.Verifier{Client: o.client}, Notifier: o.engine,
+		})
+	}
+	return o.svc
+}
+
+// DeliveryEngine returns the delivery engine (tests poke it after moving a fake clock).
+func (a *App) DeliveryEngine() *delivery.Engine { return a.initOutbound().engine }
+
+// routeOutbound mounts Sendbird's webhook settings API (SPEC §5.3).
+func (a *App) routeOutbound(mux *http.ServeMux) {
+	h := sendbirdSettings{a: a}
+	mux.HandleFunc("GET /v3/applications/settings/webhook", h.serve)
+	mux.HandleFunc("PUT /v3/applications/settings/webhook", h.serve)
+}
+
+// apiOutbound registers the endpoint and delivery operations under /api/v1.
+func (a *App) apiOutbound(humaAPI huma.API) {
+	api.RegisterEndpoints(humaAPI, a.outboundService(), a.log)
+}
+
+// startOutbound starts the delivery engine.
+func (a *App) startOutbound() error {
+	o := a.initOutbound()
+	if o.err != nil {
+		return o.err
+	}
+	if err := o.engine.Start(context.Background()); err != nil {
+		return fmt.Errorf("app: start delivery engine: %w", err)
+	}
+	return nil
+}
+
+// stopOutbound stops the delivery engine, finishing in-flight deliveries within ctx.
+func (a *App) stopOutbound(ctx context.Context) error {
+	if o := a.initOutbound(); o.engine != nil {
+		return o.engine.Stop(ctx)
+	}
+	return nil
+}
+
+// sendbirdSettings serves GET/PUT /v3/applications/settings/webhook with Sendbird's
+// Api-Token header (the admin token) and Sendbird's shapes.
+type sendbirdSettings struct{ a *App }
+
+func sendbirdError(w http.ResponseWriter, status, code int, msg string) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]any{"error": true, "message": msg, "code": code})
+}
+
+func (h sendbirdSettings) serve(w http.ResponseWriter, r *http.Request) {
+	tok := strings.TrimSpace(r.Header.Get("Api-Token"))
+	want, err := h.a.Store.AdminTokenHash(r.Context())
+	if err != nil {
+		sendbirdError(w, http.StatusServiceUnavailable, 500503, "the database is unavailable")
+		return
+	}
+	if tok == "" || want == "" || subtle.ConstantTimeCompare([]byte(server.HashToken(tok)), []byte(want)) != 1 {
+		sendbirdError(w, http.StatusUnauthorized, 400401, "Invalid value: \"Api-Token\".")
+		return
+	}
+	svc := h.a.outboundService()
+	if svc == nil {
+		sendbirdError(w, http.StatusServiceUnavailable, 500503, "outgoing webhooks are unavailable")
+		return
+	}
+	var wh chat.SendbirdWebhook
+	if r.Method == http.MethodPut {
+		var p chat.SendbirdWebhookPatch
+		body, err := io.ReadAll(io.LimitReader(r.Body, 64<<10))
+		if err != nil || (len(strings.TrimSpace(string(body))) > 0 && json.Unmarshal(body, &p) != nil) {
+			sendbirdError(w, http.StatusBadRequest, 400100, "the body is not valid JSON")
+			return
+		}
+		wh, err = svc.PutSendbirdSettings(r.Context(), p, tok)
+		if err != nil {
+			status, code := http.StatusBadRequest, 400100
+			if c := chat.ErrorCode(err); c != chat.CodeInvalidArgument {
+				status, code = api.Status(c), 500900
+			}
+			sendbirdError(w, status, code, chat.ErrorMessage(err))
+			return
+		}
+	} else {
+		wh, err = svc.SendbirdSettings(r.Context())
+		if err != nil {
+			sendbirdError(w, http.StatusServiceUnavailable, 500503, chat.ErrorMessage(err))
+			return
+		}
+	}
+	out := map[string]any{"webhook": wh}
+	if r.URL.Query().Get("display_all_webhook_categories") == "true" {
+		out["all_webhook_categories"] = chat.EventTypes
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	_ = json.NewEncoder(w).Encode(out)
+}

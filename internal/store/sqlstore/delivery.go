@@ -93,7 +93,6 @@ type routesCache struct {
 	routes  *chat.Routes
 }
 
-
 // EndpointRoutes implements chat.Tx: one primary-key read of the endpoint version per
 // call; the table is reloaded only when the version changed (any node's endpoint write).
 func (t *Tx) EndpointRoutes() (*chat.Routes, error) {
