@@ -18,19 +18,19 @@ type (
 	}
 	sbMember struct {
 		sbUser
-		IsActive                 bool   `json:"is_active"`
-		IsOnline                 bool   `json:"is_online"`
-		IsHidden                 int    `json:"is_hidden"`
-		State                    string `json:"state"`
-		IsBlockingSender         bool   `json:"is_blocking_sender"`
-		IsBlockedBySender        bool   `json:"is_blocked_by_sender"`
-		UnreadMessageCount       int    `json:"unread_message_count"`
-		TotalUnreadMessageCount  int    `json:"total_unread_message_count"`
-		ChannelUnreadMessageCnt  int    `json:"channel_unread_message_count"`
-		ChannelMentionCount      int    `json:"channel_mention_count"`
-		PushEnabled              bool   `json:"push_enabled"`
-		PushTriggerOption        string `json:"push_trigger_option"`
-		DoNotDisturb             bool   `json:"do_not_disturb"`
+		IsActive                bool   `json:"is_active"`
+		IsOnline                bool   `json:"is_online"`
+		IsHidden                int    `json:"is_hidden"`
+		State                   string `json:"state"`
+		IsBlockingSender        bool   `json:"is_blocking_sender"`
+		IsBlockedBySender       bool   `json:"is_blocked_by_sender"`
+		UnreadMessageCount      int    `json:"unread_message_count"`
+		TotalUnreadMessageCount int    `json:"total_unread_message_count"`
+		ChannelUnreadMessageCnt int    `json:"channel_unread_message_count"`
+		ChannelMentionCount     int    `json:"channel_mention_count"`
+		PushEnabled             bool   `json:"push_enabled"`
+		PushTriggerOption       string `json:"push_trigger_option"`
+		DoNotDisturb            bool   `json:"do_not_disturb"`
 	}
 	sbChannel struct {
 		Name           string `json:"name"`
