@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"sort"
 	"sync"
 	"testing"
 	"time"
@@ -153,3 +154,7 @@ func decode(t *testing.T, b []byte) map[string]any {
 	}
 	return m
 }
+
+func jsonUnmarshal(b []byte, v any) error { return json.Unmarshal(b, v) }
+
+func sortStrings(s []string) { sort.Strings(s) }
