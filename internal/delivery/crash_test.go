@@ -1,0 +1,178 @@
+package delivery_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/app"
+	"github.com/chathooks/chathooks/internal/apptest"
+	"github.com/chathooks/chathooks/internal/chat"
+)
+
+// crashServerEnv makes the test binary run as a chathooks server on the data dir it names
+// (see TestMain): the crash test starts it as a child process and SIGKILLs it.
+const crashServerEnv = "CHATHOOKS_TEST_CRASH_SERVER_DATA"
+
+func TestMain(m *testing.M) {
+	if dir := os.Getenv(crashServerEnv); dir != "" {
+		runCrashServer(dir)
+		return
+	}
+	os.Exit(m.Run())
+}
+
+func runCrashServer(dir string) {
+	a, err := app.New(context.Background(), app.Config{
+		Addr: "127.0.0.1:0", DataDir: dir, AdminToken: apptest.AdminToken, AllowPrivateTargets: true,
+	}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), io.Discard)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crash server:", err)
+		os.Exit(2)
+	}
+	if err := a.Start(); err != nil {
+		fmt.Fprintln(os.Stderr, "crash server:", err)
+		os.Exit(2)
+	}
+	fmt.Printf("ADDR %s\n", a.Addr())
+	select {} // until SIGKILL
+}
+
+type child struct {
+	cmd  *exec.Cmd
+	base string
+}
+
+func startChild(t *testing.T, dir string) *child {
+	t.Helper()
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), crashServerEnv+"="+dir)
+	cmd.Stderr = os.Stderr
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "ADDR ") {
+		t.Fatalf("child server did not start: %q %v", line, err)
+	}
+	return &child{cmd: cmd, base: "http://" + strings.TrimSpace(strings.TrimPrefix(line, "ADDR "))}
+}
+
+func (c *child) do(t *testing.T, method, path string, body any) int {
+	t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, c.base+"/api/v1"+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+apptest.AdminToken)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode
+}
+
+// TestCrashRedeliversAfterSIGKILL: a child server is killed with SIGKILL while deliveries
+// are in flight to a slow receiver; after a restart on the same data directory every
+// committed event reaches the endpoint at least once, duplicates with the same event id.
+func TestCrashRedeliversAfterSIGKILL(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var mu sync.Mutex
+	ids := map[string]map[string]bool{} // message id -> webhook-ids seen
+	requests := 0
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request, body []byte) {
+		var b struct {
+			Data struct{ Message chat.Message }
+		}
+		_ = json.Unmarshal(body, &b)
+		mu.Lock()
+		requests++
+		if ids[b.Data.Message.ID] == nil {
+			ids[b.Data.Message.ID] = map[string]bool{}
+		}
+		ids[b.Data.Message.ID][r.Header.Get("webhook-id")] = true
+		mu.Unlock()
+		select { // slow: deliveries are in flight when the server dies
+		case <-time.After(200 * time.Millisecond):
+		case <-r.Context().Done():
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	c := startChild(t, dir)
+	if st := c.do(t, "POST", "/endpoints", map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}, "max_in_flight": 4}); st != http.StatusCreated {
+		t.Fatalf("create endpoint: %d", st)
+	}
+	c.do(t, "POST", "/users", map[string]any{"id": "u", "name": "U"})
+	c.do(t, "POST", "/rooms", map[string]any{"id": "r", "name": "R", "member_ids": []string{"u"}})
+	var committed []string
+	for i := range 30 {
+		var m chat.Message
+		b, _ := json.Marshal(map[string]any{"sender_id": "u", "text": fmt.Sprint("m", i)})
+		req, _ := http.NewRequest("POST", c.base+"/api/v1/rooms/r/messages", bytes.NewReader(b))
+		req.Header.Set("Authorization", "Bearer "+apptest.AdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if resp.StatusCode == http.StatusCreated {
+			_ = json.NewDecoder(resp.Body).Decode(&m)
+			committed = append(committed, m.ID)
+		}
+		resp.Body.Close()
+	}
+	apptest.Eventually(t, 20*time.Second, "deliveries in flight", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return requests >= 6
+	})
+	if err := c.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	_ = c.cmd.Wait()
+	mu.Lock()
+	before := len(ids)
+	mu.Unlock()
+	if before >= len(committed) {
+		t.Fatalf("everything was delivered before the kill: the test proves nothing")
+	}
+
+	startChild(t, dir)
+	apptest.Eventually(t, 60*time.Second, "every committed message delivered after restart", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, id := range committed {
+			if len(ids[id]) == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	dupes := requests - len(committed)
+	for id, whs := range ids {
+		if len(whs) != 1 {
+			t.Fatalf("message %s arrived under %d different webhook-ids", id, len(whs))
+		}
+	}
+	t.Logf("%d committed messages; %d delivered before SIGKILL; %d requests in all (%d duplicates, same event ids)", len(committed), before, requests, dupes)
+}
