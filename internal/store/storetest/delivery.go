@@ -1,0 +1,130 @@
+package storetest
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/chat"
+)
+
+func endpoint(id, agent string, types ...string) chat.Endpoint {
+	return chat.Endpoint{ID: id, URL: "https://example.com/" + id, AgentID: agent, EventTypes: types, Format: chat.FormatStandard,
+		SecretSealed: "sealed-" + id, Headers: map[string]string{"X-A": "1"}, Status: chat.EndpointActive, CreatedAt: t0, UpdatedAt: t0}
+}
+
+// testDeliveries covers endpoints, the routing cache, fan-out rows, lease claims in two
+// lanes, lease expiry, completion, release and manual retry.
+func testDeliveries(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	write(t, s, func(tx chat.Tx) error { return tx.InsertEndpoint(endpoint("e1", "", "*")) })
+	write(t, s, func(tx chat.Tx) error { return tx.InsertEndpoint(endpoint("e2", "ag", chat.EventMessageSend)) })
+	err := s.Write(ctx, func(tx chat.Tx) error { return tx.InsertEndpoint(endpoint("e1", "", "*")) })
+	wantCode(t, err, chat.CodeAlreadyExists)
+	e, err := s.GetEndpoint(ctx, "e2")
+	if err != nil || e.AgentID != "ag" || e.EventTypes[0] != chat.EventMessageSend || e.Headers["X-A"] != "1" || !e.CreatedAt.Equal(t0) {
+		t.Fatalf("get endpoint: %v %+v", err, e)
+	}
+	var routes *chat.Routes
+	write(t, s, func(tx chat.Tx) error { var err error; routes, err = tx.EndpointRoutes(); return err })
+	if got := routes.Match(chat.EventMessageSend, []string{"ag"}, ""); len(got) != 1 || got[0] != "e2" {
+		t.Fatalf("precedence: %v", got)
+	}
+	// A change is seen by the next transaction (the cache is dropped).
+	e.Status = chat.EndpointDisabled
+	write(t, s, func(tx chat.Tx) error { return tx.UpdateEndpoint(e) })
+	write(t, s, func(tx chat.Tx) error { var err error; routes, err = tx.EndpointRoutes(); return err })
+	if got := routes.Match(chat.EventMessageSend, []string{"ag"}, ""); len(got) != 1 || got[0] != "e1" {
+		t.Fatalf("after disabling the agent endpoint: %v", got)
+	}
+
+	ev := chat.Event{ID: "evt_1", Type: chat.EventRoomCreate, CreatedAt: t0, Payload: []byte(`{}`)}
+	write(t, s, func(tx chat.Tx) error {
+		if err := tx.AppendEvent(&ev); err != nil {
+			return err
+		}
+		var ds []chat.Delivery
+		for i := range 3 {
+			ds = append(ds, chat.Delivery{ID: "d" + string(rune('1'+i)), EventID: "evt_1", EventType: ev.Type, EndpointID: "e1", CreatedAt: t0.Add(time.Duration(i) * time.Microsecond)})
+		}
+		return tx.InsertDeliveries(ds)
+	})
+	claim := func(owner string, now time.Time, first, retry int) []chat.Claimed {
+		var got []chat.Claimed
+		write(t, s, func(tx chat.Tx) error {
+			var err error
+			got, err = tx.ClaimDeliveries(chat.Claim{Owner: owner, Now: now, LeaseUntil: now.Add(time.Minute),
+				Wants: []chat.ClaimWant{{EndpointID: "e1", First: first, Retry: retry}}})
+			return err
+		})
+		return got
+	}
+	got := claim("n1", t0.Add(time.Millisecond), 2, 2)
+	if len(got) != 2 || got[0].ID != "d1" || got[1].ID != "d2" || got[0].EventID != "evt_1" {
+		t.Fatalf("claim in event order: %+v", got)
+	}
+	if again := claim("n2", t0.Add(time.Second), 5, 5); len(again) != 1 || again[0].ID != "d3" {
+		t.Fatalf("leased rows were claimed again: %+v", again)
+	}
+	// d1 succeeds, d2 fails with a retry in 10 s; n2's d3 lease expires.
+	write(t, s, func(tx chat.Tx) error {
+		return tx.CompleteDeliveries([]chat.DeliveryResult{
+			{ID: "d1", EndpointID: "e1", Owner: "n1", Status: chat.DeliverySucceeded, Attempt: chat.Attempt{At: t0, StatusCode: 200, LatencyMS: 3}},
+			{ID: "d2", EndpointID: "e1", Owner: "n1", Status: chat.DeliveryFailed, NextAt: t0.Add(10 * time.Second),
+				Attempt: chat.Attempt{At: t0, StatusCode: 500, Error: "Internal Server Error", ResponseExcerpt: "boom"}},
+			{ID: "d3", EndpointID: "e1", Owner: "someone-else", Status: chat.DeliverySucceeded, Attempt: chat.Attempt{At: t0}},
+		})
+	})
+	d2, err := s.GetDelivery(ctx, "d2")
+	if err != nil || d2.Status != chat.DeliveryFailed || d2.AttemptCount != 1 || d2.NextAttemptAt == nil || !d2.NextAttemptAt.Equal(t0.Add(10*time.Second)) {
+		t.Fatalf("failed delivery: %v %+v", err, d2)
+	}
+	if d3, _ := s.GetDelivery(ctx, "d3"); d3.Status != chat.DeliveryPending {
+		t.Fatalf("a completion without the lease changed the row: %+v", d3)
+	}
+	as, err := s.DeliveryAttempts(ctx, "d2")
+	if err != nil || len(as) != 1 || as[0].StatusCode != 500 || as[0].ResponseExcerpt != "boom" {
+		t.Fatalf("attempts: %v %+v", err, as)
+	}
+	dues, err := s.RetryDueTimes(ctx)
+	if err != nil || !dues["e1"].Equal(t0.Add(10*time.Second)) {
+		t.Fatalf("due times: %v %v", err, dues)
+	}
+	if got := claim("n1", t0.Add(5*time.Second), 0, 5); len(got) != 0 {
+		t.Fatalf("a retry was claimed before it was due: %+v", got)
+	}
+	// After the lease of d3 expires and d2 is due, both lanes hand them out.
+	got = claim("n3", t0.Add(2*time.Minute), 1, 1)
+	if len(got) != 2 {
+		t.Fatalf("after expiry: %+v", got)
+	}
+	write(t, s, func(tx chat.Tx) error { return tx.ReleaseDeliveries("n3", nil) })
+	if got := claim("n4", t0.Add(2*time.Minute), 1, 1); len(got) != 2 {
+		t.Fatalf("after release: %+v", got)
+	}
+	var rd chat.Delivery
+	write(t, s, func(tx chat.Tx) error { var err error; rd, err = tx.RetryDelivery("d1", t0.Add(time.Hour)); return err })
+	if rd.Status != chat.DeliveryFailed || rd.NextAttemptAt == nil {
+		t.Fatalf("manual retry: %+v", rd)
+	}
+	list, err := s.ListDeliveries(ctx, chat.DeliveryQuery{EndpointID: "e1", Limit: 2})
+	if err != nil || len(list) != 2 || list[0].ID != "d3" {
+		t.Fatalf("list newest first: %v %+v", err, list)
+	}
+	list, err = s.ListDeliveries(ctx, chat.DeliveryQuery{EndpointID: "e1", Before: "d2", Status: chat.DeliveryFailed, Limit: 5})
+	if err != nil || len(list) != 1 || list[0].ID != "d1" {
+		t.Fatalf("list by status after a cursor: %v %+v", err, list)
+	}
+	evs, err := s.EventsByID(ctx, []string{"evt_1", "nope"})
+	if err != nil || len(evs) != 1 {
+		t.Fatalf("events by id: %v %+v", err, evs)
+	}
+	write(t, s, func(tx chat.Tx) error { return tx.DeleteEndpoint("e1") })
+	if _, err := s.GetDelivery(ctx, "d1"); chat.ErrorCode(err) != chat.CodeNotFound {
+		t.Fatalf("deliveries outlived their endpoint: %v", err)
+	}
+	eps, err := s.ListEndpoints(ctx, "", 0)
+	if err != nil || len(eps) != 1 {
+		t.Fatalf("list endpoints: %v %+v", err, eps)
+	}
+}
