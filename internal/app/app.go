@@ -20,11 +20,14 @@ import (
 	"github.com/chathooks/chathooks/internal/broker"
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/clock"
+	"github.com/chathooks/chathooks/internal/ids"
 	"github.com/chathooks/chathooks/internal/metrics"
 	"github.com/chathooks/chathooks/internal/render"
 	"github.com/chathooks/chathooks/internal/server"
 	"github.com/chathooks/chathooks/internal/store"
+	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlite"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
 // Config is the server configuration (SPEC §1).
@@ -39,7 +42,9 @@ type Config struct {
 	AllowPrivateTargets bool
 	ShutdownTimeout     time.Duration
 	Version             string
-	Clock               clock.Clock // nil: the wall clock
+	// SecretKey (base64, 32 bytes) seals endpoint secrets at rest; see App.secretBox.
+	SecretKey string
+	Clock     clock.Clock // nil: the wall clock
 }
 
 // App is one running chathooks server.
@@ -60,7 +65,9 @@ type App struct {
 	stopJanitor context.CancelFunc
 	janitorDone chan struct{}
 
-	out outbound // outgoing webhooks (outbound.go)
+	out    outbound  // outgoing webhooks (outbound.go)
+	pg     *scaleOut // PostgreSQL scale-out (postgres.go); nil on SQLite
+	nodeID string
 }
 
 // JanitorInterval is how often expired idempotency keys and presence leases are pruned.
@@ -93,22 +100,27 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
 	}
-	a := &App{cfg: cfg, log: log, Metrics: metrics.New(), Broker: broker.New(), served: make(chan error, 1)}
-	st, err := store.Open(ctx, cfg.DataDir, cfg.DatabaseURL, store.Options{SQLite: sqlite.Options{
-		Logger:       log,
-		ObserveBatch: func(n int) { a.Metrics.CommitBatch.Observe(float64(n)) },
-	}})
+	a := &App{cfg: cfg, log: log, Metrics: metrics.New(), Broker: broker.New(), served: make(chan error, 1), nodeID: ids.New("node", time.Now())}
+	observe := func(n int) { a.Metrics.CommitBatch.Observe(float64(n)) }
+	st, err := store.Open(ctx, cfg.DataDir, cfg.DatabaseURL, store.Options{
+		SQLite:   sqlite.Options{Logger: log, ObserveBatch: observe},
+		Postgres: postgres.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe, NodeID: a.nodeID}},
+	})
 	if err != nil {
 		return nil, fmt.Errorf("app: open store: %w", err)
 	}
 	a.Store = st
+	if err := a.openScaleOut(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
 	hash, err := a.bootstrapAdminToken(ctx, out)
 	if err != nil {
 		st.Close()
 		return nil, err
 	}
 	a.Service = chat.NewService(chat.Config{
-		Store: st, Clock: cfg.Clock, Renderer: renderer{render.New()}, Publisher: a.publisher(), Logger: log,
+		Store: st, Clock: cfg.Clock, Renderer: renderer{render.New()}, Publisher: a.publisher(), Logger: log, NodeID: a.nodeID,
 	})
 	apiMux := http.NewServeMux()
 	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound)
@@ -171,6 +183,7 @@ func (a *App) Start() error {
 		return fmt.Errorf("app: listen: %w", err)
 	}
 	a.ln = ln
+	a.startScaleOut()
 	if err := a.startOutbound(); err != nil {
 		ln.Close()
 		return err
@@ -207,6 +220,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 		err = errors.Join(err, a.srv.Close())
 	}
 	err = errors.Join(err, a.stopOutbound(ctx))
+	a.stopScaleOut()
 	return errors.Join(err, a.Store.Close())
 }
 

@@ -14,7 +14,7 @@ import (
 func (a *App) routeInbound(mux *http.ServeMux) {
 	inbound.New(inbound.Config{
 		Service:      a.Service,
-		Limiter:      inbound.NewLimiter(a.cfg.RoomRateLimit, a.cfg.RoomRateBurst, a.cfg.Clock),
+		Limiter:      a.roomLimiter(),
 		Logger:       a.log,
 		ShuttingDown: a.shutting.Load,
 	}).Mount(mux)

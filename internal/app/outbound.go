@@ -35,7 +35,7 @@ type outbound struct {
 func (a *App) initOutbound() *outbound {
 	o := &a.out
 	o.once.Do(func() {
-		box, err := secretbox.LoadOrCreate(a.cfg.DataDir)
+		box, err := a.secretBox(context.Background())
 		if err != nil {
 			o.err = fmt.Errorf("app: endpoint secret key: %w", err)
 			return

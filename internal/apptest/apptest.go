@@ -9,13 +9,19 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chathooks/chathooks/internal/app"
 	"github.com/chathooks/chathooks/internal/clock"
+	"github.com/chathooks/chathooks/internal/store/pgtest"
 )
+
+// BackendEnv set to "postgres" runs every test server on PostgreSQL (a fresh schema on the
+// server named by CHATHOOKS_TEST_DATABASE_URL) instead of SQLite.
+const BackendEnv = "CHATHOOKS_TEST_BACKEND"
 
 // AdminToken is the admin token of every test server.
 const AdminToken = "test-admin-token"
@@ -50,6 +56,9 @@ func Start(t testing.TB, o Options) *Server {
 	if o.FakeClock {
 		s.Clock = clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 		cfg.Clock = s.Clock
+	}
+	if os.Getenv(BackendEnv) == "postgres" && cfg.DatabaseURL == "" {
+		cfg.DatabaseURL = pgtest.URL(t)
 	}
 	if o.Config != nil {
 		o.Config(&cfg)

@@ -110,6 +110,19 @@ func (b *Broker) Poke(room string) {
 	}
 }
 
+// PokeAll makes every subscriber catch up from the store (after a lost notification link).
+func (b *Broker) PokeAll() {
+	b.mu.RLock()
+	rooms := make([]string, 0, len(b.subs))
+	for r := range b.subs {
+		rooms = append(rooms, r)
+	}
+	b.mu.RUnlock()
+	for _, r := range rooms {
+		b.Poke(r)
+	}
+}
+
 // Subscribers returns the number of open subscriptions (for metrics and tests).
 func (b *Broker) Subscribers() int {
 	b.mu.RLock()

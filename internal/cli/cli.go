@@ -33,6 +33,7 @@ type ServeCmd struct {
 	LogLevel            string        `default:"info" enum:"debug,info,warn,error" env:"CHATHOOKS_LOG_LEVEL" help:"Log level (debug, info, warn, error)."`
 	LogFormat           string        `default:"text" enum:"text,json" env:"CHATHOOKS_LOG_FORMAT" help:"Log format (text or json)."`
 	ShutdownTimeout     time.Duration `default:"15s" env:"CHATHOOKS_SHUTDOWN_TIMEOUT" help:"How long shutdown waits for in-flight requests and deliveries."`
+	SecretKey           string        `env:"CHATHOOKS_SECRET_KEY" help:"Base64 32-byte key sealing endpoint secrets at rest (default: a key file in --data; with PostgreSQL, a key kept in the database)."`
 }
 
 // VersionCmd prints the version.
@@ -161,6 +162,7 @@ func (s ServeCmd) Config() app.Config {
 		Addr: s.Addr, DataDir: s.Data, DatabaseURL: s.DatabaseURL, AdminToken: s.AdminToken,
 		BaseURL: strings.TrimSuffix(s.BaseURL, "/"), RoomRateLimit: s.RoomRateLimit, RoomRateBurst: s.RoomRateBurst,
 		AllowPrivateTargets: s.AllowPrivateTargets, ShutdownTimeout: s.ShutdownTimeout, Version: version.String(),
+		SecretKey: s.SecretKey,
 	}
 }
 

@@ -8,25 +8,28 @@ import (
 	"strings"
 
 	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlite"
 )
 
 // Options are passed to whichever implementation is opened.
 type Options struct {
-	SQLite sqlite.Options
+	SQLite   sqlite.Options
+	Postgres postgres.Options
+}
+
+// IsPostgres reports whether databaseURL selects PostgreSQL.
+func IsPostgres(databaseURL string) bool {
+	return strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://")
 }
 
 // Open opens the store: PostgreSQL when databaseURL is set, else SQLite under dataDir.
 func Open(ctx context.Context, dataDir, databaseURL string, o Options) (chat.Store, error) {
 	if databaseURL != "" {
-		if strings.HasPrefix(databaseURL, "postgres://") || strings.HasPrefix(databaseURL, "postgresql://") {
-			return nil, fmt.Errorf("store: the PostgreSQL backend is not available in this build yet")
+		if !IsPostgres(databaseURL) {
+			return nil, fmt.Errorf("store: unsupported database URL (want postgres://...)")
 		}
-		return nil, fmt.Errorf("store: unsupported database URL scheme (want postgres://)")
+		return postgres.Open(ctx, databaseURL, o.Postgres)
 	}
-	s, err := sqlite.Open(ctx, dataDir, o.SQLite)
-	if err != nil {
-		return nil, err
-	}
-	return s, nil
+	return sqlite.Open(ctx, dataDir, o.SQLite)
 }

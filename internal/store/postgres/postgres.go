@@ -165,3 +165,16 @@ type writerConn struct {
 }
 
 func (w writerConn) Close() error { w.c.Release(); return nil }
+
+// SharedSetting returns the value of a settings key, storing value first if the key has
+// none: every node that calls it gets the same value.
+func SharedSetting(ctx context.Context, pool *pgxpool.Pool, key, value string) (string, error) {
+	if _, err := pool.Exec(ctx, `INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+		return "", fmt.Errorf("postgres: store setting %s: %w", key, err)
+	}
+	var v string
+	if err := pool.QueryRow(ctx, `SELECT value FROM settings WHERE key = $1`, key).Scan(&v); err != nil {
+		return "", fmt.Errorf("postgres: read setting %s: %w", key, err)
+	}
+	return v, nil
+}
