@@ -44,7 +44,11 @@ type Config struct {
 	Version             string
 	// SecretKey (base64, 32 bytes) seals endpoint secrets at rest; see App.secretBox.
 	SecretKey string
-	Clock     clock.Clock // nil: the wall clock
+	// DeliveryLeaseMargin and DeliveryRescan tune the delivery engine (0: its defaults);
+	// a node's claims come back to the others after endpoint timeout + lease margin.
+	DeliveryLeaseMargin time.Duration
+	DeliveryRescan      time.Duration
+	Clock               clock.Clock // nil: the wall clock
 }
 
 // App is one running chathooks server.

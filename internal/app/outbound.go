@@ -44,7 +44,8 @@ func (a *App) initOutbound() *outbound {
 		o.client = egress.NewClient(egress.Options{AllowPrivate: a.cfg.AllowPrivateTargets})
 		o.engine = delivery.New(delivery.Options{
 			Store: a.Store, Box: box, Client: o.client, Clock: a.cfg.Clock, Log: a.log, Metrics: a.Metrics,
-			AppID: box.InstallationID(),
+			AppID: box.InstallationID(), NodeID: a.nodeID,
+			LeaseMargin: a.cfg.DeliveryLeaseMargin, Rescan: a.cfg.DeliveryRescan,
 		})
 	})
 	return o

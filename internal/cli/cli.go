@@ -34,6 +34,8 @@ type ServeCmd struct {
 	LogFormat           string        `default:"text" enum:"text,json" env:"CHATHOOKS_LOG_FORMAT" help:"Log format (text or json)."`
 	ShutdownTimeout     time.Duration `default:"15s" env:"CHATHOOKS_SHUTDOWN_TIMEOUT" help:"How long shutdown waits for in-flight requests and deliveries."`
 	SecretKey           string        `env:"CHATHOOKS_SECRET_KEY" help:"Base64 32-byte key sealing endpoint secrets at rest (default: a key file in --data; with PostgreSQL, a key kept in the database)."`
+	DeliveryLeaseMargin time.Duration `default:"30s" env:"CHATHOOKS_DELIVERY_LEASE_MARGIN" help:"Added to an endpoint's timeout to make a delivery claim's lease: how long a crashed node's deliveries wait before another node takes them."`
+	DeliveryRescan      time.Duration `default:"30s" env:"CHATHOOKS_DELIVERY_RESCAN" help:"How often an idle delivery engine re-scans for work written by other nodes."`
 }
 
 // VersionCmd prints the version.
@@ -162,7 +164,7 @@ func (s ServeCmd) Config() app.Config {
 		Addr: s.Addr, DataDir: s.Data, DatabaseURL: s.DatabaseURL, AdminToken: s.AdminToken,
 		BaseURL: strings.TrimSuffix(s.BaseURL, "/"), RoomRateLimit: s.RoomRateLimit, RoomRateBurst: s.RoomRateBurst,
 		AllowPrivateTargets: s.AllowPrivateTargets, ShutdownTimeout: s.ShutdownTimeout, Version: version.String(),
-		SecretKey: s.SecretKey,
+		SecretKey: s.SecretKey, DeliveryLeaseMargin: s.DeliveryLeaseMargin, DeliveryRescan: s.DeliveryRescan,
 	}
 }
 
