@@ -47,7 +47,7 @@ func isolationRun(t *testing.T, msgs int, blackHole bool) []time.Duration {
 			}
 		})
 		t.Cleanup(func() { close(stop) })
-		createEndpoint(t, s, map[string]any{"url": bad.URL, "event_types": types, "timeout_ms": 5000})
+		createEndpoint(t, s, map[string]any{"url": bad.URL, "event_types": types, "timeout_ms": 60000})
 	}
 	mkUser(t, s, "u", "human")
 	mkRoom(t, s, "r", "u")
@@ -99,10 +99,11 @@ func TestIsolationBlackHole(t *testing.T) {
 	b50, b99, w50, w99 := pct(base, .5), pct(base, .99), pct(with, .5), pct(with, .99)
 	t.Logf("isolation, %d messages x 9 healthy endpoints: without the black hole p50 %v p99 %v; with it p50 %v p99 %v (x%.2f)",
 		msgs, b50, b99, w50, w99, float64(w99)/float64(b99))
-	// Had the black hole held anything up, healthy deliveries would wait for its 5 s timeout
-	// (and its breaker). The bound is loose because on shared CI disks a single fsync can
-	// take over a second, which both runs see alike.
-	if w99 >= 4*time.Second {
+	// The black hole's timeout is 60 s: had it held anything up (head-of-line blocking, a
+	// shared pool), healthy deliveries would wait that long and the run would time out
+	// (every delivery must arrive within 20 s). The figures themselves are logged, not
+	// asserted: on shared CI disks a single fsync can take a second.
+	if w99 >= 20*time.Second {
 		t.Fatalf("healthy p99 with a black hole %v (without: %v)", w99, b99)
 	}
 }
