@@ -12,10 +12,12 @@ import (
 
 // reservedHeaders may not be set by an endpoint's custom headers: they carry the body
 // framing, the signatures or the sender's identity.
-var reservedHeaders = []string{
-	"Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "User-Agent",
-	"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "X-Sendbird-Signature", "X-Goog-Signature",
-	"Te", "Trailer", "Upgrade", "Keep-Alive", "Proxy-Authorization", "Expect",
+func reservedHeaders() []string {
+	return []string{
+		"Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "User-Agent",
+		"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "X-Sendbird-Signature", "X-Goog-Signature",
+		"Te", "Trailer", "Upgrade", "Keep-Alive", "Proxy-Authorization", "Expect",
+	}
 }
 
 func validFormat(f string) error {
@@ -84,7 +86,7 @@ func validHeaders(h map[string]string) error {
 			return Errorf(CodeInvalidArgument, "headers: %q is not a valid header name", k)
 		}
 		ck := http.CanonicalHeaderKey(k)
-		if slices.Contains(reservedHeaders, ck) || strings.HasPrefix(ck, "Webhook-") {
+		if slices.Contains(reservedHeaders(), ck) || strings.HasPrefix(ck, "Webhook-") {
 			return Errorf(CodeInvalidArgument, "headers: %q is set by the server and cannot be overridden", k)
 		}
 		if len(v) > 4096 || strings.ContainsAny(v, "\r\n\x00") {
