@@ -3,6 +3,7 @@ package cli_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -25,11 +26,18 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 
 	var mu sync.Mutex
 	seen := map[string]int{} // webhook-id -> deliveries
+	var cut, pending atomic.Int64 // requests whose sender vanished; requests held at the gate
+	gate := make(chan struct{})
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// A slow receiver, so deliveries are in flight when a node is killed.
+		// Requests are held until the gate opens, so every node has deliveries in flight when
+		// one is killed. The body is read first: only then does the server watch the
+		// connection and cancel on a disconnect.
+		_, _ = io.Copy(io.Discard, r.Body)
+		pending.Add(1)
 		select {
-		case <-time.After(30 * time.Millisecond):
+		case <-gate:
 		case <-r.Context().Done():
+			cut.Add(1)
 			return
 		}
 		mu.Lock()
@@ -89,11 +97,15 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 	if failed.Load() > 0 {
 		t.Fatalf("%d posts failed", failed.Load())
 	}
-	// Kill node 1 while its deliveries are in flight.
+	// Kill node 1 while deliveries are in flight on every node (each lane holds up to
+	// max_in_flight = 16 requests at the gate).
+	waitFor(t, 30*time.Second, "deliveries in flight on the nodes", func() bool { return pending.Load() >= 40 })
 	if err := nodes[1].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-nodes[1].done
+	waitFor(t, 10*time.Second, "the receiver to notice the killed node's requests", func() bool { return cut.Load() > 0 })
+	close(gate)
 	alive := []*child{nodes[0], nodes[2]}
 
 	// Every committed event reaches the endpoint at least once.
@@ -122,7 +134,7 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 		}
 		mu.Unlock()
 		if missing == 0 {
-			t.Logf("all %d events delivered; %d duplicate deliveries (same event ids)", len(evs), dupes)
+			t.Logf("all %d events delivered; %d requests cut by the kill; %d duplicate deliveries (same event ids)", len(evs), cut.Load(), dupes)
 			break
 		}
 		if time.Now().After(deadline) {
@@ -169,4 +181,17 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 		t.Fatalf("%d accepted (want 2..%d) and %d throttled in %.1fs through two nodes", ok.Load(), max, throttled.Load(), elapsed)
 	}
 	t.Logf("rate limit across nodes: %d accepted, %d throttled in %.1fs", ok.Load(), throttled.Load(), elapsed)
+}
+
+func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		<-tick.C
+	}
 }

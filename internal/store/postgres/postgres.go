@@ -26,7 +26,8 @@ var migrationFS embed.FS
 // Options tune the store.
 type Options struct {
 	sqlstore.Options
-	// Writers is the number of group-commit writer connections (default 4).
+	// Writers is the number of group-commit writer connections (default 2: batches commit
+	// one at a time cluster-wide, a second writer prepares the next batch meanwhile).
 	Writers int
 	// ReadConns is the size of the read pool (default 8).
 	ReadConns int
@@ -39,6 +40,7 @@ const migrationLock = 0x63686174686f6f6b // "chathook"
 var Dialect = &sqlstore.Dialect{
 	Name:               "postgres",
 	Begin:              "BEGIN",
+	BatchLock:          "SELECT pg_advisory_xact_lock(6867636862617463)", // "chbatch"
 	DollarPlaceholders: true,
 	Classify: func(err error) chat.Code {
 		var pe *pgconn.PgError
@@ -82,7 +84,7 @@ func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Writers <= 0 {
-		o.Writers = 4
+		o.Writers = 2
 	}
 	if o.ReadConns <= 0 {
 		o.ReadConns = 8

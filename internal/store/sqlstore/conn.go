@@ -37,6 +37,12 @@ type Dialect struct {
 	Name string
 	// Begin starts a writer transaction ("BEGIN IMMEDIATE" on SQLite).
 	Begin string
+	// BatchLock, if set, runs right after Begin. On PostgreSQL it takes a transaction-scoped
+	// advisory lock so that write batches of every writer on every node commit one at a
+	// time: row locks (a room's event sequence) are then never contended, so they cannot
+	// deadlock, and a room's events commit in sequence order cluster-wide. Each batch is
+	// still one group commit of many requests.
+	BatchLock string
 	// Numbered placeholders: false keeps "?" and "?N" (SQLite); true rewrites them to "$N".
 	DollarPlaceholders bool
 	// Classify maps a driver error to a domain code: CodeAlreadyExists for unique

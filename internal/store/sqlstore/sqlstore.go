@@ -249,6 +249,11 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq) (retry bool, err error
 		_ = s.raw(c, "ROLLBACK")
 		return retry, err
 	}
+	if s.d.BatchLock != "" {
+		if err := s.raw(c, s.d.BatchLock); err != nil {
+			return abort(s.d.Retryable(err), fmt.Errorf("batch lock: %w", err))
+		}
+	}
 	tx := &Tx{s: s, c: c}
 	if s.d.NotifyChannel != "" {
 		tx.rooms = map[string]struct{}{}
