@@ -25,7 +25,7 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 	dbURL := pgtest.URL(t)
 
 	var mu sync.Mutex
-	seen := map[string]int{} // webhook-id -> deliveries
+	seen := map[string]int{}      // webhook-id -> deliveries
 	var cut, pending atomic.Int64 // requests whose sender vanished; requests held at the gate
 	gate := make(chan struct{})
 	recv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
