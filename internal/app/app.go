@@ -107,7 +107,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 	a := &App{cfg: cfg, log: log, Metrics: metrics.New(), Broker: broker.New(), served: make(chan error, 1), nodeID: ids.New("node", time.Now())}
 	observe := func(n int) { a.Metrics.CommitBatch.Observe(float64(n)) }
 	st, err := store.Open(ctx, cfg.DataDir, cfg.DatabaseURL, store.Options{
-		SQLite:   sqlite.Options{Logger: log, ObserveBatch: observe},
+		SQLite:   sqlite.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe}},
 		Postgres: postgres.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe, NodeID: a.nodeID}},
 	})
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/ids"
 	"github.com/chathooks/chathooks/internal/store/sqlite"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
 // BenchmarkConcurrentMessageInserts compares group commit with one commit per message:
@@ -26,7 +27,7 @@ func BenchmarkConcurrentMessageInserts(b *testing.B) {
 		opts sqlite.Options
 	}{
 		{"group", sqlite.Options{}},
-		{"single", sqlite.Options{NoGroupCommit: true}},
+		{"single", sqlite.Options{Options: sqlstore.Options{NoGroupCommit: true}}},
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			ctx := context.Background()

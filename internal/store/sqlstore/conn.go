@@ -50,6 +50,10 @@ type Dialect struct {
 	Classify func(err error) chat.Code
 	// NoRows reports whether err is the driver's "no rows in result set".
 	NoRows func(err error) bool
+	// SkipLocked is appended to the row selection of delivery claims (" FOR UPDATE SKIP
+	// LOCKED" on PostgreSQL, so nodes claiming at once never wait on each other; empty on
+	// SQLite, whose single writer claims alone).
+	SkipLocked string
 	// NotifyChannel, if set, is the PostgreSQL channel on which every commit announces the
 	// rooms that got events (payload: node id, then one room id per line).
 	NotifyChannel string

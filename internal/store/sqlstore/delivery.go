@@ -2,6 +2,8 @@ package sqlstore
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"sort"
@@ -20,8 +22,8 @@ const (
 	deliveryCols  = `id, event_id, event_type, endpoint_id, status, attempt_count, next_attempt_at, created_at`
 	qGetDelivery  = `SELECT ` + deliveryCols + ` FROM deliveries WHERE id = ?`
 	claimReturns  = ` RETURNING seq, id, endpoint_id, event_id, attempt_count, created_at`
-	qClaimFirst   = `UPDATE deliveries SET locked_until = ?1, lease_owner = ?2 WHERE seq IN (SELECT seq FROM deliveries WHERE endpoint_id = ?3 AND status = 'pending' AND next_attempt_at <= ?4 AND locked_until <= ?4 ORDER BY seq LIMIT ?5 FOR UPDATE SKIP LOCKED)` + claimReturns
-	qClaimRetry   = `UPDATE deliveries SET locked_until = ?1, lease_owner = ?2 WHERE seq IN (SELECT seq FROM deliveries WHERE endpoint_id = ?3 AND status = 'failed' AND next_attempt_at <= ?4 AND locked_until <= ?4 ORDER BY next_attempt_at LIMIT ?5 FOR UPDATE SKIP LOCKED)` + claimReturns
+	qClaimFirst   = `UPDATE deliveries SET locked_until = ?1, lease_owner = ?2 WHERE seq IN (SELECT seq FROM deliveries WHERE endpoint_id = ?3 AND status = 'pending' AND next_attempt_at <= ?4 AND locked_until <= ?4 ORDER BY seq LIMIT ?5{lock})` + claimReturns
+	qClaimRetry   = `UPDATE deliveries SET locked_until = ?1, lease_owner = ?2 WHERE seq IN (SELECT seq FROM deliveries WHERE endpoint_id = ?3 AND status = 'failed' AND next_attempt_at <= ?4 AND locked_until <= ?4 ORDER BY next_attempt_at LIMIT ?5{lock})` + claimReturns
 	insertDlvHead = `INSERT INTO deliveries (id, endpoint_id, event_id, event_type, status, attempt_count, next_attempt_at, created_at, updated_at) VALUES `
 	insertDlvRow  = `(?, ?, ?, ?, 'pending', 0, ?, ?, ?)`
 	// maxInsertRows bounds one multi-row INSERT (7 parameters per row).
@@ -122,7 +124,9 @@ func (t *Tx) EndpointRoutes() (*chat.Routes, error) {
 
 // endpointsChanged bumps the endpoint version in the transaction.
 func (t *Tx) endpointsChanged() error {
-	_, err := t.exec(`UPDATE endpoint_version SET version = nextval('endpoint_version_seq') WHERE id = 1`)
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	_, err := t.exec(`UPDATE endpoint_version SET version = ? WHERE id = 1`, int64(binary.BigEndian.Uint64(b[:])>>1))
 	return t.s.mapErr(err, "endpoint version")
 }
 
@@ -200,7 +204,7 @@ func (t *Tx) ClaimDeliveries(c chat.Claim) ([]chat.Claimed, error) {
 		for _, lane := range [...]struct {
 			q string
 			n int
-		}{{qClaimFirst, w.First}, {qClaimRetry, w.Retry}} {
+		}{{t.s.claimFirst, w.First}, {t.s.claimRetry, w.Retry}} {
 			if lane.n <= 0 {
 				continue
 			}

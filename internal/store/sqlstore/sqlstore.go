@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/chathooks/chathooks/internal/chat"
@@ -30,6 +31,8 @@ type Options struct {
 	// NodeID identifies this process in commit notifications (dialects with NotifyChannel).
 	NodeID string
 }
+
+var _ chat.Store = (*Store)(nil)
 
 // Store implements chat.Store over a Dialect, a read pool and writer connections.
 type Store struct {
@@ -49,7 +52,9 @@ type Store struct {
 	wcancel context.CancelFunc
 	sqlMu   sync.RWMutex
 	sqlFor  map[string]string // rebound statements
-	routes  routesCache       // outgoing endpoint routing table (delivery.go)
+
+	claimFirst, claimRetry string      // delivery claims with the dialect's row locking
+	routes                 routesCache // outgoing endpoint routing table (delivery.go)
 }
 
 type writeReq struct {
@@ -74,6 +79,8 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 		d: d, opts: o, log: o.Logger, read: read, writers: writers, closeFn: closeFn,
 		reqs: make(chan *writeReq, 4096), stop: make(chan struct{}), sqlFor: map[string]string{},
 	}
+	s.claimFirst = strings.Replace(qClaimFirst, "{lock}", d.SkipLocked, 1)
+	s.claimRetry = strings.Replace(qClaimRetry, "{lock}", d.SkipLocked, 1)
 	s.wctx, s.wcancel = context.WithCancel(context.Background())
 	for _, c := range writers {
 		s.wg.Add(1)

@@ -23,6 +23,14 @@ CREATE TABLE endpoints (
     updated_at            INTEGER NOT NULL
 );
 
+-- Every endpoint change stores a fresh random value, so a cached routing table is checked
+-- with one primary-key read per event (values never repeat, even after a rollback).
+CREATE TABLE endpoint_version (
+    id      INTEGER PRIMARY KEY,
+    version INTEGER NOT NULL
+);
+INSERT INTO endpoint_version (id, version) VALUES (1, 0);
+
 -- The delivery queue. seq orders an endpoint's deliveries (event order). A claim is a
 -- lease: locked_until/lease_owner; an expired lease is claimable again.
 -- status: pending (never attempted) | failed (retry scheduled) | succeeded | dead.
@@ -47,6 +55,7 @@ CREATE INDEX deliveries_retry ON deliveries (endpoint_id, next_attempt_at) WHERE
 
 CREATE TABLE delivery_attempts (
     delivery_id TEXT NOT NULL REFERENCES deliveries(id) ON DELETE CASCADE,
+    n           INTEGER PRIMARY KEY, -- insertion order
     at          INTEGER NOT NULL,
     status_code INTEGER NOT NULL DEFAULT 0,
     latency_ms  INTEGER NOT NULL DEFAULT 0,
