@@ -340,7 +340,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	var plat Latencies
 	var errMu sync.Mutex
 	countErr := func(k string) { errMu.Lock(); res.Errors[k]++; errMu.Unlock() }
-	interval := time.Duration(float64(time.Second) / c.RoomRate * 1.02) // stay under the limit despite timer jitter
+	interval := time.Duration(float64(time.Second) / c.RoomRate * 1.1) // stay under the limit despite arrival jitter
 	lctx, stopLoad := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	for w := range c.Concurrency {

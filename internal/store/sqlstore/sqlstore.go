@@ -217,9 +217,25 @@ func (s *Store) raw(c WriterConn, q string) error {
 
 const maxBatchRetries = 5
 
+// errNeedSavepoints asks for the batch to be run again with a savepoint per request.
+var errNeedSavepoints = errors.New("a request failed: rerun with savepoints")
+
 func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
+	// Optimistically without savepoints (two statements fewer per request); if a request
+	// fails, the transaction is rolled back and the batch runs again with a savepoint per
+	// request, so only the failing request's changes are undone. Write functions are
+	// re-runnable: they assign their results rather than accumulate them.
+	savepoints := len(batch) == 1
 	for attempt := 0; ; attempt++ {
-		retry, err := s.tryBatch(c, batch)
+		retry, err := s.tryBatch(c, batch, savepoints)
+		if errors.Is(err, errNeedSavepoints) {
+			savepoints = true
+			for _, r := range batch {
+				r.err = nil
+			}
+			attempt--
+			continue
+		}
 		if err == nil {
 			break
 		}
@@ -248,7 +264,9 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
 
 // tryBatch runs the batch in one transaction. It returns an error when the transaction as
 // a whole failed (everything rolled back); retry tells whether running it again may work.
-func (s *Store) tryBatch(c WriterConn, batch []*writeReq) (retry bool, err error) {
+// Without savepoints, a failing request rolls everything back and errNeedSavepoints is
+// returned (a batch of one just reports its error).
+func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retry bool, err error) {
 	if err := s.raw(c, s.d.Begin); err != nil {
 		return s.d.Retryable(err), fmt.Errorf("begin: %w", err)
 	}
@@ -265,26 +283,45 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq) (retry bool, err error
 	if s.d.NotifyChannel != "" {
 		tx.rooms = map[string]struct{}{}
 	}
+	live := 0
 	for _, r := range batch {
 		if err := r.ctx.Err(); err != nil {
 			r.err = fmt.Errorf("%s: write: %w", s.d.Name, err)
 			continue
 		}
-		if err := s.raw(c, "SAVEPOINT w"); err != nil {
-			return abort(s.d.Retryable(err), fmt.Errorf("savepoint: %w", err))
-		}
-		if err := s.call(r.fn, tx); err != nil {
-			if s.d.Retryable(err) {
-				return abort(true, err)
+		live++
+		if savepoints {
+			if err := s.raw(c, "SAVEPOINT w"); err != nil {
+				return abort(s.d.Retryable(err), fmt.Errorf("savepoint: %w", err))
 			}
+		}
+		err := s.call(r.fn, tx)
+		if err != nil && s.d.Retryable(err) {
+			return abort(true, err)
+		}
+		if err != nil && !savepoints {
+			if len(batch) == 1 {
+				r.err = err
+				_, _ = abort(false, nil)
+				return false, nil
+			}
+			return abort(false, errNeedSavepoints)
+		}
+		if err != nil {
 			if rbErr := s.raw(c, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
 				return abort(s.d.Retryable(rbErr), fmt.Errorf("rollback to savepoint: %w", rbErr))
 			}
 			r.err = err
 		}
-		if err := s.raw(c, "RELEASE SAVEPOINT w"); err != nil {
-			return abort(s.d.Retryable(err), fmt.Errorf("release savepoint: %w", err))
+		if savepoints {
+			if err := s.raw(c, "RELEASE SAVEPOINT w"); err != nil {
+				return abort(s.d.Retryable(err), fmt.Errorf("release savepoint: %w", err))
+			}
 		}
+	}
+	if live == 0 {
+		_, _ = abort(false, nil)
+		return false, nil
 	}
 	if len(tx.rooms) > 0 {
 		if err := s.notify(c, tx.rooms); err != nil {
