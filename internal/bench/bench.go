@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -41,6 +42,7 @@ type Config struct {
 	FailureShare    float64       `json:"failure_share"`
 	FailureMode     string        `json:"failure_mode"` // blackhole | 500
 	RoomRate        float64       `json:"room_rate"`
+	Nodes           int           `json:"nodes"` // servers sharing the PostgreSQL database
 	Baseline        bool          `json:"baseline"`
 	Drain           time.Duration `json:"drain"`
 	Progress        io.Writer     `json:"-"`
@@ -70,6 +72,9 @@ func (c *Config) defaults() {
 	}
 	if c.Drain <= 0 {
 		c.Drain = 30 * time.Second
+	}
+	if c.Nodes <= 0 || c.DatabaseURL == "" {
+		c.Nodes = 1
 	}
 	if c.Progress == nil {
 		c.Progress = io.Discard
@@ -126,6 +131,9 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	res := Result{Date: time.Now().UTC(), Machine: machine(), Config: c}
 	res.Description = fmt.Sprintf("%d rooms at <= %.3g posts/s each, %d keep-alive clients posting Chime webhooks for %s (after %s warm-up); %d standard-format endpoints subscribed to message_send",
 		c.Rooms, c.RoomRate, c.Concurrency, c.Duration, c.Warmup, c.Endpoints)
+	if c.Nodes > 1 {
+		res.Description += fmt.Sprintf("; %d server nodes sharing the database, posts spread over them", c.Nodes)
+	}
 	if c.FailureShare > 0 {
 		res.Description += fmt.Sprintf(", %.0f%% of them %s", c.FailureShare*100, c.FailureMode)
 	}
@@ -260,22 +268,30 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		dir = d
 	}
 	token := "bench-" + randomToken()
+	run := randomToken()[:8] // room ids unique per run (a PostgreSQL database may be reused)
 	log := slog.New(slog.NewTextHandler(c.Progress, &slog.HandlerOptions{Level: slog.LevelError}))
-	srv, err := app.New(ctx, app.Config{
-		Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: c.DatabaseURL, AdminToken: token,
-		RoomRateLimit: c.RoomRate, RoomRateBurst: 1, AllowPrivateTargets: true, Version: "bench",
-	}, log, io.Discard)
-	if err != nil {
-		return res, fmt.Errorf("bench: start server: %w", err)
-	}
-	if err := srv.Start(); err != nil {
-		return res, fmt.Errorf("bench: start server: %w", err)
-	}
+	var nodes []*app.App
 	defer func() {
 		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 		defer cancel()
-		_ = srv.Shutdown(sctx)
+		for _, n := range nodes {
+			_ = n.Shutdown(sctx)
+		}
 	}()
+	for i := range c.Nodes {
+		n, err := app.New(ctx, app.Config{
+			Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, strconv.Itoa(i)), DatabaseURL: c.DatabaseURL, AdminToken: token,
+			RoomRateLimit: c.RoomRate, RoomRateBurst: 1, AllowPrivateTargets: true, Version: "bench",
+		}, log, io.Discard)
+		if err != nil {
+			return res, fmt.Errorf("bench: start server: %w", err)
+		}
+		if err := n.Start(); err != nil {
+			return res, fmt.Errorf("bench: start server: %w", err)
+		}
+		nodes = append(nodes, n)
+	}
+	srv := nodes[0]
 	client := newClient(c.Concurrency)
 	a := api{base: srv.URL(), token: token, client: client}
 
@@ -310,8 +326,8 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	// Rooms, each with one incoming webhook.
 	fmt.Fprintf(c.Progress, "creating %d rooms with webhooks...\n", c.Rooms)
 	slots := make([]*slot, c.Rooms)
-	err = parallel(c.Rooms, 32, func(i int) error {
-		id := fmt.Sprintf("bench-%06d", i)
+	err := parallel(c.Rooms, 32, func(i int) error {
+		id := fmt.Sprintf("bench-%s-%06d", run, i)
 		if err := a.do(ctx, "POST", "/rooms", map[string]any{"id": id, "name": "Bench " + id}, nil); err != nil {
 			return err
 		}
@@ -326,7 +342,11 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		if wh.URLs.Chime == "" {
 			return errors.New("bench: webhook has no chime URL")
 		}
-		slots[i] = &slot{url: wh.URLs.Chime}
+		u := wh.URLs.Chime
+		if n := nodes[i%len(nodes)]; n != srv { // spread rooms over the nodes
+			u = strings.Replace(u, srv.URL(), n.URL(), 1)
+		}
+		slots[i] = &slot{url: u}
 		return nil
 	})
 	if err != nil {

@@ -55,6 +55,7 @@ type BenchCmd struct {
 	FailureMode     string        `default:"blackhole" enum:"blackhole,500" help:"How failing endpoints fail: blackhole (never answer) or 500."`
 	Baseline        bool          `default:"true" negatable:"" help:"Measure a bare net/http handler first, for context."`
 	Drain           time.Duration `default:"30s" help:"How long to wait after the load for deliveries to finish."`
+	Nodes           int           `default:"1" help:"With --database-url: server nodes sharing the database (posts are spread over them)."`
 	JSON            string        `help:"Also write the result as JSON to this file ('-' for stdout)."`
 }
 
@@ -123,6 +124,7 @@ func (b BenchCmd) Run(e *env) error {
 		DatabaseURL: b.DatabaseURL, Duration: b.Duration, Warmup: b.Warmup, Rooms: b.Rooms, RoomRate: b.RoomRate,
 		Concurrency: b.Concurrency, Endpoints: b.Endpoints, ReceiverLatency: b.ReceiverLatency,
 		FailureShare: b.FailureShare, FailureMode: b.FailureMode, Baseline: b.Baseline, Drain: b.Drain, Progress: e.stderr,
+		Nodes: b.Nodes,
 	})
 	if err != nil {
 		return err
