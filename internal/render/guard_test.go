@@ -10,8 +10,8 @@ import (
 // the linear scanning in chat.go) quadratic, at 8 KiB and at 64 KiB, and checks that the
 // cost grows about linearly (8x the input: a quadratic cost would be 64x).
 func TestNoQuadraticBlowup(t *testing.T) {
-	if testing.Short() {
-		t.Skip("timing test")
+	if testing.Short() || raceEnabled {
+		t.Skip("timing test: skipped with -short and under the race detector (it runs with plain go test)")
 	}
 	patterns := []struct {
 		f    Format
