@@ -122,10 +122,14 @@ func jsonBody(next http.Handler) http.Handler {
 	})
 }
 
-// capBody reads every request body through a hard cap.
+// capBody reads every request body through a hard cap. It caps a shallow copy of the
+// request: net/http decides whether a connection can be reused by looking at the body of
+// its own request value, so replacing that body would let an unread oversize body be
+// parsed as the next request on a kept-alive connection.
 func capBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.Body != nil {
+		if r.Body != nil && r.Body != http.NoBody {
+			r = r.WithContext(r.Context())
 			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		}
 		next.ServeHTTP(w, r)
