@@ -83,6 +83,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
+// Requests is how many deliveries arrived, duplicates included.
+func (r *Receiver) Requests() int64 { return r.got.Load() + r.dupes.Load() }
+
 // Received is how many distinct events arrived.
 func (r *Receiver) Received() int64 { return r.got.Load() }
 

@@ -57,6 +57,8 @@ type BenchCmd struct {
 	Drain           time.Duration `default:"30s" help:"How long to wait after the load for deliveries to finish."`
 	Nodes           int           `default:"1" help:"With --database-url: server nodes sharing the database (posts are spread over them)."`
 	JSON            string        `help:"Also write the result as JSON to this file ('-' for stdout)."`
+	Backlog         int           `help:"Instead: seed this many pending deliveries, restart a server process on them, and measure time to first delivery and peak RSS."`
+	BacklogWatch    time.Duration `default:"10s" help:"With --backlog: how long to watch the restarted server."`
 }
 
 type cliArgs struct {
@@ -120,6 +122,14 @@ func (b BenchCmd) Run(e *env) error {
 	if b.FailureShare < 0 || b.FailureShare > 1 {
 		return errors.New("--failure-share must be between 0 and 1")
 	}
+	if b.Backlog > 0 {
+		res, err := bench.Backlog(e.ctx, b.Backlog, b.BacklogWatch, e.stderr)
+		if err != nil {
+			return err
+		}
+		bench.WriteBacklog(e.stdout, res)
+		return writeJSON(e.stdout, b.JSON, res)
+	}
 	res, err := bench.Run(e.ctx, bench.Config{
 		DatabaseURL: b.DatabaseURL, Duration: b.Duration, Warmup: b.Warmup, Rooms: b.Rooms, RoomRate: b.RoomRate,
 		Concurrency: b.Concurrency, Endpoints: b.Endpoints, ReceiverLatency: b.ReceiverLatency,
@@ -130,18 +140,23 @@ func (b BenchCmd) Run(e *env) error {
 		return err
 	}
 	bench.WriteTable(e.stdout, res)
-	if b.JSON != "" {
-		out, err := json.MarshalIndent(res, "", "  ")
-		if err != nil {
-			return err
-		}
-		if b.JSON == "-" {
-			_, err = e.stdout.Write(append(out, '\n'))
-			return err
-		}
-		return os.WriteFile(b.JSON, append(out, '\n'), 0o644)
+	return writeJSON(e.stdout, b.JSON, res)
+}
+
+// writeJSON writes v as JSON to path ("-": stdout; "": nowhere).
+func writeJSON(stdout io.Writer, path string, v any) error {
+	if path == "" {
+		return nil
 	}
-	return nil
+	out, err := json.MarshalIndent(v, "", "  ")
+	if err != nil {
+		return err
+	}
+	if path == "-" {
+		_, err = stdout.Write(append(out, '\n'))
+		return err
+	}
+	return os.WriteFile(path, append(out, '\n'), 0o644)
 }
 
 // Run prints the version.
