@@ -17,6 +17,10 @@ var specRoutes = []string{
 	"POST /rooms/{id}/messages", "GET /rooms/{id}/messages", "GET /rooms/{id}/messages/{message_id}",
 	"PATCH /rooms/{id}/messages/{message_id}", "DELETE /rooms/{id}/messages/{message_id}",
 	"POST /rooms/{id}/read", "GET /rooms/{id}/stream",
+	"POST /rooms/{id}/webhooks", "GET /rooms/{id}/webhooks", "GET /webhooks/{id}", "POST /webhooks/{id}/regenerate", "DELETE /webhooks/{id}",
+	"POST /endpoints", "GET /endpoints", "GET /endpoints/{id}", "PATCH /endpoints/{id}", "DELETE /endpoints/{id}",
+	"POST /endpoints/{id}/verify", "POST /endpoints/{id}/rotate-secret", "POST /endpoints/{id}/replay",
+	"GET /endpoints/{id}/deliveries", "GET /deliveries/{id}", "POST /deliveries/{id}/retry", "GET /event-types",
 }
 
 // The OpenAPI document is generated from the registered handlers; this checks it is served

@@ -16,7 +16,7 @@ import (
 const (
 	MaxIDLen       = 128
 	MaxNameLen     = 256
-	MaxTextBytes   = 40000
+	MaxTextBytes   = 160000 // 40,000 characters of any script (Slack's limit) in UTF-8
 	DefaultPage    = 50
 	MaxPage        = 200
 	MaxInviteBatch = 100
