@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/pprof"
 	"strings"
 	"time"
 
@@ -59,6 +60,7 @@ type BenchCmd struct {
 	JSON            string        `help:"Also write the result as JSON to this file ('-' for stdout)."`
 	Backlog         int           `help:"Instead: seed this many pending deliveries, restart a server process on them, and measure time to first delivery and peak RSS."`
 	BacklogWatch    time.Duration `default:"10s" help:"With --backlog: how long to watch the restarted server."`
+	CPUProfile      string        `help:"Write a CPU profile of the whole run (server and load generator) to this file."`
 }
 
 type cliArgs struct {
@@ -121,6 +123,17 @@ type exitPanic struct{}
 func (b BenchCmd) Run(e *env) error {
 	if b.FailureShare < 0 || b.FailureShare > 1 {
 		return errors.New("--failure-share must be between 0 and 1")
+	}
+	if b.CPUProfile != "" {
+		f, err := os.Create(b.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if b.Backlog > 0 {
 		res, err := bench.Backlog(e.ctx, b.Backlog, b.BacklogWatch, e.stderr)

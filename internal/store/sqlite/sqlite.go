@@ -105,6 +105,7 @@ func Open(ctx context.Context, dir string, o Options) (*sqlstore.Store, error) {
 	rdb.SetMaxOpenConns(o.ReadConns)
 	rdb.SetMaxIdleConns(o.ReadConns)
 	rdb.SetConnMaxIdleTime(0)
-	closeDBs := func() error { return errors.Join(rdb.Close(), wdb.Close()) }
-	return sqlstore.New(Dialect, sqlstore.DBQuerier{DB: rdb}, []sqlstore.WriterConn{sqlstore.NewConnWriter(conn)}, closeDBs, o.Options), nil
+	read := sqlstore.NewDBQuerier(rdb)
+	closeDBs := func() error { return errors.Join(read.Close(), rdb.Close(), wdb.Close()) }
+	return sqlstore.New(Dialect, read, []sqlstore.WriterConn{sqlstore.NewConnWriter(conn)}, closeDBs, o.Options), nil
 }
