@@ -374,6 +374,19 @@ func (e *Engine) claim(ctx context.Context, now time.Time, wants []chat.ClaimWan
 	if err != nil {
 		return false, err
 	}
+	// Endpoints changed since this round's refresh (a rotation, an update): the loaded copy
+	// could sign with a retired secret or send to an old URL. Give the claims back; the next
+	// round refreshes first. A delivery created after the change is thus never sent with
+	// what came before it.
+	e.mu.Lock()
+	stale := e.epDirty
+	e.mu.Unlock()
+	if stale && len(got) > 0 {
+		if err := e.o.Store.Write(ctx, func(tx chat.Tx) error { return tx.ReleaseDeliveries(e.owner, claimedIDs(got)) }); err != nil {
+			return false, err
+		}
+		return true, nil
+	}
 	byEP := map[string][2]int{}
 	for _, d := range got {
 		n := byEP[d.EndpointID]
