@@ -374,18 +374,17 @@ func (e *Engine) claim(ctx context.Context, now time.Time, wants []chat.ClaimWan
 	if err != nil {
 		return false, err
 	}
-	// Endpoints changed since this round's refresh (a rotation, an update): the loaded copy
-	// could sign with a retired secret or send to an old URL. Give the claims back; the next
-	// round refreshes first. A delivery created after the change is thus never sent with
-	// what came before it.
+	// Endpoints changed since this round's refresh (a rotation, an update): reload them
+	// before sending, so a delivery created after the change is never signed or addressed
+	// with what came before it (lanes take the new endpoint in place).
 	e.mu.Lock()
 	stale := e.epDirty
 	e.mu.Unlock()
 	if stale && len(got) > 0 {
-		if err := e.o.Store.Write(ctx, func(tx chat.Tx) error { return tx.ReleaseDeliveries(e.owner, claimedIDs(got)) }); err != nil {
+		if err := e.refresh(ctx); err != nil {
+			_ = e.o.Store.Write(context.Background(), func(tx chat.Tx) error { return tx.ReleaseDeliveries(e.owner, claimedIDs(got)) })
 			return false, err
 		}
-		return true, nil
 	}
 	byEP := map[string][2]int{}
 	for _, d := range got {
