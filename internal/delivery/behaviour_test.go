@@ -121,8 +121,19 @@ func TestRotationBothSecretsSign(t *testing.T) {
 	sb := createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventRoomRemove}, "format": "sendbird"})
 	s.Must(http.StatusOK, "POST", "/api/v1/endpoints/"+sb.ID+"/rotate-secret", map[string]any{"secret": "new-token", "expire_old_after_s": 60})
 	s.Must(http.StatusNoContent, "DELETE", "/api/v1/rooms/r2", nil)
-	apptest.Eventually(t, 10*time.Second, "delivery", func() bool { return rc.count() == 3 })
-	if v := rc.hit(2).Header.Values("X-Sendbird-Signature"); len(v) != 2 {
+	// Found by its header, not its position: jumping the clock 25 h may expire a lease whose
+	// completion was not yet written, and that delivery is then sent again (at least once).
+	var sbHit *hit
+	apptest.Eventually(t, 10*time.Second, "the sendbird delivery", func() bool {
+		for i := range rc.count() {
+			if h := rc.hit(i); h.Header.Get("X-Sendbird-Signature") != "" {
+				sbHit = &h
+				return true
+			}
+		}
+		return false
+	})
+	if v := sbHit.Header.Values("X-Sendbird-Signature"); len(v) != 2 {
 		t.Fatalf("sendbird signatures %v", v)
 	}
 }
