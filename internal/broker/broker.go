@@ -122,14 +122,3 @@ func (b *Broker) PokeAll() {
 		b.Poke(r)
 	}
 }
-
-// Subscribers returns the number of open subscriptions (for metrics and tests).
-func (b *Broker) Subscribers() int {
-	b.mu.RLock()
-	defer b.mu.RUnlock()
-	n := 0
-	for _, m := range b.subs {
-		n += len(m)
-	}
-	return n
-}

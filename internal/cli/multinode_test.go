@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chathooks/chathooks/internal/apptest"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
 )
 
@@ -99,12 +100,12 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 	}
 	// Kill node 1 while deliveries are in flight on every node (each lane holds up to
 	// max_in_flight = 16 requests at the gate).
-	waitFor(t, 30*time.Second, "deliveries in flight on the nodes", func() bool { return pending.Load() >= 40 })
+	apptest.Eventually(t, 30*time.Second, "deliveries in flight on the nodes", func() bool { return pending.Load() >= 40 })
 	if err := nodes[1].cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	<-nodes[1].done
-	waitFor(t, 10*time.Second, "the receiver to notice the killed node's requests", func() bool { return cut.Load() > 0 })
+	apptest.Eventually(t, 10*time.Second, "the receiver to notice the killed node's requests", func() bool { return cut.Load() > 0 })
 	close(gate)
 	alive := []*child{nodes[0], nodes[2]}
 
@@ -181,17 +182,4 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 		t.Fatalf("%d accepted (want 2..%d) and %d throttled in %.1fs through two nodes", ok.Load(), max, throttled.Load(), elapsed)
 	}
 	t.Logf("rate limit across nodes: %d accepted, %d throttled in %.1fs", ok.Load(), throttled.Load(), elapsed)
-}
-
-func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(within)
-	tick := time.NewTicker(10 * time.Millisecond)
-	defer tick.Stop()
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", within, what)
-		}
-		<-tick.C
-	}
 }
