@@ -53,51 +53,46 @@ func (e *apiError) GetHeaders() http.Header {
 	return nil
 }
 
-// Status maps an error code to its HTTP status.
-func Status(code chat.Code) int {
-	switch code {
-	case chat.CodeInvalidArgument:
-		return http.StatusBadRequest
-	case chat.CodeUnauthenticated:
-		return http.StatusUnauthorized
-	case chat.CodePermissionDenied:
-		return http.StatusForbidden
-	case chat.CodeNotFound, chat.CodeGone:
-		return http.StatusNotFound
-	case chat.CodeAlreadyExists, chat.CodeLimitExceeded, chat.CodeFailedPrecond:
-		return http.StatusConflict
-	case chat.CodeTooLarge:
-		return http.StatusRequestEntityTooLarge
-	case chat.CodeRateLimited:
-		return http.StatusTooManyRequests
-	case chat.CodeUnavailable:
-		return http.StatusServiceUnavailable
-	default:
-		return http.StatusInternalServerError
-	}
+// codeStatus is the one table of error codes and HTTP statuses. The first code listed for a
+// status is the one huma's own errors of that status get.
+var codeStatus = []struct {
+	code   chat.Code
+	status int
+}{
+	{chat.CodeInvalidArgument, http.StatusBadRequest},
+	{chat.CodeUnauthenticated, http.StatusUnauthorized},
+	{chat.CodePermissionDenied, http.StatusForbidden},
+	{chat.CodeNotFound, http.StatusNotFound},
+	{chat.CodeGone, http.StatusNotFound},
+	{chat.CodeAlreadyExists, http.StatusConflict},
+	{chat.CodeLimitExceeded, http.StatusConflict},
+	{chat.CodeFailedPrecond, http.StatusConflict},
+	{chat.CodeTooLarge, http.StatusRequestEntityTooLarge},
+	{chat.CodeRateLimited, http.StatusTooManyRequests},
+	{chat.CodeUnavailable, http.StatusServiceUnavailable},
 }
 
-func codeForStatus(status int) chat.Code {
-	switch status {
-	case http.StatusBadRequest, http.StatusUnprocessableEntity:
-		return chat.CodeInvalidArgument
-	case http.StatusUnauthorized:
-		return chat.CodeUnauthenticated
-	case http.StatusForbidden:
-		return chat.CodePermissionDenied
-	case http.StatusNotFound:
-		return chat.CodeNotFound
-	case http.StatusConflict:
-		return chat.CodeAlreadyExists
-	case http.StatusRequestEntityTooLarge:
-		return chat.CodeTooLarge
-	case http.StatusTooManyRequests:
-		return chat.CodeRateLimited
-	case http.StatusServiceUnavailable:
-		return chat.CodeUnavailable
-	default:
-		return chat.CodeInternal
+// Status maps an error code to its HTTP status (500 for internal and unknown codes).
+func Status(code chat.Code) int {
+	for _, cs := range codeStatus {
+		if cs.code == code {
+			return cs.status
+		}
 	}
+	return http.StatusInternalServerError
+}
+
+// codeForStatus maps a status of huma's own errors to an error code (422 is a 400 here).
+func codeForStatus(status int) chat.Code {
+	if status == http.StatusUnprocessableEntity {
+		status = http.StatusBadRequest
+	}
+	for _, cs := range codeStatus {
+		if cs.status == status {
+			return cs.code
+		}
+	}
+	return chat.CodeInternal
 }
 
 // NewError builds an error response body for a code and message.
