@@ -111,12 +111,8 @@ func renderLite(dst *bytes.Buffer, s string) []Mention {
 	var ms mentionSet
 	inPara := false
 	for s != "" {
-		line := s
-		if i := strings.IndexByte(s, '\n'); i >= 0 {
-			line, s = s[:i], s[i+1:]
-		} else {
-			s = ""
-		}
+		var line string
+		line, s, _ = strings.Cut(s, "\n")
 		line = strings.Trim(line, " ")
 		if line == "" {
 			if inPara {

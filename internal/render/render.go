@@ -176,12 +176,8 @@ func plainHTML(s string) string {
 func writePlain(w io.StringWriter, s string) {
 	inPara := false
 	for s != "" {
-		line := s
-		if i := strings.IndexByte(s, '\n'); i >= 0 {
-			line, s = s[:i], s[i+1:]
-		} else {
-			s = ""
-		}
+		var line string
+		line, s, _ = strings.Cut(s, "\n")
 		line = strings.Trim(line, " \t")
 		if line == "" {
 			if inPara {
