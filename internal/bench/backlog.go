@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/chathooks/chathooks/internal/app"
@@ -44,9 +43,6 @@ func Backlog(ctx context.Context, n int, watch time.Duration, progress io.Writer
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	var got atomic.Int64
-	first := make(chan time.Time, 1)
-	var once sync.Once
 	recv, err := StartReceiver("ok", 0, &sync.Map{}, &Latencies{})
 	if err != nil {
 		return res, err
@@ -135,28 +131,28 @@ func Backlog(ctx context.Context, n int, watch time.Duration, progress io.Writer
 		return res, err
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
-	go func() {
-		tick := time.NewTicker(time.Millisecond)
-		defer tick.Stop()
-		for range tick.C {
-			if recv.Requests() > base {
-				once.Do(func() { first <- time.Now() })
-				return
-			}
+	tick := time.NewTicker(time.Millisecond)
+	defer tick.Stop()
+	deadline := start.Add(60 * time.Second)
+	for recv.Requests() == base {
+		if time.Now().After(deadline) {
+			return res, fmt.Errorf("bench: no delivery within 60s of restart")
 		}
-	}()
-	select {
-	case ft := <-first:
-		res.FirstDeliveryS = ft.Sub(start).Seconds()
-	case <-time.After(60 * time.Second):
-		return res, fmt.Errorf("bench: no delivery within 60s of restart")
+		select {
+		case <-ctx.Done():
+			return res, ctx.Err()
+		case <-tick.C:
+		}
 	}
+	res.FirstDeliveryS = time.Since(start).Seconds()
 	fmt.Fprintf(progress, "first delivery %.3fs after the server process started; watching for %s...\n", res.FirstDeliveryS, watch)
-	wt := time.NewTimer(watch)
-	<-wt.C
+	select {
+	case <-ctx.Done():
+		return res, ctx.Err()
+	case <-time.After(watch):
+	}
 	res.WatchSeconds = time.Since(start).Seconds()
-	got.Store(recv.Requests() - base)
-	res.Delivered = got.Load()
+	res.Delivered = recv.Requests() - base
 	res.PeakRSSMiB = processHWM(cmd.Process.Pid)
 	return res, nil
 }
