@@ -63,8 +63,6 @@ type App struct {
 	ln       net.Listener
 	shutting atomic.Bool
 	served   chan error
-	// GeneratedAdminToken is set when this start generated the admin token.
-	GeneratedAdminToken string
 
 	stopJanitor context.CancelFunc
 	janitorDone chan struct{}
@@ -175,7 +173,6 @@ func (a *App) bootstrapAdminToken(ctx context.Context, out io.Writer) (string, e
 	if err := a.Store.Write(ctx, func(tx chat.Tx) error { return tx.SetAdminTokenHash(h) }); err != nil {
 		return "", fmt.Errorf("app: store admin token: %w", err)
 	}
-	a.GeneratedAdminToken = tok
 	fmt.Fprintf(out, "\nA new admin token was generated. It is shown only this once; keep it:\n\n    %s\n\n", tok)
 	return h, nil
 }
