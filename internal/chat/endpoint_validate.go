@@ -15,7 +15,7 @@ import (
 func reservedHeaders() []string {
 	return []string{
 		"Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "User-Agent",
-		"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "X-Sendbird-Signature", "X-Goog-Signature",
+		"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "X-Sendbird-Signature", "X-Signature", "X-Goog-Signature",
 		"Te", "Trailer", "Upgrade", "Keep-Alive", "Proxy-Authorization", "Expect",
 	}
 }

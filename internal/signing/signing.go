@@ -37,6 +37,9 @@ const (
 
 	// HeaderSendbirdSignature carries SendbirdSignature.
 	HeaderSendbirdSignature = "X-Sendbird-Signature"
+	// HeaderSendbirdSignatureLegacy carries the same value under the name Sendbird's webhook
+	// tutorial tells receivers to check.
+	HeaderSendbirdSignatureLegacy = "X-Signature"
 	// HeaderRBMSignature carries RBMSignature.
 	HeaderRBMSignature = "X-Goog-Signature"
 )
