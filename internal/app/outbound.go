@@ -77,6 +77,7 @@ func (a *App) outboundService() *chat.Outbound {
 	if o.svc == nil && o.engine != nil && a.Service != nil {
 		o.svc = chat.NewOutbound(a.Service, chat.OutboundConfig{
 			Box: o.box, Verifier: delivery.Verifier{Client: o.client}, Notifier: o.engine,
+			URLs: endpointURLs{allowPrivate: a.cfg.AllowPrivateTargets}, Secrets: endpointSecrets{},
 		})
 	}
 	return o.svc

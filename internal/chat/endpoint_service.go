@@ -33,10 +33,12 @@ type OutboundNotifier interface {
 
 // Outbound holds the outgoing-webhook use cases: endpoints and deliveries.
 type Outbound struct {
-	svc    *Service
-	box    SecretBox
-	verify EndpointVerifier
-	notify OutboundNotifier
+	svc     *Service
+	box     SecretBox
+	verify  EndpointVerifier
+	notify  OutboundNotifier
+	urls    EndpointURLs
+	secrets EndpointSecrets
 }
 
 // OutboundConfig wires an Outbound.
@@ -44,11 +46,13 @@ type OutboundConfig struct {
 	Box      SecretBox
 	Verifier EndpointVerifier
 	Notifier OutboundNotifier // may be nil
+	URLs     EndpointURLs
+	Secrets  EndpointSecrets
 }
 
 // NewOutbound returns the outgoing-webhook use cases over svc's store and clock.
 func NewOutbound(svc *Service, c OutboundConfig) *Outbound {
-	return &Outbound{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier}
+	return &Outbound{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier, urls: c.URLs, secrets: c.Secrets}
 }
 
 // EndpointView is an endpoint as the API shows it, with its secret in clear.
@@ -179,11 +183,11 @@ func (o *Outbound) CreateEndpoint(ctx context.Context, in EndpointInput) (Endpoi
 	secret := in.Secret
 	if secret == "" {
 		var err error
-		if secret, err = NewSecret(e.Format); err != nil {
+		if secret, err = o.newSecret(e.Format); err != nil {
 			return EndpointView{}, err
 		}
 	}
-	if err := validateEndpoint(e, secret); err != nil {
+	if err := o.validateEndpoint(e, secret, true); err != nil {
 		return EndpointView{}, err
 	}
 	sealed, err := o.box.Seal(secret)
@@ -244,6 +248,7 @@ func (o *Outbound) UpdateEndpoint(ctx context.Context, id string, p EndpointPatc
 		if e, err = tx.GetEndpoint(id); err != nil {
 			return err
 		}
+		oldURL := e.URL
 		applyPatch(&e, p)
 		if p.Status != nil {
 			switch *p.Status {
@@ -263,7 +268,7 @@ func (o *Outbound) UpdateEndpoint(ctx context.Context, id string, p EndpointPatc
 		if err != nil {
 			return fmt.Errorf("chat: open endpoint secret: %w", err)
 		}
-		if err := validateEndpoint(e, sec); err != nil {
+		if err := o.validateEndpoint(e, sec, e.URL != oldURL); err != nil {
 			return err
 		}
 		if p.AgentID != nil {
@@ -390,11 +395,11 @@ func (o *Outbound) RotateSecret(ctx context.Context, id, secret string, overlap 
 		}
 		sec := secret
 		if sec == "" {
-			if sec, err = NewSecret(e.Format); err != nil {
+			if sec, err = o.newSecret(e.Format); err != nil {
 				return err
 			}
 		}
-		if err := validSecret(e.Format, sec); err != nil {
+		if err := o.validSecret(e.Format, sec); err != nil {
 			return err
 		}
 		sealed, err := o.box.Seal(sec)
