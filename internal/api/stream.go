@@ -137,6 +137,8 @@ func (h *Handlers) stream(hctx huma.Context, in *streamIn, sub *broker.Sub, last
 		select {
 		case <-ctx.Done():
 			return
+		case <-sub.Done(): // shutting down: end the response; the client resumes elsewhere
+			return
 		case <-tick.C:
 			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil || rc.Flush() != nil {
 				return

@@ -209,19 +209,31 @@ func (a *App) URL() string {
 	return "http://" + a.Addr()
 }
 
-// Shutdown stops accepting, finishes in-flight requests (bounded by ctx), stops the
-// workers and closes storage.
+// Shutdown stops accepting, ends live streams (their clients resume with Last-Event-ID),
+// finishes in-flight requests and stops the delivery engine, both bounded by ctx, then
+// closes storage. In-flight deliveries get the whole of ctx as grace, whatever the HTTP
+// side takes: the two stop concurrently.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.shutting.Store(true)
 	if a.stopJanitor != nil {
 		a.stopJanitor()
 		<-a.janitorDone
 	}
+	a.Broker.Close()
+	outDone := make(chan error, 1)
+	go func() { // joined below, before the store closes
+		defer func() {
+			if p := recover(); p != nil {
+				outDone <- fmt.Errorf("app: stopping the delivery engine panicked: %v", p)
+			}
+		}()
+		outDone <- a.stopOutbound(ctx)
+	}()
 	err := a.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = errors.Join(err, a.srv.Close())
 	}
-	err = errors.Join(err, a.stopOutbound(ctx))
+	err = errors.Join(err, <-outDone)
 	a.stopScaleOut()
 	return errors.Join(err, a.Store.Close())
 }
