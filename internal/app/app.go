@@ -70,6 +70,8 @@ type App struct {
 	out    outbound  // outgoing webhooks (outbound.go)
 	pg     *scaleOut // PostgreSQL scale-out (postgres.go); nil on SQLite
 	nodeID string
+	// tokenSource says where the admin token in force came from (set once by New).
+	tokenSource string
 }
 
 // JanitorInterval is how often expired idempotency keys and presence leases are pruned.
@@ -149,7 +151,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 }
 
 // bootstrapAdminToken stores the configured token's hash, or generates a token on a new
-// database and prints it once.
+// database and prints it once. It records in a.tokenSource which token is in force and
+// where it came from.
 func (a *App) bootstrapAdminToken(ctx context.Context, out io.Writer) (string, error) {
 	stored, err := a.Store.AdminTokenHash(ctx)
 	if err != nil {
@@ -157,14 +160,23 @@ func (a *App) bootstrapAdminToken(ctx context.Context, out io.Writer) (string, e
 	}
 	if a.cfg.AdminToken != "" {
 		h := server.HashToken(a.cfg.AdminToken)
-		if h != stored {
-			if err := a.Store.Write(ctx, func(tx chat.Tx) error { return tx.SetAdminTokenHash(h) }); err != nil {
-				return "", fmt.Errorf("app: store admin token: %w", err)
-			}
+		switch {
+		case h == stored:
+			a.tokenSource = "the one given by --admin-token (CHATHOOKS_ADMIN_TOKEN), already stored"
+			return h, nil
+		case stored == "":
+			a.tokenSource = "the one given by --admin-token (CHATHOOKS_ADMIN_TOKEN), now stored: later starts without the flag keep it"
+		default:
+			a.tokenSource = "the one given by --admin-token (CHATHOOKS_ADMIN_TOKEN); it REPLACED the stored token, which no longer works, also after later starts without the flag"
+			a.log.Warn("--admin-token replaced the stored admin token: the previous token no longer works")
+		}
+		if err := a.Store.Write(ctx, func(tx chat.Tx) error { return tx.SetAdminTokenHash(h) }); err != nil {
+			return "", fmt.Errorf("app: store admin token: %w", err)
 		}
 		return h, nil
 	}
 	if stored != "" {
+		a.tokenSource = "the one stored in the database (generated on first start, or the last --admin-token given)"
 		return stored, nil
 	}
 	var b [32]byte
@@ -174,9 +186,13 @@ func (a *App) bootstrapAdminToken(ctx context.Context, out io.Writer) (string, e
 	if err := a.Store.Write(ctx, func(tx chat.Tx) error { return tx.SetAdminTokenHash(h) }); err != nil {
 		return "", fmt.Errorf("app: store admin token: %w", err)
 	}
+	a.tokenSource = "generated now and printed above; stored (hashed), it stays in force until --admin-token replaces it"
 	fmt.Fprintf(out, "\nA new admin token was generated. It is shown only this once; keep it:\n\n    %s\n\n", tok)
 	return h, nil
 }
+
+// AdminTokenSource says which admin token is in force and where it came from.
+func (a *App) AdminTokenSource() string { return a.tokenSource }
 
 // Start listens on the configured address and serves in the background.
 func (a *App) Start() error {
@@ -200,14 +216,6 @@ func (a *App) Start() error {
 
 // Addr is the address the server listens on (useful with port 0).
 func (a *App) Addr() string { return a.ln.Addr().String() }
-
-// URL is the server's base URL.
-func (a *App) URL() string {
-	if a.cfg.BaseURL != "" {
-		return a.cfg.BaseURL
-	}
-	return "http://" + a.Addr()
-}
 
 // Shutdown stops accepting, ends live streams (their clients resume with Last-Event-ID),
 // finishes in-flight requests and stops the delivery engine, both bounded by ctx, then
@@ -241,7 +249,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 // Wait blocks until ctx ends (or the server fails), then shuts down within the configured
 // timeout.
 func (a *App) Wait(ctx context.Context) error {
-	a.log.Info("chathooks listening", slog.String("addr", a.Addr()), slog.String("url", a.URL()))
+	a.log.Info("chathooks listening", slog.String("addr", a.listenAddr()), slog.String("url", a.URL()),
+		slog.String("admin_token", a.tokenSource))
+	if note := a.BaseURLNote(); note != "" {
+		a.log.Warn("webhook URLs " + note)
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-a.served:

@@ -22,5 +22,5 @@ func (a *App) routeInbound(mux *http.ServeMux) {
 
 // apiInbound registers the incoming-webhook management operations under /api/v1 (SPEC §2).
 func (a *App) apiInbound(humaAPI huma.API) {
-	api.RegisterWebhooks(humaAPI, a.Service, a.log, a.URL)
+	api.RegisterWebhooks(humaAPI, a.Service, a.log, a.webhookBaseURL)
 }

@@ -26,8 +26,8 @@ type ServeCmd struct {
 	Addr                string        `default:"127.0.0.1:8080" env:"CHATHOOKS_ADDR" help:"Address to listen on."`
 	Data                string        `default:"./chathooks-data" env:"CHATHOOKS_DATA" help:"Directory of the embedded SQLite database (created on first start)."`
 	DatabaseURL         string        `env:"CHATHOOKS_DATABASE_URL" help:"postgres://... to use PostgreSQL (several nodes may share it) instead of SQLite."`
-	AdminToken          string        `env:"CHATHOOKS_ADMIN_TOKEN" help:"Admin bearer token. When unset on a new database, one is generated and printed once."`
-	BaseURL             string        `env:"CHATHOOKS_BASE_URL" help:"Public base URL used to build webhook URLs (default http://<addr>)."`
+	AdminToken          string        `env:"CHATHOOKS_ADMIN_TOKEN" help:"Admin bearer token. Given, it is stored (hashed) and replaces any earlier token for good, also for later starts without it. Unset, the stored token stays in force; on a new database one is generated, stored and printed once. The start says which token is in force."`
+	BaseURL             string        `env:"CHATHOOKS_BASE_URL" help:"Public base URL used to build webhook URLs. Default: http://<addr>; when --addr has no host (:8080, 0.0.0.0, [::]), the Host each API request was sent to."`
 	RoomRateLimit       float64       `default:"1" env:"CHATHOOKS_ROOM_RATE_LIMIT" help:"Incoming webhook messages per second per room (0 = unlimited)."`
 	RoomRateBurst       int           `default:"1" env:"CHATHOOKS_ROOM_RATE_BURST" help:"Burst of the per-room incoming rate limit."`
 	AllowPrivateTargets bool          `env:"CHATHOOKS_ALLOW_PRIVATE_TARGETS" help:"Allow outgoing deliveries to loopback and private addresses."`
@@ -216,7 +216,12 @@ func (s ServeCmd) Run(e *env) error {
 	if s.DatabaseURL != "" {
 		where = "PostgreSQL"
 	}
-	fmt.Fprintf(e.stdout, "chathooks %s is running on %s (storage: %s)\n  API:     %s/api/v1 (Authorization: Bearer <admin token>)\n  OpenAPI: %s/openapi.json\n  Health:  %s/healthz\nPress Ctrl-C to stop.\n",
+	fmt.Fprintf(e.stdout, "chathooks %s is running on %s (storage: %s)\n  API:     %s/api/v1 (Authorization: Bearer <admin token>)\n  OpenAPI: %s/openapi.json\n  Health:  %s/healthz\n",
 		version.String(), a.URL(), where, a.URL(), a.URL(), a.URL())
+	fmt.Fprintf(e.stdout, "  Admin token in force: %s.\n", a.AdminTokenSource())
+	if note := a.BaseURLNote(); note != "" {
+		fmt.Fprintf(e.stdout, "  Webhook URLs: %s.\n", note)
+	}
+	fmt.Fprintln(e.stdout, "Press Ctrl-C to stop.")
 	return a.Wait(e.ctx)
 }
