@@ -6,13 +6,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -72,7 +72,11 @@ type App struct {
 	nodeID string
 	// tokenSource says where the admin token in force came from (set once by New).
 	tokenSource string
+	routes      []string // the route table's patterns
 }
+
+// Routes returns the patterns of the server's route table.
+func (a *App) Routes() []string { return slices.Clone(a.routes) }
 
 // JanitorInterval is how often expired idempotency keys and presence leases are pruned.
 const JanitorInterval = 10 * time.Minute
@@ -129,15 +133,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 	})
 	apiMux := http.NewServeMux()
 	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound)
-	handler := server.Handler(server.Routes{
-		Log: log, Metrics: a.Metrics, API: apiMux, AdminHash: hash, ShuttingDown: &a.shutting,
-		OpenAPI: func() ([]byte, error) { return json.Marshal(humaAPI.OpenAPI()) },
-		Ready:   func(ctx context.Context) error { return st.Ping(ctx) },
-		Extra: func(mux *http.ServeMux) {
-			a.routeInbound(mux)
-			a.routeOutbound(mux)
-		},
+	handler, routes := server.Handler(server.Routes{
+		Log: log, Metrics: a.Metrics, API: apiMux, OpenAPI: humaAPI.OpenAPI(), AdminHash: hash, ShuttingDown: &a.shutting,
+		Ready:    func(ctx context.Context) error { return st.Ping(ctx) },
+		Inbound:  a.inboundHandler(),
+		Sendbird: sendbirdSettings{a: a},
 	})
+	a.routes = routes
 	a.srv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,

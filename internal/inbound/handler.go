@@ -57,15 +57,6 @@ func New(c Config) *Handler {
 	return &Handler{svc: c.Service, limiter: c.Limiter, log: c.Logger, shutting: c.ShuttingDown}
 }
 
-// Mount registers the dialect routes. Only POST is routed: other methods (a CORS
-// preflight included) get 405 and never an Access-Control-Allow-* header.
-func (h *Handler) Mount(mux *http.ServeMux) {
-	mux.HandleFunc("POST /incomingwebhooks/{id}", h.chime)
-	mux.HandleFunc("POST /v1/spaces/{space}/messages", h.googleChat)
-	mux.HandleFunc("POST /services/{room}/{id}/{token}", h.slack)
-	mux.HandleFunc("POST /hooks/{token}", h.mattermost)
-}
-
 // replier writes one dialect's answers.
 type replier interface {
 	ok(w http.ResponseWriter, m chat.Message)
