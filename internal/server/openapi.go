@@ -27,6 +27,16 @@ func schemaOf[T any](doc *huma.OpenAPI) *huma.Schema {
 	return doc.Components.Schemas.Schema(reflect.TypeFor[T](), true, "")
 }
 
+// lenientSchemaOf is schemaOf for a vendor's request body: fields it does not list are
+// accepted (and ignored), as the vendor does.
+func lenientSchemaOf[T any](doc *huma.OpenAPI) *huma.Schema {
+	ref := schemaOf[T](doc)
+	if s := doc.Components.Schemas.SchemaFromRef(ref.Ref); s != nil {
+		s.AdditionalProperties = true
+	}
+	return ref
+}
+
 func jsonContent(s *huma.Schema) map[string]*huma.MediaType {
 	return map[string]*huma.MediaType{"application/json": {Schema: s}}
 }
@@ -43,7 +53,7 @@ func queryParam(name, desc string, required bool) *huma.Param {
 	return &huma.Param{Name: name, In: "query", Required: required, Description: desc, Schema: &huma.Schema{Type: "string"}}
 }
 
-var idempotencyKey = &huma.Param{Name: "Idempotency-Key", In: "header", Description: "a repeat within 24 h posts nothing and answers as the first did",
+var idempotencyKey = &huma.Param{Name: "Idempotency-Key", In: "header", Description: "a repeat within 24 h posts nothing again",
 	Schema: &huma.Schema{Type: "string", MaxLength: ptr(256)}}
 
 func ptr[T any](v T) *T { return &v }
@@ -89,7 +99,7 @@ func chimeDoc(doc *huma.OpenAPI) *huma.Operation {
 		OperationID: "post-chime", Summary: "Post to a room as an Amazon Chime incoming webhook", Tags: []string{dialectTag},
 		Description: "The `chime` URL of a webhook. Answers exactly as Chime does.",
 		Parameters:  []*huma.Param{pathParam("id", "webhook id"), queryParam("token", "the webhook's token", true), idempotencyKey},
-		RequestBody: &huma.RequestBody{Required: true, Content: jsonContent(schemaOf[inbound.ChimeBody](doc))},
+		RequestBody: &huma.RequestBody{Required: true, Content: jsonContent(lenientSchemaOf[inbound.ChimeBody](doc))},
 		Responses: responses(
 			"200", "posted", jsonContent(schemaOf[inbound.ChimeOK](doc)),
 			"400", "BadRequest: not a JSON object with a Content string, or empty", errs,
@@ -114,7 +124,7 @@ func googleChatDoc(doc *huma.OpenAPI) *huma.Operation {
 				Schema: &huma.Schema{Type: "string", Enum: []any{"MESSAGE_REPLY_OPTION_UNSPECIFIED", "REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD", "REPLY_MESSAGE_OR_FAIL"}}},
 			queryParam("requestId", "idempotency key of the post", false), idempotencyKey,
 		},
-		RequestBody: &huma.RequestBody{Required: true, Content: jsonContent(schemaOf[inbound.GoogleChatBody](doc))},
+		RequestBody: &huma.RequestBody{Required: true, Content: jsonContent(lenientSchemaOf[inbound.GoogleChatBody](doc))},
 		Responses: responses(
 			"200", "the created message", jsonContent(schemaOf[inbound.GoogleChatOK](doc)),
 			"400", "INVALID_ARGUMENT: malformed body, no text or cards, or too large", errs,
@@ -127,12 +137,13 @@ func googleChatDoc(doc *huma.OpenAPI) *huma.Operation {
 }
 
 func slackDoc(doc *huma.OpenAPI) *huma.Operation {
+	lenientSchemaOf[inbound.Attachment](doc)
 	return &huma.Operation{
 		OperationID: "post-slack", Summary: "Post to a room as a Slack incoming webhook", Tags: []string{dialectTag},
 		Description: "The `slack` URL of a webhook. The body is JSON, or a form with `payload=<JSON>`. Answers exactly as Slack does: plain-text bodies.",
 		Parameters:  []*huma.Param{pathParam("room", "the room id"), pathParam("id", "the webhook id"), pathParam("token", "the webhook's token"), idempotencyKey},
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
-			"application/json":                  {Schema: schemaOf[inbound.SlackBody](doc)},
+			"application/json":                  {Schema: lenientSchemaOf[inbound.SlackBody](doc)},
 			"application/x-www-form-urlencoded": {Schema: &huma.Schema{Type: "object", Properties: map[string]*huma.Schema{"payload": {Type: "string", Description: "the JSON body"}}}},
 		}},
 		Responses: responses(
@@ -154,9 +165,9 @@ func mattermostDoc(doc *huma.OpenAPI) *huma.Operation {
 			"Text over 16,383 characters becomes several posts. Errors are Mattermost AppError bodies.",
 		Parameters: []*huma.Param{pathParam("token", "the webhook's token"), idempotencyKey},
 		RequestBody: &huma.RequestBody{Required: true, Content: map[string]*huma.MediaType{
-			"application/json":                  {Schema: schemaOf[inbound.MattermostBody](doc)},
+			"application/json":                  {Schema: lenientSchemaOf[inbound.MattermostBody](doc)},
 			"application/x-www-form-urlencoded": {Schema: &huma.Schema{Type: "object", Properties: map[string]*huma.Schema{"payload": {Type: "string", Description: "the JSON body"}}}},
-			"multipart/form-data":               {Schema: schemaOf[inbound.MattermostBody](doc)},
+			"multipart/form-data":               {Schema: lenientSchemaOf[inbound.MattermostBody](doc)},
 		}},
 		Responses: responses(
 			"200", "ok", textContent("ok"),
