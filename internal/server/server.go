@@ -69,8 +69,8 @@ type Route struct {
 	Doc *huma.Operation
 }
 
-// Table is the one route table of the server: every route it serves.
-func Table(r Routes) []Route {
+// table is the one route table of the server: every route it serves.
+func table(r Routes) []Route {
 	return []Route{
 		{Pattern: "GET /healthz", Handler: http.HandlerFunc(health), Doc: healthDoc()},
 		{Pattern: "GET /readyz", Handler: ready(r), Doc: readyDoc()},
@@ -92,7 +92,7 @@ func Handler(r Routes) (http.Handler, []string) {
 	mux := http.NewServeMux()
 	dialects := map[string]string{}
 	var patterns []string
-	for _, rt := range Table(r) {
+	for _, rt := range table(r) {
 		mux.Handle(rt.Pattern, rt.Handler)
 		patterns = append(patterns, rt.Pattern)
 		if rt.Dialect != "" {
