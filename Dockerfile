@@ -2,7 +2,9 @@
 # Build: docker build -t chathooks --build-arg VERSION=v1.0.0 .
 # Run:   docker run -p 8080:8080 -v chathooks-data:/data chathooks
 
-FROM golang:1.26-bookworm AS build
+# At least the go line of go.mod (the official images build with GOTOOLCHAIN=local).
+ARG GO_VERSION=1.26.8
+FROM golang:${GO_VERSION}-bookworm AS build
 WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download

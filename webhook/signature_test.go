@@ -17,7 +17,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 )
 
-// The Standard Webhooks worked vector (delivery-anchors.md §1.3), shared by the reference JS
+// The Standard Webhooks worked example, shared by the reference JS
 // and Python suites and recomputed independently.
 const (
 	goldenSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
