@@ -1,12 +1,17 @@
 package webhook_test
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -261,5 +266,89 @@ func TestMiddlewareRefusals(t *testing.T) {
 	ok.ServeHTTP(rec, req)
 	if rec.Code != http.StatusOK {
 		t.Fatalf("signed envelope: %d %q", rec.Code, rec.Body)
+	}
+}
+
+// TestShellOneLiners runs the openssl command lines of docs/signatures.md (which the README
+// repeats) on real deliveries of each format and compares their output with the header.
+func TestShellOneLiners(t *testing.T) {
+	for _, tool := range []string{"sh", "openssl", "jq", "od", "awk"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not installed: %v", tool, err)
+		}
+	}
+	doc, err := os.ReadFile("../docs/signatures.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme, err := os.ReadFile("../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := map[string]string{}
+	for _, m := range regexp.MustCompile("(?s)### (standard|sendbird|rbm)\\b.*?```sh\n(.*?)\n```").FindAllSubmatch(doc, -1) {
+		lines[string(m[1])] = string(m[2])
+		if !bytes.Contains(readme, m[2]) {
+			t.Errorf("the README's %s line differs from docs/signatures.md's:\n%s", m[1], m[2])
+		}
+	}
+	if len(lines) != 3 {
+		t.Fatalf("found %d command lines in docs/signatures.md, want 3", len(lines))
+	}
+
+	s := apptest.Start(t, apptest.Options{})
+	s.Must(http.StatusCreated, "POST", "/api/v1/users", map[string]any{"id": "alice", "name": "Alice"})
+	s.Must(http.StatusCreated, "POST", "/api/v1/rooms", map[string]any{"id": "ops", "name": "Ops", "member_ids": []string{"alice"}})
+	std, _ := webhook.NewStandardSecret()
+	secrets := map[string]string{"standard": std, "sendbird": "a sendbird secret", "rbm": "RBMCLIENTTOKEN"}
+	type delivery struct {
+		header http.Header
+		body   []byte
+	}
+	got := make(chan delivery, 3)
+	for format, secret := range secrets {
+		v := map[string]webhook.Verifier{"sendbird": webhook.NewSendbird(secret), "rbm": webhook.NewRBM(secret)}[format]
+		if format == "standard" {
+			v, _ = webhook.NewStandard(secret)
+		}
+		rc := httptest.NewServer(webhook.Middleware(v)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			h := r.Header.Clone()
+			h.Set("X-Format", format)
+			got <- delivery{h, b}
+		})))
+		t.Cleanup(rc.Close)
+		s.Must(http.StatusCreated, "POST", "/api/v1/endpoints", map[string]any{"url": rc.URL, "format": format, "secret": secret, "event_types": []string{"group_channel:message_send"}})
+	}
+	s.Must(http.StatusCreated, "POST", "/api/v1/rooms/ops/messages", map[string]any{"sender_id": "alice", "text": "quotes ' \" and ünïcode ✓\nnew line"})
+	for range 3 {
+		var d delivery
+		select {
+		case d = <-got:
+		case <-time.After(10 * time.Second):
+			t.Fatal("no delivery within 10 s")
+		}
+		format := d.header.Get("X-Format")
+		dir := t.TempDir()
+		if err := os.WriteFile(filepath.Join(dir, "body.json"), d.body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command("sh", "-c", lines[format])
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(),
+			"SECRET="+secrets[format], "CLIENT_TOKEN="+secrets[format],
+			"WEBHOOK_ID="+d.header.Get("webhook-id"), "WEBHOOK_TIMESTAMP="+d.header.Get("webhook-timestamp"))
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%s: %v\n%s", format, err, out)
+		}
+		want := map[string]string{
+			"standard": strings.TrimPrefix(d.header.Get("webhook-signature"), "v1,"),
+			"sendbird": d.header.Get("x-sendbird-signature"),
+			"rbm":      d.header.Get("x-goog-signature"),
+		}[format]
+		if strings.TrimSpace(string(out)) != want || want == "" {
+			t.Errorf("%s: the one-liner printed %q, the header is %q", format, out, want)
+		}
 	}
 }
