@@ -378,8 +378,12 @@ func TestTail(t *testing.T) {
 		t.Fatalf("tail --json: %+v", ev)
 	}
 
+	// Refusals end tail at once instead of reconnecting forever.
 	if code, _, errs := run(t, s, "tail", "nope"); code != 1 || !strings.Contains(errs, "not_found (404)") {
 		t.Fatalf("tail of an unknown room: %d %q", code, errs)
+	}
+	if code, _, errs := run(t, nil, "tail", "ops", "--server", s.URL, "--token", "wrong"); code != 1 || !strings.Contains(errs, "unauthenticated (401)") {
+		t.Fatalf("tail with a wrong token: %d %q", code, errs)
 	}
 }
 
