@@ -1,5 +1,6 @@
-// Package cli parses the command line and runs a subcommand: serve (the default),
-// bench and version.
+// Package cli parses the command line and runs a subcommand: serve (the default), bench,
+// healthcheck, version, and the operator commands that talk to a running server (rooms,
+// webhooks, endpoints, send, tail).
 package cli
 
 import (
@@ -64,9 +65,17 @@ type BenchCmd struct {
 }
 
 type cliArgs struct {
-	Serve   ServeCmd   `cmd:"" default:"withargs" help:"Run the server (the default command). Other commands: bench, version. Every flag can also be set by its environment variable."`
-	Bench   BenchCmd   `cmd:"" help:"Load-test a server on loopback and print throughput and latency."`
-	Version VersionCmd `cmd:"" help:"Print the version."`
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+
+	Serve       ServeCmd       `cmd:"" default:"withargs" help:"Run the server (the default command). Other commands: rooms, webhooks, endpoints, send, tail, healthcheck, bench, version (chathooks <command> --help). Every flag can also be set by its environment variable."`
+	Rooms       RoomsCmd       `cmd:"" help:"List or create rooms on a running server."`
+	Webhooks    WebhooksCmd    `cmd:"" help:"Create, list, regenerate or delete a room's incoming webhooks."`
+	Endpoints   EndpointsCmd   `cmd:"" help:"Create and list outgoing endpoints; inspect, retry and replay their deliveries."`
+	Send        SendCmd        `cmd:"" help:"Send a message to a room."`
+	Tail        TailCmd        `cmd:"" help:"Follow a room's live stream in the terminal (reconnects and resumes by itself)."`
+	Healthcheck HealthcheckCmd `cmd:"" help:"Exit 0 when the server on --addr answers /readyz with 200 (for container health checks)."`
+	Bench       BenchCmd       `cmd:"" help:"Load-test a server on loopback and print throughput and latency."`
+	Version     VersionCmd     `cmd:"" help:"Print the version."`
 }
 
 type env struct {
@@ -78,12 +87,15 @@ type env struct {
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c cliArgs
 	exit := -1
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr}
 	parser, err := kong.New(&c,
 		kong.Name("chathooks"),
 		kong.Description("A self-hosted chat backend whose integration surface is webhooks in both directions."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exit = code; panic(exitPanic{}) }),
 		kong.UsageOnError(),
+		kong.Vars{"version": "chathooks " + version.String()},
+		kong.Bind(e),
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -108,7 +120,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			parser.Errorf("%s", err)
 			return 2
 		}
-		if err := kctx.Run(&env{ctx: ctx, stdout: stdout, stderr: stderr}); err != nil {
+		if err := kctx.Run(e); err != nil {
 			fmt.Fprintf(stderr, "chathooks: %v\n", err)
 			return 1
 		}

@@ -34,7 +34,7 @@ func build(ep *endpoint, ev *chat.Event, members []chat.Member, appID string, no
 		for _, s := range ep.secrets {
 			sig := signing.SendbirdSignature(s, body)
 			h.Add(signing.HeaderSendbirdSignature, sig)
-			h.Add(signing.HeaderSendbirdSignatureLegacy, sig)
+			h.Add(signing.HeaderSignature, sig)
 		}
 		return request{body: body, header: h}, nil
 	case chat.FormatRBM:
