@@ -524,12 +524,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	sample := func(now time.Time, phase string) {
 		s := Second{T: now.Sub(t0).Seconds(), Phase: phase, Offered: offered(now), Accepted: acceptedAll.Load(), Delivered: received()}
 		s.Backlog = s.Accepted*int64(len(healthy)) - s.Delivered
-		dt := s.T - last.T
-		if dt <= 0 {
-			dt = 1
-		}
-		fmt.Fprintf(c.Progress, "%-7s %5.1fs  offered/s %7.0f  accepted/s %7.0f  delivered/s %8.0f  backlog %8d  errors %v  rss %.0f MiB\n",
-			phase, s.T, float64(s.Offered-last.Offered)/dt, float64(s.Accepted-last.Accepted)/dt, float64(s.Delivered-last.Delivered)/dt, s.Backlog, errSnapshot(), maxRSSMiB())
+		fmt.Fprintf(c.Progress, "%s  errors %v  rss %.0f MiB\n", timelineRow(last, s), errSnapshot(), maxRSSMiB())
 		res.Timeline = append(res.Timeline, s)
 		last = s
 	}
@@ -552,6 +547,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	}
 	if c.Warmup > 0 {
 		watch(measureFrom, "warm-up", nil)
+		sample(time.Now(), "warm-up")
 	}
 	measuring.Store(true)
 	d0 := received()

@@ -21,12 +21,7 @@ func WriteTable(w io.Writer, r Result) {
 			fmt.Fprintf(w, "  %-8s %8s %9s %10s %10s %10s\n", "phase", "t (s)", "offered/s", "accepted/s", "deliv./s", "backlog")
 			var prev Second
 			for _, s := range p.Timeline {
-				dt := s.T - prev.T
-				if dt <= 0 {
-					dt = 1
-				}
-				fmt.Fprintf(w, "  %-8s %8.1f %9.0f %10.0f %10.0f %10d\n", s.Phase, s.T,
-					float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog)
+				fmt.Fprintf(w, "  %s\n", timelineRow(prev, s))
 				prev = s
 			}
 		}
@@ -67,4 +62,16 @@ func WriteTable(w io.Writer, r Result) {
 	if r.IsolationX > 0 {
 		fmt.Fprintf(w, "isolation: healthy endpoints' p99 with failures / without = %.2f×\n", r.IsolationX)
 	}
+}
+
+// timelineRow is one timeline sample as a table row: rates over the time since the
+// previous sample, or, when that is a sliver of a second (noise as a rate), the counts.
+func timelineRow(prev, s Second) string {
+	dt := s.T - prev.T
+	if dt < 0.5 {
+		return fmt.Sprintf("%-8s %8.1f %8d+ %9d+ %9d+ %10d", s.Phase, s.T,
+			s.Offered-prev.Offered, s.Accepted-prev.Accepted, s.Delivered-prev.Delivered, s.Backlog)
+	}
+	return fmt.Sprintf("%-8s %8.1f %9.0f %10.0f %10.0f %10d", s.Phase, s.T,
+		float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog)
 }
