@@ -257,6 +257,9 @@ func TestLitePathMatchesGoldmark(t *testing.T) {
 		if !reflect.DeepEqual(lite, full) {
 			t.Errorf("%q:\nlite: %q %v\nfull: %q %v", in, lite.HTML, lite.Mentions, full.HTML, full.Mentions)
 		}
+		if again := testRenderer.policy.Sanitize(lite.HTML); again != lite.HTML {
+			t.Errorf("%q: the policy changes the lite output\nlite:      %q\nsanitised: %q", in, lite.HTML, again)
+		}
 	}
 	// Block markup made of lite characters needs goldmark: a table delimiter row.
 	for _, in := range []string{"0\n:-", "a\n:---:", "x\n  :-- ", "a @b\n:-"} {
@@ -346,6 +349,9 @@ func TestLiteDifferential(t *testing.T) {
 		full := testRenderer.renderSlow(Markdown, in)
 		if !reflect.DeepEqual(lite, full) {
 			t.Fatalf("%q:\nlite: %q %v\nfull: %q %v", in, lite.HTML, lite.Mentions, full.HTML, full.Mentions)
+		}
+		if again := testRenderer.policy.Sanitize(lite.HTML); again != lite.HTML {
+			t.Fatalf("%q: the policy changes the lite output\nlite:      %q\nsanitised: %q", in, lite.HTML, again)
 		}
 	}
 	if checked < n/4 {
