@@ -54,6 +54,7 @@ type Service struct {
 	log      *slog.Logger
 	nodeID   string
 	presence *streamPresence
+	hooks    *webhookAuthCache
 }
 
 // Config wires a Service.
@@ -64,6 +65,10 @@ type Config struct {
 	Publisher Publisher // may be nil
 	Logger    *slog.Logger
 	NodeID    string // identifies this process's stream-presence leases
+	// WebhookAuthTTL bounds how long a cached webhook token lookup is trusted: 0 when this
+	// process is the database's only writer (the cache is then exact), > 0 when other
+	// nodes may regenerate or delete webhooks, < 0 to read the database every time.
+	WebhookAuthTTL time.Duration
 }
 
 // NewService returns a Service.
@@ -79,6 +84,9 @@ func NewService(c Config) *Service {
 	}
 	s := &Service{store: c.Store, clock: c.Clock, render: c.Renderer, pub: c.Publisher, log: c.Logger, nodeID: c.NodeID}
 	s.presence = &streamPresence{svc: s, open: map[string]int{}}
+	if c.WebhookAuthTTL >= 0 {
+		s.hooks = newWebhookAuthCache(c.WebhookAuthTTL)
+	}
 	return s
 }
 
