@@ -559,11 +559,11 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	if c.Rate <= 0 {
 		stopLoad()
 	}
-	// Open loop: posts due before the end may still be in flight; keep sampling while the
-	// workers finish them (each is bounded by the client timeout).
+	// Open loop: posts due before the end may still be queued or in flight; keep sampling
+	// (phase "late") while the workers finish them (each is bounded by the client timeout).
 	loadDone := make(chan struct{})
 	go func() { wg.Wait(); close(loadDone) }()
-	watch(t1.Add(time.Minute), "run", func() bool {
+	watch(t1.Add(time.Minute), "late", func() bool {
 		select {
 		case <-loadDone:
 			return true

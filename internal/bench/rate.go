@@ -54,7 +54,7 @@ func defaultConns(rate float64) int {
 // start of the load.
 type Second struct {
 	T         float64 `json:"t_s"`   // seconds since the load started
-	Phase     string  `json:"phase"` // warm-up | run | drain
+	Phase     string  `json:"phase"` // warm-up | run | late (posts due in the run, sent after it) | drain
 	Offered   int64   `json:"offered"`
 	Accepted  int64   `json:"accepted"`
 	Delivered int64   `json:"delivered"` // distinct deliveries at healthy receivers
