@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 var testRenderer = New()
@@ -356,5 +357,24 @@ func TestLiteDifferential(t *testing.T) {
 	}
 	if checked < n/4 {
 		t.Fatalf("only %d lite inputs checked", checked)
+	}
+}
+
+// The lite path writes emoji unescaped: every shortcode's and emoticon's emoji passes the
+// policy unchanged and holds nothing HTML would read as markup.
+func TestEmojiNeedNoEscaping(t *testing.T) {
+	check := func(name, e string) {
+		if strings.ContainsAny(e, "<>&\"'\x00") || !utf8.ValidString(e) {
+			t.Fatalf("%s: emoji %q needs escaping", name, e)
+		}
+		if html := "<p>" + e + "</p>\n"; testRenderer.policy.Sanitize(html) != html {
+			t.Fatalf("%s: the policy changes %q", name, html)
+		}
+	}
+	for code, e := range shortcodes {
+		check(code, e)
+	}
+	for _, em := range emoticons {
+		check(em.text, em.emoji)
 	}
 }
