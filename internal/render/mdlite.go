@@ -207,7 +207,13 @@ func linkifyAt(line string) (lead, n int, email bool) {
 	}
 	var m []int
 	if strings.HasPrefix(line, "http:") || strings.HasPrefix(line, "https:") {
-		m = linkifyURL.FindStringSubmatchIndex(line)
+		// No character class of the pattern holds a space, so a match ends before the
+		// first one; the shorter input keeps the backtracker's state small.
+		word := line
+		if sp := strings.IndexByte(word, ' '); sp >= 0 {
+			word = word[:sp]
+		}
+		m = linkifyURL.FindStringSubmatchIndex(word)
 	}
 	if m != nil && m[0] != 0 {
 		m = nil
