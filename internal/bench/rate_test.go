@@ -82,3 +82,16 @@ func TestJudge(t *testing.T) {
 		t.Fatalf("drain samples judged: %+v", v)
 	}
 }
+
+// Fewer rooms than the rate needs at the room rate is refused before anything starts.
+func TestRateNeedsRooms(t *testing.T) {
+	_, err := Run(t.Context(), Config{Rate: 100, Rooms: 99, RoomRate: 1})
+	if err == nil || !strings.Contains(err.Error(), "need at least 100") {
+		t.Fatalf("err = %v", err)
+	}
+	c := Config{Rate: 100, RoomRate: 2}
+	c.defaults()
+	if c.Rooms != 63 || c.Concurrency != 64 {
+		t.Fatalf("defaults: %d rooms, %d connections", c.Rooms, c.Concurrency)
+	}
+}
