@@ -127,9 +127,16 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		st.Close()
 		return nil, err
 	}
+	// On PostgreSQL other nodes regenerate and delete webhooks without telling this one, so
+	// a cached token lookup is trusted for at most a second there.
+	var webhookAuthTTL time.Duration
+	if cfg.DatabaseURL != "" {
+		webhookAuthTTL = time.Second
+	}
 	a.Service = chat.NewService(chat.Config{
 		Store: st, Clock: cfg.Clock, Renderer: renderer{render.New()}, Publisher: a.publisher(), Logger: log, NodeID: a.nodeID,
-		Tokens: webhookTokens{},
+		Tokens:         webhookTokens{},
+		WebhookAuthTTL: webhookAuthTTL,
 	})
 	apiMux := http.NewServeMux()
 	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound)

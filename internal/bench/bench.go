@@ -1,7 +1,14 @@
 // Package bench is `chathooks bench`: it starts a server on loopback, creates rooms with
 // incoming webhooks and endpoints backed by local receivers, drives Chime-dialect posts
 // over keep-alive HTTP spread across rooms (never above the per-room rate), and measures
-// accepted posts/s, post latency, deliveries/s and post-to-receiver latency.
+// accepted posts/s, post latency, deliveries/s, post-to-receiver latency and the delivery
+// backlog over time.
+//
+// Two load shapes: bursty (the default: every client posts to its rooms as fast as the
+// room rate allows, so rooms fire together) and open-loop (Config.Rate: posts are due at
+// an even rate, round-robin over the rooms, and every latency is measured from the time
+// a post was due, not from when the generator managed to send it, so a server that stalls
+// cannot hide its own queueing).
 package bench
 
 import (
@@ -14,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
 	"net"
 	"net/http"
@@ -45,7 +53,9 @@ type Config struct {
 	Nodes           int           `json:"nodes"` // servers sharing the PostgreSQL database
 	Baseline        bool          `json:"baseline"`
 	Drain           time.Duration `json:"drain"`
-	Progress        io.Writer     `json:"-"`
+	// Rate > 0 selects open-loop load: Rate posts/s offered evenly over time and rooms.
+	Rate     float64   `json:"rate,omitempty"`
+	Progress io.Writer `json:"-"`
 }
 
 func (c *Config) defaults() {
@@ -55,17 +65,23 @@ func (c *Config) defaults() {
 	if c.Warmup < 0 {
 		c.Warmup = 0
 	}
+	if c.RoomRate <= 0 {
+		c.RoomRate = 1
+	}
 	if c.Rooms <= 0 {
 		c.Rooms = 25000
+		if c.Rate > 0 {
+			c.Rooms = defaultRooms(c.Rate, c.RoomRate)
+		}
 	}
 	if c.Concurrency <= 0 {
 		c.Concurrency = 64
+		if c.Rate > 0 {
+			c.Concurrency = defaultConns(c.Rate)
+		}
 	}
 	if c.Endpoints < 0 {
 		c.Endpoints = 0
-	}
-	if c.RoomRate <= 0 {
-		c.RoomRate = 1
 	}
 	if c.FailureMode == "" {
 		c.FailureMode = "blackhole"
@@ -122,15 +138,31 @@ type PhaseResult struct {
 	DeliveryLatency    Summary        `json:"post_to_receiver_latency"`
 	DrainSeconds       float64        `json:"drain_seconds"`
 	RSSMiB             float64        `json:"max_rss_mib"`
+	// Open-loop runs: posts due in the measured window, how late the generator sent them
+	// (its own lag, included in every latency above), and the delivery verdict.
+	Offered  int64    `json:"offered_posts,omitempty"`
+	SendLag  *Summary `json:"send_lag,omitempty"`
+	Timeline []Second `json:"timeline"`
+	Verdict  Verdict  `json:"verdict"`
 }
 
 // Run runs the benchmark: the baseline (if asked), an all-healthy comparison run (if a
 // failure share is set) and the configured run.
 func Run(ctx context.Context, c Config) (Result, error) {
 	c.defaults()
+	if c.Rate > 0 {
+		if need := int(math.Ceil(c.Rate / c.RoomRate)); c.Rooms < need {
+			return Result{}, fmt.Errorf("bench: %d rooms cannot take %g posts/s at %g posts/s per room: need at least %d", c.Rooms, c.Rate, c.RoomRate, need)
+		}
+	}
 	res := Result{Date: time.Now().UTC(), Machine: machine(), Config: c}
-	res.Description = fmt.Sprintf("%d rooms at <= %.3g posts/s each, %d keep-alive clients posting Chime webhooks for %s (after %s warm-up); %d standard-format endpoints subscribed to message_send",
-		c.Rooms, c.RoomRate, c.Concurrency, c.Duration, c.Warmup, c.Endpoints)
+	if c.Rate > 0 {
+		res.Description = fmt.Sprintf("open loop: %g Chime posts/s due at even intervals, round-robin over %d rooms (each room every %.2fs), sent over up to %d keep-alive connections for %s (after %s warm-up), latency from each post's due time; %d standard-format endpoints subscribed to message_send",
+			c.Rate, c.Rooms, float64(c.Rooms)/c.Rate, c.Concurrency, c.Duration, c.Warmup, c.Endpoints)
+	} else {
+		res.Description = fmt.Sprintf("bursty: %d rooms at <= %.3g posts/s each, %d keep-alive clients posting Chime webhooks as fast as the room rate allows for %s (after %s warm-up); %d standard-format endpoints subscribed to message_send",
+			c.Rooms, c.RoomRate, c.Concurrency, c.Duration, c.Warmup, c.Endpoints)
+	}
 	if c.Nodes > 1 {
 		res.Description += fmt.Sprintf("; %d server nodes sharing the database, posts spread over them", c.Nodes)
 	}
@@ -353,70 +385,131 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		return res, fmt.Errorf("bench: setup: %w", err)
 	}
 
-	// Load.
-	var seq atomic.Int64
-	var accepted, acceptedAll atomic.Int64
-	var measuring atomic.Bool
-	var plat Latencies
-	var errMu sync.Mutex
+	// Load. Both shapes share these counters; each load goroutine only adds to them.
+	var (
+		seq, sentPosts        atomic.Int64 // post numbers handed out; posts sent (bursty "offered")
+		accepted, acceptedAll atomic.Int64 // 200s in the measured window; 200s overall
+		measuring             atomic.Bool  // bursty: inside the measured window
+		plat, lag             Latencies
+		errMu                 sync.Mutex
+	)
 	countErr := func(k string) { errMu.Lock(); res.Errors[k]++; errMu.Unlock() }
-	interval := time.Duration(float64(time.Second) / c.RoomRate * 1.1) // stay under the limit despite arrival jitter
-	lctx, stopLoad := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	for w := range c.Concurrency {
-		var mine []*slot
-		for i := w; i < len(slots); i += c.Concurrency {
-			mine = append(mine, slots[i])
+	errSnapshot := func() map[string]int {
+		errMu.Lock()
+		defer errMu.Unlock()
+		return maps.Clone(res.Errors)
+	}
+	// post sends one Chime post and counts its outcome; latency runs from "from" (the due
+	// time in open-loop runs, the send time in bursty ones).
+	post := func(s *slot, n int64, from time.Time, measured bool, buf []byte) []byte {
+		buf = append(buf[:0], `{"Content":"chbench:`...)
+		buf = strconv.AppendInt(buf, n, 10)
+		buf = append(buf, `; disk usage 91% on host-42:/var, see runbook"}`...)
+		if measured {
+			sent.Store(strconv.FormatInt(n, 10), from)
 		}
-		if len(mine) == 0 {
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			timer := time.NewTimer(time.Hour)
-			defer timer.Stop()
-			buf := make([]byte, 0, 256)
-			for i := 0; lctx.Err() == nil; i = (i + 1) % len(mine) {
-				s := mine[i]
-				if d := time.Until(s.next); d > 0 {
-					timer.Reset(d)
-					select {
-					case <-lctx.Done():
-						return
-					case <-timer.C:
-					}
-				}
-				now := time.Now()
-				s.next = now.Add(interval)
-				n := seq.Add(1)
-				buf = append(buf[:0], `{"Content":"chbench:`...)
-				buf = strconv.AppendInt(buf, n, 10)
-				buf = append(buf, `; disk usage 91% on host-42:/var, see runbook"}`...)
-				m := measuring.Load()
-				if m {
-					sent.Store(strconv.FormatInt(n, 10), now)
-				}
-				resp, err := client.Post(s.url, "application/json", bytes.NewReader(buf))
-				if err != nil {
-					if lctx.Err() == nil {
-						countErr("transport")
-					}
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != http.StatusOK {
-					countErr(strconv.Itoa(resp.StatusCode))
-					continue
-				}
-				acceptedAll.Add(1)
-				if m {
-					accepted.Add(1)
-					plat.Add(time.Since(now))
-				}
+		sentPosts.Add(1)
+		resp, err := client.Post(s.url, "application/json", bytes.NewReader(buf))
+		if err != nil {
+			if ctx.Err() == nil {
+				countErr("transport")
 			}
-		}()
+			return buf
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			countErr(strconv.Itoa(resp.StatusCode))
+			return buf
+		}
+		acceptedAll.Add(1)
+		if measured {
+			accepted.Add(1)
+			plat.Add(time.Since(from))
+		}
+		return buf
+	}
+	lctx, stopLoad := context.WithCancel(ctx)
+	defer stopLoad()
+	var wg sync.WaitGroup
+	t0 := time.Now()
+	measureFrom, measureTo := t0.Add(c.Warmup), t0.Add(c.Warmup+c.Duration)
+	var offered func(time.Time) int64
+	var offeredMeasured int64
+	if c.Rate > 0 {
+		// Open loop: post k is due at t0 + k/rate in room k mod rooms. A worker takes the
+		// next k, waits for its due time and sends it; when every worker is busy the next
+		// post goes out late, and its latencies still count from its due time.
+		sched := schedule{rate: c.Rate, rooms: len(slots)}
+		total := sched.count(c.Warmup + c.Duration)
+		first := sched.count(c.Warmup) // the first measured post
+		offeredMeasured = total - first
+		offered = func(now time.Time) int64 { return min(total, sched.count(now.Sub(t0)+1)) }
+		var next atomic.Int64
+		for range c.Concurrency {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				timer := time.NewTimer(time.Hour)
+				defer timer.Stop()
+				buf := make([]byte, 0, 256)
+				for lctx.Err() == nil {
+					k := next.Add(1) - 1
+					if k >= total {
+						return
+					}
+					due := t0.Add(sched.at(k))
+					if d := time.Until(due); d > 0 {
+						timer.Reset(d)
+						select {
+						case <-lctx.Done():
+							return
+						case <-timer.C:
+						}
+					}
+					m := k >= first
+					if m {
+						lag.Add(time.Since(due))
+					}
+					buf = post(slots[sched.room(k)], k+1, due, m, buf)
+				}
+			}()
+		}
+	} else {
+		// Bursty: each client cycles through its own rooms, posting to each as soon as the
+		// room rate allows, so all rooms fire together.
+		offered = func(time.Time) int64 { return sentPosts.Load() }
+		interval := time.Duration(float64(time.Second) / c.RoomRate * 1.1) // stay under the limit despite arrival jitter
+		for w := range c.Concurrency {
+			var mine []*slot
+			for i := w; i < len(slots); i += c.Concurrency {
+				mine = append(mine, slots[i])
+			}
+			if len(mine) == 0 {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				timer := time.NewTimer(time.Hour)
+				defer timer.Stop()
+				buf := make([]byte, 0, 256)
+				for i := 0; lctx.Err() == nil; i = (i + 1) % len(mine) {
+					s := mine[i]
+					if d := time.Until(s.next); d > 0 {
+						timer.Reset(d)
+						select {
+						case <-lctx.Done():
+							return
+						case <-timer.C:
+						}
+					}
+					now := time.Now()
+					s.next = now.Add(interval)
+					buf = post(s, seq.Add(1), now, measuring.Load(), buf)
+				}
+			}()
+		}
 	}
 	healthy := receivers[failing:]
 	received := func() int64 {
@@ -426,55 +519,84 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		}
 		return n
 	}
-	progress := func(from time.Time, until time.Time, label string) {
-		tick := time.NewTicker(time.Second)
-		defer tick.Stop()
-		lastA, lastD, lastT := acceptedAll.Load(), received(), time.Now()
-		for time.Now().Before(until) {
-			select {
-			case <-ctx.Done():
+	// The monitor samples the counters once a second into the timeline and prints a line.
+	var last Second
+	sample := func(now time.Time, phase string) {
+		s := Second{T: now.Sub(t0).Seconds(), Phase: phase, Offered: offered(now), Accepted: acceptedAll.Load(), Delivered: received()}
+		s.Backlog = s.Accepted*int64(len(healthy)) - s.Delivered
+		fmt.Fprintf(c.Progress, "%s  errors %v  rss %.0f MiB\n", timelineRow(last, s), errSnapshot(), maxRSSMiB())
+		res.Timeline = append(res.Timeline, s)
+		last = s
+	}
+	// watch samples each second until "until" (or done reports true, polled every 10 ms).
+	watch := func(until time.Time, phase string, done func() bool) {
+		poll := time.NewTicker(10 * time.Millisecond)
+		defer poll.Stop()
+		nextSample := time.Now().Add(time.Second)
+		for ctx.Err() == nil {
+			now := time.Now()
+			if !now.Before(until) || (done != nil && done()) {
 				return
-			case now := <-tick.C:
-				a, d := acceptedAll.Load(), received()
-				dt := now.Sub(lastT).Seconds()
-				fmt.Fprintf(c.Progress, "%s %5.0fs  posts/s %8.0f  deliveries/s %8.0f  errors %v  rss %.0f MiB\n",
-					label, now.Sub(from).Seconds(), float64(a-lastA)/dt, float64(d-lastD)/dt, res.Errors, maxRSSMiB())
-				lastA, lastD, lastT = a, d, now
 			}
+			if !now.Before(nextSample) {
+				sample(now, phase)
+				nextSample = nextSample.Add(time.Second)
+			}
+			<-poll.C
 		}
 	}
-	start := time.Now()
 	if c.Warmup > 0 {
-		progress(start, start.Add(c.Warmup), "warm-up")
+		watch(measureFrom, "warm-up", nil)
+		sample(time.Now(), "warm-up")
 	}
 	measuring.Store(true)
-	d0, t0 := received(), time.Now()
-	progress(t0, t0.Add(c.Duration), "run    ")
+	d0 := received()
+	watch(measureTo, "run", nil)
 	measuring.Store(false)
 	d1, t1 := received(), time.Now()
+	sample(t1, "run")
+	endOfLoad := last
+	if c.Rate <= 0 {
+		stopLoad()
+	}
+	// Open loop: posts due before the end may still be queued or in flight; keep sampling
+	// (phase "late") while the workers finish them (each is bounded by the client timeout).
+	loadDone := make(chan struct{})
+	go func() { wg.Wait(); close(loadDone) }()
+	watch(t1.Add(time.Minute), "late", func() bool {
+		select {
+		case <-loadDone:
+			return true
+		default:
+			return false
+		}
+	})
 	stopLoad()
-	wg.Wait()
-	elapsed := t1.Sub(t0).Seconds()
+	<-loadDone
+	elapsed := t1.Sub(measureFrom).Seconds()
 	res.Accepted = accepted.Load()
 	res.PostsPerSec = float64(res.Accepted) / elapsed
 	res.PostLatency = plat.Summary()
 	res.DeliveriesPerSec = float64(d1-d0) / elapsed
+	if c.Rate > 0 {
+		res.Offered = offeredMeasured
+		l := lag.Summary()
+		res.SendLag = &l
+	}
 
 	// Drain: wait for every accepted post to reach every healthy receiver.
 	res.ExpectedDeliveries = acceptedAll.Load() * int64(len(healthy))
 	drainStart := time.Now()
-	tick := time.NewTicker(10 * time.Millisecond)
-	for received() < res.ExpectedDeliveries && time.Since(drainStart) < c.Drain && ctx.Err() == nil {
-		<-tick.C
-	}
-	tick.Stop()
+	watch(drainStart.Add(c.Drain), "drain", func() bool { return received() >= res.ExpectedDeliveries })
 	res.DrainSeconds = time.Since(drainStart).Seconds()
+	sample(time.Now(), "drain")
 	res.Delivered = received()
 	for _, r := range healthy {
 		res.Duplicates += r.dupes.Load()
 	}
 	res.DeliveryLatency = dlat.Summary()
 	res.RSSMiB = maxRSSMiB()
+	res.Verdict = judge(res.Timeline, endOfLoad, res.ExpectedDeliveries-res.Delivered, res.DrainSeconds, len(healthy))
 	return res, nil
 }
 

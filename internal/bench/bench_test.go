@@ -37,6 +37,9 @@ func TestBenchSmoke(t *testing.T) {
 			}
 		}
 	}
+	if tl := res.Run.Timeline; len(tl) == 0 || tl[len(tl)-1].Backlog != 0 || tl[len(tl)-1].Phase != "drain" {
+		t.Fatalf("timeline does not end drained: %+v", tl)
+	}
 	if res.Healthy.ExpectedDeliveries/res.Healthy.Accepted < 2 || res.IsolationX <= 0 {
 		t.Fatalf("comparison run: %+v ratio %v", res.Healthy, res.IsolationX)
 	}
@@ -46,4 +49,66 @@ func TestBenchSmoke(t *testing.T) {
 			t.Fatalf("table lacks %q:\n%s", want, table.String())
 		}
 	}
+}
+
+// A short open-loop run: every post due is sent exactly once and counted (accepted or an
+// error), every accepted post reaches both receivers, latencies count from the due time
+// (never below the generator's own lag), the timeline ends with an empty backlog, and the
+// report says whether deliveries kept up.
+func TestBenchRateSmoke(t *testing.T) {
+	t.Parallel()
+	var progress, table bytes.Buffer
+	const rate, dur = 40, 1500 * time.Millisecond
+	res, err := bench.Run(context.Background(), bench.Config{
+		DataDir: t.TempDir(), Rate: rate, Duration: dur, Endpoints: 2, Drain: 20 * time.Second, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Run
+	if res.Config.Rooms < rate || res.Config.Concurrency <= 0 {
+		t.Fatalf("defaults: %d rooms, %d connections", res.Config.Rooms, res.Config.Concurrency)
+	}
+	if p.Offered != 60 {
+		t.Fatalf("offered %d posts, want 60 (40/s for 1.5s)", p.Offered)
+	}
+	errs := int64(0)
+	for status, n := range p.Errors {
+		if status != "429" { // arrival jitter can put two posts to a room within its second
+			t.Fatalf("errors: %v", p.Errors)
+		}
+		errs += int64(n)
+	}
+	if p.Accepted+errs != p.Offered || p.Accepted == 0 || int64(p.PostLatency.Count) != p.Accepted {
+		t.Fatalf("accepted %d + errors %d != offered %d (latencies %d)", p.Accepted, errs, p.Offered, p.PostLatency.Count)
+	}
+	if p.ExpectedDeliveries != 2*p.Accepted || p.Delivered != p.ExpectedDeliveries || int64(p.DeliveryLatency.Count) != p.Delivered || p.Duplicates != 0 {
+		t.Fatalf("delivered %d of %d (latencies %d, duplicates %d)", p.Delivered, p.ExpectedDeliveries, p.DeliveryLatency.Count, p.Duplicates)
+	}
+	if p.SendLag == nil || p.SendLag.Count != int(p.Offered) || p.PostLatency.Max < p.SendLag.Max {
+		t.Fatalf("send lag %+v, post latency %+v", p.SendLag, p.PostLatency)
+	}
+	tl := p.Timeline
+	if len(tl) == 0 {
+		t.Fatal("no timeline")
+	}
+	end := tl[len(tl)-1]
+	if end.Phase != "drain" || end.Backlog != 0 || end.Offered != p.Offered || end.Accepted != p.Accepted || end.Delivered != p.Delivered {
+		t.Fatalf("timeline end %+v, result %+v", end, p)
+	}
+	for i := 1; i < len(tl); i++ {
+		if tl[i].T < tl[i-1].T || tl[i].Offered < tl[i-1].Offered || tl[i].Accepted < tl[i-1].Accepted || tl[i].Delivered < tl[i-1].Delivered {
+			t.Fatalf("timeline goes backwards at %d: %+v", i, tl)
+		}
+	}
+	if p.Verdict.Undelivered != 0 || p.Verdict.Text == "" {
+		t.Fatalf("verdict %+v", p.Verdict)
+	}
+	bench.WriteTable(&table, res)
+	for _, want := range []string{"offered posts (open loop)", "post→receiver latency from due time", "generator lag", "backlog", p.Verdict.Text} {
+		if !strings.Contains(table.String(), want) {
+			t.Fatalf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+	t.Log(table.String())
 }

@@ -13,18 +13,34 @@ func WriteTable(w io.Writer, r Result) {
 	fmt.Fprintf(w, "machine: %d CPUs (%s), %d GiB, %s %s\n", r.Machine.CPUs, r.Machine.CPUModel, r.Machine.MemoryGiB, r.Machine.GoVersion, r.Machine.OS)
 	fmt.Fprintf(w, "load:    %s\n\n", r.Description)
 	if b := r.Baseline; b != nil {
-		fmt.Fprintf(w, "%-34s %12.0f req/s   p50 %6.2f ms  p99 %6.2f ms\n", "bare net/http handler (baseline)", b.RequestsPerSec, b.Latency.P50, b.Latency.P99)
+		fmt.Fprintf(w, "%-39s %12.0f req/s   p50 %6.2f ms  p99 %6.2f ms\n", "bare net/http handler (baseline)", b.RequestsPerSec, b.Latency.P50, b.Latency.P99)
 	}
 	phase := func(name string, p PhaseResult) {
 		fmt.Fprintf(w, "%s (%s)\n", name, p.Storage)
-		fmt.Fprintf(w, "  %-32s %12.0f /s      (%d in %s)\n", "accepted posts", p.PostsPerSec, p.Accepted, r.Config.Duration)
-		if r.Baseline != nil && r.Baseline.RequestsPerSec > 0 {
-			fmt.Fprintf(w, "  %-32s %11.1f %%\n", "  share of bare net/http", 100*p.PostsPerSec/r.Baseline.RequestsPerSec)
+		if p.Timeline != nil {
+			fmt.Fprintf(w, "  %-8s %8s %9s %10s %10s %10s\n", "phase", "t (s)", "offered/s", "accepted/s", "deliv./s", "backlog")
+			var prev Second
+			for _, s := range p.Timeline {
+				fmt.Fprintf(w, "  %s\n", timelineRow(prev, s))
+				prev = s
+			}
 		}
-		fmt.Fprintf(w, "  %-32s p50 %6.2f  p90 %6.2f  p99 %6.2f  max %7.2f ms\n", "post latency", p.PostLatency.P50, p.PostLatency.P90, p.PostLatency.P99, p.PostLatency.Max)
-		fmt.Fprintf(w, "  %-32s %12.0f /s\n", "deliveries (healthy endpoints)", p.DeliveriesPerSec)
-		fmt.Fprintf(w, "  %-32s p50 %6.2f  p90 %6.2f  p99 %6.2f  max %7.2f ms\n", "post→receiver latency", p.DeliveryLatency.P50, p.DeliveryLatency.P90, p.DeliveryLatency.P99, p.DeliveryLatency.Max)
-		fmt.Fprintf(w, "  %-32s %d of %d (drained in %.1fs), %d duplicates\n", "delivered after drain", p.Delivered, p.ExpectedDeliveries, p.DrainSeconds, p.Duplicates)
+		latFrom := ""
+		if r.Config.Rate > 0 {
+			latFrom = " from due time"
+			fmt.Fprintf(w, "  %-37s %12.0f /s      (%d due in %s)\n", "offered posts (open loop)", float64(p.Offered)/r.Config.Duration.Seconds(), p.Offered, r.Config.Duration)
+		}
+		fmt.Fprintf(w, "  %-37s %12.0f /s      (%d in %s)\n", "accepted posts", p.PostsPerSec, p.Accepted, r.Config.Duration)
+		if r.Baseline != nil && r.Baseline.RequestsPerSec > 0 {
+			fmt.Fprintf(w, "  %-37s %11.1f %%\n", "  share of bare net/http", 100*p.PostsPerSec/r.Baseline.RequestsPerSec)
+		}
+		if p.SendLag != nil {
+			fmt.Fprintf(w, "  %-37s p50 %6.2f  p90 %6.2f  p99 %6.2f  max %7.2f ms\n", "generator lag (sent − due)", p.SendLag.P50, p.SendLag.P90, p.SendLag.P99, p.SendLag.Max)
+		}
+		fmt.Fprintf(w, "  %-37s p50 %6.2f  p90 %6.2f  p99 %6.2f  max %7.2f ms\n", "post latency"+latFrom, p.PostLatency.P50, p.PostLatency.P90, p.PostLatency.P99, p.PostLatency.Max)
+		fmt.Fprintf(w, "  %-37s %12.0f /s\n", "deliveries (healthy endpoints)", p.DeliveriesPerSec)
+		fmt.Fprintf(w, "  %-37s p50 %6.2f  p90 %6.2f  p99 %6.2f  max %7.2f ms\n", "post→receiver latency"+latFrom, p.DeliveryLatency.P50, p.DeliveryLatency.P90, p.DeliveryLatency.P99, p.DeliveryLatency.Max)
+		fmt.Fprintf(w, "  %-37s %d of %d (drained in %.1fs), %d duplicates\n", "delivered after drain", p.Delivered, p.ExpectedDeliveries, p.DrainSeconds, p.Duplicates)
 		var errs []string
 		for k, v := range p.Errors {
 			errs = append(errs, fmt.Sprintf("%s×%d", k, v))
@@ -33,8 +49,11 @@ func WriteTable(w io.Writer, r Result) {
 		if len(errs) == 0 {
 			errs = []string{"none"}
 		}
-		fmt.Fprintf(w, "  %-32s %s\n", "errors by status", strings.Join(errs, " "))
-		fmt.Fprintf(w, "  %-32s %.0f MiB\n", "peak RSS (server + load)", p.RSSMiB)
+		fmt.Fprintf(w, "  %-37s %s\n", "errors by status", strings.Join(errs, " "))
+		fmt.Fprintf(w, "  %-37s %.0f MiB\n", "peak RSS (server + load)", p.RSSMiB)
+		if p.Verdict.Text != "" {
+			fmt.Fprintf(w, "  %s\n", p.Verdict.Text)
+		}
 	}
 	if r.Healthy != nil {
 		phase("all endpoints healthy", *r.Healthy)
@@ -43,4 +62,16 @@ func WriteTable(w io.Writer, r Result) {
 	if r.IsolationX > 0 {
 		fmt.Fprintf(w, "isolation: healthy endpoints' p99 with failures / without = %.2f×\n", r.IsolationX)
 	}
+}
+
+// timelineRow is one timeline sample as a table row: rates over the time since the
+// previous sample, or, when that is a sliver of a second (noise as a rate), the counts.
+func timelineRow(prev, s Second) string {
+	dt := s.T - prev.T
+	if dt < 0.5 {
+		return fmt.Sprintf("%-8s %8.1f %8d+ %9d+ %9d+ %10d", s.Phase, s.T,
+			s.Offered-prev.Offered, s.Accepted-prev.Accepted, s.Delivered-prev.Delivered, s.Backlog)
+	}
+	return fmt.Sprintf("%-8s %8.1f %9.0f %10.0f %10.0f %10d", s.Phase, s.T,
+		float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog)
 }

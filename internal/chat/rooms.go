@@ -110,6 +110,7 @@ func (s *Service) RenameRoom(ctx context.Context, id, name string) (Room, error)
 // DeleteRoom deletes a room with its members, messages and incoming webhooks; emits
 // group_channel:remove.
 func (s *Service) DeleteRoom(ctx context.Context, id string) error {
+	defer s.forgetWebhooks(func(w Webhook) bool { return w.RoomID == id })
 	return s.write(ctx, func(tx Tx, emit func(*Event) error) error {
 		room, err := tx.GetRoom(id)
 		if err != nil {

@@ -73,6 +73,7 @@ type Service struct {
 	nodeID   string
 	tokens   Tokens
 	presence *streamPresence
+	hooks    *webhookAuthCache
 }
 
 // Config wires a Service.
@@ -84,6 +85,10 @@ type Config struct {
 	Logger    *slog.Logger
 	NodeID    string // identifies this process's stream-presence leases
 	Tokens    Tokens // nil: 32 random bytes from crypto/rand, base64url
+	// WebhookAuthTTL bounds how long a cached webhook token lookup is trusted: 0 when this
+	// process is the database's only writer (the cache is then exact), > 0 when other
+	// nodes may regenerate or delete webhooks, < 0 to read the database every time.
+	WebhookAuthTTL time.Duration
 }
 
 // NewService returns a Service.
@@ -102,6 +107,9 @@ func NewService(c Config) *Service {
 	}
 	s := &Service{store: c.Store, clock: c.Clock, render: c.Renderer, pub: c.Publisher, log: c.Logger, nodeID: c.NodeID, tokens: c.Tokens}
 	s.presence = &streamPresence{svc: s, open: map[string]int{}}
+	if c.WebhookAuthTTL >= 0 {
+		s.hooks = newWebhookAuthCache(c.WebhookAuthTTL)
+	}
 	return s
 }
 

@@ -91,6 +91,7 @@ func (s *Service) RegenerateWebhook(ctx context.Context, id string) (Webhook, st
 		w, err = tx.GetWebhook(id)
 		return err
 	})
+	s.forgetWebhooks(func(w Webhook) bool { return w.ID == id })
 	if err != nil {
 		return Webhook{}, "", err
 	}
@@ -99,7 +100,17 @@ func (s *Service) RegenerateWebhook(ctx context.Context, id string) (Webhook, st
 
 // DeleteWebhook deletes a webhook; its token is remembered as revoked.
 func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
-	return s.store.Write(ctx, func(tx Tx) error { return tx.DeleteWebhook(id, s.now()) })
+	err := s.store.Write(ctx, func(tx Tx) error { return tx.DeleteWebhook(id, s.now()) })
+	s.forgetWebhooks(func(w Webhook) bool { return w.ID == id })
+	return err
+}
+
+// forgetWebhooks drops cached token lookups of the matching webhooks; called after every
+// write that changes a webhook's token or existence (whether or not it committed).
+func (s *Service) forgetWebhooks(match func(Webhook) bool) {
+	if s.hooks != nil {
+		s.hooks.invalidate(match)
+	}
 }
 
 // AuthenticateWebhook returns the webhook a token opens. id is the webhook id the URL
@@ -107,7 +118,15 @@ func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
 // CodeUnauthenticated wrapping ErrWebhookUnknown or ErrWebhookToken (never valid), or
 // CodeGone wrapping ErrWebhookRevoked or ErrWebhookRoomDeleted.
 func (s *Service) AuthenticateWebhook(ctx context.Context, id, token string) (Webhook, error) {
-	hash := HashWebhookToken(token)
+	sum := sha256.Sum256([]byte(token))
+	var gen uint64
+	if s.hooks != nil {
+		if w, ok := s.hooks.get(sum, s.clock.Now()); ok && (id == "" || w.ID == id) {
+			return w, nil
+		}
+		gen = s.hooks.generation()
+	}
+	hash := hex.EncodeToString(sum[:])
 	var (
 		w   Webhook
 		err error
@@ -120,6 +139,9 @@ func (s *Service) AuthenticateWebhook(ctx context.Context, id, token string) (We
 	switch {
 	case err == nil:
 		if subtle.ConstantTimeCompare([]byte(hash), []byte(w.TokenHash)) == 1 {
+			if s.hooks != nil {
+				s.hooks.put(sum, w, gen, s.clock.Now())
+			}
 			return w, nil
 		}
 	case !IsCode(err, CodeNotFound):

@@ -48,9 +48,10 @@ type BenchCmd struct {
 	DatabaseURL     string        `env:"CHATHOOKS_DATABASE_URL" help:"Benchmark PostgreSQL (postgres://...) instead of embedded SQLite."`
 	Duration        time.Duration `default:"20s" help:"Measured load duration."`
 	Warmup          time.Duration `default:"3s" help:"Unmeasured load before the measurement."`
-	Rooms           int           `default:"25000" help:"Rooms (each with one incoming webhook); posts never exceed --room-rate per room."`
+	Rate            float64       `help:"Open-loop load: offer this many posts/s, evenly spaced and round-robin over the rooms, with latency measured from each post's due time (0: bursty load, every room posting as fast as its rate allows)."`
+	Rooms           int           `help:"Rooms (each with one incoming webhook); posts never exceed --room-rate per room. Default 25000, or 1.25 × rate / room-rate with --rate."`
 	RoomRate        float64       `default:"1" help:"Posts per second per room (the server's room rate limit is set to the same)."`
-	Concurrency     int           `default:"64" help:"Concurrent keep-alive HTTP clients posting."`
+	Concurrency     int           `help:"Concurrent keep-alive HTTP clients posting. Default 64, or rate / 10 (at least 64) with --rate."`
 	Endpoints       int           `default:"4" help:"Outgoing endpoints (standard format, message_send), each a local receiver."`
 	ReceiverLatency time.Duration `default:"0s" help:"How long healthy receivers take to answer."`
 	FailureShare    float64       `default:"0" help:"Share of endpoints that fail (0..1); with > 0 an all-healthy run is made first for comparison."`
@@ -136,6 +137,9 @@ func (b BenchCmd) Run(e *env) error {
 	if b.FailureShare < 0 || b.FailureShare > 1 {
 		return errors.New("--failure-share must be between 0 and 1")
 	}
+	if b.Rate < 0 {
+		return errors.New("--rate must not be negative")
+	}
 	if b.CPUProfile != "" {
 		f, err := os.Create(b.CPUProfile)
 		if err != nil {
@@ -159,7 +163,7 @@ func (b BenchCmd) Run(e *env) error {
 		DatabaseURL: b.DatabaseURL, Duration: b.Duration, Warmup: b.Warmup, Rooms: b.Rooms, RoomRate: b.RoomRate,
 		Concurrency: b.Concurrency, Endpoints: b.Endpoints, ReceiverLatency: b.ReceiverLatency,
 		FailureShare: b.FailureShare, FailureMode: b.FailureMode, Baseline: b.Baseline, Drain: b.Drain, Progress: e.stderr,
-		Nodes: b.Nodes,
+		Nodes: b.Nodes, Rate: b.Rate,
 	})
 	if err != nil {
 		return err

@@ -34,12 +34,20 @@ func FuzzChime(f *testing.F) {
 		`{"Content":"Message Body emoji test: :) :+1: link test: http://sample.com email test: marymajor@example.com All member callout: @All All Present member callout: @Present"}`,
 		`{"Content":"/md | host | status |\n|---|---|\n| web1 | ok |"}`,
 		`{"Content":""}`, `{"content":"x"}`, `{"Content":1}`, `[]`, `null`, `{`, ``,
+		` { "Content" : "a\u00e9\"b" } `, "{\"Content\":\"\xff\"}", `{"Content":"x"}}`, `{"Content":"x","Content":"y"}`,
 	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		content, err := ParseChime(body)
 		checkParsed(t, content, err)
+		// The fast path decodes exactly as encoding/json does.
+		if fast, ok := chimeFast(body); ok {
+			slow, serr := parseChimeJSON(body)
+			if slow != content || (serr == nil) != (err == nil) || (err == nil && fast != content) {
+				t.Fatalf("%q: fast %q %v, encoding/json %q %v", body, content, err, slow, serr)
+			}
+		}
 		if err == nil && len(content) > ChimeMaxContentBytes {
 			t.Fatalf("content of %d bytes accepted", len(content))
 		}

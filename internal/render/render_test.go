@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"unicode/utf8"
 )
 
 var testRenderer = New()
@@ -257,6 +258,9 @@ func TestLitePathMatchesGoldmark(t *testing.T) {
 		if !reflect.DeepEqual(lite, full) {
 			t.Errorf("%q:\nlite: %q %v\nfull: %q %v", in, lite.HTML, lite.Mentions, full.HTML, full.Mentions)
 		}
+		if again := testRenderer.policy.Sanitize(lite.HTML); again != lite.HTML {
+			t.Errorf("%q: the policy changes the lite output\nlite:      %q\nsanitised: %q", in, lite.HTML, again)
+		}
 	}
 	// Block markup made of lite characters needs goldmark: a table delimiter row.
 	for _, in := range []string{"0\n:-", "a\n:---:", "x\n  :-- ", "a @b\n:-"} {
@@ -347,8 +351,30 @@ func TestLiteDifferential(t *testing.T) {
 		if !reflect.DeepEqual(lite, full) {
 			t.Fatalf("%q:\nlite: %q %v\nfull: %q %v", in, lite.HTML, lite.Mentions, full.HTML, full.Mentions)
 		}
+		if again := testRenderer.policy.Sanitize(lite.HTML); again != lite.HTML {
+			t.Fatalf("%q: the policy changes the lite output\nlite:      %q\nsanitised: %q", in, lite.HTML, again)
+		}
 	}
 	if checked < n/4 {
 		t.Fatalf("only %d lite inputs checked", checked)
+	}
+}
+
+// The lite path writes emoji unescaped: every shortcode's and emoticon's emoji passes the
+// policy unchanged and holds nothing HTML would read as markup.
+func TestEmojiNeedNoEscaping(t *testing.T) {
+	check := func(name, e string) {
+		if strings.ContainsAny(e, "<>&\"'\x00") || !utf8.ValidString(e) {
+			t.Fatalf("%s: emoji %q needs escaping", name, e)
+		}
+		if html := "<p>" + e + "</p>\n"; testRenderer.policy.Sanitize(html) != html {
+			t.Fatalf("%s: the policy changes %q", name, html)
+		}
+	}
+	for code, e := range shortcodes {
+		check(code, e)
+	}
+	for _, em := range emoticons {
+		check(em.text, em.emoji)
 	}
 }

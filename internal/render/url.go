@@ -44,39 +44,55 @@ func containsFold(s, sub string) bool {
 // whitespace inside makes the target invalid (browsers strip them, which is how
 // "jav&#x09;ascript:" tricks work).
 func safeHref(target string) (string, bool) {
+	href, _, ok := safeHrefURL(target)
+	return href, ok
+}
+
+// sanitisedHref is safeHref's href in the form the sanitiser writes it (net/url's
+// serialisation of the parsed href: lower-case scheme, its own escaping), for paths that
+// skip the sanitiser.
+func sanitisedHref(target string) (string, bool) {
+	_, u, ok := safeHrefURL(target)
+	if !ok {
+		return "", false
+	}
+	return u.String(), true
+}
+
+func safeHrefURL(target string) (string, *url.URL, bool) {
 	target = strings.TrimSpace(target)
 	for i := 0; i < len(target); i++ {
 		if c := target[i]; c <= ' ' || c == 0x7f {
-			return "", false
+			return "", nil, false
 		}
 	}
 	if !utf8.ValidString(target) {
-		return "", false
+		return "", nil, false
 	}
 	switch {
 	case hasPrefixFold(target, "https://"):
 		if len(target) == len("https://") {
-			return "", false
+			return "", nil, false
 		}
 	case hasPrefixFold(target, "http://"):
 		if len(target) == len("http://") {
-			return "", false
+			return "", nil, false
 		}
 	case hasPrefixFold(target, "mailto:"):
 		if len(target) == len("mailto:") {
-			return "", false
+			return "", nil, false
 		}
 	default:
-		return "", false
+		return "", nil, false
 	}
 	href := string(util.URLEscape([]byte(target), false))
 	// The sanitiser drops hrefs that net/url cannot parse; never emit a link it would
 	// reduce to an <a> without href.
 	u, err := url.Parse(href)
 	if err != nil || (u.Scheme != "mailto" && u.Host == "") || (u.Scheme == "mailto" && u.Opaque == "") {
-		return "", false
+		return "", nil, false
 	}
-	return href, true
+	return href, u, true
 }
 
 // writeLinkOpen writes the opening tag of a link to an already URL-escaped href.

@@ -1,0 +1,97 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// The open-loop schedule is even over time and rooms: exactly rate posts in every second,
+// consecutive posts 1/rate apart, each room's posts rooms/rate apart (never faster than
+// the room rate with the default room count), and count agrees with at.
+func TestScheduleEven(t *testing.T) {
+	for _, rate := range []float64{1, 40, 333, 2500} {
+		rooms := defaultRooms(rate, 1)
+		if float64(rooms) < rate {
+			t.Fatalf("rate %g: %d rooms, fewer than the rate", rate, rooms)
+		}
+		s := schedule{rate: rate, rooms: rooms}
+		total := s.count(3 * time.Second)
+		if want := int64(3 * rate); total != want {
+			t.Fatalf("rate %g: %d posts due in 3s, want %d", rate, total, want)
+		}
+		perSecond := map[int64]int64{}
+		lastInRoom := map[int]time.Duration{}
+		for k := range total {
+			at := s.at(k)
+			perSecond[int64(at/time.Second)]++
+			if k > 0 {
+				if gap := at - s.at(k-1); gap < time.Duration(float64(time.Second)/rate)-time.Nanosecond {
+					t.Fatalf("rate %g: posts %d and %d only %s apart", rate, k-1, k, gap)
+				}
+			}
+			r := s.room(k)
+			if prev, ok := lastInRoom[r]; ok && at-prev < time.Second {
+				t.Fatalf("rate %g: room %d posts %s apart", rate, r, at-prev)
+			}
+			lastInRoom[r] = at
+			if s.count(at) != k || s.count(at+1) != k+1 {
+				t.Fatalf("rate %g: count(at(%d)) = %d, count(at+1ns) = %d", rate, k, s.count(at), s.count(at+1))
+			}
+		}
+		for sec, n := range perSecond {
+			if n != int64(rate) {
+				t.Fatalf("rate %g: %d posts due in second %d", rate, n, sec)
+			}
+		}
+		if len(lastInRoom) != min(rooms, int(total)) {
+			t.Fatalf("rate %g: %d rooms used of %d", rate, len(lastInRoom), rooms)
+		}
+	}
+}
+
+func timeline(backlogs ...int64) []Second {
+	var tl []Second
+	for i, b := range backlogs {
+		// 100 accepted posts/s, one healthy endpoint: 100 deliveries/s needed.
+		acc := int64(100 * (i + 1))
+		tl = append(tl, Second{T: float64(i + 1), Phase: "run", Accepted: acc, Delivered: acc - b, Backlog: b})
+	}
+	return tl
+}
+
+func TestJudge(t *testing.T) {
+	flat := timeline(20, 35, 10, 30, 15)
+	v := judge(flat, flat[len(flat)-1], 0, 0.2, 1)
+	if v.FellBehind || !strings.Contains(v.Text, "kept up") || v.PeakBacklog != 35 || v.NeededPerSec != 100 {
+		t.Fatalf("flat backlog: %+v", v)
+	}
+	growing := timeline(50, 150, 250, 350, 450)
+	v = judge(growing, growing[len(growing)-1], 0, 5, 1)
+	if !v.FellBehind || !strings.Contains(v.Text, "FELL BEHIND") || v.BacklogGrowthPerSec != 100 || v.BacklogAtEndOfLoad != 450 {
+		t.Fatalf("growing backlog: %+v", v)
+	}
+	// A flat backlog is still a failure when deliveries are missing after the drain.
+	v = judge(flat, flat[len(flat)-1], 7, 30, 1)
+	if !v.FellBehind || v.Undelivered != 7 || !strings.Contains(v.Text, "7 deliveries still missing") {
+		t.Fatalf("undelivered: %+v", v)
+	}
+	// Drain samples do not count as growth during the run.
+	withDrain := append(timeline(10, 10, 10), Second{T: 4, Phase: "drain", Accepted: 300, Delivered: 300})
+	if v := judge(withDrain, withDrain[2], 0, 1, 1); v.FellBehind {
+		t.Fatalf("drain samples judged: %+v", v)
+	}
+}
+
+// Fewer rooms than the rate needs at the room rate is refused before anything starts.
+func TestRateNeedsRooms(t *testing.T) {
+	_, err := Run(t.Context(), Config{Rate: 100, Rooms: 99, RoomRate: 1})
+	if err == nil || !strings.Contains(err.Error(), "need at least 100") {
+		t.Fatalf("err = %v", err)
+	}
+	c := Config{Rate: 100, RoomRate: 2}
+	c.defaults()
+	if c.Rooms != 63 || c.Concurrency != 64 {
+		t.Fatalf("defaults: %d rooms, %d connections", c.Rooms, c.Concurrency)
+	}
+}
