@@ -37,9 +37,6 @@ func TestMain(m *testing.M) {
 func runCrashServer(dir string) {
 	a, err := app.New(context.Background(), app.Config{
 		Addr: "127.0.0.1:0", DataDir: dir, AdminToken: apptest.AdminToken, AllowPrivateTargets: true,
-		// The idle re-scan is the engine's safety net for a missed wake-up; a short one keeps
-		// this test about crash recovery rather than about wake-up timing.
-		DeliveryRescan: 2 * time.Second,
 	}, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})), io.Discard)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "crash server:", err)
