@@ -69,9 +69,10 @@ type DeliveryReader interface {
 	DeliveryAttempts(ctx context.Context, deliveryID string) ([]Attempt, error)
 	// EventsByID returns the events with these ids (in no particular order).
 	EventsByID(ctx context.Context, ids []string) ([]Event, error)
-	// NextClaimable returns the earliest time after now at which an unfinished delivery
-	// that owner does not hold may become claimable: another owner's lease expires, or an
-	// unleased retry falls due (zero: none).
+	// NextClaimable returns the earliest time at which an unfinished delivery of an active
+	// endpoint that owner does not hold may be claimable: another owner's lease ends (a
+	// time already past if it ended and nobody claimed it yet), or a retry nobody holds
+	// falls due (zero: none).
 	NextClaimable(ctx context.Context, owner string, now time.Time) (time.Time, error)
 }
 

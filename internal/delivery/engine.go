@@ -114,6 +114,8 @@ type Engine struct {
 	renewDone  chan struct{}
 	collector  prometheus.Collector
 	started    bool
+	// sendHook, if set, runs at the start of every send (tests inject faults with it).
+	sendHook func(deliveryID string)
 }
 
 // result is one finished attempt, or a lease to give back (release).
@@ -418,6 +420,12 @@ func (e *Engine) round(ctx context.Context) time.Duration {
 		}
 	}
 	e.mu.Lock()
+	if e.epDirty {
+		// Endpoints changed since the reload above: reload before sending anything, so work
+		// handed over after a change is never sent with what came before it.
+		e.mu.Unlock()
+		return 0
+	}
 	spilled := e.spilled
 	e.spilled = nil
 	for id, l := range e.lanes {

@@ -79,7 +79,9 @@ func status(code int) func(int, http.ResponseWriter, *http.Request, []byte) {
 }
 
 func start(t *testing.T) *apptest.Server {
-	return apptest.Start(t, apptest.Options{FakeClock: true})
+	s := apptest.Start(t, apptest.Options{FakeClock: true})
+	noRescanFinds(t, s)
+	return s
 }
 
 func createEndpoint(t *testing.T, s *apptest.Server, body map[string]any) chat.EndpointView {

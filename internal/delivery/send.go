@@ -49,6 +49,9 @@ func (e *Engine) send(l *lane, it *item, ep *endpoint) {
 		e.results <- result{it: it, release: true}
 		e.signal()
 	}()
+	if e.sendHook != nil {
+		e.sendHook(it.id)
+	}
 	start := e.o.Clock.Now()
 	res := chat.DeliveryResult{ID: it.id, EndpointID: it.endpointID, Owner: e.owner}
 	res.Attempt.At = start

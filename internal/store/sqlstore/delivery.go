@@ -422,18 +422,18 @@ func (s *Store) EventsByID(ctx context.Context, ids []string) ([]chat.Event, err
 	})
 }
 
-// NextClaimable implements chat.Reader: the earliest expiry of another owner's lease,
-// and the earliest due time of a retry nobody holds (each MIN reads a partial index).
+// NextClaimable implements chat.Reader: the earliest end of another owner's lease
+// (already past if a dead node's leases wait to be claimed), and the earliest due time of
+// a retry nobody holds, among the deliveries of active endpoints.
 func (s *Store) NextClaimable(ctx context.Context, owner string, now time.Time) (time.Time, error) {
-	n := micros(now)
 	var lease, due *int64
-	err := s.queryRow(ctx, `SELECT MIN(locked_until) FROM deliveries WHERE lease_owner <> '' AND lease_owner <> ?
-		AND locked_until > ? AND status IN ('pending', 'failed')`, owner, n).Scan(&lease)
+	err := s.queryRow(ctx, `SELECT MIN(d.locked_until) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.lease_owner <> '' AND d.lease_owner <> ? AND d.status IN ('pending', 'failed') AND e.status = 'active'`, owner).Scan(&lease)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: next lease expiry: %w", err)
 	}
-	err = s.queryRow(ctx, `SELECT MIN(next_attempt_at) FROM deliveries WHERE status = 'failed' AND next_attempt_at > ?
-		AND locked_until <= ?`, n, n).Scan(&due)
+	err = s.queryRow(ctx, `SELECT MIN(d.next_attempt_at) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.status = 'failed' AND d.locked_until <= ? AND e.status = 'active'`, micros(now)).Scan(&due)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: next retry due: %w", err)
 	}

@@ -138,7 +138,6 @@ func testDeliveries(t *testing.T, s chat.Store) {
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("events by id: %v %+v", err, evs)
 	}
-	testLeasedDeliveries(t, s)
 	write(t, s, func(tx chat.Tx) error { return tx.DeleteEndpoint("e1") })
 	if _, err := s.GetDelivery(ctx, "d1"); chat.ErrorCode(err) != chat.CodeNotFound {
 		t.Fatalf("deliveries outlived their endpoint: %v", err)
@@ -147,6 +146,7 @@ func testDeliveries(t *testing.T, s chat.Store) {
 	if err != nil || len(eps) != 1 {
 		t.Fatalf("list endpoints: %v %+v", err, eps)
 	}
+	testLeasedDeliveries(t, s)
 }
 
 // testLeasedDeliveries covers the fast path: rows written leased to the writing node are
@@ -154,12 +154,13 @@ func testDeliveries(t *testing.T, s chat.Store) {
 // delivery's lease and end the others; renewals, releases and lease expiry.
 func testLeasedDeliveries(t *testing.T, s chat.Store) {
 	ctx := context.Background()
+	write(t, s, func(tx chat.Tx) error { return tx.InsertEndpoint(endpoint("e3", "", "*")) })
 	base := t0.Add(24 * time.Hour)
 	ev := chat.Event{ID: "evt_lease", Type: chat.EventRoomCreate, CreatedAt: base, Payload: []byte(`{}`)}
 	const n = 70 // more than one chunk of rows per statement
 	var ds []chat.Delivery
 	for i := range n {
-		ds = append(ds, chat.Delivery{ID: fmt.Sprintf("L%03d", i), EventID: ev.ID, EventType: ev.Type, EndpointID: "e1", CreatedAt: base})
+		ds = append(ds, chat.Delivery{ID: fmt.Sprintf("L%03d", i), EventID: ev.ID, EventType: ev.Type, EndpointID: "e3", CreatedAt: base})
 	}
 	lease := chat.Lease{Owner: "A", Until: base.Add(time.Minute)}
 	write(t, s, func(tx chat.Tx) error {
@@ -173,7 +174,7 @@ func testLeasedDeliveries(t *testing.T, s chat.Store) {
 		write(t, s, func(tx chat.Tx) error {
 			var err error
 			got, err = tx.ClaimDeliveries(chat.Claim{Owner: owner, Now: now, LeaseUntil: now.Add(time.Minute),
-				Wants: []chat.ClaimWant{{EndpointID: "e1", First: first, Retry: retry}}})
+				Wants: []chat.ClaimWant{{EndpointID: "e3", First: first, Retry: retry}}})
 			return err
 		})
 		var mine []chat.Claimed // rows of this test only
@@ -197,7 +198,7 @@ func testLeasedDeliveries(t *testing.T, s chat.Store) {
 	// One batch completes them all: the first half succeed, the rest fail and stay leased.
 	var rs []chat.DeliveryResult
 	for i, d := range ds {
-		r := chat.DeliveryResult{ID: d.ID, EndpointID: "e1", Owner: "A", Status: chat.DeliverySucceeded,
+		r := chat.DeliveryResult{ID: d.ID, EndpointID: "e3", Owner: "A", Status: chat.DeliverySucceeded,
 			Attempt: chat.Attempt{At: base.Add(time.Second), StatusCode: 200, LatencyMS: int64(i)}}
 		if i >= n/2 {
 			r.Status, r.NextAt, r.LeaseUntil = chat.DeliveryFailed, base.Add(time.Hour), base.Add(2*time.Hour)
@@ -205,7 +206,7 @@ func testLeasedDeliveries(t *testing.T, s chat.Store) {
 		}
 		rs = append(rs, r)
 	}
-	rs = append(rs, chat.DeliveryResult{ID: "gone", EndpointID: "e1", Owner: "A", Status: chat.DeliverySucceeded, Attempt: chat.Attempt{At: base}})
+	rs = append(rs, chat.DeliveryResult{ID: "gone", EndpointID: "e3", Owner: "A", Status: chat.DeliverySucceeded, Attempt: chat.Attempt{At: base}})
 	write(t, s, func(tx chat.Tx) error { return tx.CompleteDeliveries(rs) })
 	for i, d := range ds {
 		got, err := s.GetDelivery(ctx, d.ID)

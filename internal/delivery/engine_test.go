@@ -1,0 +1,249 @@
+package delivery_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/chathooks/chathooks/internal/app"
+	"github.com/chathooks/chathooks/internal/apptest"
+	"github.com/chathooks/chathooks/internal/chat"
+	engine "github.com/chathooks/chathooks/internal/delivery"
+	"github.com/chathooks/chathooks/internal/store/pgtest"
+)
+
+// hookStore runs a hook once, right after the next write commits and before the caller
+// sees the result: the window between a commit and the hand-over of its deliveries.
+type hookStore struct {
+	chat.Store
+	hook atomic.Pointer[func()]
+}
+
+func (h *hookStore) Write(ctx context.Context, fn func(chat.Tx) error) error {
+	err := h.Store.Write(ctx, fn)
+	if f := h.hook.Swap(nil); f != nil && err == nil {
+		(*f)()
+	}
+	return err
+}
+
+// arm makes f run after the next write through the service.
+func (h *hookStore) arm(f func()) { h.hook.Store(&f) }
+
+// startHooked starts a server (fake clock, an hour's re-scan so only real wake-ups count)
+// whose chat service writes through a hookStore.
+func startHooked(t *testing.T) (*apptest.Server, *hookStore) {
+	hs := &hookStore{}
+	s := apptest.Start(t, apptest.Options{FakeClock: true, Config: func(c *app.Config) {
+		c.DeliveryRescan = time.Hour
+		c.WrapServiceStore = func(st chat.Store) chat.Store { hs.Store = st; return hs }
+	}})
+	noRescanFinds(t, s)
+	return s, hs
+}
+
+// noRescanFinds fails the test if the safety re-scan found work when it ends: every
+// delivery must have been handed over or recovered through a real wake-up.
+func noRescanFinds(t *testing.T, s *apptest.Server) {
+	t.Cleanup(func() {
+		if n := counterValue(s.Metrics.DeliveryRescanFound); n != 0 {
+			t.Errorf("the safety re-scan found %v deliveries: a wake-up was lost", n)
+		}
+	})
+}
+
+func counterValue(c prometheus.Counter) float64 {
+	var m dto.Metric
+	_ = c.Write(&m)
+	return m.GetCounter().GetValue()
+}
+
+// within fails unless cond holds within d of now.
+func within(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	start := time.Now()
+	apptest.Eventually(t, max(d, 10*time.Second), what, cond)
+	if took := time.Since(start); took > d {
+		t.Fatalf("%s took %v, want at most %v", what, took.Round(time.Millisecond), d)
+	}
+}
+
+// Every signal the engine knows (poke, endpoints changed, deliveries due) fires between
+// the commit of a message and the hand-over of its deliveries: the delivery still goes
+// at once.
+func TestWakeUpsInTheCommitWindow(t *testing.T) {
+	t.Parallel()
+	s, hs := startHooked(t)
+	rc := newReceiver(t, nil)
+	createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}})
+	mkUser(t, s, "u", "human")
+	mkRoom(t, s, "r", "u")
+	for i := range 3 {
+		hs.arm(func() {
+			e := s.DeliveryEngine()
+			e.Poke()
+			e.EndpointsChanged()
+			e.DeliveriesDue()
+		})
+		send(t, s, "r", "u", "hello")
+		within(t, time.Second, "delivery after signals in the commit window", func() bool { return rc.count() == i+1 })
+	}
+}
+
+// The endpoint is deleted between the commit and the hand-over: nothing is sent to it,
+// nothing panics, and the other endpoint gets the message.
+func TestEndpointDeletedInTheCommitWindow(t *testing.T) {
+	t.Parallel()
+	s, hs := startHooked(t)
+	doomed, other := newReceiver(t, nil), newReceiver(t, nil)
+	types := []string{chat.EventMessageSend}
+	ep := createEndpoint(t, s, map[string]any{"url": doomed.URL, "event_types": types})
+	createEndpoint(t, s, map[string]any{"url": other.URL, "event_types": types})
+	mkUser(t, s, "u", "human")
+	mkRoom(t, s, "r", "u")
+	hs.arm(func() { s.Must(http.StatusNoContent, "DELETE", "/api/v1/endpoints/"+ep.ID, nil) })
+	send(t, s, "r", "u", "one")
+	within(t, time.Second, "delivery to the remaining endpoint", func() bool { return other.count() == 1 })
+	send(t, s, "r", "u", "two")
+	within(t, time.Second, "the next delivery", func() bool { return other.count() == 2 })
+	if n := doomed.count(); n != 0 {
+		t.Fatalf("the deleted endpoint got %d requests", n)
+	}
+}
+
+// The secret is rotated with no overlap between the commit and the hand-over: the
+// delivery is signed with the new secret only.
+func TestRotationInTheCommitWindow(t *testing.T) {
+	t.Parallel()
+	s, hs := startHooked(t)
+	rc := newReceiver(t, nil)
+	ep := createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}})
+	mkUser(t, s, "u", "human")
+	mkRoom(t, s, "r", "u")
+	var rot chat.EndpointView
+	hs.arm(func() {
+		s.Must(http.StatusOK, "POST", "/api/v1/endpoints/"+ep.ID+"/rotate-secret", map[string]any{"expire_old_after_s": 0}).JSON(t, &rot)
+	})
+	send(t, s, "r", "u", "hello")
+	within(t, time.Second, "delivery after a rotation in the commit window", func() bool { return rc.count() == 1 })
+	h := rc.hit(0)
+	cur, _ := standardwebhooks.NewWebhook(rot.Secret)
+	old, _ := standardwebhooks.NewWebhook(ep.Secret)
+	if err := cur.VerifyIgnoringTimestamp(h.Body, h.Header); err != nil {
+		t.Fatalf("the new secret does not verify: %v", err)
+	}
+	if old.VerifyIgnoringTimestamp(h.Body, h.Header) == nil || len(strings.Fields(h.Header.Get("webhook-signature"))) != 1 {
+		t.Fatalf("signed with the expired secret too: %s", h.Header.Get("webhook-signature"))
+	}
+}
+
+// A manual retry answers with the delivery as scheduled and wakes an idle engine at once;
+// so does a replay.
+func TestManualRetryAndReplayWakeAnIdleEngine(t *testing.T) {
+	t.Parallel()
+	s, _ := startHooked(t)
+	rc := newReceiver(t, status(http.StatusInternalServerError))
+	ep := createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventRoomCreate}, "retry": map[string]any{"max_attempts": 1}})
+	t0 := s.Clock.Now()
+	mkRoom(t, s, "r")
+	d := waitStatus(t, s, ep.ID, "", chat.DeliveryDead, 1)[0]
+	rc.setRespond(nil)
+	advance(s, time.Minute)
+	var got chat.Delivery
+	s.Must(http.StatusOK, "POST", "/api/v1/deliveries/"+d.ID+"/retry", nil).JSON(t, &got)
+	if got.Status != chat.DeliveryPending || got.NextAttemptAt == nil || !got.NextAttemptAt.Equal(s.Clock.Now().Truncate(time.Microsecond)) {
+		t.Fatalf("manual retry answered %+v, want pending and due now (%v)", got, s.Clock.Now())
+	}
+	within(t, time.Second, "the manual retry", func() bool { return rc.count() == 2 })
+	waitStatus(t, s, ep.ID, "", chat.DeliverySucceeded, 1)
+	var res struct{ Deliveries int }
+	s.Must(http.StatusOK, "POST", "/api/v1/endpoints/"+ep.ID+"/replay", map[string]any{"since": t0}).JSON(t, &res)
+	if res.Deliveries != 1 {
+		t.Fatalf("replay created %d", res.Deliveries)
+	}
+	within(t, time.Second, "the replay", func() bool { return rc.count() == 3 })
+}
+
+// Three retries of one endpoint fall due together: each is sent when they are due, not
+// one of them and the rest at a later scan.
+func TestRetriesDueTogetherAllGoOnTime(t *testing.T) {
+	t.Parallel()
+	s, _ := startHooked(t)
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request, _ []byte) {
+		if n < 3 {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	ep := createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}})
+	mkUser(t, s, "u", "human")
+	mkRoom(t, s, "r", "u")
+	for range 3 {
+		send(t, s, "r", "u", "m")
+	}
+	waitStatus(t, s, ep.ID, chat.EventMessageSend, chat.DeliveryFailed, 3)
+	advance(s, 6*time.Second) // the first retry is due 5 s ± 20 % after the attempt
+	within(t, time.Second, "all three retries", func() bool { return rc.count() == 6 })
+	waitStatus(t, s, ep.ID, chat.EventMessageSend, chat.DeliverySucceeded, 3)
+}
+
+// A panic in a send is recovered and counted, and the delivery's lease is given back, so
+// the delivery is claimed and sent again.
+func TestPanicInSendGivesTheLeaseBack(t *testing.T) {
+	t.Parallel()
+	s, _ := startHooked(t)
+	var calls atomic.Int32
+	engine.SetSendHook(s.DeliveryEngine(), func(string) {
+		if calls.Add(1) == 1 {
+			panic("injected fault")
+		}
+	})
+	rc := newReceiver(t, nil)
+	ep := createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventRoomCreate}})
+	mkRoom(t, s, "r")
+	within(t, time.Second, "the delivery after the panic", func() bool { return rc.count() == 1 })
+	waitStatus(t, s, ep.ID, "", chat.DeliverySucceeded, 1)
+	if n := counterValue(s.Metrics.DeliveryPanics); n != 1 {
+		t.Fatalf("%v panics counted, want 1", n)
+	}
+	if d := delivery(t, s, deliveries(t, s, ep.ID, "")[0].ID); len(d.Attempts) != 1 {
+		t.Fatalf("the panicked send was recorded as an attempt: %+v", d.Attempts)
+	}
+}
+
+// Two nodes on one PostgreSQL database: an endpoint created through node A gets the
+// message posted through node B at once (an hour's re-scan, so only a real wake counts).
+func TestCrossNodeEndpointCreation(t *testing.T) {
+	t.Parallel()
+	if os.Getenv(apptest.BackendEnv) != "postgres" {
+		t.Skip("needs CHATHOOKS_TEST_BACKEND=postgres")
+	}
+	url := pgtest.URL(t)
+	node := func() *apptest.Server {
+		s := apptest.Start(t, apptest.Options{Config: func(c *app.Config) {
+			c.DatabaseURL = url
+			c.DeliveryRescan = time.Hour
+		}})
+		noRescanFinds(t, s)
+		return s
+	}
+	a, b := node(), node()
+	rc := newReceiver(t, nil)
+	mkUser(t, a, "u", "human")
+	mkRoom(t, a, "r", "u")
+	for i := range 3 {
+		createEndpoint(t, a, map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}})
+		send(t, b, "r", "u", "hello")
+		n := (i + 1) * (i + 2) / 2 // each message goes to every endpoint so far
+		within(t, time.Second, "delivery through the other node", func() bool { return rc.count() == n })
+	}
+}
