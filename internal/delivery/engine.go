@@ -539,8 +539,8 @@ func (e *Engine) recover(ctx context.Context, now time.Time) (more bool, err err
 			continue // an inactive lane keeps its mark until it is active
 		}
 		room := min(e.o.MaxHeld-len(l.held), claimBatch)
-		if room <= 0 {
-			continue // keeps its mark: claims once it drains
+		if room <= 0 || room < claimBatch && l.queued()+len(l.retries) > 0 {
+			continue // keeps its mark: claims a full batch once it has drained enough
 		}
 		wants = append(wants, scanWant{l: l, reason: l.scan, w: chat.ClaimWant{EndpointID: id, First: room, Retry: max(1, room/2)}})
 		l.scan = 0

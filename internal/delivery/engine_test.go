@@ -247,3 +247,36 @@ func TestCrossNodeEndpointCreation(t *testing.T) {
 		within(t, time.Second, "delivery through the other node", func() bool { return rc.count() == n })
 	}
 }
+
+// /metrics reports attempts by endpoint and outcome, and each endpoint's queue depth,
+// oldest waiting delivery and breaker state.
+func TestEndpointMetrics(t *testing.T) {
+	t.Parallel()
+	s := start(t)
+	rc := newReceiver(t, status(http.StatusInternalServerError))
+	ep := createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}})
+	mkUser(t, s, "u", "human")
+	mkRoom(t, s, "r", "u")
+	for range engine.BreakerThreshold {
+		send(t, s, "r", "u", "m")
+	}
+	waitStatus(t, s, ep.ID, chat.EventMessageSend, chat.DeliveryFailed, engine.BreakerThreshold)
+	label := `{endpoint_id="` + ep.ID + `"}`
+	want := []string{
+		`chathooks_delivery_attempts_total{endpoint_id="` + ep.ID + `",outcome="failed"} 5`,
+		"chathooks_delivery_breaker_state" + label + " 2",
+		"chathooks_delivery_queue_depth" + label + " 5",
+		"chathooks_delivery_oldest_pending_seconds" + label,
+		"chathooks_delivery_attempt_duration_seconds_count",
+		"chathooks_delivery_rescan_found_total 0",
+	}
+	apptest.Eventually(t, 10*time.Second, "endpoint metrics", func() bool {
+		body := string(s.Must(http.StatusOK, "GET", "/metrics", nil).Body)
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				return false
+			}
+		}
+		return true
+	})
+}
