@@ -34,6 +34,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"net/url"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -292,21 +293,29 @@ func (e *Engine) Dispatch(h chat.Handover) {
 	for i := range h.Events {
 		byID[h.Events[i].ID] = &h.Events[i]
 	}
-	e.mu.Lock()
-	stale := h.RoutesVersion != 0 && h.RoutesVersion != e.epVersion
-	for _, d := range h.Deliveries {
-		it := &item{id: d.ID, endpointID: d.EndpointID, eventID: d.EventID, ev: byID[d.EventID],
-			attempts: d.AttemptCount, created: d.CreatedAt, due: now}
-		l := e.lanes[d.EndpointID]
-		if stale || l == nil || l.deleted {
-			e.parked = append(e.parked, it)
-			e.epDirty = true
-			continue
+	e.locked(func() {
+		stale := h.RoutesVersion != 0 && h.RoutesVersion != e.epVersion
+		for _, d := range h.Deliveries {
+			it := &item{id: d.ID, endpointID: d.EndpointID, eventID: d.EventID, ev: byID[d.EventID],
+				attempts: d.AttemptCount, created: d.CreatedAt, due: now}
+			l := e.lanes[d.EndpointID]
+			if stale || l == nil || l.deleted {
+				e.parked = append(e.parked, it)
+				e.epDirty = true
+				continue
+			}
+			e.admit(l, it, now)
 		}
-		e.admit(l, it, now)
-	}
-	e.mu.Unlock()
+	})
 	e.signal()
+}
+
+// locked runs f holding e.mu, and releases it even if f panics (a panic is recovered
+// further up: the mutex must not stay held).
+func (e *Engine) locked(f func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f()
 }
 
 // admit adds a delivery this node now leases to its lane (e.mu held). One already held is
@@ -336,7 +345,7 @@ func (e *Engine) loop(ctx context.Context) {
 	rescan := time.NewTicker(e.o.Rescan) // fixed period, whatever else happens
 	defer rescan.Stop()
 	for {
-		wait := e.round(ctx)
+		wait := e.safeRound(ctx)
 		if ctx.Err() != nil {
 			return
 		}
@@ -368,6 +377,26 @@ func (e *Engine) markScan(reason int) {
 		l.scan |= reason
 	}
 	e.mu.Unlock()
+}
+
+// safeRound runs a round; a panic in it is a bug, logged and counted, and the loop goes on
+// after a second.
+func (e *Engine) safeRound(ctx context.Context) (wait time.Duration) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.panicked("dispatcher", p)
+			wait = time.Second
+		}
+	}()
+	return e.round(ctx)
+}
+
+// panicked logs and counts a recovered panic of a delivery goroutine.
+func (e *Engine) panicked(where string, p any) {
+	e.o.Log.Error("delivery: "+where+" panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+	if m := e.o.Metrics; m != nil {
+		m.DeliveryPanics.Inc()
+	}
 }
 
 // start is one send to begin: the lane, the delivery and the endpoint as it is now.
@@ -419,42 +448,47 @@ func (e *Engine) round(ctx context.Context) time.Duration {
 			wakeAt = t
 		}
 	}
-	e.mu.Lock()
-	if e.epDirty {
-		// Endpoints changed since the reload above: reload before sending anything, so work
-		// handed over after a change is never sent with what came before it.
-		e.mu.Unlock()
+	var spilled []*item
+	reloadFirst := false
+	e.locked(func() {
+		if e.epDirty {
+			// Endpoints changed since the reload above: reload before sending anything, so
+			// work handed over after a change is never sent with what came before it.
+			reloadFirst = true
+			return
+		}
+		spilled = e.spilled
+		e.spilled = nil
+		for id, l := range e.lanes {
+			if l.deleted && l.inFlight() == 0 {
+				delete(e.lanes, id)
+				continue
+			}
+			items, w := l.take(now)
+			earliest(w)
+			for _, it := range items {
+				starts = append(starts, start{l: l, it: it, ep: l.ep})
+			}
+		}
+		if !e.nextClaimable.IsZero() {
+			if !now.Before(e.nextClaimable) {
+				e.nextClaimable = time.Time{}
+				for _, l := range e.lanes {
+					l.scan |= scanRecover
+				}
+				more = true
+			} else {
+				earliest(e.nextClaimable)
+			}
+		}
+		if e.claimableStale {
+			earliest(e.claimableAsked.Add(time.Second))
+		}
+		e.inflight.Add(len(starts))
+	})
+	if reloadFirst {
 		return 0
 	}
-	spilled := e.spilled
-	e.spilled = nil
-	for id, l := range e.lanes {
-		if l.deleted && l.inFlight() == 0 {
-			delete(e.lanes, id)
-			continue
-		}
-		items, w := l.take(now)
-		earliest(w)
-		for _, it := range items {
-			starts = append(starts, start{l: l, it: it, ep: l.ep})
-		}
-	}
-	if !e.nextClaimable.IsZero() {
-		if !now.Before(e.nextClaimable) {
-			e.nextClaimable = time.Time{}
-			for _, l := range e.lanes {
-				l.scan |= scanRecover
-			}
-			more = true
-		} else {
-			earliest(e.nextClaimable)
-		}
-	}
-	if e.claimableStale {
-		earliest(e.claimableAsked.Add(time.Second))
-	}
-	e.inflight.Add(len(starts))
-	e.mu.Unlock()
 	for _, it := range spilled {
 		e.results <- result{it: it, release: true}
 	}
@@ -583,29 +617,29 @@ func (e *Engine) recover(ctx context.Context, now time.Time) (more bool, err err
 		counts[d.EndpointID] = n
 	}
 	rescanFound := 0
-	e.mu.Lock()
-	for _, d := range got {
-		l := e.lanes[d.EndpointID]
-		if l == nil || l.deleted {
-			continue
+	e.locked(func() {
+		for _, d := range got {
+			l := e.lanes[d.EndpointID]
+			if l == nil || l.deleted {
+				continue
+			}
+			it := &item{id: d.ID, endpointID: d.EndpointID, eventID: d.EventID, ev: evs[d.EventID],
+				attempts: d.AttemptCount, created: d.CreatedAt, due: now}
+			if e.admit(l, it, now) && onlyRescan(wants, l) {
+				rescanFound++
+			}
 		}
-		it := &item{id: d.ID, endpointID: d.EndpointID, eventID: d.EventID, ev: evs[d.EventID],
-			attempts: d.AttemptCount, created: d.CreatedAt, due: now}
-		if e.admit(l, it, now) && onlyRescan(wants, l) {
-			rescanFound++
+		for _, w := range wants {
+			n := counts[w.w.EndpointID]
+			if n[0] >= w.w.First || n[1] >= w.w.Retry {
+				w.l.scan |= scanRecover // a full batch: more may wait
+				more = true
+			}
 		}
-	}
-	for _, w := range wants {
-		n := counts[w.w.EndpointID]
-		if n[0] >= w.w.First || n[1] >= w.w.Retry {
-			w.l.scan |= scanRecover // a full batch: more may wait
-			more = true
+		if !more {
+			e.claimableStale = true
 		}
-	}
-	if !more {
-		e.claimableStale = true
-	}
-	e.mu.Unlock()
+	})
 	if rescanFound > 0 {
 		e.o.Log.Warn("delivery: the safety re-scan found deliveries no wake-up announced", slog.Int("deliveries", rescanFound))
 		if m := e.o.Metrics; m != nil {
@@ -726,9 +760,20 @@ func (e *Engine) recorder() {
 				break drain
 			}
 		}
-		e.flush(batch)
+		e.safeFlush(batch)
 		clear(batch)
 	}
+}
+
+// safeFlush flushes; a panic in it is a bug, logged and counted (the batch's leases stay
+// until they are released at the next start or expire).
+func (e *Engine) safeFlush(batch []result) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.panicked("recorder", p)
+		}
+	}()
+	e.flush(batch)
 }
 
 // flush records a batch, then updates the lanes: failed deliveries wait in their retry
@@ -765,7 +810,11 @@ func (e *Engine) flush(batch []result) {
 	if err != nil && !errors.Is(err, context.Canceled) {
 		e.o.Log.Error("delivery: record attempts; they are made again", slog.Int("attempts", len(done)), slog.Any("error", err))
 	}
-	e.mu.Lock()
+	e.locked(func() { e.settle(batch, err, now) })
+}
+
+// settle updates the lanes after a batch was recorded (err nil) or not (e.mu held).
+func (e *Engine) settle(batch []result, err error, now time.Time) {
 	for _, r := range batch {
 		it := r.it
 		l := e.lanes[it.endpointID]
@@ -791,6 +840,11 @@ func (e *Engine) flush(batch []result) {
 				it.due, it.retryNow = now, false
 			}
 			l.add(it)
+		case it.retryNow:
+			// A manual retry arrived while this attempt was being recorded: go again now.
+			it.attempts++
+			it.due, it.retryNow = now, false
+			l.add(it)
 		default:
 			delete(l.held, it.id)
 		}
@@ -798,7 +852,6 @@ func (e *Engine) flush(batch []result) {
 			e.epDirty = true
 		}
 	}
-	e.mu.Unlock()
 	e.signal()
 }
 

@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -34,18 +33,11 @@ func (e *Engine) send(l *lane, it *item, ep *endpoint) {
 		if p == nil {
 			return
 		}
-		e.o.Log.Error("delivery: send panicked; the delivery goes back to the store", slog.String("endpoint_id", ep.ID),
-			slog.String("delivery_id", it.id), slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
-		if m := e.o.Metrics; m != nil {
-			m.DeliveryPanics.Inc()
-		}
+		e.panicked("send of "+it.id+" to endpoint "+ep.ID, p)
 		if handed {
 			return
 		}
-		e.mu.Lock()
-		l.release(it)
-		it.where = inRecording
-		e.mu.Unlock()
+		e.locked(func() { l.release(it); it.where = inRecording })
 		e.results <- result{it: it, release: true}
 		e.signal()
 	}()
@@ -69,10 +61,7 @@ func (e *Engine) send(l *lane, it *item, ep *endpoint) {
 	}
 	if sendErr != nil && (e.sendCtx.Err() != nil || err != nil) {
 		// Cut by shutdown, or the event could not be read: not an attempt; give the lease back.
-		e.mu.Lock()
-		l.release(it)
-		it.where = inRecording
-		e.mu.Unlock()
+		e.locked(func() { l.release(it); it.where = inRecording })
 		handed = true
 		e.results <- result{it: it, release: true}
 		e.signal()
@@ -100,9 +89,11 @@ func (e *Engine) send(l *lane, it *item, ep *endpoint) {
 				res.Attempt.Error = "redirects are not followed: " + http.StatusText(status)
 			}
 		}
-		e.mu.Lock()
-		next, dead := ep.policy.next(it.attempts+1, it.created, end, retryAfter(status, header, end), e.rnd)
-		e.mu.Unlock()
+		var next time.Time
+		var dead bool
+		e.locked(func() {
+			next, dead = ep.policy.next(it.attempts+1, it.created, end, retryAfter(status, header, end), e.rnd)
+		})
 		if dead {
 			res.Status, outcome = chat.DeliveryDead, "dead"
 		} else {
@@ -113,9 +104,8 @@ func (e *Engine) send(l *lane, it *item, ep *endpoint) {
 		m.Deliveries.WithLabelValues(ep.ID, outcome).Inc()
 		m.DeliveryLatency.Observe(lat.Seconds())
 	}
-	e.mu.Lock()
-	change := l.finished(it, ok, end)
-	e.mu.Unlock()
+	var change string
+	e.locked(func() { change = l.finished(it, ok, end) })
 	handed = true
 	e.results <- result{it: it, r: res}
 	e.signal()
