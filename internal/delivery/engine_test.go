@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -279,4 +280,43 @@ func TestEndpointMetrics(t *testing.T) {
 		}
 		return true
 	})
+}
+
+// More deliveries than a lane may hold: the rest go back to the store at once and are
+// claimed as the lane drains; every one arrives, once, with no help from the re-scan.
+func TestOverflowGoesBackToTheStoreAndComesBack(t *testing.T) {
+	t.Parallel()
+	s, _ := startHooked(t)
+	engine.SetMaxHeld(s.DeliveryEngine(), 5)
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	seen := map[string]int{}
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request, _ []byte) {
+		<-gate
+		mu.Lock()
+		seen[r.Header.Get("webhook-id")]++
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	})
+	ep := createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}, "max_in_flight": 1})
+	mkUser(t, s, "u", "human")
+	mkRoom(t, s, "r", "u")
+	const n = 40
+	for range n {
+		send(t, s, "r", "u", "m")
+	}
+	close(gate)
+	within(t, 5*time.Second, "every delivery through a lane that holds 5", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == n
+	})
+	waitStatus(t, s, ep.ID, chat.EventMessageSend, chat.DeliverySucceeded, n)
+	mu.Lock()
+	defer mu.Unlock()
+	for id, k := range seen {
+		if k != 1 {
+			t.Fatalf("%s arrived %d times", id, k)
+		}
+	}
 }
