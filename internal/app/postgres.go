@@ -77,7 +77,7 @@ func (a *App) startScaleOut() {
 		defer close(a.pg.done)
 		postgres.Listen(ctx, a.cfg.DatabaseURL, a.nodeID, a.log, func(rooms []string) {
 			e := a.DeliveryEngine()
-			if rooms == nil { // reconnected: anything may have been missed
+			if rooms == nil { // (re)connected: anything committed before may have been missed
 				a.Broker.PokeAll()
 				if e != nil {
 					e.EndpointsChanged()

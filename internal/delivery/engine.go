@@ -218,6 +218,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 	if !e.started {
 		return nil
 	}
+	e.started = false // a second Stop does nothing
 	e.stop()
 	<-e.loopDone
 	<-e.renewDone

@@ -320,3 +320,53 @@ func TestOverflowGoesBackToTheStoreAndComesBack(t *testing.T) {
 		}
 	}
 }
+
+// Node A stops with deliveries it holds: it gives their leases back and announces it, and
+// node B takes them at once (an hour's re-scan; A's leases would last much longer).
+func TestReleasedWorkWakesTheOtherNode(t *testing.T) {
+	t.Parallel()
+	if os.Getenv(apptest.BackendEnv) != "postgres" {
+		t.Skip("needs CHATHOOKS_TEST_BACKEND=postgres")
+	}
+	url := pgtest.URL(t)
+	node := func() *apptest.Server {
+		s := apptest.Start(t, apptest.Options{Config: func(c *app.Config) {
+			c.DatabaseURL = url
+			c.DeliveryRescan = time.Hour
+		}})
+		noRescanFinds(t, s)
+		return s
+	}
+	a := node()
+	node() // node B
+	var open atomic.Bool
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, r *http.Request, _ []byte) {
+		if !open.Load() {
+			<-r.Context().Done() // node A's sends hang until it stops and cuts them
+			return
+		}
+		mu.Lock()
+		seen[r.Header.Get("webhook-id")] = true
+		mu.Unlock()
+		w.WriteHeader(http.StatusOK)
+	})
+	createEndpoint(t, a, map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}, "max_in_flight": 2})
+	mkUser(t, a, "u", "human")
+	mkRoom(t, a, "r", "u")
+	const n = 10
+	for range n {
+		send(t, a, "r", "u", "m")
+	}
+	apptest.Eventually(t, 10*time.Second, "node A's sends in flight", func() bool { return rc.count() >= 2 })
+	open.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_ = a.Shutdown(ctx)
+	within(t, time.Second, "node B delivers what node A gave back", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(seen) == n
+	})
+}
