@@ -79,9 +79,7 @@ func status(code int) func(int, http.ResponseWriter, *http.Request, []byte) {
 }
 
 func start(t *testing.T) *apptest.Server {
-	s := apptest.Start(t, apptest.Options{FakeClock: true})
-	noRescanFinds(t, s)
-	return s
+	return apptest.Start(t, apptest.Options{FakeClock: true})
 }
 
 func createEndpoint(t *testing.T, s *apptest.Server, body map[string]any) chat.EndpointView {

@@ -18,7 +18,6 @@ import (
 // healthy delivery's latency from the message's commit time to its arrival.
 func isolationRun(t *testing.T, msgs int, blackHole bool) []time.Duration {
 	s := apptest.Start(t, apptest.Options{})
-	noRescanFinds(t, s)
 	var mu sync.Mutex
 	var lats []time.Duration
 	seen := map[string]int{}
