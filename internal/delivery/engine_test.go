@@ -279,7 +279,7 @@ func TestOverflowGoesBackToTheStoreAndComesBack(t *testing.T) {
 		mu.Unlock()
 		w.WriteHeader(http.StatusOK)
 	})
-	ep := createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}, "max_in_flight": 1})
+	ep := createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}, "max_in_flight": 1, "timeout_ms": 60000})
 	mkUser(t, s, "u", "human")
 	mkRoom(t, s, "r", "u")
 	const n = 40
@@ -332,7 +332,7 @@ func TestReleasedWorkWakesTheOtherNode(t *testing.T) {
 		mu.Unlock()
 		w.WriteHeader(http.StatusOK)
 	})
-	createEndpoint(t, a, map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}, "max_in_flight": 2})
+	createEndpoint(t, a, map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}, "max_in_flight": 2, "timeout_ms": 60000})
 	mkUser(t, a, "u", "human")
 	mkRoom(t, a, "r", "u")
 	const n = 10

@@ -254,8 +254,8 @@ func (l *lane) take(now time.Time) (out []*item, wakeAt time.Time) {
 		retries--
 		free--
 	}
-	if len(l.retries) > 0 {
-		earliest(l.retries[0].due) // due ones left over (quota): the next finish wakes the loop anyway
+	if len(l.retries) > 0 && l.retries[0].due.After(now) {
+		earliest(l.retries[0].due) // due ones left over wait for a slot: a finish wakes the loop
 	}
 	for free > 0 && l.queued() > 0 {
 		it := l.popFirst()
