@@ -115,8 +115,10 @@ type Engine struct {
 	renewDone  chan struct{}
 	collector  prometheus.Collector
 	started    bool
-	// sendHook, if set, runs at the start of every send (tests inject faults with it).
-	sendHook func(deliveryID string)
+	// sendHook, if set, runs at the start of every send; recordHook after each batch of
+	// outcomes is written, before the lanes learn of it (tests force interleavings).
+	sendHook   func(deliveryID string)
+	recordHook func(deliveryIDs []string)
 }
 
 // result is one finished attempt, or a lease to give back (release).
@@ -810,6 +812,13 @@ func (e *Engine) flush(batch []result) {
 	now := e.o.Clock.Now()
 	if err != nil && !errors.Is(err, context.Canceled) {
 		e.o.Log.Error("delivery: record attempts; they are made again", slog.Int("attempts", len(done)), slog.Any("error", err))
+	}
+	if e.recordHook != nil {
+		ids := make([]string, len(batch))
+		for i, r := range batch {
+			ids[i] = r.it.id
+		}
+		e.recordHook(ids)
 	}
 	e.locked(func() { e.settle(batch, err, now) })
 }

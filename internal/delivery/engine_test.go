@@ -350,3 +350,32 @@ func TestReleasedWorkWakesTheOtherNode(t *testing.T) {
 		return len(seen) == n
 	})
 }
+
+// A manual retry lands after a dead attempt was written and before the engine learned of
+// it: the delivery is still sent again at once.
+func TestManualRetryWhileTheOutcomeIsRecorded(t *testing.T) {
+	t.Parallel()
+	s, _ := startHooked(t)
+	var once atomic.Bool
+	var retried chat.Delivery
+	engine.SetRecordHook(s.DeliveryEngine(), func(ids []string) {
+		if once.Swap(true) {
+			return
+		}
+		s.Must(http.StatusOK, "POST", "/api/v1/deliveries/"+ids[0]+"/retry", nil).JSON(t, &retried)
+	})
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request, _ []byte) {
+		if n == 0 {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	ep := createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventRoomCreate}, "retry": map[string]any{"max_attempts": 1}})
+	mkRoom(t, s, "r")
+	within(t, time.Second, "the manual retry", func() bool { return rc.count() == 2 })
+	waitStatus(t, s, ep.ID, "", chat.DeliverySucceeded, 1)
+	if retried.Status != chat.DeliveryPending {
+		t.Fatalf("manual retry answered %+v", retried)
+	}
+}
