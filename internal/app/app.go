@@ -49,6 +49,9 @@ type Config struct {
 	DeliveryLeaseMargin time.Duration
 	DeliveryRescan      time.Duration
 	Clock               clock.Clock // nil: the wall clock
+	// WrapServiceStore, if set, wraps the store the chat service writes through (tests
+	// use it to run code between a commit and what follows it).
+	WrapServiceStore func(chat.Store) chat.Store
 }
 
 // App is one running chathooks server.
@@ -133,10 +136,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 	if cfg.DatabaseURL != "" {
 		webhookAuthTTL = time.Second
 	}
+	var serviceStore chat.Store = st
+	if cfg.WrapServiceStore != nil {
+		serviceStore = cfg.WrapServiceStore(st)
+	}
 	a.Service = chat.NewService(chat.Config{
-		Store: st, Clock: cfg.Clock, Renderer: renderer{render.New()}, Publisher: a.publisher(), Logger: log, NodeID: a.nodeID,
-		Tokens:         webhookTokens{},
-		WebhookAuthTTL: webhookAuthTTL,
+		Store: serviceStore, Clock: cfg.Clock, Renderer: renderer{render.New()}, Publisher: a.Broker, Dispatcher: a.dispatcher(),
+		Logger: log, NodeID: a.nodeID, Tokens: webhookTokens{}, WebhookAuthTTL: webhookAuthTTL,
 	})
 	apiMux := http.NewServeMux()
 	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound)

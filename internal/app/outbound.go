@@ -51,22 +51,13 @@ func (a *App) initOutbound() *outbound {
 	return o
 }
 
-// publisher tells both the live-stream broker and the delivery engine about committed
-// events.
-func (a *App) publisher() chat.Publisher {
-	o := a.initOutbound()
-	if o.engine == nil {
-		return a.Broker
+// dispatcher is the delivery engine as the chat service sees it (nil if the key failed):
+// deliveries the service writes are leased to this node and handed to the engine.
+func (a *App) dispatcher() chat.Dispatcher {
+	if o := a.initOutbound(); o.engine != nil {
+		return o.engine
 	}
-	return publishers{a.Broker, o.engine}
-}
-
-type publishers []chat.Publisher
-
-func (ps publishers) Publish(events []chat.Event) {
-	for _, p := range ps {
-		p.Publish(events)
-	}
+	return nil
 }
 
 // outboundService returns the endpoint and delivery use cases (nil if the key failed).

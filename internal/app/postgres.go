@@ -14,6 +14,7 @@ import (
 	"github.com/chathooks/chathooks/internal/secretbox"
 	"github.com/chathooks/chathooks/internal/store"
 	"github.com/chathooks/chathooks/internal/store/postgres"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
 // scaleOut is what a node sharing a PostgreSQL database needs beside the store: a small
@@ -75,14 +76,30 @@ func (a *App) startScaleOut() {
 	go func() {
 		defer close(a.pg.done)
 		postgres.Listen(ctx, a.cfg.DatabaseURL, a.nodeID, a.log, func(rooms []string) {
-			if rooms == nil { // reconnected: anything may have been missed
+			e := a.DeliveryEngine()
+			if rooms == nil { // (re)connected: anything committed before may have been missed
 				a.Broker.PokeAll()
+				if e != nil {
+					e.EndpointsChanged()
+					e.DeliveriesDue()
+				}
 			}
 			for _, r := range rooms {
-				a.Broker.Poke(r)
+				switch r {
+				case sqlstore.NotifyEndpoints:
+					if e != nil {
+						e.EndpointsChanged()
+					}
+				case sqlstore.NotifyDeliveries:
+					if e != nil {
+						e.DeliveriesDue()
+					}
+				default:
+					a.Broker.Poke(r)
+				}
 			}
-			if e := a.DeliveryEngine(); e != nil {
-				e.Poke()
+			if e != nil {
+				e.OtherNodeWrote()
 			}
 		})
 	}()

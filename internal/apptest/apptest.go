@@ -78,7 +78,32 @@ func Start(t testing.TB, o Options) *Server {
 		defer cancel()
 		_ = a.Shutdown(ctx)
 	})
+	// Runs before the shutdown above: the delivery engine's safety re-scan must have found
+	// nothing, since every delivery is handed over or recovered through a real wake-up.
+	t.Cleanup(func() {
+		if n := s.Counter("chathooks_delivery_rescan_found_total"); n != 0 {
+			t.Errorf("apptest: the delivery re-scan found %v deliveries that no wake-up announced", n)
+		}
+	})
 	return s
+}
+
+// Counter returns the value of the server's counter named name (summed over its label
+// values; 0 if it has none).
+func (s *Server) Counter(name string) float64 {
+	mfs, err := s.Metrics.Registry.Gather()
+	if err != nil {
+		s.T.Fatalf("apptest: gather metrics: %v", err)
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				total += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return total
 }
 
 // Logger returns a logger writing to the test log at warn level and above.

@@ -39,18 +39,24 @@ func (o *Outbound) GetDelivery(ctx context.Context, id string) (DeliveryDetail, 
 	return DeliveryDetail{Delivery: d, Attempts: as}, nil
 }
 
-// RetryDelivery schedules an attempt now (manual retry), whatever the delivery's status. A
-// dead delivery gets one more attempt; if it fails, it is dead again.
+// RetryDelivery schedules an attempt now (manual retry), whatever the delivery's status,
+// and answers with the delivery as scheduled: pending, due now. A dead delivery gets one
+// more attempt; if it fails, it is dead again. The delivery is leased to this node and
+// handed to its engine at once.
 func (o *Outbound) RetryDelivery(ctx context.Context, id string) (Delivery, error) {
 	var d Delivery
 	err := o.svc.store.Write(ctx, func(tx Tx) error {
 		var err error
-		d, err = tx.RetryDelivery(id, o.svc.now())
+		d, err = tx.RetryDelivery(id, o.svc.now(), o.svc.lease())
 		return err
 	})
 	if err != nil {
 		return Delivery{}, err
 	}
-	o.due()
+	if o.svc.dispatch != nil {
+		o.svc.handOver(Handover{Deliveries: []Delivery{d}})
+	} else {
+		o.due()
+	}
 	return d, nil
 }

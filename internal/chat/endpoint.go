@@ -85,6 +85,9 @@ func (e Endpoint) Wants(typ string) bool {
 // not disabled): what fanOut matches each event against. It is immutable once built, so a
 // store may cache it and share it between transactions.
 type Routes struct {
+	// Version is the endpoint state the table was built from (set by the store; it changes
+	// with every endpoint write on any node).
+	Version   int64
 	workspace []route
 	agents    map[string][]route // agent id -> its agent-level endpoints
 }
@@ -227,5 +230,6 @@ type DeliveryResult struct {
 	Attempt    Attempt
 	Status     string    // succeeded | failed | dead
 	NextAt     time.Time // when failed
+	LeaseUntil time.Time // when failed: the owner keeps the lease until then
 	Disable    bool      // 410 Gone: disable the endpoint
 }

@@ -458,9 +458,22 @@ func (o *Outbound) Replay(ctx context.Context, id string, since time.Time) (int,
 			ds = append(ds, d)
 		}
 		if len(ds) > 0 {
-			if err := o.svc.store.Write(ctx, func(tx Tx) error { return tx.InsertDeliveries(ds) }); err != nil {
+			var version int64
+			err := o.svc.store.Write(ctx, func(tx Tx) error {
+				r, err := tx.EndpointRoutes()
+				if err != nil {
+					return err
+				}
+				version = r.Version
+				if o.svc.dispatch == nil {
+					return tx.InsertDeliveries(ds)
+				}
+				return tx.InsertDeliveriesLeased(ds, o.svc.lease())
+			})
+			if err != nil {
 				return total, err
 			}
+			o.svc.handOver(Handover{Deliveries: ds, Events: evs, RoutesVersion: version})
 			total += len(ds)
 		}
 		if len(evs) < ReplayBatch {
@@ -468,7 +481,7 @@ func (o *Outbound) Replay(ctx context.Context, id string, since time.Time) (int,
 		}
 		after = last
 	}
-	if total > 0 {
+	if total > 0 && o.svc.dispatch == nil {
 		o.due()
 	}
 	return total, nil

@@ -7,16 +7,20 @@ import (
 	"github.com/chathooks/chathooks/internal/ids"
 )
 
-// DeliveryTx holds the outgoing-delivery writes (issue 4). Claims and completions run
-// through Write like every change, so on SQLite the one writer does them, grouped with
-// other writes; on PostgreSQL they are FOR UPDATE SKIP LOCKED leases.
+// DeliveryTx holds the delivery writes. The fast path is InsertDeliveriesLeased: the
+// transaction that writes an event writes its delivery rows already leased to the writing
+// node, whose engine gets them in memory after commit (Dispatcher). Claims read the table
+// only to recover work nobody holds (start-up, a dead node's expired leases, released or
+// overflowing work).
 type DeliveryTx interface {
 	// EndpointRoutes returns the routing table of the endpoints that are not disabled. It
 	// is on the hot path (every event): implementations cache it and drop the cache when an
-	// endpoint changes.
+	// endpoint changes. Routes.Version identifies the endpoint state it was built from.
 	EndpointRoutes() (*Routes, error)
-	// InsertDeliveries inserts new deliveries (status pending, due now).
+	// InsertDeliveries inserts new deliveries (status pending, due now), leased to nobody.
 	InsertDeliveries(ds []Delivery) error
+	// InsertDeliveriesLeased inserts new deliveries (status pending, due now) leased as l.
+	InsertDeliveriesLeased(ds []Delivery, l Lease) error
 
 	InsertEndpoint(e Endpoint) error
 	GetEndpoint(id string) (Endpoint, error)
@@ -25,39 +29,73 @@ type DeliveryTx interface {
 	// DeleteEndpoint deletes the endpoint with its deliveries and their attempts.
 	DeleteEndpoint(id string) error
 
-	// ClaimDeliveries leases due deliveries as c asks (first attempts in event order,
-	// retries by due time) and returns them.
+	// ClaimDeliveries leases due deliveries that no live lease holds, as c asks (first
+	// attempts in event order, retries by due time), and returns them.
 	ClaimDeliveries(c Claim) ([]Claimed, error)
-	// CompleteDeliveries records attempts and their outcomes. A delivery whose lease was
-	// lost (another owner holds it) keeps its state; the attempt is still recorded.
+	// CompleteDeliveries records attempts and their outcomes, in a few statements per
+	// batch. A delivery whose lease was lost (another owner holds it) keeps its state; the
+	// attempt is still recorded. A failed result keeps its lease until LeaseUntil (the
+	// owner holds the retry in memory); other outcomes end the lease.
 	CompleteDeliveries(rs []DeliveryResult) error
 	// ReleaseDeliveries gives back leases of owner without recording an attempt; with no
 	// ids, all of owner's leases.
 	ReleaseDeliveries(owner string, ids []string) error
+	// RenewLeases extends every lease owner holds on unfinished deliveries to until.
+	RenewLeases(owner string, until time.Time) (int64, error)
 	// ReleaseAllLeases clears every lease: only for single-node stores at start-up, when no
 	// other process can hold one.
 	ReleaseAllLeases() (int64, error)
-	// RetryDelivery schedules a delivery for an attempt at now (manual retry).
-	RetryDelivery(id string, now time.Time) (Delivery, error)
+	// RetryDelivery schedules a delivery for an attempt at now (manual retry): status
+	// pending, due now, leased as l.
+	RetryDelivery(id string, now time.Time, l Lease) (Delivery, error)
 }
 
-// DeliveryReader holds the outgoing-delivery reads (issue 4).
+// Lease is who holds deliveries and until when. On a single-node store Until may lie far
+// ahead: every lease is released when the process starts.
+type Lease struct {
+	Owner string
+	Until time.Time
+}
+
+// DeliveryReader holds the delivery reads.
 type DeliveryReader interface {
 	GetEndpoint(ctx context.Context, id string) (Endpoint, error)
 	// ListEndpoints returns endpoints by id after the cursor; limit <= 0: all.
 	ListEndpoints(ctx context.Context, after string, limit int) ([]Endpoint, error)
+	// EndpointVersion returns the current endpoint state version (see Routes.Version).
+	EndpointVersion(ctx context.Context) (int64, error)
 	GetDelivery(ctx context.Context, id string) (Delivery, error)
 	ListDeliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error)
 	DeliveryAttempts(ctx context.Context, deliveryID string) ([]Attempt, error)
 	// EventsByID returns the events with these ids (in no particular order).
 	EventsByID(ctx context.Context, ids []string) ([]Event, error)
-	// RetryDueTimes returns, per endpoint, the earliest due time of its failed deliveries.
-	RetryDueTimes(ctx context.Context) (map[string]time.Time, error)
+	// NextClaimable returns the earliest time at which an unfinished delivery of an active
+	// endpoint that owner does not hold may be claimable: another owner's lease ends (a
+	// time already past if it ended and nobody claimed it yet), or a retry nobody holds
+	// falls due (zero: none).
+	NextClaimable(ctx context.Context, owner string, now time.Time) (time.Time, error)
+}
+
+// Dispatcher is this node's delivery engine as the domain sees it. Lease is how deliveries
+// written by this node are leased to it inside their transaction; Dispatch hands them over
+// after the commit, with their events, so the engine never reads them back.
+type Dispatcher interface {
+	Lease(now time.Time) Lease
+	Dispatch(h Handover)
+}
+
+// Handover is what one committed write leased to this node.
+type Handover struct {
+	Deliveries []Delivery
+	Events     []Event // the events the deliveries carry (may hold others)
+	// RoutesVersion is the endpoint version the deliveries were routed with: an engine
+	// whose endpoints are older reloads them before sending.
+	RoutesVersion int64
 }
 
 // fanOut turns a just-appended event into delivery rows for the endpoints it matches, in
-// the same transaction.
-func (s *Service) fanOut(tx Tx, e *Event) error {
+// the same transaction; with a dispatcher they are leased to this node and added to h.
+func (s *Service) fanOut(tx Tx, e *Event, h *Handover) error {
 	r, err := tx.EndpointRoutes()
 	if err != nil || r.Empty() {
 		return err
@@ -66,7 +104,16 @@ func (s *Service) fanOut(tx Tx, e *Event) error {
 	if len(eps) == 0 {
 		return nil
 	}
-	return tx.InsertDeliveries(newDeliveries(e, eps))
+	ds := newDeliveries(e, eps)
+	if s.dispatch == nil {
+		return tx.InsertDeliveries(ds)
+	}
+	if err := tx.InsertDeliveriesLeased(ds, s.lease()); err != nil {
+		return err
+	}
+	h.Deliveries = append(h.Deliveries, ds...)
+	h.RoutesVersion = r.Version
+	return nil
 }
 
 func newDeliveries(e *Event, endpointIDs []string) []Delivery {

@@ -42,7 +42,7 @@ type MentionToken struct {
 	Ref  string
 }
 
-// Publisher is told about committed events (live streams, the delivery dispatcher).
+// Publisher is told about committed events (live streams).
 type Publisher interface {
 	Publish(events []Event)
 }
@@ -69,6 +69,7 @@ type Service struct {
 	clock    clock.Clock
 	render   Renderer
 	pub      Publisher
+	dispatch Dispatcher
 	log      *slog.Logger
 	nodeID   string
 	tokens   Tokens
@@ -82,9 +83,12 @@ type Config struct {
 	Clock     clock.Clock
 	Renderer  Renderer
 	Publisher Publisher // may be nil
-	Logger    *slog.Logger
-	NodeID    string // identifies this process's stream-presence leases
-	Tokens    Tokens // nil: 32 random bytes from crypto/rand, base64url
+	// Dispatcher, if set, gets the deliveries this node writes, leased to it (else they are
+	// written unleased for whichever engine scans for them).
+	Dispatcher Dispatcher
+	Logger     *slog.Logger
+	NodeID     string // identifies this process's stream-presence leases
+	Tokens     Tokens // nil: 32 random bytes from crypto/rand, base64url
 	// WebhookAuthTTL bounds how long a cached webhook token lookup is trusted: 0 when this
 	// process is the database's only writer (the cache is then exact), > 0 when other
 	// nodes may regenerate or delete webhooks, < 0 to read the database every time.
@@ -105,12 +109,27 @@ func NewService(c Config) *Service {
 	if c.Tokens == nil {
 		c.Tokens = randomTokens{}
 	}
-	s := &Service{store: c.Store, clock: c.Clock, render: c.Renderer, pub: c.Publisher, log: c.Logger, nodeID: c.NodeID, tokens: c.Tokens}
+	s := &Service{store: c.Store, clock: c.Clock, render: c.Renderer, pub: c.Publisher, dispatch: c.Dispatcher, log: c.Logger, nodeID: c.NodeID, tokens: c.Tokens}
 	s.presence = &streamPresence{svc: s, open: map[string]int{}}
 	if c.WebhookAuthTTL >= 0 {
 		s.hooks = newWebhookAuthCache(c.WebhookAuthTTL)
 	}
 	return s
+}
+
+// lease is how this node leases the deliveries it writes (none without a dispatcher).
+func (s *Service) lease() Lease {
+	if s.dispatch == nil {
+		return Lease{}
+	}
+	return s.dispatch.Lease(s.clock.Now())
+}
+
+// handOver gives committed deliveries leased to this node to its engine.
+func (s *Service) handOver(h Handover) {
+	if s.dispatch != nil && len(h.Deliveries) > 0 {
+		s.dispatch.Dispatch(h)
+	}
 }
 
 // Store returns the service's store (for adapters that read directly).
@@ -126,8 +145,9 @@ func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Mic
 // write runs fn in a group-committed transaction and publishes the events it appended.
 func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) error) error) error {
 	var events []Event
+	var h Handover
 	err := s.store.Write(ctx, func(tx Tx) error {
-		events = events[:0]
+		events, h = events[:0], Handover{Deliveries: h.Deliveries[:0]}
 		return fn(tx, func(e *Event) error {
 			if e.ID == "" {
 				e.ID = ids.New("evt", e.CreatedAt)
@@ -135,7 +155,7 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) er
 			if err := tx.AppendEvent(e); err != nil {
 				return err
 			}
-			if err := s.fanOut(tx, e); err != nil {
+			if err := s.fanOut(tx, e, &h); err != nil {
 				return err
 			}
 			events = append(events, *e)
@@ -144,6 +164,10 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) er
 	})
 	if err != nil {
 		return err
+	}
+	if len(h.Deliveries) > 0 {
+		h.Events = events
+		s.dispatch.Dispatch(h)
 	}
 	if s.pub != nil && len(events) > 0 {
 		s.pub.Publish(events)

@@ -36,8 +36,8 @@ type ServeCmd struct {
 	LogFormat           string        `default:"text" enum:"text,json" env:"CHATHOOKS_LOG_FORMAT" help:"Log format (text or json)."`
 	ShutdownTimeout     time.Duration `default:"15s" env:"CHATHOOKS_SHUTDOWN_TIMEOUT" help:"How long shutdown waits for in-flight requests and deliveries."`
 	SecretKey           string        `env:"CHATHOOKS_SECRET_KEY" help:"Base64 32-byte key sealing endpoint secrets at rest (default: a key file in --data; with PostgreSQL, a key kept in the database)."`
-	DeliveryLeaseMargin time.Duration `default:"30s" env:"CHATHOOKS_DELIVERY_LEASE_MARGIN" help:"Added to an endpoint's timeout to make a delivery claim's lease: how long a crashed node's deliveries wait before another node takes them."`
-	DeliveryRescan      time.Duration `default:"30s" env:"CHATHOOKS_DELIVERY_RESCAN" help:"How often an idle delivery engine re-scans for work written by other nodes."`
+	DeliveryLeaseMargin time.Duration `default:"30s" env:"CHATHOOKS_DELIVERY_LEASE_MARGIN" help:"Added to the longest endpoint timeout to make a delivery lease: how long a crashed node's deliveries wait before another node takes them."`
+	DeliveryRescan      time.Duration `default:"30s" env:"CHATHOOKS_DELIVERY_RESCAN" help:"Period of the delivery engine's safety re-scan of the database (work is handed over in memory; the re-scan only catches a lost wake-up)."`
 }
 
 // VersionCmd prints the version.

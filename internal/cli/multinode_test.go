@@ -51,7 +51,7 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 	args := func() []string {
 		return []string{"serve", "--addr", "127.0.0.1:0", "--data", t.TempDir(), "--database-url", dbURL,
 			"--admin-token", "tok", "--allow-private-targets", "--room-rate-limit", "1", "--room-rate-burst", "1",
-			"--delivery-lease-margin", "1s", "--delivery-rescan", "300ms", "--log-level", "error"}
+			"--delivery-lease-margin", "1s", "--log-level", "error"}
 	}
 	nodes := []*child{startChild(t, args()...)}
 	a := nodes[0].url

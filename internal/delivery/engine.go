@@ -1,14 +1,29 @@
-// Package delivery is the outgoing-webhook engine. The database is the queue: deliveries
-// are rows written with their event (chat.Service.fanOut); the engine claims due rows in
-// batches as leases (through the store's writer), sends them through the shared egress
-// client in per-endpoint lanes, and records every attempt in batches.
+// Package delivery is the engine that sends deliveries: each event to each endpoint it
+// matches, signed in the endpoint's format, retried on its schedule.
 //
-// Isolation: each endpoint has its own in-flight bound (max_in_flight), optional rate
-// limit and circuit breaker, and claims are made per endpoint for exactly the free slots,
-// so a slow or dead endpoint holds only its own slots and rows. First attempts and retries
-// have separate quotas (retries get at most half the slots), so retries never delay fresh
-// events. The engine wakes on committed events (Publish), on its own timer for the next
-// due retry or breaker probe, and when poked; it never polls on the hot path.
+// Invariants. The database is the durable queue; memory holds the work. The transaction
+// that writes an event writes its delivery rows leased to this node, and after the commit
+// Dispatch hands them to the engine, so fresh work costs no claim. The engine's state is a
+// map of lanes, one per endpoint, guarded by one mutex: a lane holds exactly the
+// deliveries this node leases for that endpoint and has not finished — a FIFO of first
+// attempts, a heap of retries by due time, and those in flight or being recorded — all
+// indexed by held (bounded by Options.MaxHeld; what does not fit is given back to the
+// store). On SQLite a lease lasts until the process restarts (Start releases them all);
+// on PostgreSQL it lasts an endpoint timeout plus LeaseMargin and the renewer extends it,
+// so other nodes take a dead node's work when its leases expire. Goroutines: Dispatch
+// runs on the writer's caller and only appends to lanes; the dispatcher loop (one) reloads
+// endpoints when they changed, claims from the store for lanes marked scan, and starts a
+// send goroutine per attempt within each lane's in-flight bound, breaker and rate limit;
+// a send goroutine makes one attempt and hands its outcome to the recorder; the recorder
+// (one) writes outcomes in batches and then puts failed deliveries in their lane's retry
+// heap; the renewer (PostgreSQL only) extends this node's leases. Every change to the
+// state is made under the mutex and followed by a signal on a one-slot channel that the
+// loop drains before it reads the state, and flags (epDirty, lane.scan) are cleared when
+// read, never from the result of a later store call, so no wake-up is lost. The store is
+// read only to recover work nobody holds: at start, after a lane overflowed, when another
+// node released work, when a lease of another node or an unheld retry comes due
+// (NextClaimable), and on the periodic safety re-scan, whose finds are counted
+// (chathooks_delivery_rescan_found_total) because they mean a missed wake-up.
 package delivery
 
 import (
@@ -18,8 +33,13 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/url"
+	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/clock"
@@ -31,48 +51,79 @@ import (
 type Options struct {
 	Store   chat.Store
 	Box     chat.SecretBox
-	Client  *http.Client // the egress client
+	Client  *http.Client // the SSRF-guarded egress client
 	Clock   clock.Clock
 	Log     *slog.Logger
 	Metrics *metrics.Metrics // may be nil
 	AppID   string           // Sendbird app_id
 	NodeID  string           // lease owner; generated when empty
-	// LeaseMargin is added to an endpoint's timeout to make a claim's lease (default 30s).
+	// LeaseMargin is added to the longest endpoint timeout to make a lease (default 30s):
+	// how long a dead node's deliveries wait before another node takes them.
 	LeaseMargin time.Duration
-	// Rescan is the idle safety re-scan period (default 30s): it catches work written by
-	// other nodes and anything whose wake-up was missed. It is not on the hot path.
+	// Rescan is the period of the safety re-scan (default 30s).
 	Rescan time.Duration
+	// MaxHeld bounds the deliveries one endpoint's lane holds in memory (default 10,000);
+	// the rest wait in the store and are claimed as the lane drains.
+	MaxHeld int
 }
 
-// Engine delivers outgoing webhooks.
+// claimBatch is the most deliveries one lane claims from the store at a time.
+const claimBatch = 1000
+
+// recordBatch is the most outcomes one write records, so that a write of outcomes stays
+// short beside the posts that share the writer.
+const recordBatch = 512
+
+// singleNodeLease is the lease of a single-node store: until the process restarts.
+var singleNodeLease = time.Date(9999, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// Engine sends deliveries.
 type Engine struct {
-	o     Options
-	owner string
+	o      Options
+	owner  string
+	single bool // one process owns the store: leases never expire
 
-	wake    chan struct{}
-	results chan result
+	wake    chan struct{} // one slot: "the state changed, look again"
+	results chan result   // outcomes for the recorder
 
-	mu           sync.Mutex
-	lanes        map[string]*lane
-	epDirty      bool
-	dueDirty     bool
-	newTypes     map[string]struct{}
-	inflight     sync.WaitGroup
-	rnd          *rand.Rand
-	nextSelfWake time.Time
+	mu sync.Mutex
+	// lanes by endpoint id.
+	lanes map[string]*lane
+	// parked: handed-over deliveries waiting for an endpoint reload (unknown endpoint, or
+	// routed with a newer endpoint version than the one loaded).
+	parked []*item
+	// spilled: deliveries that did not fit their lane; the loop gives their leases back.
+	spilled []*item
+	// epDirty: endpoints must be reloaded; epVersion: the version loaded.
+	epDirty   bool
+	epVersion int64
+	// nextClaimable: when work nobody holds comes due (zero: none known); claimableStale:
+	// it must be asked again (after a recovery pass or another node's commit).
+	nextClaimable  time.Time
+	claimableStale bool
+	claimableAsked time.Time
+	rnd            *rand.Rand
 
-	events *eventCache
+	maxTimeout atomic.Int64 // the longest endpoint timeout (ns), for leases
+	inflight   sync.WaitGroup
 
 	sendCtx    context.Context
 	cancelSend context.CancelFunc
 	stop       context.CancelFunc
 	loopDone   chan struct{}
 	recDone    chan struct{}
+	renewDone  chan struct{}
+	collector  prometheus.Collector
 	started    bool
+	// sendHook, if set, runs at the start of every send; recordHook after each batch of
+	// outcomes is written, before the lanes learn of it (tests force interleavings).
+	sendHook   func(deliveryID string)
+	recordHook func(deliveryIDs []string)
 }
 
-// result is one finished attempt (or a release when the send was cut by shutdown).
+// result is one finished attempt, or a lease to give back (release).
 type result struct {
+	it      *item
 	r       chat.DeliveryResult
 	release bool
 }
@@ -94,22 +145,40 @@ func New(o Options) *Engine {
 	if o.Rescan <= 0 {
 		o.Rescan = 30 * time.Second
 	}
+	if o.MaxHeld <= 0 {
+		o.MaxHeld = 10000
+	}
 	e := &Engine{
 		o: o, owner: o.NodeID, wake: make(chan struct{}, 1), results: make(chan result, 4096),
-		lanes: map[string]*lane{}, epDirty: true, dueDirty: true, newTypes: map[string]struct{}{},
-		rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())), events: newEventCache(1 << 16),
+		lanes: map[string]*lane{}, epDirty: true, rnd: rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64())),
 	}
+	if sn, ok := o.Store.(interface{ SingleNode() bool }); ok {
+		e.single = sn.SingleNode()
+	}
+	e.maxTimeout.Store(int64(chat.DefaultTimeout))
 	e.sendCtx, e.cancelSend = context.WithCancel(context.Background())
 	return e
 }
 
-// singleNode is implemented by stores that belong to one process (SQLite).
-type singleNode interface{ SingleNode() bool }
+var _ chat.Dispatcher = (*Engine)(nil)
 
-// Start releases stale leases on single-node stores (after a crash, no other process can
-// hold one, so they are sent again at once) and starts the dispatcher and the recorder.
+// Lease implements chat.Dispatcher: deliveries written by this node are leased to it.
+func (e *Engine) Lease(now time.Time) chat.Lease {
+	return chat.Lease{Owner: e.owner, Until: e.leaseUntil(now)}
+}
+
+func (e *Engine) leaseUntil(now time.Time) time.Time {
+	if e.single {
+		return singleNodeLease
+	}
+	return now.Add(time.Duration(e.maxTimeout.Load()) + e.o.LeaseMargin)
+}
+
+// Start releases a previous run's leases on a single-node store (no other process can
+// hold one), loads the endpoints and starts the goroutines; every lane first recovers
+// what the store holds for it.
 func (e *Engine) Start(ctx context.Context) error {
-	if sn, ok := e.o.Store.(singleNode); ok && sn.SingleNode() {
+	if e.single {
 		var n int64
 		err := e.o.Store.Write(ctx, func(tx chat.Tx) error {
 			var err error
@@ -125,22 +194,36 @@ func (e *Engine) Start(ctx context.Context) error {
 	}
 	lctx, stop := context.WithCancel(context.Background())
 	e.stop = stop
-	e.loopDone, e.recDone = make(chan struct{}), make(chan struct{})
+	e.loopDone, e.recDone, e.renewDone = make(chan struct{}), make(chan struct{}), make(chan struct{})
 	e.started = true
+	if m := e.o.Metrics; m != nil {
+		e.collector = newLaneCollector(e)
+		if err := m.Registry.Register(e.collector); err != nil {
+			e.collector = nil
+			e.o.Log.Warn("delivery: lane metrics not registered", slog.Any("error", err))
+		}
+	}
 	go e.recorder()
 	go e.loop(lctx)
-	e.Poke()
+	if e.single {
+		close(e.renewDone)
+	} else {
+		go e.renewer(lctx)
+	}
+	e.signal()
 	return nil
 }
 
-// Stop stops claiming, lets in-flight sends finish within ctx (then cuts them), records
-// their outcomes, and releases the leases of anything not sent.
+// Stop stops starting sends, lets in-flight sends finish within ctx (then cuts them),
+// records their outcomes, and gives back every lease this node holds.
 func (e *Engine) Stop(ctx context.Context) error {
 	if !e.started {
 		return nil
 	}
+	e.started = false // a second Stop does nothing
 	e.stop()
 	<-e.loopDone
+	<-e.renewDone
 	done := make(chan struct{})
 	go func() { e.inflight.Wait(); close(done) }()
 	select {
@@ -152,6 +235,9 @@ func (e *Engine) Stop(ctx context.Context) error {
 	close(e.results)
 	<-e.recDone
 	e.cancelSend()
+	if e.collector != nil {
+		e.o.Metrics.Registry.Unregister(e.collector)
+	}
 	wctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	err := e.o.Store.Write(wctx, func(tx chat.Tx) error { return tx.ReleaseDeliveries(e.owner, nil) })
@@ -161,17 +247,6 @@ func (e *Engine) Stop(ctx context.Context) error {
 	return nil
 }
 
-// Poke makes the engine look for due work now (after a fake clock moved, for instance).
-func (e *Engine) Poke() {
-	e.mu.Lock()
-	e.dueDirty = true
-	for _, l := range e.lanes {
-		l.dirty = true
-	}
-	e.mu.Unlock()
-	e.signal()
-}
-
 func (e *Engine) signal() {
 	select {
 	case e.wake <- struct{}{}:
@@ -179,18 +254,10 @@ func (e *Engine) signal() {
 	}
 }
 
-// Publish implements chat.Publisher: committed events may have deliveries.
-func (e *Engine) Publish(events []chat.Event) {
-	e.events.add(events)
-	e.mu.Lock()
-	for i := range events {
-		e.newTypes[events[i].Type] = struct{}{}
-	}
-	e.mu.Unlock()
-	e.signal()
-}
+// Poke makes the engine look at its state now (after a fake clock moved, for instance).
+func (e *Engine) Poke() { e.signal() }
 
-// EndpointsChanged implements chat.OutboundNotifier.
+// EndpointsChanged implements chat.OutboundNotifier: reload the endpoints.
 func (e *Engine) EndpointsChanged() {
 	e.mu.Lock()
 	e.epDirty = true
@@ -198,19 +265,101 @@ func (e *Engine) EndpointsChanged() {
 	e.signal()
 }
 
-// DeliveriesDue implements chat.OutboundNotifier.
-func (e *Engine) DeliveriesDue() { e.Poke() }
+// DeliveriesDue implements chat.OutboundNotifier: the store may hold work nobody holds
+// (another node released leases, or wrote deliveries without a lease); every lane claims.
+func (e *Engine) DeliveriesDue() {
+	e.mu.Lock()
+	for _, l := range e.lanes {
+		l.scan |= scanRecover
+	}
+	e.mu.Unlock()
+	e.signal()
+}
+
+// OtherNodeWrote says another node committed work: the leases it holds may be the next
+// to expire, so when work comes claimable is asked again (at most once a second).
+func (e *Engine) OtherNodeWrote() {
+	e.mu.Lock()
+	was := e.claimableStale
+	e.claimableStale = true
+	e.mu.Unlock()
+	if !was {
+		e.signal()
+	}
+}
+
+// Dispatch implements chat.Dispatcher: deliveries committed leased to this node join their
+// lanes at once.
+func (e *Engine) Dispatch(h chat.Handover) {
+	now := e.o.Clock.Now()
+	byID := make(map[string]*chat.Event, len(h.Events))
+	for i := range h.Events {
+		byID[h.Events[i].ID] = &h.Events[i]
+	}
+	e.locked(func() {
+		stale := h.RoutesVersion != 0 && h.RoutesVersion != e.epVersion
+		for _, d := range h.Deliveries {
+			it := &item{id: d.ID, endpointID: d.EndpointID, eventID: d.EventID, ev: byID[d.EventID],
+				attempts: d.AttemptCount, created: d.CreatedAt, due: now}
+			l := e.lanes[d.EndpointID]
+			if stale || l == nil || l.deleted {
+				e.parked = append(e.parked, it)
+				e.epDirty = true
+				continue
+			}
+			e.admit(l, it, now)
+		}
+	})
+	e.signal()
+}
+
+// locked runs f holding e.mu, and releases it even if f panics (a panic is recovered
+// further up: the mutex must not stay held).
+func (e *Engine) locked(f func()) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	f()
+}
+
+// admit adds a delivery this node now leases to its lane (e.mu held). One already held is
+// not added twice; a manual retry of one waiting for its due time moves it to now.
+func (e *Engine) admit(l *lane, it *item, now time.Time) bool {
+	if old, ok := l.held[it.id]; ok {
+		if it.attempts > 0 {
+			l.retryAt(old, now)
+		}
+		return false
+	}
+	if len(l.held) >= e.o.MaxHeld {
+		e.spilled = append(e.spilled, it)
+		return false
+	}
+	if it.due.IsZero() {
+		it.due = now
+	}
+	l.add(it)
+	return true
+}
 
 func (e *Engine) loop(ctx context.Context) {
 	defer close(e.loopDone)
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	rescan := time.NewTicker(e.o.Rescan) // fixed period, whatever else happens
+	defer rescan.Stop()
 	for {
-		wait := e.round(ctx)
+		wait := e.safeRound(ctx)
 		if ctx.Err() != nil {
 			return
 		}
 		if wait == 0 {
+			select {
+			case <-ctx.Done():
+				return
+			case <-rescan.C:
+				e.markScan(scanRescan)
+			default:
+			}
 			continue
 		}
 		timer.Reset(wait)
@@ -219,258 +368,338 @@ func (e *Engine) loop(ctx context.Context) {
 			return
 		case <-e.wake:
 		case <-timer.C:
-			e.mu.Lock()
-			if e.nextSelfWake.IsZero() { // the idle re-scan
-				e.dueDirty = true
-				for _, l := range e.lanes {
-					l.dirty = true
-				}
-			}
-			e.mu.Unlock()
+		case <-rescan.C:
+			e.markScan(scanRescan)
 		}
 	}
+}
+
+func (e *Engine) markScan(reason int) {
+	e.mu.Lock()
+	for _, l := range e.lanes {
+		l.scan |= reason
+	}
+	e.mu.Unlock()
+}
+
+// safeRound runs a round; a panic in it is a bug, logged and counted, and the loop goes on
+// after a second.
+func (e *Engine) safeRound(ctx context.Context) (wait time.Duration) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.panicked("dispatcher", p)
+			wait = time.Second
+		}
+	}()
+	return e.round(ctx)
+}
+
+// panicked logs and counts a recovered panic of a delivery goroutine.
+func (e *Engine) panicked(where string, p any) {
+	e.o.Log.Error("delivery: "+where+" panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+	if m := e.o.Metrics; m != nil {
+		m.DeliveryPanics.Inc()
+	}
+}
+
+// start is one send to begin: the lane, the delivery and the endpoint as it is now.
+type start struct {
+	l  *lane
+	it *item
+	ep *endpoint
 }
 
 // round does one dispatch step and returns how long to wait for the next (0: at once).
 func (e *Engine) round(ctx context.Context) time.Duration {
-	if err := e.refresh(ctx); err != nil {
-		if ctx.Err() == nil {
-			e.o.Log.Warn("delivery: refresh", slog.Any("error", err))
-		}
-		return time.Second
-	}
 	now := e.o.Clock.Now()
 	e.mu.Lock()
-	var wants []chat.ClaimWant
-	var wakeAt time.Time
-	maxTimeout := time.Duration(0)
-	for id, l := range e.lanes {
-		first, retry, w := l.capacity(now)
-		if !w.IsZero() && (wakeAt.IsZero() || w.Before(wakeAt)) {
-			wakeAt = w
-		}
-		if !l.retryDue.IsZero() && l.retryDue.After(now) && (wakeAt.IsZero() || l.retryDue.Before(wakeAt)) {
-			wakeAt = l.retryDue
-		}
-		if !l.expiresSecret.IsZero() && (wakeAt.IsZero() || l.expiresSecret.Before(wakeAt)) {
-			wakeAt = l.expiresSecret
-		}
-		if first+retry > 0 {
-			wants = append(wants, chat.ClaimWant{EndpointID: id, First: first, Retry: retry})
-			maxTimeout = max(maxTimeout, l.ep.Timeout())
-		}
-	}
-	e.mu.Unlock()
-	if len(wants) > 0 {
-		more, err := e.claim(ctx, now, wants, maxTimeout)
-		if err != nil {
-			if ctx.Err() == nil {
-				e.o.Log.Warn("delivery: claim", slog.Any("error", err))
-			}
-			return time.Second
-		}
-		if more {
-			return 0
-		}
-	}
-	wait := e.o.Rescan
-	e.mu.Lock()
-	e.nextSelfWake = time.Time{}
-	if !wakeAt.IsZero() {
-		if d := wakeAt.Sub(now); d < wait {
-			wait = max(d, time.Millisecond)
-			e.nextSelfWake = wakeAt
-		}
-	}
-	e.mu.Unlock()
-	return wait
-}
-
-// refresh reloads endpoints and retry due times when they may have changed, and marks the
-// lanes that new events may concern.
-func (e *Engine) refresh(ctx context.Context) error {
-	e.mu.Lock()
-	epDirty, dueDirty := e.epDirty, e.dueDirty
-	e.epDirty, e.dueDirty = false, false
+	reload := e.epDirty
+	e.epDirty = false
 	for _, l := range e.lanes {
-		if !l.expiresSecret.IsZero() && !e.o.Clock.Now().Before(l.expiresSecret) {
-			epDirty = true
+		if !l.expiresSecret.IsZero() && !now.Before(l.expiresSecret) {
+			reload = true
 		}
-	}
-	if len(e.newTypes) > 0 {
-		for _, l := range e.lanes {
-			for t := range e.newTypes {
-				if l.ep.Wants(t) {
-					l.dirty = true
-					break
-				}
-			}
-		}
-		clear(e.newTypes)
 	}
 	e.mu.Unlock()
-	if epDirty {
-		eps, err := e.o.Store.ListEndpoints(ctx, "", 0)
-		if err != nil {
+	if reload {
+		if err := e.refresh(ctx); err != nil {
 			e.mu.Lock()
 			e.epDirty = true
 			e.mu.Unlock()
-			return err
+			if ctx.Err() == nil {
+				e.o.Log.Warn("delivery: reload endpoints", slog.Any("error", err))
+			}
+			return time.Second
 		}
-		now := e.o.Clock.Now()
-		opened := make(map[string]*endpoint, len(eps))
-		for _, ce := range eps {
-			ep, err := openEndpoint(ce, e.o.Box, now)
-			if err != nil {
-				e.o.Log.Error("delivery: endpoint cannot be used", slog.String("endpoint_id", ce.ID), slog.Any("error", err))
+	}
+	more, err := e.recover(ctx, now)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.o.Log.Warn("delivery: claim from the store", slog.Any("error", err))
+		}
+		return time.Second
+	}
+	if err := e.askClaimable(ctx, now); err != nil && ctx.Err() == nil {
+		e.o.Log.Warn("delivery: next claimable", slog.Any("error", err))
+	}
+
+	now = e.o.Clock.Now()
+	var starts []start
+	var wakeAt time.Time
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (wakeAt.IsZero() || t.Before(wakeAt)) {
+			wakeAt = t
+		}
+	}
+	var spilled []*item
+	reloadFirst := false
+	e.locked(func() {
+		if e.epDirty {
+			// Endpoints changed since the reload above: reload before sending anything, so
+			// work handed over after a change is never sent with what came before it.
+			reloadFirst = true
+			return
+		}
+		spilled = e.spilled
+		e.spilled = nil
+		for id, l := range e.lanes {
+			if l.deleted && l.inFlight() == 0 {
+				delete(e.lanes, id)
 				continue
 			}
-			opened[ce.ID] = ep
-		}
-		e.mu.Lock()
-		for id, l := range e.lanes {
-			if _, ok := opened[id]; !ok && l.inFlight() == 0 {
-				delete(e.lanes, id)
+			items, w := l.take(now)
+			earliest(w)
+			for _, it := range items {
+				starts = append(starts, start{l: l, it: it, ep: l.ep})
 			}
 		}
-		for id, ep := range opened {
-			if l, ok := e.lanes[id]; ok {
-				l.setEndpoint(ep)
-				l.dirty = true
+		if !e.nextClaimable.IsZero() {
+			if !now.Before(e.nextClaimable) {
+				e.nextClaimable = time.Time{}
+				for _, l := range e.lanes {
+					l.scan |= scanRecover
+				}
+				more = true
 			} else {
-				e.lanes[id] = newLane(ep)
+				earliest(e.nextClaimable)
 			}
 		}
-		e.mu.Unlock()
-		dueDirty = true
+		if e.claimableStale {
+			earliest(e.claimableAsked.Add(time.Second))
+		}
+		e.inflight.Add(len(starts))
+	})
+	if reloadFirst {
+		return 0
 	}
-	if dueDirty {
-		dues, err := e.o.Store.RetryDueTimes(ctx)
+	for _, it := range spilled {
+		e.results <- result{it: it, release: true}
+	}
+	for _, s := range starts {
+		go e.send(s.l, s.it, s.ep)
+	}
+	if more {
+		return 0
+	}
+	if wakeAt.IsZero() {
+		return time.Hour // the re-scan ticker and signals wake the loop before
+	}
+	return max(wakeAt.Sub(now), time.Millisecond)
+}
+
+// refresh reloads the endpoints: lanes follow them (new, changed, gone) and parked
+// deliveries join their lanes. The version is read first, so the endpoints read are at
+// least that new.
+func (e *Engine) refresh(ctx context.Context) error {
+	v, err := e.o.Store.EndpointVersion(ctx)
+	if err != nil {
+		return err
+	}
+	eps, err := e.o.Store.ListEndpoints(ctx, "", 0)
+	if err != nil {
+		return err
+	}
+	now := e.o.Clock.Now()
+	opened := make(map[string]*endpoint, len(eps))
+	maxTimeout := chat.DefaultTimeout
+	for _, ce := range eps {
+		ep, err := openEndpoint(ce, e.o.Box, now)
 		if err != nil {
-			e.mu.Lock()
-			e.dueDirty = true
-			e.mu.Unlock()
-			return err
+			e.o.Log.Error("delivery: endpoint cannot be used", slog.String("endpoint_id", ce.ID), slog.Any("error", err))
+			continue
 		}
-		e.mu.Lock()
-		for id, l := range e.lanes {
-			l.retryDue = dues[id]
+		opened[ce.ID] = ep
+		maxTimeout = max(maxTimeout, ep.Timeout())
+	}
+	e.maxTimeout.Store(int64(maxTimeout))
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.epVersion = v
+	for id, l := range e.lanes {
+		if _, ok := opened[id]; !ok && !l.deleted {
+			l.deleted = true // its rows went with it
+			l.dropAll()
 		}
-		e.mu.Unlock()
+	}
+	for id, ep := range opened {
+		l, ok := e.lanes[id]
+		switch {
+		case !ok || l.deleted:
+			l = newLane(ep)
+			l.scan = scanRecover // the store may hold work for it that nobody leases
+			e.lanes[id] = l
+		default:
+			old := l.ep.Status
+			l.setEndpoint(ep)
+			if old != chat.EndpointActive && ep.Status == chat.EndpointActive {
+				l.scan |= scanRecover
+			}
+		}
+	}
+	parked := e.parked
+	e.parked = nil
+	for _, it := range parked {
+		if l := e.lanes[it.endpointID]; l != nil && !l.deleted {
+			e.admit(l, it, now)
+		}
 	}
 	return nil
 }
 
-// claim leases what the lanes asked for and starts sending it. more reports that some lane
-// got all it asked for and has room left (more may be waiting).
-func (e *Engine) claim(ctx context.Context, now time.Time, wants []chat.ClaimWant, timeout time.Duration) (bool, error) {
+// recover claims, for every lane marked scan, what the store holds for it that no lease
+// holds, up to the lane's room. more reports that a lane got all it asked for.
+func (e *Engine) recover(ctx context.Context, now time.Time) (more bool, err error) {
+	var wants []scanWant
+	e.mu.Lock()
+	for id, l := range e.lanes {
+		if l.scan == 0 || l.deleted || l.ep.Status != chat.EndpointActive {
+			continue // an inactive lane keeps its mark until it is active
+		}
+		room := min(e.o.MaxHeld-len(l.held), claimBatch)
+		if room <= 0 || room < claimBatch && l.queued()+len(l.retries) > 0 {
+			continue // keeps its mark: claims a full batch once it has drained enough
+		}
+		wants = append(wants, scanWant{l: l, reason: l.scan, w: chat.ClaimWant{EndpointID: id, First: room, Retry: max(1, room/2)}})
+		l.scan = 0
+	}
+	e.mu.Unlock()
+	if len(wants) == 0 {
+		return false, nil
+	}
+	cws := make([]chat.ClaimWant, len(wants))
+	for i, w := range wants {
+		cws[i] = w.w
+	}
 	var got []chat.Claimed
-	c := chat.Claim{Owner: e.owner, Now: now, LeaseUntil: now.Add(timeout + e.o.LeaseMargin), Wants: wants}
-	err := e.o.Store.Write(ctx, func(tx chat.Tx) error {
+	c := chat.Claim{Owner: e.owner, Now: now, LeaseUntil: e.leaseUntil(now), Wants: cws}
+	err = e.o.Store.Write(ctx, func(tx chat.Tx) error {
 		var err error
 		got, err = tx.ClaimDeliveries(c)
 		return err
 	})
 	if err != nil {
+		e.mu.Lock()
+		for _, w := range wants {
+			w.l.scan |= w.reason
+		}
+		e.mu.Unlock()
 		return false, err
 	}
-	// Endpoints changed since this round's refresh (a rotation, an update): reload them
-	// before sending, so a delivery created after the change is never signed or addressed
-	// with what came before it (lanes take the new endpoint in place).
-	e.mu.Lock()
-	stale := e.epDirty
-	e.mu.Unlock()
-	if stale && len(got) > 0 {
-		if err := e.refresh(ctx); err != nil {
-			_ = e.o.Store.Write(context.Background(), func(tx chat.Tx) error { return tx.ReleaseDeliveries(e.owner, claimedIDs(got)) })
-			return false, err
-		}
+	evs, err := e.loadEvents(ctx, got)
+	if err != nil {
+		e.o.Log.Warn("delivery: read claimed events; they are read again when sent", slog.Any("error", err))
 	}
-	byEP := map[string][2]int{}
+	counts := map[string][2]int{}
 	for _, d := range got {
-		n := byEP[d.EndpointID]
+		n := counts[d.EndpointID]
 		if d.AttemptCount == 0 {
 			n[0]++
 		} else {
 			n[1]++
 		}
-		byEP[d.EndpointID] = n
+		counts[d.EndpointID] = n
 	}
-	more := false
-	e.mu.Lock()
-	for _, w := range wants {
-		l := e.lanes[w.EndpointID]
-		n := byEP[w.EndpointID]
-		if l == nil {
-			continue
-		}
-		l.took(n[0], n[1], now)
-		if n[0] < w.First {
-			l.dirty = false
-		}
-		if n[1] < w.Retry {
-			l.retryDue = time.Time{}
-			e.dueDirty = true
-		}
-		if (w.First > 0 && n[0] == w.First) || (w.Retry > 0 && n[1] == w.Retry) {
-			more = true
-		}
-	}
-	e.inflight.Add(len(got))
-	e.mu.Unlock()
-	if len(got) == 0 {
-		return false, nil
-	}
-	evs, err := e.loadEvents(ctx, got)
-	if err != nil {
-		// Give the claims back; they are retried on the next round.
-		e.mu.Lock()
+	rescanFound := 0
+	e.locked(func() {
 		for _, d := range got {
-			if l := e.lanes[d.EndpointID]; l != nil {
-				if d.AttemptCount == 0 {
-					l.inFirst--
-				} else {
-					l.inRetry--
-				}
+			l := e.lanes[d.EndpointID]
+			if l == nil || l.deleted {
+				continue
+			}
+			it := &item{id: d.ID, endpointID: d.EndpointID, eventID: d.EventID, ev: evs[d.EventID],
+				attempts: d.AttemptCount, created: d.CreatedAt, due: now}
+			if e.admit(l, it, now) && onlyRescan(wants, l) {
+				rescanFound++
 			}
 		}
-		e.mu.Unlock()
-		for range got {
-			e.inflight.Done()
+		for _, w := range wants {
+			n := counts[w.w.EndpointID]
+			if n[0] >= w.w.First || n[1] >= w.w.Retry {
+				w.l.scan |= scanRecover // a full batch: more may wait
+				more = true
+			}
 		}
-		_ = e.o.Store.Write(context.Background(), func(tx chat.Tx) error { return tx.ReleaseDeliveries(e.owner, claimedIDs(got)) })
-		return false, err
-	}
-	for _, d := range got {
-		e.mu.Lock()
-		l := e.lanes[d.EndpointID]
-		e.mu.Unlock()
-		ev, ok := evs[d.EventID]
-		go e.send(l, d, ev, ok)
+		if !more {
+			e.claimableStale = true
+		}
+	})
+	if rescanFound > 0 {
+		e.o.Log.Warn("delivery: the safety re-scan found deliveries no wake-up announced", slog.Int("deliveries", rescanFound))
+		if m := e.o.Metrics; m != nil {
+			m.DeliveryRescanFound.Add(float64(rescanFound))
+		}
 	}
 	return more, nil
 }
 
-func claimedIDs(cs []chat.Claimed) []string {
-	out := make([]string, len(cs))
-	for i, c := range cs {
-		out[i] = c.ID
-	}
-	return out
+// scanWant is one lane's claim in a recovery pass and why it was made.
+type scanWant struct {
+	l      *lane
+	reason int
+	w      chat.ClaimWant
 }
 
-// loadEvents returns the claimed deliveries' events, from the cache of recently published
-// events or the store.
+// onlyRescan reports whether lane l was scanned only because of the periodic re-scan.
+func onlyRescan(wants []scanWant, l *lane) bool {
+	for _, w := range wants {
+		if w.l == l {
+			return w.reason == scanRescan
+		}
+	}
+	return false
+}
+
+// askClaimable asks the store when work nobody holds next comes due, when that is stale
+// (at most once a second).
+func (e *Engine) askClaimable(ctx context.Context, now time.Time) error {
+	e.mu.Lock()
+	ask := e.claimableStale && now.Sub(e.claimableAsked) >= time.Second || e.claimableAsked.IsZero()
+	if ask {
+		e.claimableStale, e.claimableAsked = false, now
+	}
+	e.mu.Unlock()
+	if !ask {
+		return nil
+	}
+	at, err := e.o.Store.NextClaimable(ctx, e.owner, now)
+	if err != nil {
+		e.mu.Lock()
+		e.claimableStale = true
+		e.mu.Unlock()
+		return err
+	}
+	e.mu.Lock()
+	e.nextClaimable = at
+	e.mu.Unlock()
+	return nil
+}
+
+// loadEvents reads the claimed deliveries' events.
 func (e *Engine) loadEvents(ctx context.Context, got []chat.Claimed) (map[string]*chat.Event, error) {
 	out := make(map[string]*chat.Event, len(got))
 	var missing []string
 	for _, d := range got {
-		if _, ok := out[d.EventID]; ok {
-			continue
-		}
-		if ev, ok := e.events.get(d.EventID); ok {
-			out[d.EventID] = ev
-		} else {
+		if _, ok := out[d.EventID]; !ok {
 			out[d.EventID] = nil
 			missing = append(missing, d.EventID)
 		}
@@ -479,90 +708,182 @@ func (e *Engine) loadEvents(ctx context.Context, got []chat.Claimed) (map[string
 		n := min(len(missing), 200)
 		evs, err := e.o.Store.EventsByID(ctx, missing[:n])
 		if err != nil {
-			return nil, err
+			return out, err
 		}
 		for i := range evs {
 			out[evs[i].ID] = &evs[i]
 		}
 		missing = missing[n:]
 	}
-	for id, ev := range out {
-		if ev == nil {
-			delete(out, id)
-		}
-	}
 	return out, nil
 }
 
-// recorder writes attempt outcomes in batches through the store's writer.
+// renewer extends this node's leases well before they expire (PostgreSQL).
+func (e *Engine) renewer(ctx context.Context) {
+	defer close(e.renewDone)
+	for {
+		period := max((time.Duration(e.maxTimeout.Load())+e.o.LeaseMargin)/3, 100*time.Millisecond)
+		t := time.NewTimer(period)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return
+		case <-t.C:
+		}
+		until := e.leaseUntil(e.o.Clock.Now())
+		err := e.o.Store.Write(ctx, func(tx chat.Tx) error {
+			_, err := tx.RenewLeases(e.owner, until)
+			return err
+		})
+		if err != nil && ctx.Err() == nil {
+			e.o.Log.Warn("delivery: renew leases", slog.Any("error", err))
+		}
+	}
+}
+
+// recorder writes outcomes in batches through the store's writer.
 func (e *Engine) recorder() {
 	defer close(e.recDone)
-	const maxBatch = 1024
-	batch := make([]chat.DeliveryResult, 0, maxBatch)
-	var release []string
+	batch := make([]result, 0, recordBatch)
 	for {
 		r, ok := <-e.results
 		if !ok {
 			return
 		}
-		batch, release = batch[:0], release[:0]
-		add := func(r result) {
-			if r.release {
-				release = append(release, r.r.ID)
-			} else {
-				batch = append(batch, r.r)
-			}
-		}
-		add(r)
+		batch = append(batch[:0], r)
 	drain:
-		for len(batch)+len(release) < maxBatch {
+		for len(batch) < recordBatch {
 			select {
 			case r, ok := <-e.results:
 				if !ok {
 					break drain
 				}
-				add(r)
+				batch = append(batch, r)
 			default:
 				break drain
 			}
 		}
-		e.flush(batch, release)
+		e.safeFlush(batch)
+		clear(batch)
 	}
 }
 
-func (e *Engine) flush(batch []chat.DeliveryResult, release []string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	err := e.o.Store.Write(ctx, func(tx chat.Tx) error {
-		if len(release) > 0 {
-			if err := tx.ReleaseDeliveries(e.owner, release); err != nil {
-				return err
+// safeFlush flushes; a panic in it is a bug, logged and counted (the batch's leases stay
+// until they are released at the next start or expire).
+func (e *Engine) safeFlush(batch []result) {
+	defer func() {
+		if p := recover(); p != nil {
+			e.panicked("recorder", p)
+		}
+	}()
+	e.flush(batch)
+}
+
+// flush records a batch, then updates the lanes: failed deliveries wait in their retry
+// heap, finished ones leave, given-back ones are claimable again. If the batch cannot be
+// recorded, its deliveries are held again and attempted again (at least once).
+func (e *Engine) flush(batch []result) {
+	var done []chat.DeliveryResult
+	var release []string
+	for _, r := range batch {
+		if r.release {
+			release = append(release, r.it.id)
+		} else {
+			done = append(done, r.r)
+		}
+	}
+	var err error
+	for attempt := range 3 {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err = e.o.Store.Write(ctx, func(tx chat.Tx) error {
+			if len(release) > 0 {
+				if err := tx.ReleaseDeliveries(e.owner, release); err != nil {
+					return err
+				}
 			}
+			return tx.CompleteDeliveries(done)
+		})
+		cancel()
+		if err == nil || attempt == 2 {
+			break
 		}
-		return tx.CompleteDeliveries(batch)
-	})
+		time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond) // back off from a failing database
+	}
+	now := e.o.Clock.Now()
+	if err != nil && !errors.Is(err, context.Canceled) {
+		e.o.Log.Error("delivery: record attempts; they are made again", slog.Int("attempts", len(done)), slog.Any("error", err))
+	}
+	if e.recordHook != nil {
+		ids := make([]string, len(batch))
+		for i, r := range batch {
+			ids[i] = r.it.id
+		}
+		e.recordHook(ids)
+	}
+	e.locked(func() { e.settle(batch, err, now) })
+}
+
+// settle updates the lanes after a batch was recorded (err nil) or not (e.mu held).
+func (e *Engine) settle(batch []result, err error, now time.Time) {
+	for _, r := range batch {
+		it := r.it
+		l := e.lanes[it.endpointID]
+		if l == nil || l.deleted || l.held[it.id] != it && !r.release {
+			continue
+		}
+		switch {
+		case err != nil:
+			if r.release && l.held[it.id] == nil {
+				continue // spilled: never held; the lease is still ours in the store
+			}
+			it.due = now.Add(5 * time.Second)
+			l.add(it)
+		case r.release:
+			if l.held[it.id] == it {
+				delete(l.held, it.id)
+			}
+			l.scan |= scanRecover
+		case r.r.Status == chat.DeliveryFailed:
+			it.attempts++
+			it.due = r.r.NextAt
+			if it.retryNow {
+				it.due, it.retryNow = now, false
+			}
+			l.add(it)
+		case it.retryNow:
+			// A manual retry arrived while this attempt was being recorded: go again now.
+			it.attempts++
+			it.due, it.retryNow = now, false
+			l.add(it)
+		default:
+			delete(l.held, it.id)
+		}
+		if r.r.Disable {
+			e.epDirty = true
+		}
+	}
+	e.signal()
+}
+
+// safeURL is an endpoint URL for logs: scheme, host and path, never the query (which may
+// carry a token) or user info.
+func safeURL(raw string) string {
+	u, err := url.Parse(raw)
 	if err != nil {
-		// The leases expire and the deliveries are sent again: at least once.
-		if !errors.Is(err, context.Canceled) {
-			e.o.Log.Error("delivery: record attempts", slog.Int("attempts", len(batch)), slog.Any("error", err))
-		}
+		return "(unparsable URL)"
+	}
+	return u.Scheme + "://" + u.Host + u.Path
+}
+
+// warn logs a state change of an endpoint at WARN, at most a few per endpoint per ten
+// seconds.
+func (e *Engine) warn(l *lane, ep *endpoint, msg string, attrs ...slog.Attr) {
+	e.mu.Lock()
+	ok := l.warn.Allow()
+	e.mu.Unlock()
+	if !ok {
 		return
 	}
-	retry, disable := false, false
-	for _, r := range batch {
-		retry = retry || r.Status == chat.DeliveryFailed
-		disable = disable || r.Disable
-	}
-	if retry || disable || len(release) > 0 {
-		e.mu.Lock()
-		e.dueDirty = e.dueDirty || retry
-		e.epDirty = e.epDirty || disable
-		if len(release) > 0 {
-			for _, l := range e.lanes {
-				l.dirty = true
-			}
-		}
-		e.mu.Unlock()
-		e.signal()
-	}
+	attrs = append(attrs, slog.String("endpoint_id", ep.ID), slog.String("url", safeURL(ep.URL)))
+	e.o.Log.LogAttrs(context.Background(), slog.LevelWarn, msg, attrs...)
 }

@@ -1,6 +1,7 @@
 package delivery
 
 import (
+	"container/heap"
 	"fmt"
 	"math"
 	"time"
@@ -52,14 +53,62 @@ const (
 	BreakerMaxCooldown = 5 * time.Minute
 )
 
-// lane is one endpoint's in-process state: what is in flight per quota, whether more work
-// may be waiting, the circuit breaker and the rate limiter. Guarded by Engine.mu.
+// Where a held delivery is.
+const (
+	inQueue     = iota // waiting in the lane's FIFO of first attempts
+	inRetries          // waiting in the lane's retry heap
+	inFlight           // being sent
+	inRecording        // sent; its outcome is being written
+)
+
+// item is a delivery this node holds the lease of.
+type item struct {
+	id, endpointID, eventID string
+	ev                      *chat.Event // nil: read it from the store before sending
+	attempts                int         // attempts made before this one
+	created                 time.Time
+	due                     time.Time // retries: when the next attempt is due
+	where                   int       // inQueue, inRetries, inFlight or inRecording
+	index                   int       // position in the retry heap
+	retryNow                bool      // a manual retry arrived while it was being recorded
+}
+
+// retryHeap orders retries by due time.
+type retryHeap []*item
+
+func (h retryHeap) Len() int           { return len(h) }
+func (h retryHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h retryHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i]; h[i].index = i; h[j].index = j }
+func (h *retryHeap) Push(x any)        { it := x.(*item); it.index = len(*h); *h = append(*h, it) }
+func (h *retryHeap) Pop() any {
+	old := *h
+	it := old[len(old)-1]
+	old[len(old)-1] = nil
+	*h = old[:len(old)-1]
+	return it
+}
+
+// Scan reasons: why a lane must claim from the store.
+const (
+	scanRecover = 1 << iota // known reason: start-up, overflow, released or expired leases
+	scanRescan              // only the periodic safety re-scan
+)
+
+// lane is one endpoint's in-process state. Every field is guarded by Engine.mu.
+// Invariant: held indexes exactly the deliveries of queue, retries, and those in flight
+// or being recorded; each is leased to this node in the store.
 type lane struct {
-	ep       *endpoint
-	inFirst  int       // first attempts in flight
-	inRetry  int       // retries in flight
-	dirty    bool      // first attempts may be waiting
-	retryDue time.Time // earliest known due retry (zero: none known)
+	ep      *endpoint
+	queue   []*item // first attempts in commit order; queue[head:] are waiting
+	head    int
+	retries retryHeap
+	held    map[string]*item
+	inFirst int // first attempts in flight
+	inRetry int // retries in flight
+	// scan is set (scanRecover, scanRescan) when the store may hold work for this lane
+	// that nobody leases; the dispatcher clears it when it starts the claim, never after.
+	scan    int
+	deleted bool // the endpoint is gone: drop the lane once nothing is in flight
 	// circuit breaker
 	fails     int
 	openUntil time.Time
@@ -67,10 +116,14 @@ type lane struct {
 	limiter   *rate.Limiter
 	// expiresSecret is when the previous secret stops signing (the lane must be reopened).
 	expiresSecret time.Time
+	// warn limits the WARN log lines about this endpoint's state changes.
+	warn *rate.Limiter
+	// failing: the last attempt failed (to log when an endpoint starts or stops failing).
+	failing bool
 }
 
 func newLane(ep *endpoint) *lane {
-	l := &lane{ep: ep, dirty: true}
+	l := &lane{held: map[string]*item{}, warn: rate.NewLimiter(rate.Every(10*time.Second), 3)}
 	l.setEndpoint(ep)
 	return l
 }
@@ -79,7 +132,7 @@ func (l *lane) setEndpoint(ep *endpoint) {
 	old := l.ep
 	l.ep = ep
 	if ep.RateLimit > 0 {
-		if l.limiter == nil || old.RateLimit != ep.RateLimit {
+		if l.limiter == nil || old == nil || old.RateLimit != ep.RateLimit {
 			l.limiter = rate.NewLimiter(rate.Limit(ep.RateLimit), max(1, int(math.Ceil(ep.RateLimit))))
 		}
 	} else {
@@ -92,77 +145,200 @@ func (l *lane) setEndpoint(ep *endpoint) {
 }
 
 func (l *lane) inFlight() int { return l.inFirst + l.inRetry }
+func (l *lane) queued() int   { return len(l.queue) - l.head }
+
+// add puts a newly held delivery in the FIFO (first attempts) or the retry heap.
+func (l *lane) add(it *item) {
+	l.held[it.id] = it
+	if it.attempts == 0 {
+		it.where = inQueue
+		l.queue = append(l.queue, it)
+		return
+	}
+	it.where = inRetries
+	heap.Push(&l.retries, it)
+}
+
+// retryAt moves a held retry to due time at (a manual retry: now).
+func (l *lane) retryAt(it *item, at time.Time) {
+	switch it.where {
+	case inRetries:
+		it.due = at
+		heap.Fix(&l.retries, it.index)
+	case inRecording:
+		it.retryNow = true
+	}
+}
+
+// popFirst takes the oldest waiting first attempt.
+func (l *lane) popFirst() *item {
+	it := l.queue[l.head]
+	l.queue[l.head] = nil
+	l.head++
+	if l.head == len(l.queue) {
+		l.queue, l.head = l.queue[:0], 0
+	} else if l.head > 1024 && l.head > len(l.queue)/2 {
+		n := copy(l.queue, l.queue[l.head:])
+		clear(l.queue[n:])
+		l.queue, l.head = l.queue[:n], 0
+	}
+	return it
+}
+
+// dropAll forgets every waiting delivery (the endpoint is gone with its rows).
+func (l *lane) dropAll() {
+	for id, it := range l.held {
+		if it.where == inQueue || it.where == inRetries {
+			delete(l.held, id)
+		}
+	}
+	l.queue, l.head, l.retries = nil, 0, nil
+}
 
 // retryQuota is the most retries in flight at once: at most half the slots (at least one),
 // so first attempts always keep the other half.
 func (l *lane) retryQuota() int { return max(1, l.ep.InFlight()/2) }
 
-// capacity returns how many first attempts and retries to claim now, and when the lane
-// next needs a look if it is held back (breaker open, rate limit).
-func (l *lane) capacity(now time.Time) (first, retry int, wakeAt time.Time) {
-	if l.ep.Status != chat.EndpointActive {
-		return 0, 0, time.Time{}
+// take pops the deliveries to send now (breaker, in-flight bound, rate limit, retry quota
+// permitting) and returns them with when the lane next needs a look (zero: only when
+// something changes).
+func (l *lane) take(now time.Time) (out []*item, wakeAt time.Time) {
+	earliest := func(t time.Time) {
+		if !t.IsZero() && (wakeAt.IsZero() || t.Before(wakeAt)) {
+			wakeAt = t
+		}
+	}
+	earliest(l.expiresSecret)
+	if l.ep.Status != chat.EndpointActive || l.deleted {
+		return nil, wakeAt
+	}
+	retryDue := len(l.retries) > 0 && !l.retries[0].due.After(now)
+	if len(l.retries) > 0 && !retryDue {
+		earliest(l.retries[0].due)
+	}
+	if l.queued() == 0 && !retryDue {
+		return nil, wakeAt
 	}
 	limit := l.ep.InFlight()
 	if !l.openUntil.IsZero() {
 		if now.Before(l.openUntil) {
-			return 0, 0, l.openUntil
+			earliest(l.openUntil)
+			return nil, wakeAt
 		}
 		limit = 1 // half-open: one probe at a time
 	}
 	free := limit - l.inFlight()
 	if free <= 0 {
-		return 0, 0, time.Time{}
+		return nil, wakeAt
 	}
 	if l.limiter != nil {
 		tokens := int(l.limiter.TokensAt(now))
 		if tokens <= 0 {
-			return 0, 0, now.Add(time.Duration(float64(time.Second) / float64(l.limiter.Limit())))
+			earliest(now.Add(time.Duration(float64(time.Second) / float64(l.limiter.Limit()))))
+			return nil, wakeAt
 		}
 		free = min(free, tokens)
 	}
-	retryDue := !l.retryDue.IsZero() && !now.Before(l.retryDue)
+	retries := 0
 	if retryDue {
-		retry = min(l.retryQuota()-l.inRetry, free)
-		if l.dirty {
-			retry = min(retry, (free+1)/2)
+		retries = max(0, min(l.retryQuota()-l.inRetry, free))
+		if l.queued() > 0 {
+			retries = min(retries, (free+1)/2)
 		}
-		retry = max(retry, 0)
 	}
-	if l.dirty {
-		first = free - retry
+	for retries > 0 && len(l.retries) > 0 && !l.retries[0].due.After(now) {
+		it := heap.Pop(&l.retries).(*item)
+		it.where = inFlight
+		l.inRetry++
+		out = append(out, it)
+		retries--
+		free--
 	}
-	return first, retry, time.Time{}
+	if len(l.retries) > 0 && l.retries[0].due.After(now) {
+		earliest(l.retries[0].due) // due ones left over wait for a slot: a finish wakes the loop
+	}
+	for free > 0 && l.queued() > 0 {
+		it := l.popFirst()
+		it.where = inFlight
+		l.inFirst++
+		out = append(out, it)
+		free--
+	}
+	if l.limiter != nil && len(out) > 0 {
+		l.limiter.AllowN(now, len(out))
+	}
+	return out, wakeAt
 }
 
-// took accounts for claimed deliveries.
-func (l *lane) took(first, retry int, now time.Time) {
-	l.inFirst += first
-	l.inRetry += retry
-	if l.limiter != nil && first+retry > 0 {
-		l.limiter.AllowN(now, first+retry)
+// finished accounts for an attempt that ended (ok or not) and drives the breaker. It
+// returns what changed for the log: "opened", "closed", "failing", "recovered" or "".
+func (l *lane) finished(it *item, ok bool, now time.Time) string {
+	l.release(it)
+	it.where = inRecording
+	wasOpen := !l.openUntil.IsZero()
+	wasFailing := l.failing
+	l.failing = !ok
+	if ok {
+		l.fails, l.openUntil, l.cooldown = 0, time.Time{}, 0
+		switch {
+		case wasOpen:
+			return "closed"
+		case wasFailing:
+			return "recovered"
+		}
+		return ""
 	}
+	l.fails++
+	if wasOpen || l.fails >= BreakerThreshold {
+		// Open, or a half-open probe failed: (re)open with a longer cool-down.
+		if l.cooldown == 0 {
+			l.cooldown = BreakerCooldown
+		} else if wasOpen && !now.Before(l.openUntil) {
+			l.cooldown = min(2*l.cooldown, BreakerMaxCooldown)
+		}
+		l.openUntil = now.Add(l.cooldown)
+		if !wasOpen {
+			return "opened"
+		}
+		return ""
+	}
+	if !wasFailing {
+		return "failing"
+	}
+	return ""
 }
 
-// done accounts for a finished attempt and drives the breaker.
-func (l *lane) done(wasRetry, ok bool, now time.Time) {
-	if wasRetry {
+// release frees an in-flight slot without judging the endpoint (the attempt was cut or
+// never made).
+func (l *lane) release(it *item) {
+	if it.attempts > 0 {
 		l.inRetry--
 	} else {
 		l.inFirst--
 	}
-	if ok {
-		l.fails, l.openUntil, l.cooldown = 0, time.Time{}, 0
-		return
+}
+
+// breakerState is 0 closed, 1 half-open (a probe may go), 2 open.
+func (l *lane) breakerState(now time.Time) int {
+	switch {
+	case l.openUntil.IsZero():
+		return 0
+	case now.Before(l.openUntil):
+		return 2
 	}
-	l.fails++
-	if !l.openUntil.IsZero() || l.fails >= BreakerThreshold {
-		// Open, or a half-open probe failed: (re)open with a longer cool-down.
-		if l.cooldown == 0 {
-			l.cooldown = BreakerCooldown
-		} else if !l.openUntil.IsZero() && !now.Before(l.openUntil) {
-			l.cooldown = min(2*l.cooldown, BreakerMaxCooldown)
+	return 1
+}
+
+// oldest is when the oldest waiting delivery of the lane was created (zero: none).
+func (l *lane) oldest() time.Time {
+	var t time.Time
+	if l.queued() > 0 {
+		t = l.queue[l.head].created
+	}
+	for _, it := range l.retries {
+		if t.IsZero() || it.created.Before(t) {
+			t = it.created
 		}
-		l.openUntil = now.Add(l.cooldown)
 	}
+	return t
 }

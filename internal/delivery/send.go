@@ -22,27 +22,49 @@ const ExcerptBytes = 1024
 // can be reused.
 const drainBytes = 64 << 10
 
-// send makes one attempt and hands its outcome to the recorder.
-func (e *Engine) send(l *lane, d chat.Claimed, ev *chat.Event, haveEvent bool) {
+// send makes one attempt of it to ep and hands its outcome to the recorder. A panic is a
+// bug: it is recovered, logged and counted, and the lease is given back (the delivery is
+// claimed again), so the process lives on.
+func (e *Engine) send(l *lane, it *item, ep *endpoint) {
 	defer e.inflight.Done()
-	ep := l.ep
+	handed := false
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		e.panicked("send of "+it.id+" to endpoint "+ep.ID, p)
+		if handed {
+			return
+		}
+		e.locked(func() { l.release(it); it.where = inRecording })
+		e.results <- result{it: it, release: true}
+		e.signal()
+	}()
+	if e.sendHook != nil {
+		e.sendHook(it.id)
+	}
 	start := e.o.Clock.Now()
-	res := chat.DeliveryResult{ID: d.ID, EndpointID: d.EndpointID, Owner: e.owner}
+	res := chat.DeliveryResult{ID: it.id, EndpointID: it.endpointID, Owner: e.owner}
 	res.Attempt.At = start
 	var status int
 	var header http.Header
 	var sendErr error
-	if !haveEvent {
+	ev, err := e.event(it)
+	switch {
+	case err != nil:
+		sendErr = err
+	case ev == nil:
 		sendErr = errors.New("the event is no longer stored")
-	} else {
+	default:
 		status, header, res.Attempt.ResponseExcerpt, sendErr = e.post(ep, ev, start)
 	}
-	if sendErr != nil && e.sendCtx.Err() != nil {
-		// Cut by shutdown: not an attempt; give the lease back.
-		e.mu.Lock()
-		l.done(d.AttemptCount > 0, true, start)
-		e.mu.Unlock()
-		e.results <- result{r: res, release: true}
+	if sendErr != nil && (e.sendCtx.Err() != nil || err != nil) {
+		// Cut by shutdown, or the event could not be read: not an attempt; give the lease back.
+		e.locked(func() { l.release(it); it.where = inRecording })
+		handed = true
+		e.results <- result{it: it, release: true}
+		e.signal()
 		return
 	}
 	end := e.o.Clock.Now()
@@ -67,24 +89,66 @@ func (e *Engine) send(l *lane, d chat.Claimed, ev *chat.Event, haveEvent bool) {
 				res.Attempt.Error = "redirects are not followed: " + http.StatusText(status)
 			}
 		}
-		e.mu.Lock()
-		next, dead := ep.policy.next(d.AttemptCount+1, d.CreatedAt, end, retryAfter(status, header, end), e.rnd)
-		e.mu.Unlock()
+		var next time.Time
+		var dead bool
+		e.locked(func() {
+			next, dead = ep.policy.next(it.attempts+1, it.created, end, retryAfter(status, header, end), e.rnd)
+		})
 		if dead {
 			res.Status, outcome = chat.DeliveryDead, "dead"
 		} else {
-			res.Status, res.NextAt, outcome = chat.DeliveryFailed, next, "failed"
+			res.Status, res.NextAt, res.LeaseUntil, outcome = chat.DeliveryFailed, next, e.leaseUntil(end), "failed"
 		}
 	}
 	if m := e.o.Metrics; m != nil {
-		m.Deliveries.WithLabelValues(outcome).Inc()
+		m.Deliveries.WithLabelValues(ep.ID, outcome).Inc()
 		m.DeliveryLatency.Observe(lat.Seconds())
 	}
-	e.mu.Lock()
-	l.done(d.AttemptCount > 0, ok, end)
-	e.mu.Unlock()
-	e.results <- result{r: res}
+	var change string
+	e.locked(func() { change = l.finished(it, ok, end) })
+	handed = true
+	e.results <- result{it: it, r: res}
 	e.signal()
+	e.logChange(l, ep, it, res, change)
+}
+
+// logChange logs an endpoint's state changes at WARN (rate-limited per endpoint).
+func (e *Engine) logChange(l *lane, ep *endpoint, it *item, res chat.DeliveryResult, change string) {
+	code := slog.Int("status_code", res.Attempt.StatusCode)
+	switch change {
+	case "failing":
+		e.warn(l, ep, "endpoint started failing", code, slog.String("error", res.Attempt.Error))
+	case "opened":
+		e.warn(l, ep, "endpoint circuit breaker opened", code, slog.String("error", res.Attempt.Error))
+	case "closed":
+		e.warn(l, ep, "endpoint circuit breaker closed")
+	case "recovered":
+		e.warn(l, ep, "endpoint recovered")
+	}
+	switch {
+	case res.Disable:
+		e.warn(l, ep, "endpoint answered 410 Gone and is disabled")
+	case res.Status == chat.DeliveryDead:
+		e.warn(l, ep, "delivery is dead: its retries are spent", slog.String("delivery_id", it.id), code,
+			slog.String("error", res.Attempt.Error))
+	}
+}
+
+// event returns the delivery's event, read from the store when it was not handed over.
+func (e *Engine) event(it *item) (*chat.Event, error) {
+	if it.ev != nil {
+		return it.ev, nil
+	}
+	ctx, cancel := context.WithTimeout(e.sendCtx, 10*time.Second)
+	defer cancel()
+	evs, err := e.o.Store.EventsByID(ctx, []string{it.eventID})
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 {
+		return nil, nil
+	}
+	return &evs[0], nil
 }
 
 // post sends the request and returns the status, headers and the start of the body.

@@ -17,8 +17,15 @@ type Metrics struct {
 	RequestDuration *prometheus.HistogramVec
 	IncomingPosts   *prometheus.CounterVec
 	CommitBatch     prometheus.Histogram
+	// Deliveries counts delivery attempts by endpoint and outcome (succeeded, failed,
+	// dead, gone).
 	Deliveries      *prometheus.CounterVec
 	DeliveryLatency prometheus.Histogram
+	// DeliveryRescanFound counts deliveries that only the periodic safety re-scan found:
+	// every other path hands work over at once, so anything here is a lost wake-up.
+	DeliveryRescanFound prometheus.Counter
+	// DeliveryPanics counts panics recovered in delivery goroutines (each a bug).
+	DeliveryPanics prometheus.Counter
 }
 
 // New registers every collector on a fresh registry.
@@ -41,14 +48,20 @@ func New() *Metrics {
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
 		}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chathooks_delivery_attempts_total", Help: "Outgoing delivery attempts by outcome.",
-		}, []string{"outcome"}),
+			Name: "chathooks_delivery_attempts_total", Help: "Delivery attempts by endpoint and outcome (succeeded, failed, dead, gone).",
+		}, []string{"endpoint_id", "outcome"}),
 		DeliveryLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name: "chathooks_delivery_attempt_duration_seconds", Help: "Outgoing delivery attempt latency.",
-			Buckets: prometheus.DefBuckets,
+			Name: "chathooks_delivery_attempt_duration_seconds", Help: "Delivery attempt latency (request sent to response read).",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}),
+		DeliveryRescanFound: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chathooks_delivery_rescan_found_total", Help: "Deliveries that only the periodic safety re-scan found (a missed wake-up; should stay 0).",
+		}),
+		DeliveryPanics: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chathooks_delivery_panics_total", Help: "Panics recovered in delivery goroutines (each gives its lease back).",
 		}),
 	}
-	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.Deliveries, m.DeliveryLatency,
+	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.Deliveries, m.DeliveryLatency, m.DeliveryRescanFound, m.DeliveryPanics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

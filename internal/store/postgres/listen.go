@@ -14,16 +14,15 @@ const NotifyChannel = "chathooks_events"
 
 // Listen receives other nodes' commit notifications and calls onRooms with the rooms that
 // got events, until ctx ends. Notifications from nodeID itself are skipped (that node
-// publishes in process). The connection is re-established after failures; after a
-// reconnect onRooms(nil) is called so the caller can catch up on anything missed.
+// publishes in process). The connection is re-established after failures; once it
+// listens (first time included) onRooms(nil) is called so the caller can catch up on
+// anything committed before.
 func Listen(ctx context.Context, url, nodeID string, log *slog.Logger, onRooms func(rooms []string)) {
 	backoff := 100 * time.Millisecond
-	for first := true; ctx.Err() == nil; first = false {
+	for ctx.Err() == nil {
 		err := listenOnce(ctx, url, nodeID, onRooms, func() {
 			backoff = 100 * time.Millisecond
-			if !first {
-				onRooms(nil)
-			}
+			onRooms(nil)
 		})
 		if ctx.Err() != nil {
 			return

@@ -33,8 +33,12 @@ func TestListenAcrossNodes(t *testing.T) {
 	got := make(chan struct{}, 16)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	connects := 0
 	go postgres.Listen(ctx, url, "node-b", slog.New(slog.NewTextHandler(io.Discard, nil)), func(rooms []string) {
 		mu.Lock()
+		if rooms == nil {
+			connects++ // listening: catch up on what was committed before
+		}
 		heard = append(heard, rooms...)
 		mu.Unlock()
 		got <- struct{}{}
@@ -110,5 +114,10 @@ probe:
 	}
 	if has("own") {
 		t.Fatalf("node B heard its own commit: %v", heard)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if connects != 1 {
+		t.Fatalf("the listener reported %d connects, want 1 (the first one too)", connects)
 	}
 }

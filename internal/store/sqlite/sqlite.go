@@ -34,8 +34,9 @@ type Options struct {
 
 // Dialect is SQLite's.
 var Dialect = &sqlstore.Dialect{
-	Name:  "sqlite",
-	Begin: "BEGIN IMMEDIATE",
+	Name:       "sqlite",
+	SingleNode: true,
+	Begin:      "BEGIN IMMEDIATE",
 	Classify: func(err error) chat.Code {
 		var se *sqlite3.Error
 		if errors.As(err, &se) {

@@ -57,6 +57,8 @@ type Dialect struct {
 	// NotifyChannel, if set, is the PostgreSQL channel on which every commit announces the
 	// rooms that got events (payload: node id, then one room id per line).
 	NotifyChannel string
+	// SingleNode: one process owns the database (SQLite).
+	SingleNode bool
 	// Retryable reports errors after which the whole batch should be retried (deadlock,
 	// serialization failure).
 	Retryable func(err error) bool

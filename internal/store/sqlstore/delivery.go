@@ -24,10 +24,10 @@ const (
 	claimReturns  = ` RETURNING seq, id, endpoint_id, event_id, attempt_count, created_at`
 	qClaimFirst   = `UPDATE deliveries SET locked_until = ?1, lease_owner = ?2 WHERE seq IN (SELECT seq FROM deliveries WHERE endpoint_id = ?3 AND status = 'pending' AND next_attempt_at <= ?4 AND locked_until <= ?4 ORDER BY seq LIMIT ?5{lock})` + claimReturns
 	qClaimRetry   = `UPDATE deliveries SET locked_until = ?1, lease_owner = ?2 WHERE seq IN (SELECT seq FROM deliveries WHERE endpoint_id = ?3 AND status = 'failed' AND next_attempt_at <= ?4 AND locked_until <= ?4 ORDER BY next_attempt_at LIMIT ?5{lock})` + claimReturns
-	insertDlvHead = `INSERT INTO deliveries (id, endpoint_id, event_id, event_type, status, attempt_count, next_attempt_at, created_at, updated_at) VALUES `
-	insertDlvRow  = `(?, ?, ?, ?, 'pending', 0, ?, ?, ?)`
-	// maxInsertRows bounds one multi-row INSERT (7 parameters per row).
-	maxInsertRows = 64
+	insertDlvHead = `INSERT INTO deliveries (id, endpoint_id, event_id, event_type, status, attempt_count, next_attempt_at, created_at, updated_at, locked_until, lease_owner) VALUES `
+	insertDlvRow  = `(?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)`
+	// maxInsertRows bounds one multi-row statement (a power of four; see chunk).
+	maxInsertRows = 256
 )
 
 func scanEndpoint(r Row) (chat.Endpoint, error) {
@@ -116,6 +116,7 @@ func (t *Tx) EndpointRoutes() (*chat.Routes, error) {
 		return nil, err
 	}
 	r := chat.NewRoutes(eps)
+	r.Version = v
 	c.mu.Lock()
 	c.version, c.routes = v, r
 	c.mu.Unlock()
@@ -124,6 +125,7 @@ func (t *Tx) EndpointRoutes() (*chat.Routes, error) {
 
 // endpointsChanged bumps the endpoint version in the transaction.
 func (t *Tx) endpointsChanged() error {
+	t.endpoints = true
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	_, err := t.exec(`UPDATE endpoint_version SET version = ? WHERE id = 1`, int64(binary.BigEndian.Uint64(b[:])>>1))
@@ -132,13 +134,22 @@ func (t *Tx) endpointsChanged() error {
 
 // InsertDeliveries implements chat.Tx with multi-row INSERTs.
 func (t *Tx) InsertDeliveries(ds []chat.Delivery) error {
+	return t.InsertDeliveriesLeased(ds, chat.Lease{})
+}
+
+// InsertDeliveriesLeased implements chat.Tx with multi-row INSERTs.
+func (t *Tx) InsertDeliveriesLeased(ds []chat.Delivery, l chat.Lease) error {
+	until := micros(l.Until)
+	if l.Owner == "" {
+		t.deliveries = true // work nobody holds: other nodes should look
+	}
 	for len(ds) > 0 {
-		n := min(len(ds), maxInsertRows)
+		n := chunk(len(ds))
 		q := insertDlvHead + strings.Repeat(insertDlvRow+",", n-1) + insertDlvRow
-		args := make([]any, 0, n*7)
+		args := make([]any, 0, n*9)
 		for _, d := range ds[:n] {
 			c := micros(d.CreatedAt)
-			args = append(args, d.ID, d.EndpointID, d.EventID, d.EventType, c, c, c)
+			args = append(args, d.ID, d.EndpointID, d.EventID, d.EventType, c, c, c, until, l.Owner)
 		}
 		if _, err := t.exec(q, args...); err != nil {
 			return t.s.mapErr(err, "delivery")
@@ -146,6 +157,16 @@ func (t *Tx) InsertDeliveries(ds []chat.Delivery) error {
 		ds = ds[n:]
 	}
 	return nil
+}
+
+// chunk is how many of n rows one multi-row statement takes: a power of four up to
+// maxInsertRows, so each statement has few distinct texts (each is prepared once).
+func chunk(n int) int {
+	c := maxInsertRows
+	for c > n {
+		c /= 4
+	}
+	return max(c, 1)
 }
 
 // InsertEndpoint implements chat.Tx.
@@ -226,32 +247,63 @@ func (t *Tx) ClaimDeliveries(c chat.Claim) ([]chat.Claimed, error) {
 	return out, nil
 }
 
-// CompleteDeliveries implements chat.Tx.
+// CompleteDeliveries implements chat.Tx: per chunk of results, one multi-row INSERT of
+// the attempts and one UPDATE ... FROM (VALUES ...) of the statuses.
 func (t *Tx) CompleteDeliveries(rs []chat.DeliveryResult) error {
+	for len(rs) > 0 {
+		n := chunk(len(rs))
+		if err := t.completeChunk(rs[:n]); err != nil {
+			return err
+		}
+		rs = rs[n:]
+	}
+	return nil
+}
+
+const (
+	attemptRow  = `(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT))`
+	attemptHead = `INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, response)
+		SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES `
+	// The attempt of a delivery deleted meanwhile (its endpoint went) is dropped.
+	attemptTail = `) AS v WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.column1)`
+	statusRow   = `(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT))`
+	statusHead  = `UPDATE deliveries SET status = v.column2, attempt_count = attempt_count + 1, next_attempt_at = v.column3,
+		locked_until = v.column4, lease_owner = CASE WHEN v.column4 = 0 THEN '' ELSE lease_owner END, updated_at = v.column5
+		FROM (VALUES `
+	// A completion without the lease (another owner took it) leaves the row alone.
+	statusTail = `) AS v WHERE deliveries.id = v.column1 AND deliveries.lease_owner = v.column6`
+)
+
+func (t *Tx) completeChunk(rs []chat.DeliveryResult) error {
+	n := len(rs)
+	args := make([]any, 0, 6*n)
 	for _, r := range rs {
 		a := r.Attempt
-		at := micros(a.At)
-		if _, err := t.exec(`INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, response)
-			SELECT CAST(?1 AS TEXT), CAST(?2 AS BIGINT), CAST(?3 AS INTEGER), CAST(?4 AS BIGINT), CAST(?5 AS TEXT), CAST(?6 AS TEXT) WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?1)`,
-			r.ID, at, a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt); err != nil {
-			return t.s.mapErr(err, "delivery attempt")
-		}
-		var next int64
+		args = append(args, r.ID, micros(a.At), a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt)
+	}
+	if _, err := t.exec(attemptHead+strings.Repeat(attemptRow+",", n-1)+attemptRow+attemptTail, args...); err != nil {
+		return t.s.mapErr(err, "delivery attempts")
+	}
+	args = args[:0]
+	for _, r := range rs {
+		var next, until int64
 		if r.Status == chat.DeliveryFailed {
-			next = micros(r.NextAt)
+			next, until = micros(r.NextAt), micros(r.LeaseUntil)
 		}
-		if _, err := t.exec(`UPDATE deliveries SET status = ?, attempt_count = attempt_count + 1, next_attempt_at = ?,
-			locked_until = 0, lease_owner = '', updated_at = ? WHERE id = ? AND lease_owner = ?`,
-			r.Status, next, at, r.ID, r.Owner); err != nil {
-			return t.s.mapErr(err, "delivery")
+		args = append(args, r.ID, r.Status, next, until, micros(r.Attempt.At), r.Owner)
+	}
+	if _, err := t.exec(statusHead+strings.Repeat(statusRow+",", n-1)+statusRow+statusTail, args...); err != nil {
+		return t.s.mapErr(err, "delivery status")
+	}
+	for _, r := range rs {
+		if !r.Disable {
+			continue
 		}
-		if r.Disable {
-			if err := t.endpointsChanged(); err != nil {
-				return err
-			}
-			if _, err := t.exec(`UPDATE endpoints SET status = 'disabled', updated_at = ? WHERE id = ?`, at, r.EndpointID); err != nil {
-				return t.s.mapErr(err, "endpoint")
-			}
+		if err := t.endpointsChanged(); err != nil {
+			return err
+		}
+		if _, err := t.exec(`UPDATE endpoints SET status = 'disabled', updated_at = ? WHERE id = ?`, micros(r.Attempt.At), r.EndpointID); err != nil {
+			return t.s.mapErr(err, "endpoint")
 		}
 	}
 	return nil
@@ -259,29 +311,47 @@ func (t *Tx) CompleteDeliveries(rs []chat.DeliveryResult) error {
 
 // ReleaseDeliveries implements chat.Tx.
 func (t *Tx) ReleaseDeliveries(owner string, ids []string) error {
+	t.deliveries = true
 	if len(ids) == 0 {
 		_, err := t.exec(`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE lease_owner = ?`, owner)
 		return t.s.mapErr(err, "release deliveries")
 	}
-	for _, id := range ids {
-		if _, err := t.exec(`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE id = ? AND lease_owner = ?`, id, owner); err != nil {
-			return t.s.mapErr(err, "release delivery")
+	for len(ids) > 0 {
+		n := chunk(len(ids))
+		args := make([]any, 0, n+1)
+		args = append(args, owner)
+		for _, id := range ids[:n] {
+			args = append(args, id)
 		}
+		if _, err := t.exec(`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE lease_owner = ? AND id IN (?`+
+			strings.Repeat(", ?", n-1)+`)`, args...); err != nil {
+			return t.s.mapErr(err, "release deliveries")
+		}
+		ids = ids[n:]
 	}
 	return nil
 }
 
+// RenewLeases implements chat.Tx.
+func (t *Tx) RenewLeases(owner string, until time.Time) (int64, error) {
+	n, err := t.exec(`UPDATE deliveries SET locked_until = ? WHERE lease_owner = ? AND status IN ('pending', 'failed')`, micros(until), owner)
+	return n, t.s.mapErr(err, "renew leases")
+}
+
 // ReleaseAllLeases implements chat.Tx.
 func (t *Tx) ReleaseAllLeases() (int64, error) {
-	n, err := t.exec(`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE locked_until > 0`)
+	n, err := t.exec(`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE lease_owner <> ''`)
 	return n, t.s.mapErr(err, "release leases")
 }
 
 // RetryDelivery implements chat.Tx.
-func (t *Tx) RetryDelivery(id string, now time.Time) (chat.Delivery, error) {
+func (t *Tx) RetryDelivery(id string, now time.Time, l chat.Lease) (chat.Delivery, error) {
 	n := micros(now)
-	d, err := scanDelivery(t.row(`UPDATE deliveries SET status = CASE status WHEN 'pending' THEN 'pending' ELSE 'failed' END,
-		next_attempt_at = ?, updated_at = ? WHERE id = ? RETURNING `+deliveryCols, n, n, id))
+	if l.Owner == "" {
+		t.deliveries = true
+	}
+	d, err := scanDelivery(t.row(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?,
+		locked_until = ?, lease_owner = ? WHERE id = ? RETURNING `+deliveryCols, n, n, micros(l.Until), l.Owner, id))
 	return d, t.s.notFound(err, fmt.Sprintf("delivery %q", id))
 }
 
@@ -352,21 +422,35 @@ func (s *Store) EventsByID(ctx context.Context, ids []string) ([]chat.Event, err
 	})
 }
 
-// RetryDueTimes implements chat.Reader.
-func (s *Store) RetryDueTimes(ctx context.Context) (map[string]time.Time, error) {
-	rows, err := s.query(ctx, `SELECT endpoint_id, MIN(next_attempt_at) FROM deliveries WHERE status = 'failed' GROUP BY endpoint_id`)
+// NextClaimable implements chat.Reader: the earliest end of another owner's lease
+// (already past if a dead node's leases wait to be claimed), and the earliest due time of
+// a retry nobody holds, among the deliveries of active endpoints.
+func (s *Store) NextClaimable(ctx context.Context, owner string, now time.Time) (time.Time, error) {
+	var lease, due *int64
+	err := s.queryRow(ctx, `SELECT MIN(d.locked_until) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.lease_owner <> '' AND d.lease_owner <> ? AND d.status IN ('pending', 'failed') AND e.status = 'active'`, owner).Scan(&lease)
 	if err != nil {
-		return nil, fmt.Errorf("store: retry due times: %w", err)
+		return time.Time{}, fmt.Errorf("store: next lease expiry: %w", err)
 	}
-	defer rows.Close()
-	out := map[string]time.Time{}
-	for rows.Next() {
-		var id string
-		var at int64
-		if err := rows.Scan(&id, &at); err != nil {
-			return nil, fmt.Errorf("store: retry due times: %w", err)
+	err = s.queryRow(ctx, `SELECT MIN(d.next_attempt_at) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.status = 'failed' AND d.locked_until <= ? AND e.status = 'active'`, micros(now)).Scan(&due)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("store: next retry due: %w", err)
+	}
+	var at int64
+	for _, v := range []*int64{lease, due} {
+		if v != nil && (at == 0 || *v < at) {
+			at = *v
 		}
-		out[id] = fromMicros(at)
 	}
-	return out, rows.Err()
+	return fromMicros(at), nil
+}
+
+// EndpointVersion implements chat.Reader.
+func (s *Store) EndpointVersion(ctx context.Context) (int64, error) {
+	var v int64
+	if err := s.queryRow(ctx, `SELECT version FROM endpoint_version WHERE id = 1`).Scan(&v); err != nil {
+		return 0, fmt.Errorf("store: endpoint version: %w", err)
+	}
+	return v, nil
 }

@@ -89,6 +89,10 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 	return s
 }
 
+// SingleNode reports whether one process owns the database (SQLite): its delivery leases
+// need no expiry, and a new start releases them all.
+func (s *Store) SingleNode() bool { return s.d.SingleNode }
+
 // Dialect returns the store's dialect name ("sqlite" or "postgres").
 func (s *Store) Dialect() string { return s.d.Name }
 
@@ -323,7 +327,13 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 		_, _ = abort(false, nil)
 		return false, nil
 	}
-	if len(tx.rooms) > 0 {
+	if s.d.NotifyChannel != "" && (len(tx.rooms) > 0 || tx.endpoints || tx.deliveries) {
+		if tx.endpoints {
+			tx.rooms[NotifyEndpoints] = struct{}{}
+		}
+		if tx.deliveries {
+			tx.rooms[NotifyDeliveries] = struct{}{}
+		}
 		if err := s.notify(c, tx.rooms); err != nil {
 			return abort(s.d.Retryable(err), fmt.Errorf("notify: %w", err))
 		}
@@ -333,6 +343,14 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 	}
 	return false, nil
 }
+
+// Commit notifications name rooms, one a line; these lines (which no room id can be, as
+// ids have no "!") say that endpoints changed, or that deliveries nobody holds were
+// written or released.
+const (
+	NotifyEndpoints  = "!endpoints"
+	NotifyDeliveries = "!deliveries"
+)
 
 // maxNotifyPayload stays under PostgreSQL's 8000-byte NOTIFY payload limit.
 const maxNotifyPayload = 7000

@@ -13,6 +13,9 @@ type Tx struct {
 	s     *Store
 	c     WriterConn
 	rooms map[string]struct{} // rooms with new events, for commit notifications
+	// endpoints: an endpoint changed; deliveries: leases were released or deliveries
+	// written unleased (other nodes' engines should look). Both for commit notifications.
+	endpoints, deliveries bool
 }
 
 func (t *Tx) exec(q string, args ...any) (int64, error) {

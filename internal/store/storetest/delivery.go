@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -86,10 +87,6 @@ func testDeliveries(t *testing.T, s chat.Store) {
 	if err != nil || len(as) != 1 || as[0].StatusCode != 500 || as[0].ResponseExcerpt != "boom" {
 		t.Fatalf("attempts: %v %+v", err, as)
 	}
-	dues, err := s.RetryDueTimes(ctx)
-	if err != nil || !dues["e1"].Equal(t0.Add(10*time.Second)) {
-		t.Fatalf("due times: %v %v", err, dues)
-	}
 	if got := claim("n1", t0.Add(5*time.Second), 0, 5); len(got) != 0 {
 		t.Fatalf("a retry was claimed before it was due: %+v", got)
 	}
@@ -103,10 +100,32 @@ func testDeliveries(t *testing.T, s chat.Store) {
 		t.Fatalf("after release: %+v", got)
 	}
 	var rd chat.Delivery
-	write(t, s, func(tx chat.Tx) error { var err error; rd, err = tx.RetryDelivery("d1", t0.Add(time.Hour)); return err })
-	if rd.Status != chat.DeliveryFailed || rd.NextAttemptAt == nil {
+	write(t, s, func(tx chat.Tx) error {
+		var err error
+		rd, err = tx.RetryDelivery("d1", t0.Add(time.Hour), chat.Lease{Owner: "n5", Until: t0.Add(2 * time.Hour)})
+		return err
+	})
+	if rd.Status != chat.DeliveryPending || rd.NextAttemptAt == nil || !rd.NextAttemptAt.Equal(t0.Add(time.Hour)) || rd.AttemptCount != 1 {
 		t.Fatalf("manual retry: %+v", rd)
 	}
+	find := func(cs []chat.Claimed, id string) *chat.Claimed {
+		for i := range cs {
+			if cs[i].ID == id {
+				return &cs[i]
+			}
+		}
+		return nil
+	}
+	if got := claim("n6", t0.Add(time.Hour), 5, 5); find(got, "d1") != nil {
+		t.Fatalf("a manually retried delivery leased to its node was claimed: %+v", got)
+	}
+	if c := find(claim("n6", t0.Add(3*time.Hour), 5, 0), "d1"); c == nil || c.AttemptCount != 1 {
+		t.Fatalf("manual retry after its lease: %+v", c)
+	}
+	write(t, s, func(tx chat.Tx) error {
+		return tx.CompleteDeliveries([]chat.DeliveryResult{{ID: "d1", EndpointID: "e1", Owner: "n6", Status: chat.DeliveryFailed,
+			NextAt: t0.Add(4 * time.Hour), Attempt: chat.Attempt{At: t0.Add(3 * time.Hour), StatusCode: 503}}})
+	})
 	list, err := s.ListDeliveries(ctx, chat.DeliveryQuery{EndpointID: "e1", Limit: 2})
 	if err != nil || len(list) != 2 || list[0].ID != "d3" {
 		t.Fatalf("list newest first: %v %+v", err, list)
@@ -126,5 +145,133 @@ func testDeliveries(t *testing.T, s chat.Store) {
 	eps, err := s.ListEndpoints(ctx, "", 0)
 	if err != nil || len(eps) != 1 {
 		t.Fatalf("list endpoints: %v %+v", err, eps)
+	}
+	testLeasedDeliveries(t, s)
+}
+
+// testLeasedDeliveries covers the fast path: rows written leased to the writing node are
+// invisible to claims until the lease ends; completions in batches keep a failed
+// delivery's lease and end the others; renewals, releases and lease expiry.
+func testLeasedDeliveries(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	write(t, s, func(tx chat.Tx) error { return tx.InsertEndpoint(endpoint("e3", "", "*")) })
+	base := t0.Add(24 * time.Hour)
+	ev := chat.Event{ID: "evt_lease", Type: chat.EventRoomCreate, CreatedAt: base, Payload: []byte(`{}`)}
+	const n = 70 // more than one chunk of rows per statement
+	var ds []chat.Delivery
+	for i := range n {
+		ds = append(ds, chat.Delivery{ID: fmt.Sprintf("L%03d", i), EventID: ev.ID, EventType: ev.Type, EndpointID: "e3", CreatedAt: base})
+	}
+	lease := chat.Lease{Owner: "A", Until: base.Add(time.Minute)}
+	write(t, s, func(tx chat.Tx) error {
+		if err := tx.AppendEvent(&ev); err != nil {
+			return err
+		}
+		return tx.InsertDeliveriesLeased(ds, lease)
+	})
+	claimAt := func(owner string, now time.Time, first, retry int) []chat.Claimed {
+		var got []chat.Claimed
+		write(t, s, func(tx chat.Tx) error {
+			var err error
+			got, err = tx.ClaimDeliveries(chat.Claim{Owner: owner, Now: now, LeaseUntil: now.Add(time.Minute),
+				Wants: []chat.ClaimWant{{EndpointID: "e3", First: first, Retry: retry}}})
+			return err
+		})
+		var mine []chat.Claimed // rows of this test only
+		for _, c := range got {
+			if c.ID[0] == 'L' {
+				mine = append(mine, c)
+			}
+		}
+		return mine
+	}
+	if got := claimAt("B", base.Add(time.Second), 500, 500); len(got) != 0 {
+		t.Fatalf("rows leased at insert were claimed by another node: %d", len(got))
+	}
+	write(t, s, func(tx chat.Tx) error { return tx.ReleaseDeliveries("B", nil) })
+	if at, err := s.NextClaimable(ctx, "B", base); err != nil || !at.Equal(lease.Until) {
+		t.Fatalf("next claimable seen by B: %v %v", err, at)
+	}
+	if at, err := s.NextClaimable(ctx, "A", base); err != nil || !at.IsZero() {
+		t.Fatalf("next claimable seen by the holder: %v %v", err, at)
+	}
+	// One batch completes them all: the first half succeed, the rest fail and stay leased.
+	var rs []chat.DeliveryResult
+	for i, d := range ds {
+		r := chat.DeliveryResult{ID: d.ID, EndpointID: "e3", Owner: "A", Status: chat.DeliverySucceeded,
+			Attempt: chat.Attempt{At: base.Add(time.Second), StatusCode: 200, LatencyMS: int64(i)}}
+		if i >= n/2 {
+			r.Status, r.NextAt, r.LeaseUntil = chat.DeliveryFailed, base.Add(time.Hour), base.Add(2*time.Hour)
+			r.Attempt.StatusCode, r.Attempt.ResponseExcerpt = 503, "busy"
+		}
+		rs = append(rs, r)
+	}
+	rs = append(rs, chat.DeliveryResult{ID: "gone", EndpointID: "e3", Owner: "A", Status: chat.DeliverySucceeded, Attempt: chat.Attempt{At: base}})
+	write(t, s, func(tx chat.Tx) error { return tx.CompleteDeliveries(rs) })
+	for i, d := range ds {
+		got, err := s.GetDelivery(ctx, d.ID)
+		if err != nil || got.AttemptCount != 1 {
+			t.Fatalf("delivery %s: %v %+v", d.ID, err, got)
+		}
+		as, err := s.DeliveryAttempts(ctx, d.ID)
+		if err != nil || len(as) != 1 || as[0].LatencyMS != int64(i) {
+			t.Fatalf("attempts of %s: %v %+v", d.ID, err, as)
+		}
+		want := chat.DeliverySucceeded
+		if i >= n/2 {
+			want = chat.DeliveryFailed
+			if as[0].ResponseExcerpt != "busy" || !got.NextAttemptAt.Equal(base.Add(time.Hour)) {
+				t.Fatalf("failed %s: %+v %+v", d.ID, got, as[0])
+			}
+		}
+		if got.Status != want {
+			t.Fatalf("delivery %s is %s, want %s", d.ID, got.Status, want)
+		}
+	}
+	// The failed ones are still A's after they fall due, until the lease ends.
+	if got := claimAt("B", base.Add(90*time.Minute), 0, 500); len(got) != 0 {
+		t.Fatalf("retries held by A were claimed: %d", len(got))
+	}
+	var renewed int64
+	write(t, s, func(tx chat.Tx) error {
+		var err error
+		renewed, err = tx.RenewLeases("A", base.Add(3*time.Hour))
+		return err
+	})
+	if renewed != n-n/2 {
+		t.Fatalf("renewed %d leases, want %d", renewed, n-n/2)
+	}
+	if got := claimAt("B", base.Add(150*time.Minute), 0, 500); len(got) != 0 {
+		t.Fatalf("renewed leases were claimed: %d", len(got))
+	}
+	write(t, s, func(tx chat.Tx) error { return tx.ReleaseDeliveries("A", []string{"L069", "L068"}) })
+	if got := claimAt("B", base.Add(150*time.Minute), 0, 500); len(got) != 2 {
+		t.Fatalf("released retries: %+v", got)
+	}
+	if got := claimAt("B", base.Add(3*time.Hour+time.Second), 0, 500); len(got) != n-n/2 { // B's own two leases ended too
+		t.Fatalf("after the renewed leases ended: %d", len(got))
+	}
+	var released int64
+	write(t, s, func(tx chat.Tx) error { var err error; released, err = tx.ReleaseAllLeases(); return err })
+	if released < int64(n-n/2) {
+		t.Fatalf("released %d leases", released)
+	}
+	// Unleased retries not due yet: claimable when they fall due.
+	if at, err := s.NextClaimable(ctx, "B", base.Add(30*time.Minute)); err != nil || !at.Equal(base.Add(time.Hour)) {
+		t.Fatalf("next claimable retry: %v %v", err, at)
+	}
+	v1, err := s.EndpointVersion(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var routes *chat.Routes
+	write(t, s, func(tx chat.Tx) error { var err error; routes, err = tx.EndpointRoutes(); return err })
+	if routes.Version != v1 {
+		t.Fatalf("routes version %d, store version %d", routes.Version, v1)
+	}
+	e, _ := s.GetEndpoint(ctx, "e2")
+	write(t, s, func(tx chat.Tx) error { return tx.UpdateEndpoint(e) })
+	if v2, err := s.EndpointVersion(ctx); err != nil || v2 == v1 {
+		t.Fatalf("endpoint version after a change: %v %d", err, v2)
 	}
 }
