@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -416,6 +417,23 @@ func (o *Outbound) RotateSecret(ctx context.Context, id, secret string, overlap 
 	return o.view(e)
 }
 
+// storedHops is the relay hop count of a stored message event (stored events do not keep
+// Event.RelayHops; the payload's message carries it).
+func storedHops(e *Event) int {
+	if e.RelayHops > 0 || (e.Type != EventMessageSend && e.Type != EventMessageUpdate) {
+		return e.RelayHops
+	}
+	var p struct {
+		Message struct {
+			RelayHops int `json:"relay_hops"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(e.Payload, &p) != nil {
+		return 0
+	}
+	return p.Message.RelayHops
+}
+
 // ReplayBatch is how many events replay reads per step.
 const ReplayBatch = 500
 
@@ -445,7 +463,7 @@ func (o *Outbound) Replay(ctx context.Context, id string, since time.Time) (int,
 		var ds []Delivery
 		for i := range evs {
 			e := &evs[i]
-			if e.CreatedAt.Before(since) || len(routes.Match(e.Type, e.Agents, id)) == 0 {
+			if e.CreatedAt.Before(since) || len(routes.MatchEvent(e, storedHops(e), id)) == 0 {
 				continue
 			}
 			d := newDeliveries(e, []string{id})[0]
