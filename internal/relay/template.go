@@ -188,3 +188,28 @@ func SampleEvent(typ string) (chat.Event, bool) {
 	}
 	return chat.Event{ID: "evt_sample", Type: typ, RoomID: room.ID, CreatedAt: at, Payload: b}, true
 }
+
+// Renderer gives the domain what it needs of this package: template checks, previews
+// and sample events (chat.Relay).
+type Renderer struct{}
+
+// CheckTemplate implements chat.Relay.
+func (Renderer) CheckTemplate(format, template string, eventTypes []string) error {
+	return Check(format, template, eventTypes)
+}
+
+// Preview implements chat.Relay.
+func (Renderer) Preview(format, template, targetURL string, ev *chat.Event) (chat.Preview, error) {
+	r, err := Build(Target{Format: format, URL: targetURL, Template: template}, ev)
+	if err != nil {
+		return chat.Preview{}, err
+	}
+	h := make(map[string]string, len(r.Header))
+	for k := range r.Header {
+		h[k] = r.Header.Get(k)
+	}
+	return chat.Preview{URL: r.URL, Headers: h, Body: r.Body}, nil
+}
+
+// SampleEvent implements chat.Relay.
+func (Renderer) SampleEvent(typ string) (chat.Event, bool) { return SampleEvent(typ) }
