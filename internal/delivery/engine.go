@@ -275,6 +275,12 @@ func (e *Engine) round(ctx context.Context) time.Duration {
 	}
 	wait := e.o.Rescan
 	e.mu.Lock()
+	if e.dueDirty {
+		// A retry claim came back short: the lane's due time is stale. Look again soon (the
+		// next round reloads due times and sets an exact wake-up) rather than at the idle
+		// re-scan; not at once, as due retries leased by another node would make it spin.
+		wait = min(wait, time.Second)
+	}
 	e.nextSelfWake = time.Time{}
 	if !wakeAt.IsZero() {
 		if d := wakeAt.Sub(now); d < wait {

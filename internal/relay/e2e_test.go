@@ -208,10 +208,11 @@ func n4(n int, room string) string { return fmt.Sprintf("%d messages in %s", n, 
 
 // hit is one request a fake chat tool received.
 type hit struct {
-	At     time.Time
-	URL    *url.URL
-	Header http.Header
-	Body   map[string]any
+	Refused bool // answered by fail
+	At      time.Time
+	URL     *url.URL
+	Header  http.Header
+	Body    map[string]any
 }
 
 // fakeTool answers as one chat tool does; fail, when set, answers instead for a request.
@@ -235,6 +236,9 @@ func newFakeTool(t *testing.T, format string) *fakeTool {
 		fail := ft.fail
 		ft.mu.Unlock()
 		if fail != nil && fail(n, w) {
+			ft.mu.Lock()
+			ft.hits[n].Refused = true
+			ft.mu.Unlock()
 			return
 		}
 		switch format {
