@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"os"
 	"slices"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/chathooks/chathooks/internal/app"
 	"github.com/chathooks/chathooks/internal/apptest"
 	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/store/pgtest"
 )
 
 // A Google Chat thread survives a restart of the relaying server: the thread key is the
@@ -19,9 +21,13 @@ import (
 func TestRelayThreadAcrossRestart(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
+	dbURL := "" // SQLite in dir, or one PostgreSQL schema for both runs
+	if os.Getenv(apptest.BackendEnv) == "postgres" {
+		dbURL = pgtest.URL(t)
+	}
 	gchat := newFakeTool(t, chat.TargetGoogleChat)
 	a, err := app.New(context.Background(), app.Config{
-		Addr: "127.0.0.1:0", DataDir: dir, AdminToken: apptest.AdminToken, AllowPrivateTargets: true,
+		Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dbURL, AdminToken: apptest.AdminToken, AllowPrivateTargets: true,
 		ShutdownTimeout: 5 * time.Second, Version: "test",
 	}, apptest.Logger(t), io.Discard)
 	if err != nil {
@@ -42,7 +48,7 @@ func TestRelayThreadAcrossRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	second := apptest.Start(t, apptest.Options{DataDir: dir})
+	second := apptest.Start(t, apptest.Options{DataDir: dir, Config: func(c *app.Config) { c.DatabaseURL = dbURL }})
 	post(t, second, "ops", "bob", "on it", root.ID)
 	apptest.Eventually(t, wait, "the reply at Google Chat", func() bool { return len(gchat.all()) == 2 })
 	for i, h := range gchat.all() {
