@@ -40,8 +40,9 @@ type PreviewInput struct {
 var chatTargetTypes = []string{EventMessageSend, EventMessageUpdate}
 
 // RedactURL is how a chat target's URL is shown once stored: scheme, host and path, with
-// the last path segment and every query value masked (Slack, Mattermost and chathooks
-// carry the secret in the last segment; Google Chat and Chime in the query).
+// the last path segment (but Google Chat's "messages") and every query value masked:
+// Slack, Mattermost and chathooks carry the secret in the last segment, Google Chat and
+// Chime in the query.
 func RedactURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" {
@@ -61,8 +62,10 @@ func RedactURL(raw string) string {
 			parts[i] = url.QueryEscape(k) + "=****"
 		}
 		u.RawQuery = strings.Join(parts, "&")
-	} else if i := strings.LastIndexByte(strings.TrimSuffix(u.Path, "/"), '/'); i >= 0 && i < len(u.Path)-1 {
-		u.Path, u.RawPath = u.Path[:i+1]+"****", ""
+	}
+	p := strings.TrimSuffix(u.Path, "/")
+	if i := strings.LastIndexByte(p, '/'); i >= 0 && i < len(p)-1 && p[i+1:] != "messages" {
+		u.Path, u.RawPath = p[:i+1]+"****", ""
 	}
 	s := u.String()
 	return strings.ReplaceAll(s, "%2A%2A%2A%2A", "****")
