@@ -24,7 +24,9 @@ type listMessagesIn struct {
 	After    string `query:"after" doc:"messages after this message id"`
 	Before   string `query:"before" doc:"messages before this message id"`
 	ThreadID string `query:"thread_id" doc:"only this thread"`
-	Limit    int    `query:"limit" minimum:"0" maximum:"200"`
+	Limit    int    `query:"limit" minimum:"0" maximum:"200" doc:"page size (default 50, at most 200)"`
+	Order    string `query:"order" enum:"asc,desc" doc:"asc (default): oldest first, next page with after=<next_cursor>. desc: newest first, older pages with before=<next_cursor>"`
+	UserID   string `query:"user_id" doc:"the user reading: messages of users they block are left out"`
 }
 
 type messagePath struct {
@@ -52,9 +54,17 @@ func (h *Handlers) registerMessages(api huma.API) {
 			}
 			return &out[chat.Message]{Body: res.Message}, nil
 		})
-	huma.Register(api, Op("list-messages", http.MethodGet, "/rooms/{id}/messages", "List a room's messages (ascending)", "messages"),
+	list := Op("list-messages", http.MethodGet, "/rooms/{id}/messages", "List a room's messages, oldest or newest first", "messages")
+	list.Description = "Oldest first by default: `?limit=20` is the first 20 messages, and `after=<next_cursor>` the next page. " +
+		"`?order=desc&limit=20` is the latest 20, newest first, and `before=<next_cursor>` pages back in time " +
+		"(as Slack's conversations.history does). Without `order`, `before` alone gives the last messages before it, oldest first. " +
+		"`user_id` reads as that user: the messages of users they block are left out."
+	huma.Register(api, list,
 		func(ctx context.Context, in *listMessagesIn) (*out[List[chat.Message]], error) {
-			ms, err := h.svc.ListMessages(ctx, chat.MessageQuery{RoomID: in.ID, After: in.After, Before: in.Before, ThreadID: in.ThreadID, Limit: in.Limit})
+			ms, err := h.svc.ListMessages(ctx, chat.MessageQuery{
+				RoomID: in.ID, After: in.After, Before: in.Before, ThreadID: in.ThreadID, Limit: in.Limit,
+				Desc: in.Order == "desc", Viewer: in.UserID,
+			})
 			if err != nil {
 				return nil, h.fail(ctx, err)
 			}

@@ -19,7 +19,7 @@ const KeepAlive = 15 * time.Second
 type streamIn struct {
 	ID          string `path:"id" doc:"room id"`
 	LastEventID string `header:"Last-Event-ID" doc:"resume after this event (the SSE id)"`
-	UserID      string `query:"user_id" doc:"the user watching: present while the stream is open"`
+	UserID      string `query:"user_id" doc:"the user watching: present while the stream is open; messages of users they block are left out"`
 }
 
 // Subscriber is the live side of the broker. A subscription told it lagged (events
@@ -104,6 +104,16 @@ func (h *Handlers) stream(hctx huma.Context, in *streamIn, sub *broker.Sub, last
 		last = e.RoomSeq
 		return true
 	}
+	// hiddenIn returns which of evs the watching user does not see (see Service.HiddenFrom);
+	// a hidden event is skipped, its id still counted as seen.
+	hiddenIn := func(evs []chat.Event) (map[string]bool, bool) {
+		hide, err := h.svc.HiddenFrom(ctx, in.UserID, evs)
+		if err != nil {
+			h.log.WarnContext(ctx, "stream blocks", "error", err)
+			return nil, false
+		}
+		return hide, true
+	}
 	// catchUp sends every stored event after last.
 	catchUp := func() bool {
 		for {
@@ -112,7 +122,15 @@ func (h *Handlers) stream(hctx huma.Context, in *streamIn, sub *broker.Sub, last
 				h.log.WarnContext(ctx, "stream catch-up", "error", err)
 				return false
 			}
+			hide, ok := hiddenIn(evs)
+			if !ok {
+				return false
+			}
 			for _, e := range evs {
+				if hide[e.ID] {
+					last = e.RoomSeq
+					continue
+				}
 				if !send(e) {
 					return false
 				}
@@ -137,6 +155,8 @@ func (h *Handlers) stream(hctx huma.Context, in *streamIn, sub *broker.Sub, last
 		select {
 		case <-ctx.Done():
 			return
+		case <-sub.Done(): // shutting down: end the response; the client resumes elsewhere
+			return
 		case <-tick.C:
 			if _, err := w.Write([]byte(": keep-alive\n\n")); err != nil || rc.Flush() != nil {
 				return
@@ -154,10 +174,16 @@ func (h *Handlers) stream(hctx huma.Context, in *streamIn, sub *broker.Sub, last
 				}
 				continue
 			}
+			hide, ok := hiddenIn(evs)
+			if !ok {
+				return
+			}
 			for _, e := range evs {
 				switch {
 				case e.RoomSeq <= last:
 					continue
+				case hide[e.ID] && e.RoomSeq == last+1:
+					last = e.RoomSeq
 				case e.RoomSeq > last+1:
 					// A gap (events committed out of order across nodes): read them in order.
 					if !catchUp() {

@@ -39,6 +39,11 @@ type blockIn struct {
 	}
 }
 
+type listBlocksIn struct {
+	ID string `path:"id" doc:"the blocker's user id"`
+	PageQuery
+}
+
 type unblockIn struct {
 	ID       string `path:"id"`
 	TargetID string `path:"target_id"`
@@ -84,7 +89,17 @@ func (h *Handlers) registerUsers(api huma.API) {
 			}
 			return &out[chat.User]{Body: u}, nil
 		})
-	huma.Register(api, NoContent(Op("block-user", http.MethodPost, "/users/{id}/blocks", "Block a user", "users")),
+	block := NoContent(Op("block-user", http.MethodPost, "/users/{id}/blocks", "Block a user", "users"))
+	block.Description = "The blocked user's messages are hidden from the blocker: from `GET /rooms/{id}/messages?user_id=<blocker>` and from the live stream opened with `?user_id=<blocker>`. Nothing changes for other users, and the blocked user is not told."
+	huma.Register(api, Op("list-blocks", http.MethodGet, "/users/{id}/blocks", "List the users a user blocks", "users"),
+		func(ctx context.Context, in *listBlocksIn) (*out[List[chat.Block]], error) {
+			bs, err := h.svc.ListBlocks(ctx, in.ID, in.Cursor, in.Limit)
+			if err != nil {
+				return nil, h.fail(ctx, err)
+			}
+			return page(bs, in.Limit, func(b chat.Block) string { return b.TargetID }), nil
+		})
+	huma.Register(api, block,
 		func(ctx context.Context, in *blockIn) (*struct{}, error) {
 			if err := h.svc.Block(ctx, in.ID, in.Body.TargetID); err != nil {
 				return nil, h.fail(ctx, err)

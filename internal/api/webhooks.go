@@ -57,19 +57,33 @@ type createWebhookIn struct {
 		Name      string `json:"name" maxLength:"256" doc:"shown as \"<name> (Webhook)\""`
 		AvatarURL string `json:"avatar_url,omitempty" maxLength:"1024" doc:"http(s) URL of the sender's avatar"`
 	}
+	host string
 }
+
+// Resolve keeps the request's Host: without a configured base URL the dialect URLs are
+// built from it.
+func (in *createWebhookIn) Resolve(ctx huma.Context) []error { in.host = ctx.Host(); return nil }
+
+type regenerateWebhookIn struct {
+	ID   string `path:"id" doc:"webhook id"`
+	host string
+}
+
+// Resolve keeps the request's Host (see createWebhookIn.Resolve).
+func (in *regenerateWebhookIn) Resolve(ctx huma.Context) []error { in.host = ctx.Host(); return nil }
 
 type webhookPath struct {
 	ID string `path:"id" doc:"webhook id"`
 }
 
 // RegisterWebhooks registers the incoming-webhook management operations (SPEC §2).
-// baseURL gives the public base URL the dialect URLs are built from.
-func RegisterWebhooks(api huma.API, svc *chat.Service, log *slog.Logger, baseURL func() string) {
-	withToken := func(w chat.Webhook, tok string) *out[Webhook] {
+// baseURL gives the public base URL the dialect URLs are built from, given the Host the
+// request was sent to.
+func RegisterWebhooks(api huma.API, svc *chat.Service, log *slog.Logger, baseURL func(requestHost string) string) {
+	withToken := func(w chat.Webhook, tok, host string) *out[Webhook] {
 		v := webhookView(w)
 		v.Token = tok
-		u := WebhookURLsFor(baseURL(), w, tok)
+		u := WebhookURLsFor(baseURL(host), w, tok)
 		v.URLs = &u
 		return &out[Webhook]{Body: v}
 	}
@@ -81,7 +95,7 @@ func RegisterWebhooks(api huma.API, svc *chat.Service, log *slog.Logger, baseURL
 			if err != nil {
 				return nil, Fail(ctx, log, err)
 			}
-			return withToken(w, tok), nil
+			return withToken(w, tok, in.host), nil
 		})
 	huma.Register(api, Op("list-webhooks", http.MethodGet, "/rooms/{id}/webhooks", "List a room's incoming webhooks (without tokens)", tag),
 		func(ctx context.Context, in *roomPath) (*out[List[Webhook]], error) {
@@ -105,12 +119,12 @@ func RegisterWebhooks(api huma.API, svc *chat.Service, log *slog.Logger, baseURL
 		})
 	huma.Register(api, Op("regenerate-webhook", http.MethodPost, "/webhooks/{id}/regenerate",
 		"Issue a new token; the old URLs answer 404 from now on", tag),
-		func(ctx context.Context, in *webhookPath) (*out[Webhook], error) {
+		func(ctx context.Context, in *regenerateWebhookIn) (*out[Webhook], error) {
 			w, tok, err := svc.RegenerateWebhook(ctx, in.ID)
 			if err != nil {
 				return nil, Fail(ctx, log, err)
 			}
-			return withToken(w, tok), nil
+			return withToken(w, tok, in.host), nil
 		})
 	huma.Register(api, NoContent(Op("delete-webhook", http.MethodDelete, "/webhooks/{id}", "Delete an incoming webhook; its URLs answer 404 from now on", tag)),
 		func(ctx context.Context, in *webhookPath) (*struct{}, error) {

@@ -6,13 +6,13 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -70,7 +70,13 @@ type App struct {
 	out    outbound  // outgoing webhooks (outbound.go)
 	pg     *scaleOut // PostgreSQL scale-out (postgres.go); nil on SQLite
 	nodeID string
+	// tokenSource says where the admin token in force came from (set once by New).
+	tokenSource string
+	routes      []string // the route table's patterns
 }
+
+// Routes returns the patterns of the server's route table.
+func (a *App) Routes() []string { return slices.Clone(a.routes) }
 
 // JanitorInterval is how often expired idempotency keys and presence leases are pruned.
 const JanitorInterval = 10 * time.Minute
@@ -123,18 +129,17 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 	}
 	a.Service = chat.NewService(chat.Config{
 		Store: st, Clock: cfg.Clock, Renderer: renderer{render.New()}, Publisher: a.publisher(), Logger: log, NodeID: a.nodeID,
+		Tokens: webhookTokens{},
 	})
 	apiMux := http.NewServeMux()
 	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound)
-	handler := server.Handler(server.Routes{
-		Log: log, Metrics: a.Metrics, API: apiMux, AdminHash: hash, ShuttingDown: &a.shutting,
-		OpenAPI: func() ([]byte, error) { return json.Marshal(humaAPI.OpenAPI()) },
-		Ready:   func(ctx context.Context) error { return st.Ping(ctx) },
-		Extra: func(mux *http.ServeMux) {
-			a.routeInbound(mux)
-			a.routeOutbound(mux)
-		},
+	handler, routes := server.Handler(server.Routes{
+		Log: log, Metrics: a.Metrics, API: apiMux, OpenAPI: humaAPI.OpenAPI(), AdminHash: hash, ShuttingDown: &a.shutting,
+		Ready:    func(ctx context.Context) error { return st.Ping(ctx) },
+		Inbound:  a.inboundHandler(),
+		Sendbird: sendbirdSettings{a: a},
 	})
+	a.routes = routes
 	a.srv = &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -148,7 +153,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 }
 
 // bootstrapAdminToken stores the configured token's hash, or generates a token on a new
-// database and prints it once.
+// database and prints it once. It records in a.tokenSource which token is in force and
+// where it came from.
 func (a *App) bootstrapAdminToken(ctx context.Context, out io.Writer) (string, error) {
 	stored, err := a.Store.AdminTokenHash(ctx)
 	if err != nil {
@@ -156,14 +162,23 @@ func (a *App) bootstrapAdminToken(ctx context.Context, out io.Writer) (string, e
 	}
 	if a.cfg.AdminToken != "" {
 		h := server.HashToken(a.cfg.AdminToken)
-		if h != stored {
-			if err := a.Store.Write(ctx, func(tx chat.Tx) error { return tx.SetAdminTokenHash(h) }); err != nil {
-				return "", fmt.Errorf("app: store admin token: %w", err)
-			}
+		switch {
+		case h == stored:
+			a.tokenSource = "the one given by --admin-token (CHATHOOKS_ADMIN_TOKEN), already stored"
+			return h, nil
+		case stored == "":
+			a.tokenSource = "the one given by --admin-token (CHATHOOKS_ADMIN_TOKEN), now stored: later starts without the flag keep it"
+		default:
+			a.tokenSource = "the one given by --admin-token (CHATHOOKS_ADMIN_TOKEN); it REPLACED the stored token, which no longer works, also after later starts without the flag"
+			a.log.Warn("--admin-token replaced the stored admin token: the previous token no longer works")
+		}
+		if err := a.Store.Write(ctx, func(tx chat.Tx) error { return tx.SetAdminTokenHash(h) }); err != nil {
+			return "", fmt.Errorf("app: store admin token: %w", err)
 		}
 		return h, nil
 	}
 	if stored != "" {
+		a.tokenSource = "the one stored in the database (generated on first start, or the last --admin-token given)"
 		return stored, nil
 	}
 	var b [32]byte
@@ -173,9 +188,13 @@ func (a *App) bootstrapAdminToken(ctx context.Context, out io.Writer) (string, e
 	if err := a.Store.Write(ctx, func(tx chat.Tx) error { return tx.SetAdminTokenHash(h) }); err != nil {
 		return "", fmt.Errorf("app: store admin token: %w", err)
 	}
+	a.tokenSource = "generated now and printed above; stored (hashed), it stays in force until --admin-token replaces it"
 	fmt.Fprintf(out, "\nA new admin token was generated. It is shown only this once; keep it:\n\n    %s\n\n", tok)
 	return h, nil
 }
+
+// AdminTokenSource says which admin token is in force and where it came from.
+func (a *App) AdminTokenSource() string { return a.tokenSource }
 
 // Start listens on the configured address and serves in the background.
 func (a *App) Start() error {
@@ -200,27 +219,31 @@ func (a *App) Start() error {
 // Addr is the address the server listens on (useful with port 0).
 func (a *App) Addr() string { return a.ln.Addr().String() }
 
-// URL is the server's base URL.
-func (a *App) URL() string {
-	if a.cfg.BaseURL != "" {
-		return a.cfg.BaseURL
-	}
-	return "http://" + a.Addr()
-}
-
-// Shutdown stops accepting, finishes in-flight requests (bounded by ctx), stops the
-// workers and closes storage.
+// Shutdown stops accepting, ends live streams (their clients resume with Last-Event-ID),
+// finishes in-flight requests and stops the delivery engine, both bounded by ctx, then
+// closes storage. In-flight deliveries get the whole of ctx as grace, whatever the HTTP
+// side takes: the two stop concurrently.
 func (a *App) Shutdown(ctx context.Context) error {
 	a.shutting.Store(true)
 	if a.stopJanitor != nil {
 		a.stopJanitor()
 		<-a.janitorDone
 	}
+	a.Broker.Close()
+	outDone := make(chan error, 1)
+	go func() { // joined below, before the store closes
+		defer func() {
+			if p := recover(); p != nil {
+				outDone <- fmt.Errorf("app: stopping the delivery engine panicked: %v", p)
+			}
+		}()
+		outDone <- a.stopOutbound(ctx)
+	}()
 	err := a.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {
 		err = errors.Join(err, a.srv.Close())
 	}
-	err = errors.Join(err, a.stopOutbound(ctx))
+	err = errors.Join(err, <-outDone)
 	a.stopScaleOut()
 	return errors.Join(err, a.Store.Close())
 }
@@ -228,7 +251,11 @@ func (a *App) Shutdown(ctx context.Context) error {
 // Wait blocks until ctx ends (or the server fails), then shuts down within the configured
 // timeout.
 func (a *App) Wait(ctx context.Context) error {
-	a.log.Info("chathooks listening", slog.String("addr", a.Addr()), slog.String("url", a.URL()))
+	a.log.Info("chathooks listening", slog.String("addr", a.listenAddr()), slog.String("url", a.URL()),
+		slog.String("admin_token", a.tokenSource))
+	if note := a.BaseURLNote(); note != "" {
+		a.log.Warn("webhook URLs " + note)
+	}
 	select {
 	case <-ctx.Done():
 	case err := <-a.served:

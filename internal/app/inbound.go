@@ -1,26 +1,24 @@
 package app
 
 import (
-	"net/http"
-
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/chathooks/chathooks/internal/api"
 	"github.com/chathooks/chathooks/internal/inbound"
 )
 
-// routeInbound mounts the incoming-webhook dialect endpoints (SPEC §3): Chime, Google Chat,
-// Slack and Mattermost, sharing one per-room rate limiter on the service clock.
-func (a *App) routeInbound(mux *http.ServeMux) {
-	inbound.New(inbound.Config{
+// inboundHandler serves the incoming-webhook dialect endpoints (SPEC §3): Chime, Google
+// Chat, Slack and Mattermost, sharing one per-room rate limiter on the service clock.
+func (a *App) inboundHandler() *inbound.Handler {
+	return inbound.New(inbound.Config{
 		Service:      a.Service,
 		Limiter:      a.roomLimiter(),
 		Logger:       a.log,
 		ShuttingDown: a.shutting.Load,
-	}).Mount(mux)
+	})
 }
 
 // apiInbound registers the incoming-webhook management operations under /api/v1 (SPEC §2).
 func (a *App) apiInbound(humaAPI huma.API) {
-	api.RegisterWebhooks(humaAPI, a.Service, a.log, a.URL)
+	api.RegisterWebhooks(humaAPI, a.Service, a.log, a.webhookBaseURL)
 }

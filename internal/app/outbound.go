@@ -78,6 +78,7 @@ func (a *App) outboundService() *chat.Outbound {
 	if o.svc == nil && o.engine != nil && a.Service != nil {
 		o.svc = chat.NewOutbound(a.Service, chat.OutboundConfig{
 			Box: o.box, Verifier: delivery.Verifier{Client: o.client}, Notifier: o.engine, Relay: relay.Renderer{},
+			URLs: endpointURLs{allowPrivate: a.cfg.AllowPrivateTargets}, Secrets: endpointSecrets{},
 		})
 	}
 	return o.svc
@@ -85,13 +86,6 @@ func (a *App) outboundService() *chat.Outbound {
 
 // DeliveryEngine returns the delivery engine (tests poke it after moving a fake clock).
 func (a *App) DeliveryEngine() *delivery.Engine { return a.initOutbound().engine }
-
-// routeOutbound mounts Sendbird's webhook settings API (SPEC §5.3).
-func (a *App) routeOutbound(mux *http.ServeMux) {
-	h := sendbirdSettings{a: a}
-	mux.HandleFunc("GET /v3/applications/settings/webhook", h.serve)
-	mux.HandleFunc("PUT /v3/applications/settings/webhook", h.serve)
-}
 
 // apiOutbound registers the endpoint and delivery operations under /api/v1.
 func (a *App) apiOutbound(humaAPI huma.API) {
@@ -128,7 +122,8 @@ func sendbirdError(w http.ResponseWriter, status, code int, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]any{"error": true, "message": msg, "code": code})
 }
 
-func (h sendbirdSettings) serve(w http.ResponseWriter, r *http.Request) {
+// ServeHTTP serves GET and PUT; the server's route table mounts it for both.
+func (h sendbirdSettings) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	tok := strings.TrimSpace(r.Header.Get("Api-Token"))
 	want, err := h.a.Store.AdminTokenHash(r.Context())
 	if err != nil {

@@ -16,10 +16,17 @@ const maxBuffered = 1024
 type Broker struct {
 	mu   sync.RWMutex
 	subs map[string]map[*Sub]struct{}
+	// done is closed once by Close: every subscription, current or later, is over.
+	done      chan struct{}
+	closeOnce sync.Once
 }
 
 // New returns an empty broker.
-func New() *Broker { return &Broker{subs: map[string]map[*Sub]struct{}{}} }
+func New() *Broker { return &Broker{subs: map[string]map[*Sub]struct{}{}, done: make(chan struct{})} }
+
+// Close ends every subscription (at shutdown): Done of each, and of any made later, is
+// closed, so live streams end and their clients reconnect elsewhere with Last-Event-ID.
+func (b *Broker) Close() { b.closeOnce.Do(func() { close(b.done) }) }
 
 // Sub is one subscription to a room.
 type Sub struct {
@@ -56,6 +63,9 @@ func (s *Sub) Close() {
 	}
 	s.b.mu.Unlock()
 }
+
+// Done is closed when the broker is closed: the subscriber should stop.
+func (s *Sub) Done() <-chan struct{} { return s.b.done }
 
 // Wake is signalled when events are waiting.
 func (s *Sub) Wake() <-chan struct{} { return s.wake }

@@ -86,8 +86,9 @@ func chatTargetDefaults(e *Endpoint) {
 	}
 }
 
-// validate checks an endpoint; secret is its secret in clear (a chat target's URL).
-func (o *Outbound) validate(e Endpoint, secret string) error {
+// validate checks an endpoint; secret is its secret in clear (a chat target's URL);
+// checkURL is false when an update leaves the URL as it was.
+func (o *Outbound) validate(e Endpoint, secret string, checkURL bool) error {
 	if err := validScope(e); err != nil {
 		return err
 	}
@@ -95,13 +96,15 @@ func (o *Outbound) validate(e Endpoint, secret string) error {
 		if e.Template != "" {
 			return Errorf(CodeInvalidArgument, "template is only for the chat formats (slack, mattermost, google_chat, chime)")
 		}
-		return validateEndpoint(e, secret)
+		return o.validateEndpoint(e, secret, checkURL)
 	}
 	if len(secret) > 4096 {
 		return Errorf(CodeInvalidArgument, "url is longer than 4096 bytes")
 	}
-	if err := validEndpointURL(secret); err != nil {
-		return err
+	if checkURL {
+		if err := o.validEndpointURL(secret); err != nil {
+			return err
+		}
 	}
 	if err := validEventTypes(e.EventTypes); err != nil {
 		return err

@@ -34,11 +34,13 @@ type OutboundNotifier interface {
 
 // Outbound holds the outgoing-webhook use cases: endpoints and deliveries.
 type Outbound struct {
-	svc    *Service
-	box    SecretBox
-	verify EndpointVerifier
-	notify OutboundNotifier
-	relay  Relay
+	svc     *Service
+	box     SecretBox
+	verify  EndpointVerifier
+	notify  OutboundNotifier
+	urls    EndpointURLs
+	secrets EndpointSecrets
+	relay   Relay
 }
 
 // OutboundConfig wires an Outbound.
@@ -46,12 +48,14 @@ type OutboundConfig struct {
 	Box      SecretBox
 	Verifier EndpointVerifier
 	Notifier OutboundNotifier // may be nil
-	Relay    Relay            // chat-target templates and previews; nil: refused
+	URLs     EndpointURLs
+	Secrets  EndpointSecrets
+	Relay    Relay // chat-target templates and previews; nil: refused
 }
 
 // NewOutbound returns the outgoing-webhook use cases over svc's store and clock.
 func NewOutbound(svc *Service, c OutboundConfig) *Outbound {
-	return &Outbound{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier, relay: c.Relay}
+	return &Outbound{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier, urls: c.URLs, secrets: c.Secrets, relay: c.Relay}
 }
 
 // EndpointView is an endpoint as the API shows it, with its secret in clear (a chat
@@ -211,11 +215,11 @@ func (o *Outbound) CreateEndpoint(ctx context.Context, in EndpointInput) (Endpoi
 		chatTargetDefaults(&e)
 	case secret == "":
 		var err error
-		if secret, err = NewSecret(e.Format); err != nil {
+		if secret, err = o.newSecret(e.Format); err != nil {
 			return EndpointView{}, err
 		}
 	}
-	if err := o.validate(e, secret); err != nil {
+	if err := o.validate(e, secret, true); err != nil {
 		return EndpointView{}, err
 	}
 	sealed, err := o.box.Seal(secret)
@@ -279,6 +283,7 @@ func (o *Outbound) UpdateEndpoint(ctx context.Context, id string, p EndpointPatc
 		if e, err = tx.GetEndpoint(id); err != nil {
 			return err
 		}
+		oldURL := e.URL
 		applyPatch(&e, p)
 		if p.Status != nil {
 			switch *p.Status {
@@ -305,7 +310,7 @@ func (o *Outbound) UpdateEndpoint(ctx context.Context, id string, p EndpointPatc
 			}
 			e.URL = RedactURL(sec)
 		}
-		if err := o.validate(e, sec); err != nil {
+		if err := o.validate(e, sec, e.URL != oldURL || (IsChatTarget(e.Format) && p.URL != nil)); err != nil {
 			return err
 		}
 		if p.AgentID != nil {
@@ -449,11 +454,11 @@ func (o *Outbound) RotateSecret(ctx context.Context, id, secret string, overlap 
 		}
 		sec := secret
 		if sec == "" {
-			if sec, err = NewSecret(e.Format); err != nil {
+			if sec, err = o.newSecret(e.Format); err != nil {
 				return err
 			}
 		}
-		if err := validSecret(e.Format, sec); err != nil {
+		if err := o.validSecret(e.Format, sec); err != nil {
 			return err
 		}
 		sealed, err := o.box.Seal(sec)

@@ -1,21 +1,33 @@
 package chat
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/chathooks/chathooks/internal/egress"
-	"github.com/chathooks/chathooks/internal/signing"
 )
+
+// EndpointURLs checks an endpoint URL when it is set: its shape and, unless private targets
+// are allowed, that it is not an address deliveries are always refused to. An error's text
+// is shown to the caller after "url: ".
+type EndpointURLs interface {
+	CheckEndpointURL(raw string) error
+}
+
+// EndpointSecrets makes and checks endpoint secrets in each format's shape. An error from
+// CheckSecret is shown to the caller.
+type EndpointSecrets interface {
+	NewSecret(format string) (string, error)
+	CheckSecret(format, secret string) error
+}
 
 // reservedHeaders may not be set by an endpoint's custom headers: they carry the body
 // framing, the signatures or the sender's identity.
 func reservedHeaders() []string {
 	return []string{
 		"Host", "Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "User-Agent",
-		"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "X-Sendbird-Signature", "X-Goog-Signature",
+		"Webhook-Id", "Webhook-Timestamp", "Webhook-Signature", "X-Sendbird-Signature", "X-Signature", "X-Goog-Signature",
 		"Te", "Trailer", "Upgrade", "Keep-Alive", "Proxy-Authorization", "Expect",
 	}
 }
@@ -46,35 +58,30 @@ func validEventTypes(ts []string) error {
 	return nil
 }
 
-func validEndpointURL(raw string) error {
-	if _, err := egress.ValidateURL(raw); err != nil {
-		return &Error{Code: CodeInvalidArgument, Message: "url: " + strings.TrimPrefix(err.Error(), "egress: "), Err: err}
+func (o *Outbound) validEndpointURL(raw string) error {
+	if err := o.urls.CheckEndpointURL(raw); err != nil {
+		return &Error{Code: CodeInvalidArgument, Message: "url: " + err.Error(), Err: err}
 	}
 	return nil
 }
 
-func validSecret(format, secret string) error {
+func (o *Outbound) validSecret(format, secret string) error {
 	if len(secret) > 256 || !utf8.ValidString(secret) || strings.ContainsAny(secret, "\r\n") {
 		return Errorf(CodeInvalidArgument, "secret must be at most 256 bytes of UTF-8 on one line")
 	}
-	if format == FormatStandard {
-		if !strings.HasPrefix(secret, signing.StandardSecretPrefix) {
-			return Errorf(CodeInvalidArgument, "a standard secret is whsec_ followed by base64 of 24 to 64 random bytes")
-		}
-		key, err := signing.DecodeStandardSecret(secret)
-		if err != nil || len(key) < 24 || len(key) > 64 {
-			return Errorf(CodeInvalidArgument, "a standard secret is whsec_ followed by base64 of 24 to 64 random bytes")
-		}
+	if err := o.secrets.CheckSecret(format, secret); err != nil {
+		return &Error{Code: CodeInvalidArgument, Message: err.Error(), Err: err}
 	}
 	return nil
 }
 
-// NewSecret generates a secret in the format's shape.
-func NewSecret(format string) (string, error) {
-	if format == FormatStandard {
-		return signing.NewStandardSecret()
+// newSecret generates a secret in the format's shape.
+func (o *Outbound) newSecret(format string) (string, error) {
+	s, err := o.secrets.NewSecret(format)
+	if err != nil {
+		return "", fmt.Errorf("chat: new endpoint secret: %w", err)
 	}
-	return signing.RandomToken(32)
+	return s, nil
 }
 
 func validHeaders(h map[string]string) error {
@@ -120,9 +127,13 @@ func validLimits(e Endpoint) error {
 	return nil
 }
 
-func validateEndpoint(e Endpoint, secret string) error {
-	if err := validEndpointURL(e.URL); err != nil {
-		return err
+// validateEndpoint checks an endpoint before it is stored; checkURL is false when an update
+// leaves the URL as it was (an endpoint made under --allow-private-targets stays editable).
+func (o *Outbound) validateEndpoint(e Endpoint, secret string, checkURL bool) error {
+	if checkURL {
+		if err := o.validEndpointURL(e.URL); err != nil {
+			return err
+		}
 	}
 	if err := validFormat(e.Format); err != nil {
 		return err
@@ -130,7 +141,7 @@ func validateEndpoint(e Endpoint, secret string) error {
 	if err := validEventTypes(e.EventTypes); err != nil {
 		return err
 	}
-	if err := validSecret(e.Format, secret); err != nil {
+	if err := o.validSecret(e.Format, secret); err != nil {
 		return err
 	}
 	if err := validHeaders(e.Headers); err != nil {

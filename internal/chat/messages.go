@@ -274,10 +274,16 @@ func (s *Service) GetMessage(ctx context.Context, roomID, id string) (Message, e
 	return s.store.GetMessage(ctx, roomID, id)
 }
 
-// ListMessages returns a page of a room's messages in ascending order.
+// ListMessages returns a page of a room's messages, ascending or newest first. With a
+// Viewer, the messages of users the viewer blocks are left out.
 func (s *Service) ListMessages(ctx context.Context, q MessageQuery) ([]Message, error) {
 	if _, err := s.store.GetRoom(ctx, q.RoomID); err != nil {
 		return nil, err
+	}
+	if q.Viewer != "" {
+		if _, err := s.store.GetUser(ctx, q.Viewer, s.now()); err != nil {
+			return nil, err
+		}
 	}
 	q.Limit = pageLimit(q.Limit)
 	return s.store.ListMessages(ctx, q)

@@ -2,6 +2,8 @@ package chat
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"log/slog"
 	"strings"
 	"sync"
@@ -45,6 +47,22 @@ type Publisher interface {
 	Publish(events []Event)
 }
 
+// Tokens makes the random bearer tokens of incoming webhooks (at least 256 bits, URL-safe).
+type Tokens interface {
+	NewToken() (string, error)
+}
+
+// randomTokens is the Tokens used when none is configured: 32 random bytes, base64url.
+type randomTokens struct{}
+
+func (randomTokens) NewToken() (string, error) {
+	var b [WebhookTokenBytes]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b[:]), nil
+}
+
 // Service holds the chat use cases. It is safe for concurrent use.
 type Service struct {
 	store    Store
@@ -53,6 +71,7 @@ type Service struct {
 	pub      Publisher
 	log      *slog.Logger
 	nodeID   string
+	tokens   Tokens
 	presence *streamPresence
 }
 
@@ -64,6 +83,7 @@ type Config struct {
 	Publisher Publisher // may be nil
 	Logger    *slog.Logger
 	NodeID    string // identifies this process's stream-presence leases
+	Tokens    Tokens // nil: 32 random bytes from crypto/rand, base64url
 }
 
 // NewService returns a Service.
@@ -77,7 +97,10 @@ func NewService(c Config) *Service {
 	if c.NodeID == "" {
 		c.NodeID = ids.New("node", time.Now())
 	}
-	s := &Service{store: c.Store, clock: c.Clock, render: c.Renderer, pub: c.Publisher, log: c.Logger, nodeID: c.NodeID}
+	if c.Tokens == nil {
+		c.Tokens = randomTokens{}
+	}
+	s := &Service{store: c.Store, clock: c.Clock, render: c.Renderer, pub: c.Publisher, log: c.Logger, nodeID: c.NodeID, tokens: c.Tokens}
 	s.presence = &streamPresence{svc: s, open: map[string]int{}}
 	return s
 }

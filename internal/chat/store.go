@@ -31,6 +31,10 @@ type Reader interface {
 	ListMembers(ctx context.Context, roomID, after string, limit int, now time.Time) ([]Member, error)
 	GetMessage(ctx context.Context, roomID, id string) (Message, error)
 	ListMessages(ctx context.Context, q MessageQuery) ([]Message, error)
+	// ListBlocks returns the users userID blocks, by target id after after.
+	ListBlocks(ctx context.Context, userID, after string, limit int) ([]Block, error)
+	// BlockedAmong returns those of targetIDs that userID blocks.
+	BlockedAmong(ctx context.Context, userID string, targetIDs []string) ([]string, error)
 	// RoomEventsAfter returns the room's events with RoomSeq > seq, ascending.
 	RoomEventsAfter(ctx context.Context, roomID string, seq int64, limit int) ([]Event, error)
 	// Events returns outbox events with a global position > after, ascending (for tests and

@@ -113,11 +113,23 @@ type Event struct {
 	RelayHops int `json:"-"`
 }
 
-// MessageQuery selects messages of a room in ascending order.
+// MessageQuery selects messages of a room: ascending, or with Desc newest first. Without
+// Desc, Before alone selects the last Limit messages before it (still ascending); with Desc
+// the page is always the newest Limit messages in the range.
 type MessageQuery struct {
 	RoomID   string
 	ThreadID string
 	After    string // message id (exclusive)
 	Before   string // message id (exclusive)
 	Limit    int
+	Desc     bool
+	// Viewer, when set, hides the messages of users the viewer blocks.
+	Viewer string
+}
+
+// Block is one user blocking another.
+type Block struct {
+	UserID    string    `json:"user_id" doc:"the blocker"`
+	TargetID  string    `json:"target_id" doc:"the blocked user"`
+	CreatedAt time.Time `json:"created_at"`
 }

@@ -2,7 +2,9 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"net/mail"
+	"slices"
 	"strings"
 	"time"
 
@@ -133,6 +135,59 @@ func (s *Service) Block(ctx context.Context, userID, targetID string) error {
 		return Errorf(CodeInvalidArgument, "a user cannot block themselves")
 	}
 	return s.blockChange(ctx, userID, targetID, true)
+}
+
+// ListBlocks returns the users userID blocks, by target id.
+func (s *Service) ListBlocks(ctx context.Context, userID, after string, limit int) ([]Block, error) {
+	if _, err := s.store.GetUser(ctx, userID, s.now()); err != nil {
+		return nil, err
+	}
+	return s.store.ListBlocks(ctx, userID, after, pageLimit(limit))
+}
+
+// HiddenFrom returns, of events, those a viewer does not see: messages (sent or edited) of
+// users the viewer blocks. A block hides the blocked user's messages from the blocker's
+// reads and live stream; it changes nothing for anyone else.
+func (s *Service) HiddenFrom(ctx context.Context, viewer string, events []Event) (map[string]bool, error) {
+	if viewer == "" {
+		return nil, nil
+	}
+	var senders []string
+	for _, e := range events {
+		if snd, ok := MessageSender(e); ok && snd.Type == SenderUser && !slices.Contains(senders, snd.ID) {
+			senders = append(senders, snd.ID)
+		}
+	}
+	if len(senders) == 0 {
+		return nil, nil
+	}
+	blocked, err := s.store.BlockedAmong(ctx, viewer, senders)
+	if err != nil || len(blocked) == 0 {
+		return nil, err
+	}
+	hidden := map[string]bool{}
+	for _, e := range events {
+		if snd, ok := MessageSender(e); ok && snd.Type == SenderUser && slices.Contains(blocked, snd.ID) {
+			hidden[e.ID] = true
+		}
+	}
+	return hidden, nil
+}
+
+// MessageSender returns the sender of a message event (sent or edited).
+func MessageSender(e Event) (Sender, bool) {
+	if e.Type != EventMessageSend && e.Type != EventMessageUpdate {
+		return Sender{}, false
+	}
+	var p struct {
+		Message struct {
+			Sender Sender `json:"sender"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(e.Payload, &p) != nil {
+		return Sender{}, false
+	}
+	return p.Message.Sender, true
 }
 
 // Unblock removes a block.

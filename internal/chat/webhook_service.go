@@ -11,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/chathooks/chathooks/internal/ids"
-	"github.com/chathooks/chathooks/internal/signing"
 )
 
 // WebhookTokenBytes is the entropy of a webhook token (base64url, 43 characters).
@@ -41,7 +40,7 @@ func (s *Service) CreateWebhook(ctx context.Context, in CreateWebhook) (Webhook,
 	if err := validAvatarURL(in.AvatarURL); err != nil {
 		return Webhook{}, "", err
 	}
-	tok, err := signing.RandomToken(WebhookTokenBytes)
+	tok, err := s.tokens.NewToken()
 	if err != nil {
 		return Webhook{}, "", fmt.Errorf("chat: webhook token: %w", err)
 	}
@@ -78,7 +77,7 @@ func (s *Service) GetWebhook(ctx context.Context, id string) (Webhook, error) {
 // RegenerateWebhook gives a webhook a new token; the old one is revoked at once (its URLs
 // then answer "gone").
 func (s *Service) RegenerateWebhook(ctx context.Context, id string) (Webhook, string, error) {
-	tok, err := signing.RandomToken(WebhookTokenBytes)
+	tok, err := s.tokens.NewToken()
 	if err != nil {
 		return Webhook{}, "", fmt.Errorf("chat: webhook token: %w", err)
 	}

@@ -1,5 +1,6 @@
-// Package cli parses the command line and runs a subcommand: serve (the default),
-// bench and version.
+// Package cli parses the command line and runs a subcommand: serve (the default), bench,
+// healthcheck, version, and the operator commands that talk to a running server (rooms,
+// webhooks, endpoints, send, tail).
 package cli
 
 import (
@@ -26,8 +27,8 @@ type ServeCmd struct {
 	Addr                string        `default:"127.0.0.1:8080" env:"CHATHOOKS_ADDR" help:"Address to listen on."`
 	Data                string        `default:"./chathooks-data" env:"CHATHOOKS_DATA" help:"Directory of the embedded SQLite database (created on first start)."`
 	DatabaseURL         string        `env:"CHATHOOKS_DATABASE_URL" help:"postgres://... to use PostgreSQL (several nodes may share it) instead of SQLite."`
-	AdminToken          string        `env:"CHATHOOKS_ADMIN_TOKEN" help:"Admin bearer token. When unset on a new database, one is generated and printed once."`
-	BaseURL             string        `env:"CHATHOOKS_BASE_URL" help:"Public base URL used to build webhook URLs (default http://<addr>)."`
+	AdminToken          string        `env:"CHATHOOKS_ADMIN_TOKEN" help:"Admin bearer token. Given, it is stored (hashed) and replaces any earlier token for good, also for later starts without it. Unset, the stored token stays in force; on a new database one is generated, stored and printed once. The start says which token is in force."`
+	BaseURL             string        `env:"CHATHOOKS_BASE_URL" help:"Public base URL used to build webhook URLs. Default: http://<addr>; when --addr has no host (:8080, 0.0.0.0, [::]), the Host each API request was sent to."`
 	RoomRateLimit       float64       `default:"1" env:"CHATHOOKS_ROOM_RATE_LIMIT" help:"Incoming webhook messages per second per room (0 = unlimited)."`
 	RoomRateBurst       int           `default:"1" env:"CHATHOOKS_ROOM_RATE_BURST" help:"Burst of the per-room incoming rate limit."`
 	AllowPrivateTargets bool          `env:"CHATHOOKS_ALLOW_PRIVATE_TARGETS" help:"Allow outgoing deliveries to loopback and private addresses."`
@@ -64,9 +65,17 @@ type BenchCmd struct {
 }
 
 type cliArgs struct {
-	Serve   ServeCmd   `cmd:"" default:"withargs" help:"Run the server (the default command). Other commands: bench, version. Every flag can also be set by its environment variable."`
-	Bench   BenchCmd   `cmd:"" help:"Load-test a server on loopback and print throughput and latency."`
-	Version VersionCmd `cmd:"" help:"Print the version."`
+	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
+
+	Serve       ServeCmd       `cmd:"" default:"withargs" help:"Run the server (the default command). Other commands: rooms, webhooks, endpoints, send, tail, healthcheck, bench, version (chathooks <command> --help). Every flag can also be set by its environment variable."`
+	Rooms       RoomsCmd       `cmd:"" help:"List or create rooms on a running server."`
+	Webhooks    WebhooksCmd    `cmd:"" help:"Create, list, regenerate or delete a room's incoming webhooks."`
+	Endpoints   EndpointsCmd   `cmd:"" help:"Create and list outgoing endpoints; inspect, retry and replay their deliveries."`
+	Send        SendCmd        `cmd:"" help:"Send a message to a room."`
+	Tail        TailCmd        `cmd:"" help:"Follow a room's live stream in the terminal (reconnects and resumes by itself)."`
+	Healthcheck HealthcheckCmd `cmd:"" help:"Exit 0 when the server on --addr answers /readyz with 200 (for container health checks)."`
+	Bench       BenchCmd       `cmd:"" help:"Load-test a server on loopback and print throughput and latency."`
+	Version     VersionCmd     `cmd:"" help:"Print the version."`
 }
 
 type env struct {
@@ -78,12 +87,15 @@ type env struct {
 func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	var c cliArgs
 	exit := -1
+	e := &env{ctx: ctx, stdout: stdout, stderr: stderr}
 	parser, err := kong.New(&c,
 		kong.Name("chathooks"),
 		kong.Description("A self-hosted chat backend whose integration surface is webhooks in both directions."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(code int) { exit = code; panic(exitPanic{}) }),
 		kong.UsageOnError(),
+		kong.Vars{"version": "chathooks " + version.String()},
+		kong.Bind(e),
 	)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
@@ -108,7 +120,7 @@ func Run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			parser.Errorf("%s", err)
 			return 2
 		}
-		if err := kctx.Run(&env{ctx: ctx, stdout: stdout, stderr: stderr}); err != nil {
+		if err := kctx.Run(e); err != nil {
 			fmt.Fprintf(stderr, "chathooks: %v\n", err)
 			return 1
 		}
@@ -216,7 +228,12 @@ func (s ServeCmd) Run(e *env) error {
 	if s.DatabaseURL != "" {
 		where = "PostgreSQL"
 	}
-	fmt.Fprintf(e.stdout, "chathooks %s is running on %s (storage: %s)\n  API:     %s/api/v1 (Authorization: Bearer <admin token>)\n  OpenAPI: %s/openapi.json\n  Health:  %s/healthz\nPress Ctrl-C to stop.\n",
+	fmt.Fprintf(e.stdout, "chathooks %s is running on %s (storage: %s)\n  API:     %s/api/v1 (Authorization: Bearer <admin token>)\n  OpenAPI: %s/openapi.json\n  Health:  %s/healthz\n",
 		version.String(), a.URL(), where, a.URL(), a.URL(), a.URL())
+	fmt.Fprintf(e.stdout, "  Admin token in force: %s.\n", a.AdminTokenSource())
+	if note := a.BaseURLNote(); note != "" {
+		fmt.Fprintf(e.stdout, "  Webhook URLs: %s.\n", note)
+	}
+	fmt.Fprintln(e.stdout, "Press Ctrl-C to stop.")
 	return a.Wait(e.ctx)
 }

@@ -1,22 +1,29 @@
 package delivery_test
 
 import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/chathooks/chathooks/internal/app"
 	"github.com/chathooks/chathooks/internal/apptest"
 	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/clock"
 )
 
 // Without --allow-private-targets, loopback, private, link-local/metadata addresses and
 // names resolving to loopback are refused at dial time: the attempt is recorded as an
 // error and nothing is sent. Only loopback receivers exist here, so no packet can leave.
+// Such URLs are refused at create time too, so the endpoints are made by an earlier run of
+// the server with the flag, as an operator who later drops it would have them.
 func TestEgressGuardRefusesPrivateTargets(t *testing.T) {
 	t.Parallel()
-	s := apptest.Start(t, apptest.Options{FakeClock: true, Config: func(c *app.Config) { c.AllowPrivateTargets = false }})
 	rc := newReceiver(t, nil)
 	ln6, err := net.Listen("tcp", "[::1]:0")
 	v6 := ""
@@ -38,10 +45,44 @@ func TestEgressGuardRefusesPrivateTargets(t *testing.T) {
 	} else {
 		urls["ipv6 loopback"] = "http://[::1]:9/hook"
 	}
+
+	dir := t.TempDir()
+	earlier, err := app.New(context.Background(), app.Config{
+		Addr: "127.0.0.1:0", DataDir: dir, AdminToken: apptest.AdminToken, RoomRateBurst: 1, AllowPrivateTargets: true,
+		Version: "test", Clock: clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)),
+	}, apptest.Logger(t), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := earlier.Start(); err != nil {
+		t.Fatal(err)
+	}
+	create := func(body string) chat.EndpointView {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+earlier.Addr()+"/api/v1/endpoints", strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+apptest.AdminToken)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var v chat.EndpointView
+		if err := json.NewDecoder(resp.Body).Decode(&v); err != nil || resp.StatusCode != http.StatusCreated {
+			t.Fatalf("create endpoint %s: %d %v", body, resp.StatusCode, err)
+		}
+		return v
+	}
 	eps := map[string]string{}
 	for name, u := range urls {
-		eps[name] = createEndpoint(t, s, map[string]any{"url": u, "event_types": []string{chat.EventRoomCreate}}).ID
+		eps[name] = create(fmt.Sprintf(`{"url":%q,"event_types":[%q]}`, u, chat.EventRoomCreate)).ID
 	}
+	rbm := create(fmt.Sprintf(`{"url":%q,"event_types":["*"],"format":"rbm"}`, rc.URL))
+	if err := earlier.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hitsBefore := rc.count() // the rbm handshake of the earlier run
+
+	s := apptest.Start(t, apptest.Options{FakeClock: true, DataDir: dir, Config: func(c *app.Config) { c.AllowPrivateTargets = false }})
 	mkRoom(t, s, "r1")
 	for name, id := range eps {
 		f := waitStatus(t, s, id, "", chat.DeliveryFailed, 1)[0]
@@ -51,16 +92,10 @@ func TestEgressGuardRefusesPrivateTargets(t *testing.T) {
 		}
 	}
 	// Verification goes through the same guard.
-	rbm := s.Must(http.StatusCreated, "POST", "/api/v1/endpoints", map[string]any{"url": rc.URL, "event_types": []string{"*"}, "format": "rbm"})
-	var v chat.EndpointView
-	rbm.JSON(t, &v)
-	if v.Status != chat.EndpointUnverified {
-		t.Fatalf("rbm endpoint on loopback verified: %+v", v)
-	}
-	if r := s.Do("POST", "/api/v1/endpoints/"+v.ID+"/verify", nil); r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "not allowed") {
+	if r := s.Do("POST", "/api/v1/endpoints/"+rbm.ID+"/verify", nil); r.Status != http.StatusConflict || !strings.Contains(string(r.Body), "not allowed") {
 		t.Fatalf("verify: %d %s", r.Status, r.Body)
 	}
-	if rc.count() != 0 {
-		t.Fatalf("the loopback receiver got %d requests", rc.count())
+	if n := rc.count() - hitsBefore; n != 0 {
+		t.Fatalf("the loopback receiver got %d requests", n)
 	}
 }

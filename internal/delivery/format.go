@@ -36,7 +36,9 @@ func build(ep *endpoint, ev *chat.Event, members []chat.Member, appID string, no
 		}
 		h.Set("User-Agent", "SendBird")
 		for _, s := range ep.secrets {
-			h.Add(signing.HeaderSendbirdSignature, signing.SendbirdSignature(s, body))
+			sig := signing.SendbirdSignature(s, body)
+			h.Add(signing.HeaderSendbirdSignature, sig)
+			h.Add(signing.HeaderSignature, sig)
 		}
 		return request{body: body, header: h}, nil
 	case chat.FormatRBM:

@@ -167,6 +167,9 @@ func TestSendbirdFormatDeadAndManualRetry(t *testing.T) {
 		if got := h.Header.Get("x-sendbird-signature"); got != hex.EncodeToString(mac.Sum(nil)) {
 			t.Fatalf("x-sendbird-signature %q does not match hex HMAC-SHA256 of the body", got)
 		}
+		if got := h.Header.Values("x-signature"); len(got) != 1 || got[0] != h.Header.Get("x-sendbird-signature") {
+			t.Fatalf("x-signature %q, want the x-sendbird-signature value", got)
+		}
 		if h.Header.Get("User-Agent") != "SendBird" || h.Header.Get("Content-Type") != "application/json" || h.Header.Get("X-Custom") != "yes" {
 			t.Fatalf("headers %v", h.Header)
 		}

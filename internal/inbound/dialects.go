@@ -109,5 +109,6 @@ func (h *Handler) mattermost(w http.ResponseWriter, r *http.Request) {
 			m, err := ParseMattermost(r.Header.Get("Content-Type"), body)
 			return chat.PostMessage{Text: m.Text, Format: chat.FormatMarkdown}, err
 		},
+		split: SplitMattermost,
 	})
 }

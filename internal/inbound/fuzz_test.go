@@ -103,6 +103,20 @@ func FuzzMattermost(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, ct string, body []byte) {
 		m, err := ParseMattermost(ct, body)
-		checkParsed(t, m.Text, err)
+		// Mattermost text is split into posts of at most MattermostMaxPostRunes each.
+		if err != nil {
+			checkParsed(t, m.Text, err)
+			return
+		}
+		parts := SplitMattermost(m.Text)
+		if len(parts) == 0 {
+			t.Fatal("no post for accepted text")
+		}
+		for _, p := range parts {
+			checkParsed(t, p, nil)
+			if utf8.RuneCountInString(p) > MattermostMaxPostRunes {
+				t.Fatalf("a post of %d characters", utf8.RuneCountInString(p))
+			}
+		}
 	})
 }

@@ -57,15 +57,6 @@ func New(c Config) *Handler {
 	return &Handler{svc: c.Service, limiter: c.Limiter, log: c.Logger, shutting: c.ShuttingDown}
 }
 
-// Mount registers the dialect routes. Only POST is routed: other methods (a CORS
-// preflight included) get 405 and never an Access-Control-Allow-* header.
-func (h *Handler) Mount(mux *http.ServeMux) {
-	mux.HandleFunc("POST /incomingwebhooks/{id}", h.chime)
-	mux.HandleFunc("POST /v1/spaces/{space}/messages", h.googleChat)
-	mux.HandleFunc("POST /services/{room}/{id}/{token}", h.slack)
-	mux.HandleFunc("POST /hooks/{token}", h.mattermost)
-}
-
 // replier writes one dialect's answers.
 type replier interface {
 	ok(w http.ResponseWriter, m chat.Message)
@@ -81,6 +72,8 @@ type request struct {
 	// auth finds the webhook; parse turns the body into the message to post.
 	auth  func(ctx context.Context) (chat.Webhook, error)
 	parse func(body []byte, wh chat.Webhook) (chat.PostMessage, error)
+	// split, if set, cuts the text into the texts of several posts (Mattermost).
+	split func(text string) []string
 }
 
 // serve runs the shared pipeline. The token never reaches a log: only the webhook id.
@@ -151,10 +144,31 @@ func (h *Handler) serve(q request) {
 		fail(errorf(KindUnavailable, "the server is shutting down"))
 		return
 	}
-	res, err := h.svc.PostMessage(ctx, pm)
-	if err != nil {
-		fail(err)
+	if q.split == nil {
+		res, err := h.svc.PostMessage(ctx, pm)
+		if err != nil {
+			fail(err)
+			return
+		}
+		q.reply.ok(q.w, res.Message)
 		return
 	}
-	q.reply.ok(q.w, res.Message)
+	// Several posts, in order; a repeat with the same key repeats none of them.
+	var first chat.Message
+	for i, text := range q.split(pm.Text) {
+		part := pm
+		part.Text = text
+		if i > 0 && part.IdempotencyKey != "" {
+			part.IdempotencyKey += "#" + strconv.Itoa(i)
+		}
+		res, err := h.svc.PostMessage(ctx, part)
+		if err != nil {
+			fail(err)
+			return
+		}
+		if i == 0 {
+			first = res.Message
+		}
+	}
+	q.reply.ok(q.w, first)
 }

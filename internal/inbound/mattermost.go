@@ -26,6 +26,38 @@ type mattermostPayload struct {
 	Props       json.RawMessage `json:"props"`
 }
 
+// MattermostMaxPostRunes is Mattermost's maximum post size in characters (runes): longer
+// webhook text is split into several posts of at most this many.
+const MattermostMaxPostRunes = 16383
+
+// SplitMattermost cuts text into pieces of at most MattermostMaxPostRunes characters, in
+// order, as Mattermost splits a long webhook post (at the character limit, not at words).
+// A piece of only white space is left out.
+func SplitMattermost(text string) []string {
+	var parts []string
+	add := func(p string) {
+		if strings.TrimSpace(p) != "" {
+			parts = append(parts, p)
+		}
+	}
+	for {
+		n, cut := 0, -1
+		for i := range text {
+			if n == MattermostMaxPostRunes {
+				cut = i
+				break
+			}
+			n++
+		}
+		if cut < 0 {
+			add(text)
+			return parts
+		}
+		add(text[:cut])
+		text = text[cut:]
+	}
+}
+
 // maxMultipartField bounds one multipart form field.
 const maxMultipartField = 256 << 10
 
@@ -67,7 +99,8 @@ func ParseMattermost(contentType string, body []byte) (MattermostMessage, error)
 	if len(p.Attachments) > MaxAttachments {
 		return m, errorf(KindInvalid, "Too many attachments.")
 	}
-	m.Text = fitText(joinParts(string(p.Text), renderAttachments(p.Attachments, markdownMarkup)))
+	// Not cut to one message's limit: the handler splits long text into several posts.
+	m.Text = joinParts(string(p.Text), renderAttachments(p.Attachments, markdownMarkup))
 	if strings.TrimSpace(m.Text) == "" {
 		return m, errorf(KindEmpty, "No text specified.")
 	}

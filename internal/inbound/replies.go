@@ -1,8 +1,11 @@
 package inbound
 
 import (
+	"crypto/rand"
+	"encoding/base32"
 	"encoding/json"
 	"net/http"
+	"strings"
 
 	"github.com/chathooks/chathooks/internal/chat"
 )
@@ -140,8 +143,15 @@ type AppError struct {
 	StatusCode    int    `json:"status_code"`
 }
 
+// mattermostRequestID is a request id in Mattermost's form: 26 lowercase base32 characters.
+func mattermostRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b[:]))[:26]
+}
+
 func (mattermostReply) fail(w http.ResponseWriter, e *Error) {
-	a := AppError{StatusCode: http.StatusInternalServerError, ID: "web.incoming_webhook.internal.app_error", Message: "An internal error occurred.", DetailedError: e.Message}
+	a := AppError{StatusCode: http.StatusInternalServerError, ID: "web.incoming_webhook.internal.app_error", Message: "An internal error occurred.", DetailedError: e.Message, RequestID: mattermostRequestID()}
 	switch e.Kind {
 	case KindInvalid, KindTooManyAttach:
 		a.StatusCode, a.ID, a.Message = http.StatusBadRequest, "web.incoming_webhook.parse.app_error", "Unable to parse incoming data."
@@ -150,7 +160,9 @@ func (mattermostReply) fail(w http.ResponseWriter, e *Error) {
 	case KindTooLarge:
 		a.StatusCode, a.ID, a.Message = http.StatusRequestEntityTooLarge, "api.context.request_body_too_large.app_error", "Request body too large."
 	case KindUnknownHook, KindBadToken:
-		a.StatusCode, a.ID, a.Message = http.StatusBadRequest, "web.incoming_webhook.invalid.app_error", "Invalid webhook."
+		// Exactly Mattermost's answer to a hook id it does not know, which is all a wrong
+		// token is: nothing tells a guessed token from one that was never issued.
+		a.StatusCode, a.ID, a.Message, a.DetailedError = http.StatusBadRequest, "web.incoming_webhook.invalid.app_error", "Invalid webhook.", ""
 	case KindRevoked:
 		a.StatusCode, a.ID, a.Message = http.StatusNotFound, "web.incoming_webhook.invalid.app_error", "Invalid webhook: it was regenerated or deleted."
 	case KindRoomGone, KindNotFound:
@@ -163,5 +175,6 @@ func (mattermostReply) fail(w http.ResponseWriter, e *Error) {
 	if a.DetailedError == a.Message {
 		a.DetailedError = ""
 	}
+	w.Header().Set("X-Request-Id", a.RequestID)
 	writeJSON(w, a.StatusCode, "application/json", a)
 }

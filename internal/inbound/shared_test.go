@@ -142,7 +142,11 @@ func TestShuttingDown(t *testing.T) {
 	room(t, s, "bye")
 	h := newHook(t, s, "bye", "B")
 	mux := http.NewServeMux()
-	inbound.New(inbound.Config{Service: s.App.Service, ShuttingDown: func() bool { return true }}).Mount(mux)
+	ih := inbound.New(inbound.Config{Service: s.App.Service, ShuttingDown: func() bool { return true }})
+	mux.HandleFunc("POST /incomingwebhooks/{id}", ih.Chime)
+	mux.HandleFunc("POST /v1/spaces/{space}/messages", ih.GoogleChat)
+	mux.HandleFunc("POST /services/{room}/{id}/{token}", ih.Slack)
+	mux.HandleFunc("POST /hooks/{token}", ih.Mattermost)
 	ts := httptest.NewServer(mux)
 	defer ts.Close()
 	for _, d := range dialects {

@@ -15,6 +15,7 @@ type Metrics struct {
 	Registry        *prometheus.Registry
 	Requests        *prometheus.CounterVec
 	RequestDuration *prometheus.HistogramVec
+	IncomingPosts   *prometheus.CounterVec
 	CommitBatch     prometheus.Histogram
 	Deliveries      *prometheus.CounterVec
 	DeliveryLatency prometheus.Histogram
@@ -26,12 +27,15 @@ func New() *Metrics {
 	m := &Metrics{
 		Registry: reg,
 		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "chathooks_http_requests_total", Help: "HTTP requests by route pattern, method and status code.",
+			Name: "chathooks_http_requests_total", Help: "HTTP requests by route pattern (without method; \"unmatched\" when no route serves the path), method and status code.",
 		}, []string{"route", "method", "code"}),
 		RequestDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name: "chathooks_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
 		}, []string{"route", "method"}),
+		IncomingPosts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chathooks_incoming_posts_total", Help: "Incoming-webhook posts by dialect and HTTP status code.",
+		}, []string{"dialect", "code"}),
 		CommitBatch: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Name: "chathooks_store_commit_batch_size", Help: "Write requests committed together in one transaction (group commit).",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
@@ -44,7 +48,7 @@ func New() *Metrics {
 			Buckets: prometheus.DefBuckets,
 		}),
 	}
-	reg.MustRegister(m.Requests, m.RequestDuration, m.CommitBatch, m.Deliveries, m.DeliveryLatency,
+	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.Deliveries, m.DeliveryLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

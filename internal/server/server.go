@@ -12,8 +12,11 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/chathooks/chathooks/internal/api"
 	"github.com/chathooks/chathooks/internal/chat"
@@ -34,23 +37,81 @@ type Ready func(ctx context.Context) error
 
 // Routes is everything the route table mounts.
 type Routes struct {
-	Log          *slog.Logger
-	Metrics      *metrics.Metrics
-	API          http.Handler // the /api/v1 mux (huma)
-	OpenAPI      func() ([]byte, error)
+	Log     *slog.Logger
+	Metrics *metrics.Metrics
+	API     *http.ServeMux // the /api/v1 mux (huma)
+	// OpenAPI is the API's document (huma); the other routes' descriptions are added to it.
+	OpenAPI      *huma.OpenAPI
 	AdminHash    string // hex SHA-256 of the admin token
 	Ready        Ready
-	Extra        func(mux *http.ServeMux) // dialect endpoints and other non-API routes
+	Inbound      Dialects     // the incoming-webhook endpoints
+	Sendbird     http.Handler // Sendbird's webhook settings API (GET and PUT)
 	ShuttingDown *atomic.Bool
 }
 
-// Handler builds the one route table of the server.
-func Handler(r Routes) http.Handler {
+// Dialects are the incoming-webhook endpoints, one per dialect.
+type Dialects interface {
+	Chime(w http.ResponseWriter, r *http.Request)
+	GoogleChat(w http.ResponseWriter, r *http.Request)
+	Slack(w http.ResponseWriter, r *http.Request)
+	Mattermost(w http.ResponseWriter, r *http.Request)
+}
+
+// Route is one entry of the route table.
+type Route struct {
+	Pattern string // http.ServeMux pattern
+	Handler http.Handler
+	// Dialect names the incoming-webhook dialect a route serves ("" for others): its posts
+	// are counted by dialect and status.
+	Dialect string
+	// Doc describes the route in /openapi.json; nil for the API mount, whose operations
+	// huma describes.
+	Doc *huma.Operation
+}
+
+// table is the one route table of the server: every route it serves.
+func table(r Routes) []Route {
+	return []Route{
+		{Pattern: "GET /healthz", Handler: http.HandlerFunc(health), Doc: healthDoc()},
+		{Pattern: "GET /readyz", Handler: ready(r), Doc: readyDoc()},
+		{Pattern: "GET /metrics", Handler: r.Metrics.Handler(), Doc: metricsDoc()},
+		{Pattern: "GET /openapi.json", Handler: serveOpenAPI(r.OpenAPI), Doc: openAPIDoc()},
+		{Pattern: api.Prefix + "/", Handler: adminAuth(r.AdminHash, jsonBody(r.API))},
+		{Pattern: "POST /incomingwebhooks/{id}", Handler: http.HandlerFunc(r.Inbound.Chime), Dialect: "chime", Doc: chimeDoc(r.OpenAPI)},
+		{Pattern: "POST /v1/spaces/{space}/messages", Handler: http.HandlerFunc(r.Inbound.GoogleChat), Dialect: "google_chat", Doc: googleChatDoc(r.OpenAPI)},
+		{Pattern: "POST /services/{room}/{id}/{token}", Handler: http.HandlerFunc(r.Inbound.Slack), Dialect: "slack", Doc: slackDoc(r.OpenAPI)},
+		{Pattern: "POST /hooks/{token}", Handler: http.HandlerFunc(r.Inbound.Mattermost), Dialect: "mattermost", Doc: mattermostDoc(r.OpenAPI)},
+		{Pattern: "GET /v3/applications/settings/webhook", Handler: r.Sendbird, Doc: sendbirdGetDoc(r.OpenAPI)},
+		{Pattern: "PUT /v3/applications/settings/webhook", Handler: r.Sendbird, Doc: sendbirdPutDoc(r.OpenAPI)},
+	}
+}
+
+// Handler mounts the route table, describes its routes in the OpenAPI document and wraps
+// it in the middleware every request goes through. It also returns the table's patterns.
+func Handler(r Routes) (http.Handler, []string) {
 	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, req *http.Request) {
+	dialects := map[string]string{}
+	var patterns []string
+	for _, rt := range table(r) {
+		mux.Handle(rt.Pattern, rt.Handler)
+		patterns = append(patterns, rt.Pattern)
+		if rt.Dialect != "" {
+			dialects[routeLabel(rt.Pattern)] = rt.Dialect
+		}
+		if rt.Doc != nil {
+			describe(r.OpenAPI, rt)
+		}
+	}
+	// capBody wraps the raw ResponseWriter so an oversize body also closes the connection.
+	return capBody(recoverer(r.Log, instrument(r.Metrics, r.API, dialects, mux))), patterns
+}
+
+func health(w http.ResponseWriter, _ *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+func ready(r Routes) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if r.ShuttingDown != nil && r.ShuttingDown.Load() {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "shutting down"})
 			return
@@ -64,9 +125,14 @@ func Handler(r Routes) http.Handler {
 		}
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	mux.Handle("GET /metrics", r.Metrics.Handler())
-	mux.HandleFunc("GET /openapi.json", func(w http.ResponseWriter, _ *http.Request) {
-		b, err := r.OpenAPI()
+}
+
+// serveOpenAPI serves the document, encoded once on first use (it is complete by then:
+// Handler describes every route before serving).
+func serveOpenAPI(doc *huma.OpenAPI) http.Handler {
+	encode := sync.OnceValues(func() ([]byte, error) { return json.Marshal(doc) })
+	return http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		b, err := encode()
 		if err != nil {
 			http.Error(w, "internal error", http.StatusInternalServerError)
 			return
@@ -74,12 +140,6 @@ func Handler(r Routes) http.Handler {
 		w.Header().Set("Content-Type", "application/vnd.oai.openapi+json;version=3.1")
 		_, _ = w.Write(b)
 	})
-	mux.Handle(api.Prefix+"/", adminAuth(r.AdminHash, jsonBody(r.API)))
-	if r.Extra != nil {
-		r.Extra(mux)
-	}
-	// capBody wraps the raw ResponseWriter so an oversize body also closes the connection.
-	return capBody(recoverer(r.Log, instrument(r.Metrics, mux)))
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -157,20 +217,42 @@ func (s *statusWriter) Write(b []byte) (int, error) {
 
 func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 
-func instrument(m *metrics.Metrics, next http.Handler) http.Handler {
+// routeLabel is a route pattern without its method: the route label of the metrics.
+func routeLabel(pattern string) string {
+	if _, path, ok := strings.Cut(pattern, " "); ok {
+		return path
+	}
+	return pattern
+}
+
+// instrument counts and times every request by route pattern (the API's own pattern for
+// API requests, "unmatched" for paths no route serves), and incoming-webhook posts by
+// dialect and status.
+func instrument(m *metrics.Metrics, apiMux *http.ServeMux, dialects map[string]string, next http.Handler) http.Handler {
+	apiMount := api.Prefix + "/"
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
 		next.ServeHTTP(sw, r)
 		route := r.Pattern
-		if route == "" {
-			route = "unmatched"
+		if route == apiMount {
+			// The API's mux did not route it (authentication failed first): find its
+			// operation's pattern, if any.
+			_, route = apiMux.Handler(r)
+		}
+		label := routeLabel(route)
+		if label == "" {
+			label = "unmatched"
 		}
 		if sw.status == 0 {
 			sw.status = http.StatusOK
 		}
-		m.Requests.WithLabelValues(route, r.Method, strconv.Itoa(sw.status)).Inc()
-		m.RequestDuration.WithLabelValues(route, r.Method).Observe(time.Since(start).Seconds())
+		code := strconv.Itoa(sw.status)
+		m.Requests.WithLabelValues(label, r.Method, code).Inc()
+		m.RequestDuration.WithLabelValues(label, r.Method).Observe(time.Since(start).Seconds())
+		if d := dialects[label]; d != "" && r.Method == http.MethodPost {
+			m.IncomingPosts.WithLabelValues(d, code).Inc()
+		}
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
@@ -176,8 +177,8 @@ func (s *Store) GetMessage(ctx context.Context, roomID, id string) (chat.Message
 	return m, s.notFound(err, fmt.Sprintf("message %q", id))
 }
 
-// ListMessages implements chat.Reader. With Before and no After it returns the last Limit
-// messages before Before, still in ascending order.
+// ListMessages implements chat.Reader. Without Desc, Before and no After returns the last
+// Limit messages before Before, still in ascending order.
 func (s *Store) ListMessages(ctx context.Context, q chat.MessageQuery) ([]chat.Message, error) {
 	where, args := `room_id = ?`, []any{q.RoomID}
 	if q.ThreadID != "" {
@@ -192,18 +193,52 @@ func (s *Store) ListMessages(ctx context.Context, q chat.MessageQuery) ([]chat.M
 		where += ` AND seq < COALESCE((SELECT seq FROM messages WHERE room_id = ? AND id = ?), -1)`
 		args = append(args, q.RoomID, q.Before)
 	}
+	if q.Viewer != "" {
+		where += ` AND NOT (sender_type = 'user' AND sender_id IN (SELECT target_id FROM blocks WHERE user_id = ?))`
+		args = append(args, q.Viewer)
+	}
 	order := `ASC`
-	if q.Before != "" && q.After == "" {
+	if q.Desc || (q.Before != "" && q.After == "") {
 		order = `DESC`
 	}
 	rows, err := s.query(ctx, `SELECT `+messageCols+` FROM messages WHERE `+where+` ORDER BY seq `+order+` LIMIT ?`, append(args, q.Limit)...)
 	out, err := collect(rows, err, scanMessage)
-	if err == nil && order == `DESC` {
+	if err == nil && order == `DESC` && !q.Desc {
 		for i, j := 0, len(out)-1; i < j; i, j = i+1, j-1 {
 			out[i], out[j] = out[j], out[i]
 		}
 	}
 	return out, err
+}
+
+// ListBlocks implements chat.Reader.
+func (s *Store) ListBlocks(ctx context.Context, userID, after string, limit int) ([]chat.Block, error) {
+	rows, err := s.query(ctx, `SELECT user_id, target_id, created_at FROM blocks WHERE user_id = ? AND target_id > ? ORDER BY target_id LIMIT ?`, userID, after, limit)
+	return collect(rows, err, func(r Row) (chat.Block, error) {
+		var b chat.Block
+		var at int64
+		err := r.Scan(&b.UserID, &b.TargetID, &at)
+		b.CreatedAt = fromMicros(at)
+		return b, err
+	})
+}
+
+// BlockedAmong implements chat.Reader.
+func (s *Store) BlockedAmong(ctx context.Context, userID string, targetIDs []string) ([]string, error) {
+	if len(targetIDs) == 0 {
+		return nil, nil
+	}
+	args := make([]any, 0, len(targetIDs)+1)
+	args = append(args, userID)
+	for _, t := range targetIDs {
+		args = append(args, t)
+	}
+	q := `SELECT target_id FROM blocks WHERE user_id = ? AND target_id IN (?` + strings.Repeat(", ?", len(targetIDs)-1) + `)`
+	rows, err := s.query(ctx, q, args...)
+	return collect(rows, err, func(r Row) (string, error) {
+		var t string
+		return t, r.Scan(&t)
+	})
 }
 
 // RoomEventsAfter implements chat.Reader.

@@ -246,6 +246,11 @@ func testMessages(t *testing.T, s chat.Store) {
 		{chat.MessageQuery{After: "m1", Before: "m5", Limit: 2}, "[m2 m3]"},
 		{chat.MessageQuery{ThreadID: "m1"}, "[m1 m4 m5]"},
 		{chat.MessageQuery{After: "unknown"}, "[]"},
+		{chat.MessageQuery{Desc: true, Limit: 2}, "[m5 m4]"},
+		{chat.MessageQuery{Desc: true, Before: "m4", Limit: 2}, "[m3 m2]"},
+		{chat.MessageQuery{Desc: true, After: "m1", Before: "m5"}, "[m4 m3 m2]"},
+		{chat.MessageQuery{Desc: true, ThreadID: "m1"}, "[m5 m4 m1]"},
+		{chat.MessageQuery{Viewer: "nobody-blocks"}, "[m1 m2 m3 m4 m5]"},
 	} {
 		if got := ids(c.q); got != c.want {
 			t.Errorf("%+v: got %s want %s", c.q, got, c.want)
@@ -466,6 +471,19 @@ func testBlocks(t *testing.T, s chat.Store) {
 		return tx.InsertUser(user("y", chat.KindHuman))
 	})
 	write(t, s, func(tx chat.Tx) error { return tx.InsertBlock("x", "y", t0) })
+	bs, err := s.ListBlocks(ctx, "x", "", 10)
+	if err != nil || len(bs) != 1 || bs[0] != (chat.Block{UserID: "x", TargetID: "y", CreatedAt: t0}) {
+		t.Fatalf("list blocks: %v %+v", err, bs)
+	}
+	if bs, err := s.ListBlocks(ctx, "x", "y", 10); err != nil || len(bs) != 0 {
+		t.Fatalf("list blocks after y: %v %+v", err, bs)
+	}
+	if got, err := s.BlockedAmong(ctx, "x", []string{"a", "y", "z"}); err != nil || fmt.Sprint(got) != "[y]" {
+		t.Fatalf("blocked among: %v %v", err, got)
+	}
+	if got, err := s.BlockedAmong(ctx, "y", []string{"x"}); err != nil || len(got) != 0 {
+		t.Fatalf("blocks are one-way: %v %v", err, got)
+	}
 	wantCode(t, s.Write(ctx, func(tx chat.Tx) error { return tx.InsertBlock("x", "y", t0) }), chat.CodeAlreadyExists)
 	wantCode(t, s.Write(ctx, func(tx chat.Tx) error { return tx.InsertBlock("x", "nobody", t0) }), chat.CodeNotFound)
 	write(t, s, func(tx chat.Tx) error { return tx.DeleteBlock("x", "y") })
