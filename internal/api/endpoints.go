@@ -14,18 +14,21 @@ import (
 )
 
 type endpointBody struct {
-	URL            string            `json:"url" maxLength:"4096" doc:"http(s) URL deliveries are POSTed to"`
+	URL            string            `json:"url" maxLength:"4096" doc:"http(s) URL deliveries are POSTed to; chat formats: the target's incoming-webhook URL (sealed, shown redacted)"`
 	Description    string            `json:"description,omitempty" maxLength:"1024"`
 	AgentID        string            `json:"agent_id,omitempty" doc:"agent-level endpoint of this agent user; absent: workspace-level"`
 	EventTypes     []string          `json:"event_types" doc:"[\"*\"] for every type, or a list (GET /event-types)"`
-	Format         string            `json:"format,omitempty" enum:"standard,sendbird,rbm" doc:"default standard"`
-	Secret         string            `json:"secret,omitempty" doc:"generated when absent (standard: whsec_ + base64 of 24 bytes)"`
+	Format         string            `json:"format,omitempty" enum:"standard,sendbird,rbm,slack,mattermost,google_chat,chime" doc:"default standard; slack, mattermost, google_chat and chime post each message into that chat tool"`
+	Secret         string            `json:"secret,omitempty" doc:"generated when absent (standard: whsec_ + base64 of 24 bytes); chat formats have none"`
 	IncludeMembers bool              `json:"include_members,omitempty" doc:"sendbird: add members[] to group channel payloads"`
 	Headers        map[string]string `json:"headers,omitempty" doc:"extra request headers"`
 	TimeoutMS      int               `json:"timeout_ms,omitempty" minimum:"0" maximum:"60000" doc:"per attempt (default 5000)"`
 	MaxInFlight    int               `json:"max_in_flight,omitempty" minimum:"0" maximum:"1024" doc:"concurrent requests (default 16)"`
 	RateLimit      float64           `json:"rate_limit_per_second,omitempty" minimum:"0" doc:"0: unlimited"`
 	Retry          *chat.RetryPolicy `json:"retry,omitempty" doc:"overrides the format's retry schedule"`
+	RoomIDs        []string          `json:"room_ids,omitempty" maxItems:"100" doc:"only events of these rooms; absent or empty: every room"`
+	Template       string            `json:"template,omitempty" maxLength:"16384" doc:"chat formats: Go text/template rendering the JSON body (see docs/relay.md)"`
+	MaxHops        int               `json:"max_hops,omitempty" minimum:"0" maximum:"3" doc:"chat formats: relay messages that crossed fewer chathooks relays than this (default 1: relayed messages are not relayed again)"`
 }
 
 type createEndpointIn struct {
@@ -46,6 +49,9 @@ type patchEndpointIn struct {
 		RateLimit      *float64          `json:"rate_limit_per_second,omitempty" minimum:"0"`
 		Retry          *chat.RetryPolicy `json:"retry,omitempty"`
 		Status         *string           `json:"status,omitempty" enum:"active,disabled" doc:"disable or re-enable (rbm endpoints must verify again)"`
+		RoomIDs        []string          `json:"room_ids,omitempty" maxItems:"100" doc:"replaces the room scope; [] for every room"`
+		Template       *string           `json:"template,omitempty" maxLength:"16384" doc:"\"\" restores the default message"`
+		MaxHops        *int              `json:"max_hops,omitempty" minimum:"0" maximum:"3"`
 	}
 }
 
@@ -110,7 +116,7 @@ func RegisterEndpoints(api huma.API, svc *chat.Outbound, log *slog.Logger) {
 			ei := chat.EndpointInput{
 				URL: b.URL, Description: b.Description, AgentID: b.AgentID, EventTypes: b.EventTypes, Format: b.Format,
 				Secret: b.Secret, IncludeMembers: b.IncludeMembers, Headers: b.Headers, TimeoutMS: b.TimeoutMS,
-				MaxInFlight: b.MaxInFlight, RateLimit: b.RateLimit,
+				MaxInFlight: b.MaxInFlight, RateLimit: b.RateLimit, RoomIDs: b.RoomIDs, Template: b.Template, MaxHops: b.MaxHops,
 			}
 			if b.Retry != nil {
 				ei.Retry = *b.Retry
@@ -143,7 +149,7 @@ func RegisterEndpoints(api huma.API, svc *chat.Outbound, log *slog.Logger) {
 			v, err := svc.UpdateEndpoint(ctx, in.ID, chat.EndpointPatch{
 				URL: b.URL, Description: b.Description, AgentID: b.AgentID, EventTypes: b.EventTypes,
 				IncludeMembers: b.IncludeMembers, Headers: b.Headers, TimeoutMS: b.TimeoutMS, MaxInFlight: b.MaxInFlight,
-				RateLimit: b.RateLimit, Retry: b.Retry, Status: b.Status,
+				RateLimit: b.RateLimit, Retry: b.Retry, Status: b.Status, RoomIDs: b.RoomIDs, Template: b.Template, MaxHops: b.MaxHops,
 			})
 			if err != nil {
 				return nil, fail(ctx, err)
@@ -193,6 +199,7 @@ func RegisterEndpoints(api huma.API, svc *chat.Outbound, log *slog.Logger) {
 			}
 			return &out[ReplayResult]{Body: ReplayResult{EndpointID: in.ID, Since: in.Body.Since.UTC(), Deliveries: n}}, nil
 		})
+	registerPreview(api, svc, fail)
 	huma.Register(api, Op("list-deliveries", http.MethodGet, "/endpoints/{id}/deliveries", "List an endpoint's deliveries, newest first", "deliveries"),
 		func(ctx context.Context, in *listDeliveriesIn) (*out[List[chat.Delivery]], error) {
 			ds, err := svc.ListDeliveries(ctx, chat.DeliveryQuery{EndpointID: in.ID, Status: in.Status, Before: in.Cursor, Limit: in.Limit})

@@ -16,6 +16,7 @@ import (
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/delivery"
 	"github.com/chathooks/chathooks/internal/egress"
+	"github.com/chathooks/chathooks/internal/relay"
 	"github.com/chathooks/chathooks/internal/secretbox"
 	"github.com/chathooks/chathooks/internal/server"
 )
@@ -67,7 +68,7 @@ func (a *App) outboundService() *chat.Outbound {
 	defer o.svcMu.Unlock()
 	if o.svc == nil && o.engine != nil && a.Service != nil {
 		o.svc = chat.NewOutbound(a.Service, chat.OutboundConfig{
-			Box: o.box, Verifier: delivery.Verifier{Client: o.client}, Notifier: o.engine,
+			Box: o.box, Verifier: delivery.Verifier{Client: o.client}, Notifier: o.engine, Relay: relay.Renderer{},
 			URLs: endpointURLs{allowPrivate: a.cfg.AllowPrivateTargets}, Secrets: endpointSecrets{},
 		})
 	}

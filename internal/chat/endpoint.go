@@ -12,6 +12,39 @@ const (
 	FormatRBM      = "rbm"
 )
 
+// Chat targets: endpoint formats that post each message into another chat tool's incoming
+// webhook (or another chathooks server's webhook of that dialect). Their URL carries the
+// target's secret, so it is kept sealed; no signature is sent.
+const (
+	TargetSlack      = "slack"
+	TargetMattermost = "mattermost"
+	TargetGoogleChat = "google_chat"
+	TargetChime      = "chime"
+)
+
+// IsChatTarget reports whether format posts to a chat tool.
+func IsChatTarget(format string) bool {
+	switch format {
+	case TargetSlack, TargetMattermost, TargetGoogleChat, TargetChime:
+		return true
+	}
+	return false
+}
+
+// Relay bounds.
+const (
+	// MaxRelayHops bounds max_hops: how many chathooks relays a message may have crossed
+	// and still be relayed again.
+	MaxRelayHops = 3
+	// MaxRoomScope bounds room_ids.
+	MaxRoomScope = 100
+	// MaxTemplateBytes bounds a body template.
+	MaxTemplateBytes = 16 << 10
+	// ChatTargetRate is the default pace (messages per second) of targets that allow one
+	// message per second per room (Chime, Google Chat).
+	ChatTargetRate = 1.0
+)
+
 // Endpoint statuses.
 const (
 	EndpointActive     = "active"
@@ -55,9 +88,18 @@ type Endpoint struct {
 	MaxInFlight    int
 	RateLimit      float64 // requests per second, 0 = unlimited
 	Retry          RetryPolicy
-	Status         string
-	CreatedAt      time.Time
-	UpdatedAt      time.Time
+	// RoomIDs limits the endpoint to events of these rooms (empty: every room; events
+	// without a room are then not delivered).
+	RoomIDs []string
+	// Template renders a chat target's body from the event (Go text/template); "" is the
+	// default message.
+	Template string
+	// MaxHops (chat targets): a message that already crossed this many chathooks relays is
+	// not relayed again (0 means 1: relayed messages stop here).
+	MaxHops   int
+	Status    string
+	CreatedAt time.Time
+	UpdatedAt time.Time
 }
 
 // Timeout is the endpoint's per-attempt timeout.
@@ -90,23 +132,30 @@ type Routes struct {
 	Version   int64
 	workspace []route
 	agents    map[string][]route // agent id -> its agent-level endpoints
+	byID      map[string]route
 }
 
 type route struct {
-	id     string
-	all    bool
-	types  []string
-	status string
+	id      string
+	all     bool
+	types   []string
+	status  string
+	rooms   []string // empty: every room
+	maxHops int      // chat targets: relay messages that crossed fewer relays; 0: any
 }
 
 // NewRoutes builds the routing table of eps (disabled endpoints are skipped).
 func NewRoutes(eps []Endpoint) *Routes {
-	r := &Routes{agents: map[string][]route{}}
+	r := &Routes{agents: map[string][]route{}, byID: map[string]route{}}
 	for _, e := range eps {
 		if e.Status == EndpointDisabled {
 			continue
 		}
-		rt := route{id: e.ID, all: slices.Contains(e.EventTypes, "*"), types: e.EventTypes, status: e.Status}
+		rt := route{id: e.ID, all: slices.Contains(e.EventTypes, "*"), types: e.EventTypes, status: e.Status, rooms: e.RoomIDs}
+		if IsChatTarget(e.Format) {
+			rt.maxHops = e.HopLimit()
+		}
+		r.byID[e.ID] = rt
 		if e.AgentID == "" {
 			r.workspace = append(r.workspace, rt)
 		} else {
@@ -120,6 +169,43 @@ func NewRoutes(eps []Endpoint) *Routes {
 func (r *Routes) Empty() bool { return r == nil || (len(r.workspace) == 0 && len(r.agents) == 0) }
 
 func (rt route) wants(typ string) bool { return rt.all || slices.Contains(rt.types, typ) }
+
+// takes reports whether the route's room scope and hop limit let the event through.
+func (rt route) takes(roomID string, hops int) bool {
+	if len(rt.rooms) > 0 && !slices.Contains(rt.rooms, roomID) {
+		return false
+	}
+	return rt.maxHops == 0 || hops < rt.maxHops
+}
+
+// HopLimit is the effective max_hops of a chat target.
+func (e Endpoint) HopLimit() int {
+	if e.MaxHops <= 0 {
+		return 1
+	}
+	return min(e.MaxHops, MaxRelayHops)
+}
+
+// MatchEvent is Match for an event, also applying each endpoint's room scope and, for
+// chat targets, its hop limit (hops: how many relays the event's message crossed).
+func (r *Routes) MatchEvent(e *Event, hops int, only string) []string {
+	ids := r.Match(e.Type, e.Agents, only)
+	if len(ids) == 0 {
+		return ids
+	}
+	out := ids[:0]
+	for _, id := range ids {
+		if rt, ok := r.find(id); !ok || rt.takes(e.RoomID, hops) {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+func (r *Routes) find(id string) (route, bool) {
+	rt, ok := r.byID[id]
+	return rt, ok
+}
 
 // Match returns the ids of the endpoints an event of type typ concerning agents goes to
 // (SPEC §5.2): the matching agent-level endpoints of each agent, and the matching

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"maps"
 	"slices"
@@ -39,6 +40,7 @@ type Outbound struct {
 	notify  OutboundNotifier
 	urls    EndpointURLs
 	secrets EndpointSecrets
+	relay   Relay
 }
 
 // OutboundConfig wires an Outbound.
@@ -48,22 +50,24 @@ type OutboundConfig struct {
 	Notifier OutboundNotifier // may be nil
 	URLs     EndpointURLs
 	Secrets  EndpointSecrets
+	Relay    Relay // chat-target templates and previews; nil: refused
 }
 
 // NewOutbound returns the outgoing-webhook use cases over svc's store and clock.
 func NewOutbound(svc *Service, c OutboundConfig) *Outbound {
-	return &Outbound{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier, urls: c.URLs, secrets: c.Secrets}
+	return &Outbound{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier, urls: c.URLs, secrets: c.Secrets, relay: c.Relay}
 }
 
-// EndpointView is an endpoint as the API shows it, with its secret in clear.
+// EndpointView is an endpoint as the API shows it, with its secret in clear (a chat
+// target's secret is its URL, shown redacted, and it has no other).
 type EndpointView struct {
 	ID                string            `json:"id"`
-	URL               string            `json:"url"`
+	URL               string            `json:"url" doc:"chat formats: redacted (the URL carries the target's secret)"`
 	Description       string            `json:"description"`
 	AgentID           string            `json:"agent_id,omitempty"`
 	EventTypes        []string          `json:"event_types"`
-	Format            string            `json:"format" enum:"standard,sendbird,rbm"`
-	Secret            string            `json:"secret"`
+	Format            string            `json:"format" enum:"standard,sendbird,rbm,slack,mattermost,google_chat,chime"`
+	Secret            string            `json:"secret,omitempty" doc:"absent for the chat formats"`
 	PreviousExpiresAt *time.Time        `json:"previous_secret_expires_at,omitempty" doc:"during a rotation overlap, when the previous secret stops signing"`
 	IncludeMembers    bool              `json:"include_members"`
 	Headers           map[string]string `json:"headers"`
@@ -71,6 +75,9 @@ type EndpointView struct {
 	MaxInFlight       int               `json:"max_in_flight"`
 	RateLimit         float64           `json:"rate_limit_per_second,omitempty"`
 	Retry             RetryPolicy       `json:"retry"`
+	RoomIDs           []string          `json:"room_ids" doc:"only events of these rooms; empty: every room"`
+	Template          string            `json:"template,omitempty" doc:"chat formats: Go text/template rendering the body"`
+	MaxHops           int               `json:"max_hops,omitempty" doc:"chat formats: messages that crossed this many chathooks relays are not relayed again"`
 	Status            string            `json:"status" enum:"active,unverified,disabled"`
 	CreatedAt         time.Time         `json:"created_at"`
 	UpdatedAt         time.Time         `json:"updated_at"`
@@ -91,6 +98,9 @@ type EndpointInput struct {
 	MaxInFlight    int
 	RateLimit      float64
 	Retry          RetryPolicy
+	RoomIDs        []string
+	Template       string
+	MaxHops        int
 }
 
 // EndpointPatch changes an endpoint; nil fields stay.
@@ -105,19 +115,32 @@ type EndpointPatch struct {
 	MaxInFlight    *int
 	RateLimit      *float64
 	Retry          *RetryPolicy
-	Status         *string // active | disabled
+	Status         *string  // active | disabled
+	RoomIDs        []string // nil: unchanged; empty: every room
+	Template       *string
+	MaxHops        *int
 }
 
 func (o *Outbound) view(e Endpoint) (EndpointView, error) {
-	sec, err := o.box.Open(e.SecretSealed)
-	if err != nil {
-		return EndpointView{}, fmt.Errorf("chat: open endpoint secret: %w", err)
+	sec := ""
+	if !IsChatTarget(e.Format) {
+		var err error
+		if sec, err = o.box.Open(e.SecretSealed); err != nil {
+			return EndpointView{}, fmt.Errorf("chat: open endpoint secret: %w", err)
+		}
 	}
 	v := EndpointView{
 		ID: e.ID, URL: e.URL, Description: e.Description, AgentID: e.AgentID, EventTypes: e.EventTypes,
 		Format: e.Format, Secret: sec, IncludeMembers: e.IncludeMembers, Headers: e.Headers,
 		TimeoutMS: int(e.Timeout().Milliseconds()), MaxInFlight: e.InFlight(), RateLimit: e.RateLimit,
 		Retry: e.Retry, Status: e.Status, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
+		RoomIDs: e.RoomIDs, Template: e.Template,
+	}
+	if v.RoomIDs == nil {
+		v.RoomIDs = []string{}
+	}
+	if IsChatTarget(e.Format) {
+		v.MaxHops = e.HopLimit()
 	}
 	if e.OldSealed != "" && e.OldExpiresAt.After(o.svc.now()) {
 		t := e.OldExpiresAt
@@ -170,6 +193,7 @@ func (o *Outbound) CreateEndpoint(ctx context.Context, in EndpointInput) (Endpoi
 		ID: in.ID, URL: strings.TrimSpace(in.URL), Description: in.Description, AgentID: in.AgentID,
 		EventTypes: in.EventTypes, Format: in.Format, IncludeMembers: in.IncludeMembers, Headers: in.Headers,
 		TimeoutMS: in.TimeoutMS, MaxInFlight: in.MaxInFlight, RateLimit: in.RateLimit, Retry: in.Retry,
+		RoomIDs: slices.Clone(in.RoomIDs), Template: in.Template, MaxHops: in.MaxHops,
 		Status: EndpointActive, CreatedAt: now, UpdatedAt: now,
 	}
 	if e.ID == "" {
@@ -181,13 +205,21 @@ func (o *Outbound) CreateEndpoint(ctx context.Context, in EndpointInput) (Endpoi
 		e.Status = EndpointUnverified
 	}
 	secret := in.Secret
-	if secret == "" {
+	switch {
+	case IsChatTarget(e.Format):
+		// A chat target's URL is its secret: sealed, and shown redacted from now on.
+		if secret != "" {
+			return EndpointView{}, Errorf(CodeInvalidArgument, "secret: a chat target has none (its URL carries the target's secret)")
+		}
+		secret, e.URL = e.URL, RedactURL(e.URL)
+		chatTargetDefaults(&e)
+	case secret == "":
 		var err error
 		if secret, err = o.newSecret(e.Format); err != nil {
 			return EndpointView{}, err
 		}
 	}
-	if err := o.validateEndpoint(e, secret, true); err != nil {
+	if err := o.validate(e, secret, true); err != nil {
 		return EndpointView{}, err
 	}
 	sealed, err := o.box.Seal(secret)
@@ -197,6 +229,9 @@ func (o *Outbound) CreateEndpoint(ctx context.Context, in EndpointInput) (Endpoi
 	e.SecretSealed = sealed
 	err = o.svc.store.Write(ctx, func(tx Tx) error {
 		if err := checkAgent(tx, e.AgentID); err != nil {
+			return err
+		}
+		if err := checkRooms(tx, e.RoomIDs); err != nil {
 			return err
 		}
 		return tx.InsertEndpoint(e)
@@ -268,11 +303,23 @@ func (o *Outbound) UpdateEndpoint(ctx context.Context, id string, p EndpointPatc
 		if err != nil {
 			return fmt.Errorf("chat: open endpoint secret: %w", err)
 		}
-		if err := o.validateEndpoint(e, sec, e.URL != oldURL); err != nil {
+		if IsChatTarget(e.Format) && p.URL != nil {
+			sec = strings.TrimSpace(*p.URL)
+			if e.SecretSealed, err = o.box.Seal(sec); err != nil {
+				return fmt.Errorf("chat: seal endpoint url: %w", err)
+			}
+			e.URL = RedactURL(sec)
+		}
+		if err := o.validate(e, sec, e.URL != oldURL || (IsChatTarget(e.Format) && p.URL != nil)); err != nil {
 			return err
 		}
 		if p.AgentID != nil {
 			if err := checkAgent(tx, e.AgentID); err != nil {
+				return err
+			}
+		}
+		if p.RoomIDs != nil {
+			if err := checkRooms(tx, e.RoomIDs); err != nil {
 				return err
 			}
 		}
@@ -316,6 +363,15 @@ func applyPatch(e *Endpoint, p EndpointPatch) {
 	}
 	if p.Retry != nil {
 		e.Retry = *p.Retry
+	}
+	if p.RoomIDs != nil {
+		e.RoomIDs = slices.Clone(p.RoomIDs)
+	}
+	if p.Template != nil {
+		e.Template = *p.Template
+	}
+	if p.MaxHops != nil {
+		e.MaxHops = *p.MaxHops
 	}
 }
 
@@ -393,6 +449,9 @@ func (o *Outbound) RotateSecret(ctx context.Context, id, secret string, overlap 
 		if e, err = tx.GetEndpoint(id); err != nil {
 			return err
 		}
+		if IsChatTarget(e.Format) {
+			return Errorf(CodeFailedPrecond, "a chat target has no secret to rotate: PATCH its url to change the target's")
+		}
 		sec := secret
 		if sec == "" {
 			if sec, err = o.newSecret(e.Format); err != nil {
@@ -419,6 +478,23 @@ func (o *Outbound) RotateSecret(ctx context.Context, id, secret string, overlap 
 	}
 	o.changed()
 	return o.view(e)
+}
+
+// storedHops is the relay hop count of a stored message event (stored events do not keep
+// Event.RelayHops; the payload's message carries it).
+func storedHops(e *Event) int {
+	if e.RelayHops > 0 || (e.Type != EventMessageSend && e.Type != EventMessageUpdate) {
+		return e.RelayHops
+	}
+	var p struct {
+		Message struct {
+			RelayHops int `json:"relay_hops"`
+		} `json:"message"`
+	}
+	if json.Unmarshal(e.Payload, &p) != nil {
+		return 0
+	}
+	return p.Message.RelayHops
 }
 
 // ReplayBatch is how many events replay reads per step.
@@ -450,7 +526,7 @@ func (o *Outbound) Replay(ctx context.Context, id string, since time.Time) (int,
 		var ds []Delivery
 		for i := range evs {
 			e := &evs[i]
-			if e.CreatedAt.Before(since) || len(routes.Match(e.Type, e.Agents, id)) == 0 {
+			if e.CreatedAt.Before(since) || len(routes.MatchEvent(e, storedHops(e), id)) == 0 {
 				continue
 			}
 			d := newDeliveries(e, []string{id})[0]

@@ -37,7 +37,7 @@ func validFormat(f string) error {
 	case FormatStandard, FormatSendbird, FormatRBM:
 		return nil
 	}
-	return Errorf(CodeInvalidArgument, "format %q is not one of standard, sendbird, rbm", f)
+	return Errorf(CodeInvalidArgument, "format %q is not one of standard, sendbird, rbm, slack, mattermost, google_chat, chime", f)
 }
 
 func validEventTypes(ts []string) error {

@@ -2,6 +2,7 @@ package chat
 
 import (
 	"encoding/json"
+	"strings"
 	"time"
 )
 
@@ -60,6 +61,8 @@ type (
 	MessagePayload struct {
 		Room    RoomRef `json:"room"`
 		Message Message `json:"message"`
+		// ThreadRoot names the message a reply answers (replies only).
+		ThreadRoot *ThreadRoot `json:"thread_root,omitempty"`
 	}
 	// MessageDeletePayload: group_channel:message_delete.
 	MessageDeletePayload struct {
@@ -80,6 +83,24 @@ type (
 		Blocked UserRef `json:"blocked"`
 	}
 )
+
+// ThreadRoot is the first message of a reply's thread, as events carry it.
+type ThreadRoot struct {
+	ID         string `json:"id"`
+	SenderName string `json:"sender_name"`
+	Excerpt    string `json:"excerpt" doc:"the start of the root's text"`
+}
+
+// threadRootExcerpt bounds ThreadRoot.Excerpt, in characters.
+const threadRootExcerpt = 80
+
+func threadRoot(m Message) *ThreadRoot {
+	ex := strings.Join(strings.Fields(m.Text), " ")
+	if r := []rune(ex); len(r) > threadRootExcerpt {
+		ex = string(r[:threadRootExcerpt-1]) + "…"
+	}
+	return &ThreadRoot{ID: m.ID, SenderName: m.Sender.Name, Excerpt: ex}
+}
 
 func userRef(u User) UserRef { return UserRef{ID: u.ID, Name: u.Name, Kind: u.Kind, Alias: u.Alias} }
 

@@ -100,7 +100,7 @@ func (s *Service) fanOut(tx Tx, e *Event, h *Handover) error {
 	if err != nil || r.Empty() {
 		return err
 	}
-	eps := r.Match(e.Type, e.Agents, "")
+	eps := r.MatchEvent(e, e.RelayHops, "")
 	if len(eps) == 0 {
 		return nil
 	}

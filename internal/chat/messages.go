@@ -45,6 +45,10 @@ type PostMessage struct {
 	// BroadcastMemberLimit: if > 0, an all/present mention in a room with more members fails
 	// with invalid_argument (Chime's 50-member rule).
 	BroadcastMemberLimit int
+
+	// RelayHops: how many chathooks relays the message crossed (from the request's hop
+	// header; 0 when posted directly).
+	RelayHops int
 }
 
 // PostResult is the outcome of PostMessage.
@@ -81,7 +85,7 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 	now := s.now()
 	msg := Message{
 		ID: ids.New("msg", now), RoomID: in.RoomID, Sender: in.Sender, Text: in.Text,
-		Format: in.Format, HTML: r.HTML, Mentions: []Mention{}, CreatedAt: now,
+		Format: in.Format, HTML: r.HTML, Mentions: []Mention{}, CreatedAt: now, RelayHops: in.RelayHops,
 	}
 	var res PostResult
 	err := s.write(ctx, func(tx Tx, emit func(*Event) error) error {
@@ -141,9 +145,31 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 			return err
 		}
 		res = PostResult{Message: m, Created: true}
-		return emit(s.newEvent(EventMessageSend, in.RoomID, MessagePayload{Room: roomRef(room), Message: m}, agents))
+		p := MessagePayload{Room: roomRef(room), Message: m}
+		if p.ThreadRoot, err = replyRoot(tx, m); err != nil {
+			return err
+		}
+		ev := s.newEvent(EventMessageSend, in.RoomID, p, agents)
+		ev.RelayHops = m.RelayHops
+		return emit(ev)
 	})
 	return res, err
+}
+
+// replyRoot returns the root of m's thread when m is a reply (nil otherwise, or when the
+// root was deleted).
+func replyRoot(tx Tx, m Message) (*ThreadRoot, error) {
+	if m.ThreadID == "" || m.ThreadID == m.ID {
+		return nil, nil
+	}
+	root, err := tx.GetMessage(m.RoomID, m.ThreadID)
+	if IsCode(err, CodeNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return threadRoot(root), nil
 }
 
 // resolveThread decides the thread of a new message (Google Chat's messageReplyOption rules;
@@ -297,7 +323,13 @@ func (s *Service) EditMessage(ctx context.Context, roomID, id, text string) (Mes
 		if err != nil {
 			return err
 		}
-		return emit(s.newEvent(EventMessageUpdate, roomID, MessagePayload{Room: roomRef(room), Message: m}, agents))
+		p := MessagePayload{Room: roomRef(room), Message: m}
+		if p.ThreadRoot, err = replyRoot(tx, m); err != nil {
+			return err
+		}
+		ev := s.newEvent(EventMessageUpdate, roomID, p, agents)
+		ev.RelayHops = m.RelayHops
+		return emit(ev)
 	})
 	return m, err
 }

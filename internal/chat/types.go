@@ -90,6 +90,9 @@ type Message struct {
 	Mentions  []Mention  `json:"mentions"`
 	CreatedAt time.Time  `json:"created_at"`
 	UpdatedAt *time.Time `json:"updated_at,omitempty"`
+	// RelayHops is how many chathooks relays the message crossed to get here (0: posted
+	// here first).
+	RelayHops int `json:"relay_hops,omitempty"`
 }
 
 // Event is one entry of the transactional outbox: written in the same transaction as the
@@ -105,6 +108,9 @@ type Event struct {
 	// Agents are the agent users this event concerns (members of its room, or party to a
 	// block); outgoing endpoint precedence is decided with them.
 	Agents []string `json:"-"`
+	// RelayHops is the relay hop count of the event's message (message events), used by
+	// fan-out to stop relay loops; not stored with the event (the payload carries it).
+	RelayHops int `json:"-"`
 }
 
 // MessageQuery selects messages of a room: ascending, or with Desc newest first. Without

@@ -247,7 +247,7 @@ func (w WebhooksDeleteCmd) Run(o *ops) error {
 // EndpointsCmd groups the outgoing endpoint commands.
 type EndpointsCmd struct {
 	ClientFlags
-	Create     EndpointsCreateCmd     `cmd:"" help:"Create an outgoing endpoint and print its secret."`
+	Create     EndpointsCreateCmd     `cmd:"" help:"Create an outgoing endpoint and print its secret (chat formats have none)."`
 	List       EndpointsListCmd       `cmd:"" default:"1" help:"List endpoints (the default)."`
 	Deliveries EndpointsDeliveriesCmd `cmd:"" help:"List an endpoint's deliveries, newest first."`
 	Delivery   EndpointsDeliveryCmd   `cmd:"" help:"Show one delivery with every attempt."`
@@ -257,9 +257,10 @@ type EndpointsCmd struct {
 
 // EndpointsCreateCmd creates an endpoint.
 type EndpointsCreateCmd struct {
-	URL         string   `arg:"" help:"http(s) URL deliveries are POSTed to."`
-	Format      string   `default:"standard" enum:"standard,sendbird,rbm" help:"standard, sendbird or rbm."`
-	Events      []string `default:"*" sep:"," help:"Event types (comma-separated), * for all."`
+	URL         string   `arg:"" help:"http(s) URL deliveries are POSTed to (chat formats: the tool's incoming-webhook URL)."`
+	Format      string   `default:"standard" enum:"standard,sendbird,rbm,slack,mattermost,google_chat,chime" help:"standard, sendbird or rbm; slack, mattermost, google_chat or chime relay messages into that chat tool."`
+	Events      []string `default:"*" sep:"," help:"Event types (comma-separated), * for all (chat formats: messages)."`
+	Rooms       []string `sep:"," help:"Only events of these rooms (comma-separated)."`
 	Secret      string   `help:"Signing secret (generated when absent; standard: whsec_...; rbm: the clientToken)."`
 	Description string   `help:"Free text."`
 	Agent       string   `help:"Make it an agent-level endpoint of this agent user."`
@@ -267,8 +268,14 @@ type EndpointsCreateCmd struct {
 
 // Run creates the endpoint.
 func (e EndpointsCreateCmd) Run(o *ops) error {
+	events := e.Events
+	if chat.IsChatTarget(e.Format) && len(events) == 1 && events[0] == "*" {
+		// Without a template a chat tool is sent messages only.
+		events = []string{chat.EventMessageSend}
+	}
 	ep, err := o.c.CreateEndpoint(o.ctx, client.CreateEndpoint{
-		URL: e.URL, Format: e.Format, EventTypes: e.Events, Secret: e.Secret, Description: e.Description, AgentID: e.Agent,
+		URL: e.URL, Format: e.Format, EventTypes: events, Secret: e.Secret, Description: e.Description, AgentID: e.Agent,
+		RoomIDs: e.Rooms,
 	})
 	if err != nil {
 		return err
@@ -276,8 +283,14 @@ func (e EndpointsCreateCmd) Run(o *ops) error {
 	if o.json {
 		return o.printJSON(ep)
 	}
-	fmt.Fprintf(o.stdout, "created endpoint %s (%s, %s) -> %s\n  events: %s\n  secret: %s\n",
-		ep.ID, ep.Format, ep.Status, ep.URL, strings.Join(ep.EventTypes, ","), ep.Secret)
+	fmt.Fprintf(o.stdout, "created endpoint %s (%s, %s) -> %s\n  events: %s\n",
+		ep.ID, ep.Format, ep.Status, ep.URL, strings.Join(ep.EventTypes, ","))
+	if len(ep.RoomIDs) > 0 {
+		fmt.Fprintf(o.stdout, "  rooms: %s\n", strings.Join(ep.RoomIDs, ","))
+	}
+	if ep.Secret != "" {
+		fmt.Fprintf(o.stdout, "  secret: %s\n", ep.Secret)
+	}
 	return nil
 }
 

@@ -203,6 +203,7 @@ type CreateEndpoint struct {
 	Secret      string   `json:"secret,omitempty"`
 	Description string   `json:"description,omitempty"`
 	AgentID     string   `json:"agent_id,omitempty"`
+	RoomIDs     []string `json:"room_ids,omitempty"`
 }
 
 // CreateEndpoint creates an outgoing endpoint.

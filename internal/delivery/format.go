@@ -15,10 +15,14 @@ import (
 type request struct {
 	body   []byte
 	header http.Header
+	url    string // where to send it; "" for the endpoint's URL
 }
 
 // build renders ev for ep in its format, signed with every live secret, at attempt time now.
 func build(ep *endpoint, ev *chat.Event, members []chat.Member, appID string, now time.Time) (request, error) {
+	if chat.IsChatTarget(ep.Format) {
+		return buildChat(ep, ev)
+	}
 	h := make(http.Header, 8+len(ep.Headers))
 	for k, v := range ep.Headers {
 		h.Set(k, v)

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -71,7 +72,7 @@ func (e *Engine) send(l *lane, it *item, ep *endpoint) {
 	lat := end.Sub(start)
 	res.Attempt.LatencyMS = lat.Milliseconds()
 	res.Attempt.StatusCode = status
-	ok := sendErr == nil && (status >= 200 && status < 300) && (ep.Format != chat.FormatRBM || status == http.StatusOK)
+	ok := sendErr == nil && accepted(ep.Format, status, res.Attempt.ResponseExcerpt)
 	outcome := "succeeded"
 	switch {
 	case ok:
@@ -84,7 +85,7 @@ func (e *Engine) send(l *lane, it *item, ep *endpoint) {
 		if sendErr != nil {
 			res.Attempt.Error = attemptError(sendErr)
 		} else {
-			res.Attempt.Error = http.StatusText(status)
+			res.Attempt.Error = statusError(ep.Format, status)
 			if status >= 300 && status < 400 {
 				res.Attempt.Error = "redirects are not followed: " + http.StatusText(status)
 			}
@@ -168,7 +169,11 @@ func (e *Engine) post(ep *endpoint, ev *chat.Event, now time.Time) (int, http.He
 		e.o.Log.Error("delivery: render event", slog.String("event_id", ev.ID), slog.Any("error", err))
 		return 0, nil, "", err
 	}
-	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(req.body))
+	target := ep.URL
+	if req.url != "" {
+		target = req.url
+	}
+	hr, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(req.body))
 	if err != nil {
 		return 0, nil, "", err
 	}
@@ -203,6 +208,10 @@ func attemptError(err error) string {
 		return msg
 	case errors.Is(err, context.DeadlineExceeded):
 		return "timeout: no response within the endpoint's timeout"
+	}
+	// Without the URL: a chat target's URL is its secret.
+	if ue := (*url.Error)(nil); errors.As(err, &ue) {
+		return ue.Op + ": " + ue.Err.Error()
 	}
 	return err.Error()
 }

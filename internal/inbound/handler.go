@@ -134,6 +134,7 @@ func (h *Handler) serve(q request) {
 		pm.IdempotencyKey = "key:" + key
 	}
 	pm.IdempotencyScope = "webhook:" + wh.ID
+	pm.RelayHops = relayHops(q.r.Header)
 	pm.RoomID, pm.Sender = wh.RoomID, wh.Sender()
 	if ok, wait := h.limiter.Allow(wh.RoomID); !ok {
 		fail(&Error{Kind: KindRateLimited, Message: "too many messages to this room; at most the room's rate is accepted", RetryAfter: wait})

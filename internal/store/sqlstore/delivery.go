@@ -17,7 +17,7 @@ import (
 const (
 	endpointCols = `id, url, description, agent_id, event_types, format, secret, old_secret, old_secret_expires_at,
 		include_members, headers, timeout_ms, max_in_flight, rate_limit, retry_max_attempts, retry_max_interval_s,
-		retry_ttl_s, status, created_at, updated_at`
+		retry_ttl_s, status, created_at, updated_at, relay`
 	qGetEndpoint  = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = ?`
 	deliveryCols  = `id, event_id, event_type, endpoint_id, status, attempt_count, next_attempt_at, created_at`
 	qGetDelivery  = `SELECT ` + deliveryCols + ` FROM deliveries WHERE id = ?`
@@ -32,13 +32,16 @@ const (
 
 func scanEndpoint(r Row) (chat.Endpoint, error) {
 	var e chat.Endpoint
-	var types, headers string
+	var types, headers, relay string
 	var oldExp, created, updated int64
 	var members int
 	err := r.Scan(&e.ID, &e.URL, &e.Description, &e.AgentID, &types, &e.Format, &e.SecretSealed, &e.OldSealed, &oldExp,
 		&members, &headers, &e.TimeoutMS, &e.MaxInFlight, &e.RateLimit, &e.Retry.MaxAttempts, &e.Retry.MaxIntervalS,
-		&e.Retry.TTLS, &e.Status, &created, &updated)
+		&e.Retry.TTLS, &e.Status, &created, &updated, &relay)
 	if err != nil {
+		return e, err
+	}
+	if err := decodeRelay(relay, &e); err != nil {
 		return e, err
 	}
 	e.IncludeMembers = members != 0
@@ -69,9 +72,13 @@ func endpointArgs(e chat.Endpoint) ([]any, error) {
 	if e.IncludeMembers {
 		members = 1
 	}
+	relay, err := encodeRelay(e)
+	if err != nil {
+		return nil, err
+	}
 	return []any{e.URL, e.Description, e.AgentID, string(types), e.Format, e.SecretSealed, e.OldSealed, micros(e.OldExpiresAt),
 		members, string(headers), e.TimeoutMS, e.MaxInFlight, e.RateLimit, e.Retry.MaxAttempts, e.Retry.MaxIntervalS,
-		e.Retry.TTLS, e.Status, micros(e.UpdatedAt)}, nil
+		e.Retry.TTLS, e.Status, micros(e.UpdatedAt), relay}, nil
 }
 
 func scanDelivery(r Row) (chat.Delivery, error) {
@@ -180,7 +187,7 @@ func (t *Tx) InsertEndpoint(e chat.Endpoint) error {
 	}
 	_, err = t.exec(`INSERT INTO endpoints (url, description, agent_id, event_types, format, secret, old_secret, old_secret_expires_at,
 		include_members, headers, timeout_ms, max_in_flight, rate_limit, retry_max_attempts, retry_max_interval_s,
-		retry_ttl_s, status, updated_at, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		retry_ttl_s, status, updated_at, relay, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append(args, e.ID, micros(e.CreatedAt))...)
 	return t.s.mapErr(err, fmt.Sprintf("endpoint %q", e.ID))
 }
@@ -202,8 +209,8 @@ func (t *Tx) UpdateEndpoint(e chat.Endpoint) error {
 	}
 	n, err := t.exec(`UPDATE endpoints SET url = ?, description = ?, agent_id = ?, event_types = ?, format = ?, secret = ?,
 		old_secret = ?, old_secret_expires_at = ?, include_members = ?, headers = ?, timeout_ms = ?, max_in_flight = ?,
-		rate_limit = ?, retry_max_attempts = ?, retry_max_interval_s = ?, retry_ttl_s = ?, status = ?, updated_at = ?
-		WHERE id = ?`, append(args, e.ID)...)
+		rate_limit = ?, retry_max_attempts = ?, retry_max_interval_s = ?, retry_ttl_s = ?, status = ?, updated_at = ?,
+		relay = ? WHERE id = ?`, append(args, e.ID)...)
 	return t.mustAffect(n, err, fmt.Sprintf("endpoint %q", e.ID))
 }
 

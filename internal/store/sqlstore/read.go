@@ -22,7 +22,7 @@ const (
 	qGetUserNoPresence = `SELECT u.id, u.name, u.alias, u.email, u.kind, u.created_at, FALSE FROM users u WHERE u.id = ?`
 	roomCols           = `id, name, creator_id, member_count, last_seq, created_at, updated_at`
 	qGetRoom           = `SELECT ` + roomCols + ` FROM rooms WHERE id = ?`
-	messageCols        = `id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, updated_at`
+	messageCols        = `id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, updated_at, relay_hops`
 	qGetMessage        = `SELECT ` + messageCols + ` FROM messages WHERE room_id = ? AND id = ?`
 	eventCols          = `pos, id, type, room_id, room_seq, created_at, payload, agents`
 )
@@ -65,7 +65,7 @@ func scanMessage(r Row) (chat.Message, error) {
 	var mentions string
 	var created, updated int64
 	if err := r.Scan(&m.ID, &m.RoomID, &m.ThreadID, &m.Sender.Type, &m.Sender.ID, &m.Sender.Name, &m.Sender.AvatarURL,
-		&m.Text, &m.Format, &m.HTML, &mentions, &created, &updated); err != nil {
+		&m.Text, &m.Format, &m.HTML, &mentions, &created, &updated, &m.RelayHops); err != nil {
 		return m, err
 	}
 	if err := json.Unmarshal([]byte(mentions), &m.Mentions); err != nil {
