@@ -20,6 +20,7 @@ import (
 	"github.com/chathooks/chathooks/internal/broker"
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/clock"
+	"github.com/chathooks/chathooks/internal/console"
 	"github.com/chathooks/chathooks/internal/ids"
 	"github.com/chathooks/chathooks/internal/metrics"
 	"github.com/chathooks/chathooks/internal/render"
@@ -67,8 +68,9 @@ type App struct {
 	stopJanitor context.CancelFunc
 	janitorDone chan struct{}
 
-	out    outbound  // outgoing webhooks (outbound.go)
-	pg     *scaleOut // PostgreSQL scale-out (postgres.go); nil on SQLite
+	out    outbound         // outgoing webhooks (outbound.go)
+	pg     *scaleOut        // PostgreSQL scale-out (postgres.go); nil on SQLite
+	cons   *console.Console // the web console (console.go), built on first use
 	nodeID string
 }
 
@@ -125,7 +127,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		Store: st, Clock: cfg.Clock, Renderer: renderer{render.New()}, Publisher: a.publisher(), Logger: log, NodeID: a.nodeID,
 	})
 	apiMux := http.NewServeMux()
-	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound)
+	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound, a.apiPortal(hash))
 	handler := server.Handler(server.Routes{
 		Log: log, Metrics: a.Metrics, API: apiMux, AdminHash: hash, ShuttingDown: &a.shutting,
 		OpenAPI: func() ([]byte, error) { return json.Marshal(humaAPI.OpenAPI()) },
@@ -134,6 +136,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 			a.routeInbound(mux)
 			a.routeOutbound(mux)
 		},
+		Console: a.console(hash).Register,
 	})
 	a.srv = &http.Server{
 		Handler:           handler,

@@ -445,7 +445,7 @@ func (o *Outbound) Replay(ctx context.Context, id string, since time.Time) (int,
 		var ds []Delivery
 		for i := range evs {
 			e := &evs[i]
-			if e.CreatedAt.Before(since) || len(routes.Match(e.Type, e.Agents, id)) == 0 {
+			if e.CreatedAt.Before(since) || IsTestEvent(e.ID) || len(routes.Match(e.Type, e.Agents, id)) == 0 {
 				continue
 			}
 			d := newDeliveries(e, []string{id})[0]

@@ -145,3 +145,8 @@ func (o *Outbound) PortalEndpoints(ctx context.Context, l PortalLink) ([]Endpoin
 	}
 	return out, nil
 }
+
+// ListPortalLinks lists the links, newest first.
+func (o *Outbound) ListPortalLinks(ctx context.Context) ([]PortalLink, error) {
+	return o.svc.store.ListPortalLinks(ctx, MaxPage)
+}

@@ -34,13 +34,16 @@ type Ready func(ctx context.Context) error
 
 // Routes is everything the route table mounts.
 type Routes struct {
-	Log          *slog.Logger
-	Metrics      *metrics.Metrics
-	API          http.Handler // the /api/v1 mux (huma)
-	OpenAPI      func() ([]byte, error)
-	AdminHash    string // hex SHA-256 of the admin token
-	Ready        Ready
-	Extra        func(mux *http.ServeMux) // dialect endpoints and other non-API routes
+	Log       *slog.Logger
+	Metrics   *metrics.Metrics
+	API       http.Handler // the /api/v1 mux (huma)
+	OpenAPI   func() ([]byte, error)
+	AdminHash string // hex SHA-256 of the admin token
+	Ready     Ready
+	Extra     func(mux *http.ServeMux) // dialect endpoints and other non-API routes
+	// Console mounts the web console and the owners' portal; api is the /api/v1 handler
+	// without the bearer check (the console authenticates its own proxy).
+	Console      func(mux *http.ServeMux, api http.Handler)
 	ShuttingDown *atomic.Bool
 }
 
@@ -77,6 +80,9 @@ func Handler(r Routes) http.Handler {
 	mux.Handle(api.Prefix+"/", adminAuth(r.AdminHash, jsonBody(r.API)))
 	if r.Extra != nil {
 		r.Extra(mux)
+	}
+	if r.Console != nil {
+		r.Console(mux, jsonBody(r.API))
 	}
 	// capBody wraps the raw ResponseWriter so an oversize body also closes the connection.
 	return capBody(recoverer(r.Log, instrument(r.Metrics, mux)))
