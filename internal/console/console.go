@@ -102,13 +102,14 @@ func (c *Console) Register(mux *http.ServeMux, api http.Handler) {
 }
 
 // securityHeaders are set on every console and portal response: no inline script, no
-// eval, no framing, no MIME sniffing, no referrer (portal URLs carry their link).
+// eval, no framing, no MIME sniffing, no referrer to other sites (portal URLs carry their
+// link; "no-referrer" would also make the browser send "Origin: null" on same-site forms).
 func securityHeaders(h http.Header) {
 	h.Set("Content-Security-Policy", "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' https: data:; "+
 		"connect-src 'self'; font-src 'self'; manifest-src 'self'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
-	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cross-Origin-Opener-Policy", "same-origin")
 	h.Set("Permissions-Policy", "camera=(), microphone=(), geolocation=()")
 }
