@@ -222,7 +222,7 @@ func (p *tab) num(expr string) float64 {
 	p.t.Helper()
 	ctx, cancel := context.WithTimeout(p.ctx, waitFor)
 	defer cancel()
-	v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](expr))
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[float64](expr, chromedp.EvalAwaitPromise))
 	if err != nil {
 		p.t.Fatalf("evaluate %s: %v", expr, err)
 	}

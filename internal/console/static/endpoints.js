@@ -101,7 +101,7 @@ export async function endpointPage(el, id) {
   const portalBox = h('div');
   const drawHead = () => {
     clear(head,
-      h('div', { class: 'grow' }, h('h1', { class: 'url' }, ep.url), h('div', { class: 'actions muted small' }, badge(ep.status), ep.format, '·', h('span', { class: 'mono' }, ep.id))),
+      h('div', { class: 'grow' }, h('h1', { class: 'url' }, ep.url), h('div', { class: 'actions muted small' }, badge(ep.status), h('span', {}, ep.format), h('span', { class: 'mono' }, ep.id))),
       h('div', { class: 'actions' },
         ep.format === 'rbm' ? h('button', { class: 'btn', id: 'verify', onclick: verify }, 'Verify') : null,
         h('button', { class: 'btn', id: 'send-test', onclick: test, disabled: ep.status === 'disabled' }, 'Send test event'),

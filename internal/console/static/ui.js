@@ -226,7 +226,6 @@ export function lineChart(series, opts) {
   const ns = 'http://www.w3.org/2000/svg';
   const svg = document.createElementNS(ns, 'svg');
   svg.setAttribute('viewBox', `0 0 ${W} ${H}`);
-  svg.setAttribute('preserveAspectRatio', 'none');
   svg.setAttribute('role', 'img');
   svg.setAttribute('aria-label', opts.label);
   const n = Math.max(2, ...series.map((s) => s.values.length));
@@ -264,6 +263,7 @@ function niceMax(v) {
 
 export function fmt(v) {
   if (!Number.isFinite(v)) return '–';
+  if (Number.isInteger(v) && v < 1000) return String(v);
   if (v >= 1000) return (v / 1000).toFixed(v >= 10000 ? 0 : 1) + 'k';
   if (v >= 10 || v === 0) return String(Math.round(v));
   return v.toFixed(v >= 1 ? 1 : 2);
