@@ -87,6 +87,25 @@ func (r *recorder) allowedHost(h string) bool {
 	return r.allowed[h]
 }
 
+// has reports whether a recorded problem contains sub.
+func (r *recorder) has(sub string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, p := range r.problems {
+		if strings.Contains(p, sub) {
+			return true
+		}
+	}
+	return false
+}
+
+// reset forgets the problems recorded so far (after provoking them on purpose).
+func (r *recorder) reset() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.problems = nil
+}
+
 func (r *recorder) check(t *testing.T) {
 	t.Helper()
 	r.mu.Lock()

@@ -240,7 +240,7 @@ function messagesView(room, onRoom) {
         avatar(m.name, null, true), h('span', {}, m.name || m.id), m.kind === 'agent' ? badge('agent', 'info') : null))
         : h('li', { class: 'muted' }, 'No members. Webhooks can still post here.'));
       clear(sender, res.items.length ? res.items.map((m) => h('option', { value: m.id, selected: m.id === prev }, 'as ' + (m.name || m.id)))
-        : h('option', { value: '' }, 'No members to post as'));
+        : h('option', { value: '' }, 'Nobody to post as'));
       sender.disabled = text.disabled = send.disabled = !res.items.length;
     } catch (e) { clear(memberList, alertBox(e)); }
   }
