@@ -511,6 +511,14 @@ func TestConsoleFlow(t *testing.T) {
 	admin.wait("posts counted", `Number(document.querySelector('#stat-posts .muted').textContent.split(' ')[0]) >= 5`)
 	admin.shot("dashboard")
 
+	// The lists, now that they have something in them.
+	admin.open(base + "/rooms")
+	admin.wait("the room list", `document.querySelectorAll('.room-card').length === 1 && document.querySelectorAll('#new-user li').length === 3`)
+	admin.shot("rooms")
+	admin.open(base + "/endpoints")
+	admin.wait("the endpoint list", `document.querySelectorAll('#endpoints tbody tr').length === 1`)
+	admin.shot("endpoints")
+
 	// The room page on a phone.
 	admin.do("phone viewport", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2)))
 	admin.open(base + "/rooms/ops")

@@ -112,7 +112,7 @@ function messagesView(room, onRoom) {
   const memberList = h('ul');
   const membersCard = h('div', { class: 'card members', id: 'members' }, h('h2', {}, 'Members'), memberList);
   const sender = h('select', { id: 'post-as', 'aria-label': 'Post as' });
-  const text = h('textarea', { id: 'post-text', rows: 1, placeholder: 'Write a message… (Markdown; Enter sends, Shift+Enter for a new line)', 'aria-label': 'Message' });
+  const text = h('textarea', { id: 'post-text', rows: 1, placeholder: 'Write a message… (Markdown)', title: 'Enter sends; Shift+Enter starts a new line', 'aria-label': 'Message' });
   const send = h('button', { class: 'btn btn-primary', type: 'submit' }, 'Send');
   const replying = h('div', { class: 'replying', hidden: true });
   let threadID = '';
