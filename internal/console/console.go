@@ -96,6 +96,7 @@ func (c *Console) Register(mux *http.ServeMux, api http.Handler) {
 	mux.Handle("POST /console/sign-in", c.guard(c.signIn))
 	mux.Handle("POST /console/sign-out", c.guard(c.signOut))
 	mux.Handle("GET /console/api/stats", c.guard(c.session(c.stats)))
+	mux.Handle("GET /console/api/rooms", c.guard(c.session(c.rooms)))
 	mux.Handle("/console/api/v1/", c.guard(c.session(c.proxy(api))))
 	mux.Handle("GET /portal/{token}", c.guard(c.portalPage))
 	mux.Handle("/portal/api/", c.guard(c.portalAPI()))

@@ -364,4 +364,17 @@ func TestStats(t *testing.T) {
 	if st.Posts != 3 || attempts != 3 || len(st.Endpoints) != 1 || st.Endpoints[0].Dead != 0 {
 		t.Errorf("stats: %s", body)
 	}
+	// The room list carries each room's last activity: its latest event.
+	r, body = do(t, "GET", s.URL+"/console/api/rooms", "", "Cookie", cookie)
+	var rooms struct {
+		Items []struct {
+			ID             string     `json:"id"`
+			LastActivityAt *time.Time `json:"last_activity_at"`
+			LastEventType  string     `json:"last_event_type"`
+		} `json:"items"`
+	}
+	if err := json.Unmarshal([]byte(body), &rooms); err != nil || r.StatusCode != 200 || len(rooms.Items) != 1 ||
+		rooms.Items[0].LastActivityAt == nil || rooms.Items[0].LastEventType != chat.EventMessageSend {
+		t.Errorf("rooms: %d %s", r.StatusCode, body)
+	}
 }

@@ -20,12 +20,16 @@ export async function api(method, path, body) {
   }
 }
 
-export async function stats() {
-  const res = await fetch('/console/api/stats', { credentials: 'same-origin' });
+async function consoleGet(path) {
+  const res = await fetch('/console/api/' + path, { credentials: 'same-origin' });
   if (res.status === 401) location.assign('/');
-  if (!res.ok) throw new Error('stats answered ' + res.status);
+  if (!res.ok) throw new Error(path + ' answered ' + res.status);
   return res.json();
 }
+
+// stats are the dashboard's figures; rooms lists rooms with their last activity.
+export const stats = () => consoleGet('stats');
+export const rooms = () => consoleGet('rooms');
 
 const main = document.getElementById('main');
 let cleanup = null;
@@ -115,7 +119,7 @@ export function unseen(room) {
 export async function refreshNavRooms() {
   const box = document.getElementById('nav-rooms');
   try {
-    const res = await api('GET', '/rooms?limit=50');
+    const res = await rooms();
     clear(box, h('div', { class: 'nav-title' }, 'Rooms'),
       res.items.length ? res.items.map((r) => h('a', { href: '/rooms/' + encodeURIComponent(r.id), class: location.pathname === '/rooms/' + encodeURIComponent(r.id) ? 'active' : '' },
         h('span', { 'aria-hidden': 'true' }, '#'), r.name || r.id, unseen(r) && location.pathname !== '/rooms/' + encodeURIComponent(r.id) ? h('span', { class: 'badge badge-new' }, 'new') : null))

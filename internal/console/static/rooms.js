@@ -1,22 +1,24 @@
 // Rooms: the list, and a room's page with its live messages, members and incoming webhooks.
 import { h, clear, setMessageHTML, toast, alertBox, errorText, timeEl, clock, badge, avatar, copy, copyRow, empty, confirmDialog, sse } from './ui.js';
-import { api, onLeave, seen, unseen, refreshNavRooms, navigate } from './app.js';
+import { api, rooms as listRooms, onLeave, seen, unseen, refreshNavRooms, navigate } from './app.js';
 
 // HISTORY is how many of a room's latest events the page replays from the stream to show
 // its recent messages; older ones load on demand.
 const HISTORY = 500;
 
 export async function roomsPage(el) {
-  const [rooms, users] = await Promise.all([api('GET', '/rooms?limit=200'), api('GET', '/users?limit=200')]);
+  const [rooms, users] = await Promise.all([listRooms(), api('GET', '/users?limit=200')]);
   const list = h('div', { class: 'room-list' });
   const fill = (items) => {
     if (!items.length) {
       clear(list, h('div', { class: 'card' }, empty('No rooms yet', 'Create a room, add a webhook to it and post from any script that speaks Slack, Chime, Google Chat or Mattermost.')));
       return;
     }
+    items.sort((a, b) => new Date(b.last_activity_at || b.created_at) - new Date(a.last_activity_at || a.created_at));
     clear(list, items.map((r) => h('a', { class: 'card room-card', href: '/rooms/' + encodeURIComponent(r.id) },
       h('div', { class: 'title' }, h('span', { class: 'muted' }, '#'), r.name || r.id, unseen(r) ? badge('new', 'new') : null),
-      h('div', { class: 'muted small' }, r.member_count + (r.member_count === 1 ? ' member' : ' members'), ' · ', r.last_event_id + ' events · active ', timeEl(r.updated_at)),
+      h('div', { class: 'muted small' }, r.member_count + (r.member_count === 1 ? ' member' : ' members'), ' · ',
+        r.last_activity_at ? ['last activity ', timeEl(r.last_activity_at)] : 'no activity yet'),
       h('div', { class: 'muted small mono' }, r.id))));
   };
   fill(rooms.items);
