@@ -259,10 +259,27 @@ func TestTestEventAndPortalIsolation(t *testing.T) {
 	if st, _ := portal("GET", "/endpoints/"+epA.ID+"/deliveries", ""); st != 200 {
 		t.Errorf("own deliveries: %d", st)
 	}
+	// The catalog has every type with its schema and an example.
+	st, body := portal("GET", "/event-types", "")
+	var cat struct {
+		Items []struct {
+			Type    string         `json:"type"`
+			Schema  map[string]any `json:"schema"`
+			Example map[string]any `json:"example"`
+		}
+	}
+	if err := json.Unmarshal([]byte(body), &cat); err != nil || st != 200 || len(cat.Items) != len(chat.EventTypes) {
+		t.Fatalf("catalog: %d %s", st, body)
+	}
+	for _, it := range cat.Items {
+		if len(it.Schema) == 0 || len(it.Example) == 0 {
+			t.Errorf("catalog entry %s lacks a schema or an example", it.Type)
+		}
+	}
 	if st, body := portal("POST", "/endpoints/"+epA.ID+"/test", `{}`); st != 201 {
 		t.Errorf("own test event: %d %s", st, body)
 	}
-	st, body := portal("POST", "/endpoints/"+epA.ID+"/rotate-secret", `{}`)
+	st, body = portal("POST", "/endpoints/"+epA.ID+"/rotate-secret", `{}`)
 	var rot struct{ Secret string }
 	_ = json.Unmarshal([]byte(body), &rot)
 	if st != 200 || !strings.HasPrefix(rot.Secret, "whsec_") || rot.Secret == epA.Secret {
