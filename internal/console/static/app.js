@@ -89,6 +89,7 @@ document.addEventListener('click', (e) => {
   const a = e.target.closest('a[href]');
   if (!a || e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
   if (a.target === '_blank' || a.origin !== location.origin || a.hasAttribute('download')) return;
+  if (a.hash && a.pathname === location.pathname) return; // in-page links (skip to content)
   if (!routes.some(([re]) => re.test(a.pathname))) return;
   e.preventDefault();
   navigate(a.pathname);

@@ -109,7 +109,7 @@ export async function roomPage(el, id) {
 }
 
 function messagesView(room, onRoom) {
-  const list = h('div', { class: 'messages', id: 'messages', 'aria-label': 'Messages', tabindex: '0' });
+  const list = h('div', { class: 'messages', id: 'messages', role: 'log', 'aria-live': 'polite', 'aria-label': 'Messages', tabindex: '0' });
   const els = new Map(); // message id -> its element
   const memberList = h('ul');
   const membersCard = h('div', { class: 'card members', id: 'members' }, h('h2', {}, 'Members'), memberList);
