@@ -149,7 +149,11 @@ func (c *Console) render(w http.ResponseWriter, status int, t *template.Template
 func (c *Console) page(w http.ResponseWriter, r *http.Request) {
 	sess, ok := c.sessionOf(r)
 	if !ok {
-		c.render(w, http.StatusOK, c.signin, pageData{Title: "Sign in", Next: r.URL.Path, Page: "signin"})
+		d := pageData{Title: "Sign in", Next: r.URL.Path, Page: "signin"}
+		if r.URL.Query().Has("expired") {
+			d.Error = "Your session has ended. Sign in again to continue."
+		}
+		c.render(w, http.StatusOK, c.signin, d)
 		return
 	}
 	c.render(w, http.StatusOK, c.app, pageData{Title: "chathooks", CSRF: c.csrfToken(sess), Page: "app"})

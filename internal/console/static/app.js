@@ -14,7 +14,7 @@ export async function api(method, path, body) {
     return await call(method, path, body);
   } catch (e) {
     if (e.status === 401) {
-      location.assign('/?expired=1');
+      location.assign(location.pathname + '?expired=1');
     }
     throw e;
   }
@@ -22,7 +22,7 @@ export async function api(method, path, body) {
 
 async function consoleGet(path) {
   const res = await fetch('/console/api/' + path, { credentials: 'same-origin' });
-  if (res.status === 401) location.assign('/');
+  if (res.status === 401) location.assign(location.pathname + '?expired=1');
   if (!res.ok) throw new Error(path + ' answered ' + res.status);
   return res.json();
 }
