@@ -395,3 +395,18 @@ func TestStats(t *testing.T) {
 		t.Errorf("rooms: %d %s", r.StatusCode, body)
 	}
 }
+
+func TestSessionExpires(t *testing.T) {
+	s := apptest.Start(t, apptest.Options{FakeClock: true})
+	cookie, _ := session(t, s.URL)
+	if r, _ := do(t, "GET", s.URL+"/console/api/v1/rooms", "", "Cookie", cookie); r.StatusCode != 200 {
+		t.Fatalf("fresh session: %d", r.StatusCode)
+	}
+	s.Clock.Advance(12*time.Hour + time.Second)
+	if r, _ := do(t, "GET", s.URL+"/console/api/v1/rooms", "", "Cookie", cookie); r.StatusCode != 401 {
+		t.Errorf("session after 12 h: %d", r.StatusCode)
+	}
+	if _, page := do(t, "GET", s.URL+"/rooms?expired=1", "", "Cookie", cookie); !strings.Contains(page, "session has ended") || !strings.Contains(page, `name="token"`) {
+		t.Errorf("expired session page:\n%s", page)
+	}
+}
