@@ -451,7 +451,10 @@ func TestConsoleFlow(t *testing.T) {
 	admin.do("filter dead deliveries", chromedp.SetValue(chromedp.CSS(`#filter-status`), "dead"))
 	admin.run(`document.querySelector('#filter-status').dispatchEvent(new Event('change'))`)
 	admin.wait("only dead deliveries", `document.querySelectorAll('#delivery-table tbody tr[data-status]').length === 1`)
-	admin.do("open the dead delivery", chromedp.Click(chromedp.CSS(`#delivery-table tr[data-status=dead]`)))
+	// With the keyboard this time: focus the row, press Enter.
+	admin.do("open the dead delivery with the keyboard",
+		chromedp.Focus(chromedp.CSS(`#delivery-table tr[data-status=dead]`)),
+		chromedp.KeyEvent("\r"))
 	admin.wait("its attempt", `!!document.querySelector('.delivery-detail .attempt')`)
 	admin.shot("endpoint")
 	rcv.failing.Store(false)
