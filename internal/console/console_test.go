@@ -410,3 +410,58 @@ func TestSessionExpires(t *testing.T) {
 		t.Errorf("expired session page:\n%s", page)
 	}
 }
+
+// TestTestEventsInEveryFormat sends the example of every event type to an endpoint of each
+// format: each is built, signed and delivered like any event.
+func TestTestEventsInEveryFormat(t *testing.T) {
+	s := apptest.Start(t, apptest.Options{})
+	var mu sync.Mutex
+	got := map[string]int{}
+	rcv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var v struct {
+			ClientToken string `json:"clientToken"`
+			Secret      string `json:"secret"`
+		}
+		body, _ := io.ReadAll(r.Body)
+		if json.Unmarshal(body, &v) == nil && v.Secret != "" && v.ClientToken != "" {
+			_, _ = w.Write([]byte(v.Secret)) // the RBM verification handshake
+			return
+		}
+		mu.Lock()
+		got[r.URL.Path]++
+		mu.Unlock()
+	}))
+	t.Cleanup(rcv.Close)
+	for _, format := range []string{"standard", "sendbird", "rbm"} {
+		var ep chat.EndpointView
+		s.Must(201, "POST", "/api/v1/endpoints", map[string]any{"url": rcv.URL + "/" + format, "event_types": []string{"*"}, "format": format}).JSON(t, &ep)
+		if ep.Status != chat.EndpointActive {
+			t.Fatalf("%s endpoint is %s", format, ep.Status)
+		}
+		for _, typ := range chat.EventTypes {
+			s.Must(201, "POST", "/api/v1/endpoints/"+ep.ID+"/test", map[string]any{"event_type": typ})
+		}
+		// Every delivery is recorded as succeeded (the receiver answers 200 to each).
+		var list struct{ Items []chat.Delivery }
+		apptest.Eventually(t, 15*time.Second, format+" test events delivered", func() bool {
+			s.Must(200, "GET", "/api/v1/endpoints/"+ep.ID+"/deliveries?limit=50", nil).JSON(t, &list)
+			for _, d := range list.Items {
+				if d.Status != chat.DeliverySucceeded {
+					return false
+				}
+			}
+			return len(list.Items) == len(chat.EventTypes)
+		})
+		for _, d := range list.Items {
+			if !chat.IsTestEvent(d.EventID) {
+				t.Errorf("%s: delivery %+v is not of a test event", format, d)
+			}
+		}
+		mu.Lock()
+		n := got["/"+format]
+		mu.Unlock()
+		if n != len(chat.EventTypes) {
+			t.Errorf("%s: the receiver got %d requests, want %d", format, n, len(chat.EventTypes))
+		}
+	}
+}
