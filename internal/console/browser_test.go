@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/log"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
@@ -527,6 +529,12 @@ func TestConsoleFlow(t *testing.T) {
 	admin.open(base + "/rooms/ops")
 	admin.wait("the room on a phone", `document.querySelectorAll('#messages .msg').length >= 4`)
 	admin.shot("room-phone")
+	admin.do("dark colour scheme", chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{
+			Features: []*emulation.MediaFeature{{Name: "prefers-color-scheme", Value: "dark"}}})
+		return err
+	}))
+	admin.shot("room-phone-dark")
 
 	admin.rec.check(t)
 	owner.rec.check(t)
