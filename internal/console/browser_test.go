@@ -504,6 +504,14 @@ func TestConsoleFlow(t *testing.T) {
 		t.Errorf("stats from the portal context: %v, want 401", st)
 	}
 
+	// The administrator revokes the link: the portal stops answering at once.
+	admin.wait("the active link listed", `document.querySelectorAll('#portal-links li').length === 1`)
+	admin.do("revoke the link", chromedp.Click(chromedp.CSS(`#portal-links li button`)))
+	admin.clickDialog("Revoke")
+	admin.wait("no active link", `document.querySelectorAll('#portal-links li').length === 0`)
+	owner.open(link)
+	owner.wait("the revoked link refused", `document.body.textContent.includes('cannot be opened') && !document.querySelector('#test-card')`)
+
 	// The dashboard, after a little traffic.
 	admin.open(base + "/dashboard")
 	admin.wait("the dashboard", `document.querySelectorAll('.chart svg').length === 4 && !!document.querySelector('#endpoint-health table')`)

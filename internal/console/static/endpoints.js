@@ -99,6 +99,7 @@ export async function endpointPage(el, id) {
   const head = h('div', { class: 'page-head' });
   const info = h('div', { class: 'card' });
   const portalBox = h('div');
+  let refreshLinks = () => {};
   const drawHead = () => {
     clear(head,
       h('div', { class: 'grow' }, h('h1', { class: 'url' }, ep.url), h('div', { class: 'actions muted small' }, badge(ep.status), h('span', {}, ep.format), h('span', { class: 'mono' }, ep.id))),
@@ -153,11 +154,13 @@ export async function endpointPage(el, id) {
     if (!go) return;
     const l = await act(() => api('POST', path + '/portal-links', { expires_in_s: Number(days.value), agent: !!(agentOpt && agentOpt.firstChild.checked) }));
     if (l) {
+      refreshLinks();
       clear(portalBox, h('div', { class: 'card', id: 'portal-link-box' }, h('h2', {}, 'Owner portal link'),
         copyRow('Link (expires ' + new Date(l.expires_at).toLocaleString() + ')', l.url, 'Portal link'),
         h('div', { class: 'actions' }, h('button', { class: 'btn btn-sm btn-danger', type: 'button', onclick: async () => {
-          if (await act(() => api('DELETE', '/portal-links/' + encodeURIComponent(l.id)), 'Link revoked')) { /* 204 */ }
+          await act(() => api('DELETE', '/portal-links/' + encodeURIComponent(l.id)), 'Link revoked');
           clear(portalBox);
+          refreshLinks();
         } }, 'Revoke link'))));
     }
   }
@@ -172,6 +175,25 @@ export async function endpointPage(el, id) {
     types: (await api('GET', '/event-types')).items.map((t) => t.type),
   });
   onLeave(log.stop);
-  el.append(head, portalBox, h('div', { class: 'split' }, log.el, h('div', { class: 'stack' }, info, replay)));
+  const links = h('div', { class: 'card', id: 'portal-links' });
+  const loadLinks = async () => {
+    try {
+      const res = await api('GET', '/portal-links');
+      const now = Date.now();
+      const mine = res.items.filter((l) => (l.endpoint_id === ep.id || (l.agent_id && l.agent_id === ep.agent_id)) && !l.revoked_at && new Date(l.expires_at) > now);
+      clear(links, h('h2', {}, 'Owner portal links'), mine.length
+        ? h('ul', { class: 'plain' }, mine.map((l) => h('li', { class: 'actions' },
+          h('span', { class: 'grow small' }, l.agent_id ? 'Every endpoint of ' + l.agent_id : 'This endpoint', ' · expires ', timeEl(l.expires_at)),
+          h('button', { class: 'btn btn-sm btn-danger', type: 'button', onclick: async () => {
+            if (!await confirmDialog('Revoke this link?', 'Whoever holds it loses access at once.', 'Revoke', true)) return;
+            await act(() => api('DELETE', '/portal-links/' + encodeURIComponent(l.id)), 'Link revoked');
+            loadLinks();
+          } }, 'Revoke'))))
+        : h('p', { class: 'muted small' }, 'No active links. “Owner portal link” makes one for whoever runs this receiver.'));
+    } catch (e) { clear(links, alertBox(e)); }
+  };
+  loadLinks();
+  refreshLinks = loadLinks;
+  el.append(head, portalBox, h('div', { class: 'split' }, log.el, h('div', { class: 'stack' }, info, replay, links)));
 }
 
