@@ -58,6 +58,8 @@ type Console struct {
 	app     *template.Template
 	portal  *template.Template
 	invalid *template.Template
+
+	healthCache healthCache // the dashboard's endpoint-health reading (stats.go)
 }
 
 // New returns a Console.

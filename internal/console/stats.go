@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
@@ -49,11 +50,22 @@ type EndpointHealth struct {
 }
 
 // BacklogCap bounds each per-status count the dashboard reads per endpoint; MaxHealthEndpoints
-// bounds how many endpoints it reads.
+// bounds how many endpoints it reads; HealthTTL is how long one reading serves every open
+// dashboard (the counters are read fresh each time, the database at most this often).
 const (
 	BacklogCap         = 200
 	MaxHealthEndpoints = 25
+	HealthTTL          = 5 * time.Second
 )
+
+// healthCache holds the last endpoint-health reading. mu guards both fields; a reading is
+// taken with mu held, so concurrent dashboards wait for one reading instead of each
+// querying the database.
+type healthCache struct {
+	mu  sync.Mutex
+	at  time.Time
+	eps []EndpointHealth
+}
 
 func (c *Console) stats(w http.ResponseWriter, r *http.Request) {
 	s := Stats{At: c.o.Clock.Now().UTC(), Attempts: map[string]float64{}, Endpoints: []EndpointHealth{}}
@@ -91,7 +103,7 @@ func (c *Console) stats(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if c.o.Outbound != nil {
-		if s.Endpoints, err = c.health(r.Context(), s.At); err != nil {
+		if s.Endpoints, err = c.cachedHealth(r.Context(), s.At); err != nil {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", chat.ErrorMessage(err))
 			return
 		}
@@ -106,6 +118,21 @@ func label(m *dto.Metric, name string) string {
 		}
 	}
 	return ""
+}
+
+func (c *Console) cachedHealth(ctx context.Context, now time.Time) ([]EndpointHealth, error) {
+	hc := &c.healthCache
+	hc.mu.Lock()
+	defer hc.mu.Unlock()
+	if hc.eps != nil && now.Sub(hc.at) < HealthTTL && !now.Before(hc.at) {
+		return hc.eps, nil
+	}
+	eps, err := c.health(ctx, now)
+	if err != nil {
+		return nil, err
+	}
+	hc.at, hc.eps = now, eps
+	return eps, nil
 }
 
 // health reads each endpoint's undelivered deliveries (bounded) for the dashboard.
