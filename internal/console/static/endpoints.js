@@ -102,7 +102,7 @@ export async function endpointPage(el, id) {
   let refreshLinks = () => {};
   const drawHead = () => {
     clear(head,
-      h('div', { class: 'grow' }, h('h1', { class: 'url' }, ep.url), h('div', { class: 'actions muted small' }, badge(ep.status), h('span', {}, ep.format), h('span', { class: 'mono' }, ep.id))),
+      h('div', { class: 'grow' }, h('a', { href: '/endpoints', class: 'small crumb' }, '← Endpoints'), h('h1', { class: 'url' }, ep.url), h('div', { class: 'actions muted small' }, badge(ep.status), h('span', {}, ep.format), h('span', { class: 'mono' }, ep.id))),
       h('div', { class: 'actions' },
         ep.format === 'rbm' ? h('button', { class: 'btn', id: 'verify', onclick: verify }, 'Verify') : null,
         h('button', { class: 'btn', id: 'send-test', onclick: test, disabled: ep.status === 'disabled' }, 'Send test event'),

@@ -87,7 +87,7 @@ export async function roomPage(el, id) {
   const tabMsgs = h('button', { role: 'tab', 'aria-selected': 'true', id: 'tab-messages' }, 'Messages');
   const tabHooks = h('button', { role: 'tab', 'aria-selected': 'false', id: 'tab-webhooks' }, 'Incoming webhooks');
   const body = h('div');
-  el.append(h('div', { class: 'page-head' }, h('div', { class: 'grow' }, title, sub)), h('div', { class: 'tabs', role: 'tablist' }, tabMsgs, tabHooks), body);
+  el.append(h('div', { class: 'page-head' }, h('div', { class: 'grow' }, h('a', { href: '/rooms', class: 'small crumb' }, '← Rooms'), title, sub)), h('div', { class: 'tabs', role: 'tablist' }, tabMsgs, tabHooks), body);
 
   const msgView = messagesView(room, (r) => { title.textContent = r.name || r.id; sub.lastChild.textContent = r.member_count + ' members'; });
   const hookView = h('div');
