@@ -254,12 +254,15 @@ function messagesView(room, onRoom) {
     const t = text.value;
     if (!t.trim() || !sender.value) return;
     send.disabled = true;
+    const thread = threadID;
     try {
       const body = { sender_id: sender.value, text: t };
-      if (threadID) body.thread_id = threadID;
+      if (thread) body.thread_id = thread;
       await api('POST', '/rooms/' + encodeURIComponent(room.id) + '/messages', body);
-      text.value = '';
-      setReply(null);
+      // The message may have arrived on the stream (and the user moved on: picked another
+      // thread, typed more) before this answer: reset only what this send used.
+      if (text.value === t) text.value = '';
+      if (threadID === thread) setReply(null);
     } catch (e) { toast(errorText(e), 'error'); } finally { send.disabled = false; text.focus(); }
   };
   composer.addEventListener('submit', (e) => { e.preventDefault(); post(); });
