@@ -250,20 +250,22 @@ function messagesView(room, onRoom) {
   const timer = setInterval(loadMembers, 20000);
   onLeave(() => clearInterval(timer));
 
+  // post sends what the box holds and empties it at once, so the next message can be
+  // written while this one is on its way; on failure the text comes back to an empty box.
   const post = async () => {
     const t = text.value;
     if (!t.trim() || !sender.value) return;
-    send.disabled = true;
-    const thread = threadID;
+    const body = { sender_id: sender.value, text: t };
+    if (threadID) body.thread_id = threadID;
+    text.value = '';
+    setReply(null);
+    text.focus();
     try {
-      const body = { sender_id: sender.value, text: t };
-      if (thread) body.thread_id = thread;
       await api('POST', '/rooms/' + encodeURIComponent(room.id) + '/messages', body);
-      // The message may have arrived on the stream (and the user moved on: picked another
-      // thread, typed more) before this answer: reset only what this send used.
-      if (text.value === t) text.value = '';
-      if (threadID === thread) setReply(null);
-    } catch (e) { toast(errorText(e), 'error'); } finally { send.disabled = false; text.focus(); }
+    } catch (e) {
+      toast(errorText(e), 'error');
+      if (!text.value) text.value = t;
+    }
   };
   composer.addEventListener('submit', (e) => { e.preventDefault(); post(); });
   text.addEventListener('keydown', (e) => { if (e.key === 'Enter' && !e.shiftKey && !e.isComposing) { e.preventDefault(); post(); } });
