@@ -68,10 +68,11 @@ type App struct {
 	stopJanitor context.CancelFunc
 	janitorDone chan struct{}
 
-	out    outbound         // outgoing webhooks (outbound.go)
-	pg     *scaleOut        // PostgreSQL scale-out (postgres.go); nil on SQLite
-	cons   *console.Console // the web console (console.go), built on first use
+	out    outbound  // outgoing webhooks (outbound.go)
+	pg     *scaleOut // PostgreSQL scale-out (postgres.go); nil on SQLite
 	nodeID string
+
+	cons *console.Console // the web console (console.go), built on first use
 }
 
 // JanitorInterval is how often expired idempotency keys and presence leases are pruned.

@@ -34,17 +34,18 @@ type Ready func(ctx context.Context) error
 
 // Routes is everything the route table mounts.
 type Routes struct {
-	Log       *slog.Logger
-	Metrics   *metrics.Metrics
-	API       http.Handler // the /api/v1 mux (huma)
-	OpenAPI   func() ([]byte, error)
-	AdminHash string // hex SHA-256 of the admin token
-	Ready     Ready
-	Extra     func(mux *http.ServeMux) // dialect endpoints and other non-API routes
+	Log          *slog.Logger
+	Metrics      *metrics.Metrics
+	API          http.Handler // the /api/v1 mux (huma)
+	OpenAPI      func() ([]byte, error)
+	AdminHash    string // hex SHA-256 of the admin token
+	Ready        Ready
+	Extra        func(mux *http.ServeMux) // dialect endpoints and other non-API routes
+	ShuttingDown *atomic.Bool
+
 	// Console mounts the web console and the owners' portal; api is the /api/v1 handler
 	// without the bearer check (the console authenticates its own proxy).
-	Console      func(mux *http.ServeMux, api http.Handler)
-	ShuttingDown *atomic.Bool
+	Console func(mux *http.ServeMux, api http.Handler)
 }
 
 // Handler builds the one route table of the server.
