@@ -443,6 +443,14 @@ func TestTestEventsInEveryFormat(t *testing.T) {
 		}
 		// Every delivery is recorded as succeeded (the receiver answers 200 to each).
 		var list struct{ Items []chat.Delivery }
+		t.Cleanup(func() {
+			if t.Failed() {
+				for _, d := range list.Items {
+					dd := s.Do("GET", "/api/v1/deliveries/"+d.ID, nil)
+					t.Logf("%s delivery: %s", format, dd.Body)
+				}
+			}
+		})
 		apptest.Eventually(t, 15*time.Second, format+" test events delivered", func() bool {
 			s.Must(200, "GET", "/api/v1/endpoints/"+ep.ID+"/deliveries?limit=50", nil).JSON(t, &list)
 			for _, d := range list.Items {
