@@ -71,6 +71,7 @@ func TestXSSCorpusInTheRoomPage(t *testing.T) {
 	s := apptest.Start(t, apptest.Options{})
 	host := strings.TrimPrefix(s.URL, "http://")
 	vectors := corpus(t)
+	t.Logf("%d vectors, each through 4 dialects and the API", len(vectors))
 	s.Must(201, "POST", "/api/v1/users", map[string]any{"id": "mallory", "name": `Mallory <img src=x onerror=alert(1)>`})
 
 	type dialect struct {
