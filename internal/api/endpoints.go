@@ -82,8 +82,9 @@ type ReplayResult struct {
 }
 
 type listDeliveriesIn struct {
-	ID     string `path:"id" doc:"endpoint id"`
-	Status string `query:"status" enum:"pending,succeeded,failed,dead" required:"false"`
+	ID        string `path:"id" doc:"endpoint id"`
+	Status    string `query:"status" enum:"pending,succeeded,failed,dead" required:"false"`
+	EventType string `query:"event_type" doc:"only deliveries of this event type (a page may then hold fewer items than limit and still have a next_cursor)"`
 	PageQuery
 }
 
@@ -202,7 +203,15 @@ func RegisterEndpoints(api huma.API, svc *chat.Outbound, log *slog.Logger) {
 	registerPreview(api, svc, fail)
 	huma.Register(api, Op("list-deliveries", http.MethodGet, "/endpoints/{id}/deliveries", "List an endpoint's deliveries, newest first", "deliveries"),
 		func(ctx context.Context, in *listDeliveriesIn) (*out[List[chat.Delivery]], error) {
-			ds, err := svc.ListDeliveries(ctx, chat.DeliveryQuery{EndpointID: in.ID, Status: in.Status, Before: in.Cursor, Limit: in.Limit})
+			q := chat.DeliveryQuery{EndpointID: in.ID, Status: in.Status, Before: in.Cursor, Limit: in.Limit}
+			if in.EventType != "" {
+				ds, next, err := svc.ListDeliveriesOfType(ctx, q, in.EventType)
+				if err != nil {
+					return nil, fail(ctx, err)
+				}
+				return &out[List[chat.Delivery]]{Body: List[chat.Delivery]{Items: ds, NextCursor: next}}, nil
+			}
+			ds, err := svc.ListDeliveries(ctx, q)
 			if err != nil {
 				return nil, fail(ctx, err)
 			}

@@ -20,6 +20,7 @@ import (
 	"github.com/chathooks/chathooks/internal/broker"
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/clock"
+	"github.com/chathooks/chathooks/internal/console"
 	"github.com/chathooks/chathooks/internal/ids"
 	"github.com/chathooks/chathooks/internal/metrics"
 	"github.com/chathooks/chathooks/internal/render"
@@ -75,11 +76,12 @@ type App struct {
 	nodeID string
 	// tokenSource says where the admin token in force came from (set once by New).
 	tokenSource string
-	routes      []string // the route table's patterns
+	routes      []server.Route   // the route table
+	cons        *console.Console // the web console (console.go), built on first use
 }
 
-// Routes returns the patterns of the server's route table.
-func (a *App) Routes() []string { return slices.Clone(a.routes) }
+// Routes returns the server's route table.
+func (a *App) Routes() []server.Route { return slices.Clone(a.routes) }
 
 // JanitorInterval is how often expired idempotency keys and presence leases are pruned.
 const JanitorInterval = 10 * time.Minute
@@ -145,12 +147,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		Logger: log, NodeID: a.nodeID, Tokens: webhookTokens{}, WebhookAuthTTL: webhookAuthTTL,
 	})
 	apiMux := http.NewServeMux()
-	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound)
+	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound, a.apiPortal(hash))
 	handler, routes := server.Handler(server.Routes{
 		Log: log, Metrics: a.Metrics, API: apiMux, OpenAPI: humaAPI.OpenAPI(), AdminHash: hash, ShuttingDown: &a.shutting,
 		Ready:    func(ctx context.Context) error { return st.Ping(ctx) },
 		Inbound:  a.inboundHandler(),
 		Sendbird: sendbirdSettings{a: a},
+		Console:  consoleRoutes(a.console(hash)),
 	})
 	a.routes = routes
 	a.srv = &http.Server{

@@ -24,6 +24,7 @@ type Store interface {
 type Reader interface {
 	WebhookReader
 	DeliveryReader
+	PortalReader
 	GetUser(ctx context.Context, id string, now time.Time) (User, error)
 	ListUsers(ctx context.Context, after string, limit int, now time.Time) ([]User, error)
 	GetRoom(ctx context.Context, id string) (Room, error)
@@ -49,6 +50,7 @@ type Reader interface {
 type Tx interface {
 	WebhookTx
 	DeliveryTx
+	PortalTx
 	GetUser(id string) (User, error)
 	InsertUser(u User) error
 	DeleteUser(id string) error

@@ -28,6 +28,7 @@ const prefix = "v1:"
 type Box struct {
 	aead  cipher.AEAD
 	label []byte // HMAC of a fixed label under the key: stable identifiers per installation
+	kdf   []byte // HMAC of another fixed label under the key: the root of DeriveKey
 }
 
 // New returns a Box for a 32-byte key.
@@ -45,7 +46,10 @@ func New(key []byte) (*Box, error) {
 	}
 	m := hmac.New(sha256.New, key)
 	m.Write([]byte("chathooks installation id"))
-	return &Box{aead: aead, label: m.Sum(nil)}, nil
+	label := m.Sum(nil)
+	m = hmac.New(sha256.New, key)
+	m.Write([]byte("chathooks key derivation"))
+	return &Box{aead: aead, label: label, kdf: m.Sum(nil)}, nil
 }
 
 // LoadOrCreate reads the key file in dir, creating it (0600, 32 random bytes, base64) if
@@ -120,4 +124,13 @@ func (b *Box) Open(sealed string) (string, error) {
 func (b *Box) InstallationID() string {
 	h := hex.EncodeToString(b.label[:16])
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:32]
+}
+
+// DeriveKey returns a 32-byte key for one purpose (e.g. signing console sessions), derived
+// from the box's key: stable for the key's lifetime, independent between purposes, and
+// revealing nothing of the key or of the other purposes' keys.
+func (b *Box) DeriveKey(purpose string) []byte {
+	m := hmac.New(sha256.New, b.kdf)
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
 }

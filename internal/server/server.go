@@ -47,6 +47,10 @@ type Routes struct {
 	Inbound      Dialects     // the incoming-webhook endpoints
 	Sendbird     http.Handler // Sendbird's webhook settings API (GET and PUT)
 	ShuttingDown *atomic.Bool
+	// Console returns the web console's and the owners' portal's routes (may be nil); api
+	// is the /api/v1 handler without the bearer check (the console authenticates its own
+	// proxy with the session).
+	Console func(api http.Handler) []Route
 }
 
 // Dialects are the incoming-webhook endpoints, one per dialect.
@@ -65,13 +69,16 @@ type Route struct {
 	// are counted by dialect and status.
 	Dialect string
 	// Doc describes the route in /openapi.json; nil for the API mount, whose operations
-	// huma describes.
+	// huma describes, and for UI routes.
 	Doc *huma.Operation
+	// UI marks the web console's and the portal's routes: browser pages and the session
+	// calls behind them, not part of the HTTP API, so /openapi.json does not describe them.
+	UI bool
 }
 
 // table is the one route table of the server: every route it serves.
 func table(r Routes) []Route {
-	return []Route{
+	rs := []Route{
 		{Pattern: "GET /healthz", Handler: http.HandlerFunc(health), Doc: healthDoc()},
 		{Pattern: "GET /readyz", Handler: ready(r), Doc: readyDoc()},
 		{Pattern: "GET /metrics", Handler: r.Metrics.Handler(), Doc: metricsDoc()},
@@ -84,17 +91,23 @@ func table(r Routes) []Route {
 		{Pattern: "GET /v3/applications/settings/webhook", Handler: r.Sendbird, Doc: sendbirdGetDoc(r.OpenAPI)},
 		{Pattern: "PUT /v3/applications/settings/webhook", Handler: r.Sendbird, Doc: sendbirdPutDoc(r.OpenAPI)},
 	}
+	if r.Console != nil {
+		for _, rt := range r.Console(jsonBody(r.API)) {
+			rt.UI = true
+			rs = append(rs, rt)
+		}
+	}
+	return rs
 }
 
 // Handler mounts the route table, describes its routes in the OpenAPI document and wraps
-// it in the middleware every request goes through. It also returns the table's patterns.
-func Handler(r Routes) (http.Handler, []string) {
+// it in the middleware every request goes through. It also returns the table.
+func Handler(r Routes) (http.Handler, []Route) {
 	mux := http.NewServeMux()
 	dialects := map[string]string{}
-	var patterns []string
-	for _, rt := range table(r) {
+	rs := table(r)
+	for _, rt := range rs {
 		mux.Handle(rt.Pattern, rt.Handler)
-		patterns = append(patterns, rt.Pattern)
 		if rt.Dialect != "" {
 			dialects[routeLabel(rt.Pattern)] = rt.Dialect
 		}
@@ -103,7 +116,7 @@ func Handler(r Routes) (http.Handler, []string) {
 		}
 	}
 	// capBody wraps the raw ResponseWriter so an oversize body also closes the connection.
-	return capBody(recoverer(r.Log, instrument(r.Metrics, r.API, dialects, mux))), patterns
+	return capBody(recoverer(r.Log, instrument(r.Metrics, r.API, dialects, mux))), rs
 }
 
 func health(w http.ResponseWriter, _ *http.Request) {

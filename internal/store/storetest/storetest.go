@@ -47,7 +47,7 @@ func Run(t *testing.T, open Factory) {
 		"Blocks":            testBlocks,
 		"Settings":          testSettings,
 		"Webhooks":          testWebhooks, "WebhookLimit": testWebhookLimit,
-		"Deliveries": testDeliveries, "Relay": testRelay,
+		"Deliveries": testDeliveries, "Relay": testRelay, "PortalLinks": testPortalLinks,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
