@@ -12,7 +12,8 @@ import (
 	"github.com/chathooks/chathooks/internal/chat"
 )
 
-// postRoutes are the route patterns whose successful requests each post one message.
+// postRoutes are the routes (method and path label) whose successful requests each post
+// one message.
 var postRoutes = map[string]bool{
 	"POST /api/v1/rooms/{id}/messages":   true,
 	"POST /incomingwebhooks/{id}":        true,
@@ -84,7 +85,7 @@ func (c *Console) stats(w http.ResponseWriter, r *http.Request) {
 				if strings.HasPrefix(code, "5") {
 					s.ServerErrors += v
 				}
-				if strings.HasPrefix(code, "2") && postRoutes[label(m, "route")] {
+				if strings.HasPrefix(code, "2") && postRoutes[label(m, "method")+" "+label(m, "route")] {
 					s.Posts += v
 				}
 			}
