@@ -453,10 +453,12 @@ func TestConsoleFlow(t *testing.T) {
 	admin.do("filter dead deliveries", chromedp.SetValue(chromedp.CSS(`#filter-status`), "dead"))
 	admin.run(`document.querySelector('#filter-status').dispatchEvent(new Event('change'))`)
 	admin.wait("only dead deliveries", `document.querySelectorAll('#delivery-table tbody tr[data-status]').length === 1`)
-	// With the keyboard this time: focus the row, press Enter.
-	admin.do("open the dead delivery with the keyboard",
-		chromedp.Focus(chromedp.CSS(`#delivery-table tr[data-status=dead]`)),
-		chromedp.KeyEvent("\r"))
+	// With the keyboard this time: focus the row, press Enter. The log redraws every few
+	// seconds and moves the focus to the redrawn row, so the row is focused by script (a
+	// DOM node id taken first could be gone by the time it is used) and the key goes to
+	// whatever holds the focus.
+	admin.run(`document.querySelector('#delivery-table tr[data-status=dead]').focus()`)
+	admin.do("open the dead delivery with the keyboard", chromedp.KeyEvent("\r"))
 	admin.wait("its attempt", `!!document.querySelector('.delivery-detail .attempt')`)
 	admin.shot("endpoint")
 	rcv.failing.Store(false)
