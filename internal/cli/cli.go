@@ -232,8 +232,8 @@ func (s ServeCmd) Run(e *env) error {
 	if s.DatabaseURL != "" {
 		where = "PostgreSQL"
 	}
-	fmt.Fprintf(e.stdout, "chathooks %s is running on %s (storage: %s)\n  API:     %s/api/v1 (Authorization: Bearer <admin token>)\n  OpenAPI: %s/openapi.json\n  Health:  %s/healthz\n",
-		version.String(), a.URL(), where, a.URL(), a.URL(), a.URL())
+	fmt.Fprintf(e.stdout, "chathooks %s is running on %s (storage: %s)\n  Console: %s/ (sign in with the admin token)\n  API:     %s/api/v1 (Authorization: Bearer <admin token>)\n  OpenAPI: %s/openapi.json\n  Health:  %s/healthz\n",
+		version.String(), a.URL(), where, a.URL(), a.URL(), a.URL(), a.URL())
 	fmt.Fprintf(e.stdout, "  Admin token in force: %s.\n", a.AdminTokenSource())
 	if note := a.BaseURLNote(); note != "" {
 		fmt.Fprintf(e.stdout, "  Webhook URLs: %s.\n", note)
