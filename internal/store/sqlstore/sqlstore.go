@@ -122,6 +122,12 @@ func (s *Store) Ping(ctx context.Context) error {
 	if err := s.read.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
 		return &chat.Error{Code: chat.CodeUnavailable, Message: "database unreachable", Err: err}
 	}
+	// The read pool answering says nothing of the writers' connections: run an empty
+	// transaction through a writer too, so readiness reports a writer that cannot commit
+	// (and, on PostgreSQL, lets it reconnect).
+	if err := s.Write(ctx, func(chat.Tx) error { return nil }); err != nil {
+		return &chat.Error{Code: chat.CodeUnavailable, Message: "database cannot commit", Err: err}
+	}
 	return nil
 }
 
