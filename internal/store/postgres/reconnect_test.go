@@ -55,7 +55,9 @@ func TestWritersReconnectAfterBackendsKilled(t *testing.T) {
 	ctx := context.Background()
 	now := time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)
 	insert := func(id string) error {
-		return s.Write(ctx, func(tx chat.Tx) error { return tx.InsertUser(chat.User{ID: id, Name: id, Kind: chat.KindHuman, CreatedAt: now}) })
+		return s.Write(ctx, func(tx chat.Tx) error {
+			return tx.InsertUser(chat.User{ID: id, Name: id, Kind: chat.KindHuman, CreatedAt: now})
+		})
 	}
 	if err := insert("before"); err != nil {
 		t.Fatal(err)
