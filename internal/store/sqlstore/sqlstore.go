@@ -89,6 +89,11 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 	return s
 }
 
+// SingleNode reports whether the database belongs to this one process (SQLite): after a
+// crash no other process can hold its delivery leases, so the delivery engine releases them
+// at start instead of waiting for them to expire.
+func (s *Store) SingleNode() bool { return s.d.Name == "sqlite" }
+
 // Dialect returns the store's dialect name ("sqlite" or "postgres").
 func (s *Store) Dialect() string { return s.d.Name }
 
