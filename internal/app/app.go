@@ -48,7 +48,10 @@ type Config struct {
 	// a node's claims come back to the others after endpoint timeout + lease margin.
 	DeliveryLeaseMargin time.Duration
 	DeliveryRescan      time.Duration
-	Clock               clock.Clock // nil: the wall clock
+	// MaxStreams bounds the live (SSE) streams this process serves at once; beyond it a new
+	// stream is answered 503. 0: DefaultMaxStreams.
+	MaxStreams int
+	Clock      clock.Clock // nil: the wall clock
 }
 
 // App is one running chathooks server.
@@ -125,7 +128,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		Store: st, Clock: cfg.Clock, Renderer: renderer{render.New()}, Publisher: a.publisher(), Logger: log, NodeID: a.nodeID,
 	})
 	apiMux := http.NewServeMux()
-	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound)
+	humaAPI := api.New(apiMux, a.Service, newStreamGate(a.Broker, cfg.MaxStreams), log, cfg.Version, a.apiInbound, a.apiOutbound)
 	handler := server.Handler(server.Routes{
 		Log: log, Metrics: a.Metrics, API: apiMux, AdminHash: hash, ShuttingDown: &a.shutting,
 		OpenAPI: func() ([]byte, error) { return json.Marshal(humaAPI.OpenAPI()) },
