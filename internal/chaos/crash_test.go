@@ -67,6 +67,11 @@ func dialectPost(base string, h hook, dialect int, text string) (*http.Request, 
 
 // api calls the management API of base and decodes the JSON answer into out (if non-nil).
 func api(base, method, path string, in, out any) (int, error) {
+	return apiAs(adminToken, base, method, path, in, out)
+}
+
+// apiAs is api with another admin token.
+func apiAs(token, base, method, path string, in, out any) (int, error) {
 	var rd io.Reader
 	if in != nil {
 		b, _ := json.Marshal(in)
@@ -76,7 +81,7 @@ func api(base, method, path string, in, out any) (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	req.Header.Set("Authorization", "Bearer "+adminToken)
+	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
@@ -125,6 +130,7 @@ type crashLoop struct {
 	bases  []atomic.Pointer[string] // current URL of each node; nil while it is down
 	// diagnose, if set, logs the state of the undelivered deliveries when delivery fails.
 	diagnose func()
+	token    string // admin token of the servers ("" = adminToken)
 }
 
 // load posts from workers until stop closes, through every dialect, to random rooms of
@@ -221,7 +227,11 @@ func (c *crashLoop) stored(base string) map[string][]string {
 			var page struct {
 				Items []struct{ ID, Text string }
 			}
-			if _, err := api(base, "GET", "/rooms/"+h.room+"/messages?limit=200&after="+url.QueryEscape(after), nil, &page); err != nil {
+			tok := c.token
+			if tok == "" {
+				tok = adminToken
+			}
+			if _, err := apiAs(tok, base, "GET", "/rooms/"+h.room+"/messages?limit=200&after="+url.QueryEscape(after), nil, &page); err != nil {
 				t.Fatal(err)
 			}
 			for _, m := range page.Items {
