@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 )
 
 // ssrfLiterals are destinations written as literal IPs: every one must be refused before
@@ -242,5 +243,40 @@ func TestSSRFRedirectFromPublicToPrivate(t *testing.T) {
 		if a != "93.184.215.14:80" {
 			t.Fatalf("dialed %s: a redirect was followed", a)
 		}
+	}
+}
+
+// TestDNSFailures: a name that does not exist, and a name server that never answers, fail
+// the request (within its deadline for the silent server) without any dial.
+func TestDNSFailures(t *testing.T) {
+	rec := &dialRecorder{fake: true}
+	c := recordingClient(Options{Resolver: fakeDNS(t, nil)}, rec)
+	_, err := get(t, c, "http://no-such-name.test/hook")
+	var dnsErr *net.DNSError
+	if !errors.As(err, &dnsErr) || !dnsErr.IsNotFound {
+		t.Fatalf("unknown name: err = %v, want a not-found DNS error", err)
+	}
+	silent, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	mute := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp4", silent.LocalAddr().String())
+	}}
+	c = recordingClient(Options{Resolver: mute}, rec)
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://silent.test/hook", strings.NewReader("{}"))
+	began := time.Now()
+	if _, err := c.Do(req); err == nil {
+		t.Fatal("a request to a name nobody resolves succeeded")
+	}
+	if took := time.Since(began); took > 2*time.Second {
+		t.Fatalf("a silent name server held the request %v, past its 500 ms deadline", took)
+	}
+	if d := rec.dialed(); len(d) != 0 {
+		t.Fatalf("dialed %v", d)
 	}
 }
