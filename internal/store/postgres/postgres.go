@@ -52,6 +52,8 @@ var Dialect = &sqlstore.Dialect{
 				return chat.CodeAlreadyExists
 			case "23503":
 				return chat.CodeNotFound
+			case "22021", "22P05": // invalid byte sequence (a NUL in text), untranslatable character
+				return chat.CodeInvalidArgument
 			}
 		}
 		return ""
