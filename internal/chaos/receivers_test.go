@@ -46,6 +46,13 @@ func (s *sink) serve(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.WriteString(w, v.Secret)
 		return
 	}
+	// Answer after 10-30 ms, as a real receiver would: deliveries are then in flight, and
+	// leased, at the moment a server is killed.
+	select {
+	case <-time.After(time.Duration(10+randN(20)) * time.Millisecond):
+	case <-r.Context().Done():
+		return // the sender vanished (SIGKILL): no answer, the delivery stays leased
+	}
 	s.mu.Lock()
 	s.requests++
 	switch {
