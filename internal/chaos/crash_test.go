@@ -331,7 +331,7 @@ func (c *crashLoop) verify(base string, deliveryWithin time.Duration, why string
 	}
 }
 
-// cycle waits a random moment, SIGKILLs p, and returns. Now and then the kill lands while
+// killAtRandom waits a random moment, SIGKILLs p, and returns. Now and then the kill lands while
 // the process is still starting (opening the database, migrating, releasing leases).
 func killAtRandom(p *proc, early bool) {
 	if early {
