@@ -28,6 +28,12 @@ type Subscriber interface {
 	Subscribe(room string) *broker.Sub
 }
 
+// StreamGate, when the Subscriber implements it, bounds the live streams of the process:
+// OpenStream reserves a place (ok false when none is left) and release gives it back.
+type StreamGate interface {
+	OpenStream() (release func(), ok bool)
+}
+
 func (h *Handlers) registerStream(api huma.API) {
 	op := Op("stream-room", http.MethodGet, "/rooms/{id}/stream", "Live stream of a room's events (Server-Sent Events)", "rooms")
 	op.Description = "Each SSE message has `id` = the room's event sequence number, `event` = the event type and `data` = the event JSON. Reconnect with `Last-Event-ID` to resume exactly after the last event seen."
@@ -47,12 +53,21 @@ func (h *Handlers) registerStream(api huma.API) {
 			}
 			last = n
 		}
+		leave := func() {}
+		if g, ok := h.sub.(StreamGate); ok {
+			r, ok := g.OpenStream()
+			if !ok {
+				return nil, NewError(chat.CodeUnavailable, "this server has as many live streams open as it allows; retry later or on another node")
+			}
+			leave = r
+		}
 		// Subscribe before reading the room's position, so nothing committed in between is
 		// missed: buffered events at or before the position are skipped.
 		sub := h.sub.Subscribe(in.ID)
 		room, err := h.svc.GetRoom(ctx, in.ID)
 		if err != nil {
 			sub.Close()
+			leave()
 			return nil, h.fail(ctx, err)
 		}
 		if last < 0 {
@@ -63,11 +78,13 @@ func (h *Handlers) registerStream(api huma.API) {
 			r, err := h.svc.OpenStream(ctx, in.UserID)
 			if err != nil {
 				sub.Close()
+				leave()
 				return nil, h.fail(ctx, err)
 			}
 			release = r
 		}
 		return &huma.StreamResponse{Body: func(hctx huma.Context) {
+			defer leave()
 			defer release()
 			defer sub.Close()
 			h.stream(hctx, in, sub, last)

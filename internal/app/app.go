@@ -53,6 +53,9 @@ type Config struct {
 	// WrapServiceStore, if set, wraps the store the chat service writes through (tests
 	// use it to run code between a commit and what follows it).
 	WrapServiceStore func(chat.Store) chat.Store
+	// MaxStreams bounds the live (SSE) streams this process serves at once; beyond it a new
+	// stream is answered 503. 0: DefaultMaxStreams.
+	MaxStreams int
 }
 
 // App is one running chathooks server.
@@ -147,7 +150,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		Logger: log, NodeID: a.nodeID, Tokens: webhookTokens{}, WebhookAuthTTL: webhookAuthTTL,
 	})
 	apiMux := http.NewServeMux()
-	humaAPI := api.New(apiMux, a.Service, a.Broker, log, cfg.Version, a.apiInbound, a.apiOutbound, a.apiPortal(hash))
+	humaAPI := api.New(apiMux, a.Service, newStreamGate(a.Broker, cfg.MaxStreams), log, cfg.Version, a.apiInbound, a.apiOutbound, a.apiPortal(hash))
 	handler, routes := server.Handler(server.Routes{
 		Log: log, Metrics: a.Metrics, API: apiMux, OpenAPI: humaAPI.OpenAPI(), AdminHash: hash, ShuttingDown: &a.shutting,
 		Ready:    func(ctx context.Context) error { return st.Ping(ctx) },

@@ -193,6 +193,11 @@ func validID(kind, id string) error {
 			return Errorf(CodeInvalidArgument, "%s %q has a character other than letters, digits and - _ . @ :", kind, id)
 		}
 	}
+	if strings.Trim(id, ".") == "" {
+		// "." and ".." are path segments URLs resolve away: such an id could be created but
+		// never addressed.
+		return Errorf(CodeInvalidArgument, "%s %q is made of dots only", kind, id)
+	}
 	return nil
 }
 

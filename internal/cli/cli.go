@@ -38,6 +38,7 @@ type ServeCmd struct {
 	SecretKey           string        `env:"CHATHOOKS_SECRET_KEY" help:"Base64 32-byte key sealing endpoint secrets at rest (default: a key file in --data; with PostgreSQL, a key kept in the database)."`
 	DeliveryLeaseMargin time.Duration `default:"30s" env:"CHATHOOKS_DELIVERY_LEASE_MARGIN" help:"Added to the longest endpoint timeout to make a delivery lease: how long a crashed node's deliveries wait before another node takes them."`
 	DeliveryRescan      time.Duration `default:"30s" env:"CHATHOOKS_DELIVERY_RESCAN" help:"Period of the delivery engine's safety re-scan of the database (work is handed over in memory; the re-scan only catches a lost wake-up)."`
+	MaxStreams          int           `default:"5000" env:"CHATHOOKS_MAX_STREAMS" help:"Live (SSE) streams this process serves at once; more are answered 503."`
 }
 
 // VersionCmd prints the version.
@@ -211,6 +212,7 @@ func (s ServeCmd) Config() app.Config {
 		BaseURL: strings.TrimSuffix(s.BaseURL, "/"), RoomRateLimit: s.RoomRateLimit, RoomRateBurst: s.RoomRateBurst,
 		AllowPrivateTargets: s.AllowPrivateTargets, ShutdownTimeout: s.ShutdownTimeout, Version: version.String(),
 		SecretKey: s.SecretKey, DeliveryLeaseMargin: s.DeliveryLeaseMargin, DeliveryRescan: s.DeliveryRescan,
+		MaxStreams: s.MaxStreams,
 	}
 }
 

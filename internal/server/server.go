@@ -276,7 +276,8 @@ func recoverer(log *slog.Logger, next http.Handler) http.Handler {
 				if p == http.ErrAbortHandler {
 					panic(p)
 				}
-				log.Error("handler panicked", slog.Any("panic", p), slog.String("path", r.URL.Path))
+				// The route pattern, not the path: webhook paths carry their secret token.
+				log.Error("handler panicked", slog.Any("panic", p), slog.String("route", r.Pattern))
 				WriteError(w, chat.CodeInternal, "internal error")
 			}
 		}()

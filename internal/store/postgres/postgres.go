@@ -9,6 +9,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
@@ -50,6 +52,8 @@ var Dialect = &sqlstore.Dialect{
 				return chat.CodeAlreadyExists
 			case "23503":
 				return chat.CodeNotFound
+			case "22021", "22P05": // invalid byte sequence (a NUL in text), untranslatable character
+				return chat.CodeInvalidArgument
 			}
 		}
 		return ""
@@ -105,15 +109,15 @@ func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
 	}
 	writers := make([]sqlstore.WriterConn, 0, o.Writers)
 	for range o.Writers {
-		c, err := pool.Acquire(ctx)
-		if err != nil {
+		w := &writerConn{pool: pool, log: o.Logger}
+		if err := w.acquire(ctx); err != nil {
 			for _, w := range writers {
 				w.Close()
 			}
 			pool.Close()
 			return nil, fmt.Errorf("postgres: writer connection: %w", err)
 		}
-		writers = append(writers, writerConn{querier{c}, c})
+		writers = append(writers, w)
 	}
 	return sqlstore.New(Dialect, querier{pool}, writers, func() error { pool.Close(); return nil }, o.Options), nil
 }
@@ -162,12 +166,145 @@ func (q querier) Query(ctx context.Context, sql string, args ...any) (sqlstore.R
 	return q.q.Query(ctx, sql, args...)
 }
 
+// writerConn is the connection of one group-commit writer. The server may drop it at any
+// time (restart, failover, pg_terminate_backend, a network cut); a dropped connection is
+// replaced by a fresh one from the pool, but only at the BEGIN of the next transaction:
+// statements of a transaction whose connection died fail (the batch is answered
+// "unavailable" and nothing of it committed) rather than run outside it on a new
+// connection. Only the owning writer goroutine calls its methods, so c needs no lock.
 type writerConn struct {
-	querier
-	c *pgxpool.Conn
+	pool *pgxpool.Pool
+	log  *slog.Logger
+	c    *pgxpool.Conn // nil after the connection was lost, until the next BEGIN
 }
 
-func (w writerConn) Close() error { w.c.Release(); return nil }
+// acquireTimeout bounds taking a fresh writer connection while the server is away.
+const acquireTimeout = 5 * time.Second
+
+// errConnLost answers the statements of a transaction whose connection died.
+var errConnLost = errors.New("postgres: writer connection lost (the transaction was rolled back by the server)")
+
+// acquire takes a connection from the pool. After a loss the pool's idle connections may
+// be dead too (a server restart drops them all), so each is pinged first and dead ones are
+// destroyed, until a live one comes or the pool has been gone through.
+func (w *writerConn) acquire(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, acquireTimeout)
+	defer cancel()
+	var err error
+	for range w.pool.Config().MaxConns + 1 {
+		var c *pgxpool.Conn
+		c, err = w.pool.Acquire(ctx)
+		if err != nil {
+			break
+		}
+		if err = c.Ping(ctx); err == nil {
+			w.c = c
+			return nil
+		}
+		_ = c.Conn().Close(ctx)
+		c.Release()
+	}
+	return fmt.Errorf("postgres: writer connection: %w", err)
+}
+
+// connLost reports whether err means the connection is gone: closed by the driver, or a
+// FATAL from the server (administrator shutdown, crash shutdown, terminated backend), after
+// which the server closes it.
+func connLost(c *pgxpool.Conn, err error) bool {
+	if err == nil {
+		return false
+	}
+	if c.Conn().IsClosed() {
+		return true
+	}
+	var pe *pgconn.PgError
+	return errors.As(err, &pe) && (pe.Severity == "FATAL" || pe.Severity == "PANIC" || strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P"))
+}
+
+// dropIfClosed gives up the connection if err says it is gone, so the next BEGIN replaces it.
+func (w *writerConn) dropIfClosed(err error) {
+	if w.c == nil || !connLost(w.c, err) {
+		return
+	}
+	w.log.Warn("postgres writer connection lost; the next transaction reconnects", slog.Any("error", err))
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	_ = w.c.Conn().Close(ctx)
+	cancel()
+	w.c.Release() // the pool destroys a closed connection instead of reusing it
+	w.c = nil
+}
+
+// Exec implements sqlstore.Querier. BEGIN (re)connects: on a lost connection, and once more
+// when BEGIN itself finds the connection dead (nothing was done on it, so retrying BEGIN on a
+// fresh one is always safe).
+func (w *writerConn) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
+	if sql == Dialect.Begin {
+		if w.c == nil {
+			if err := w.acquire(ctx); err != nil {
+				return 0, err
+			}
+		}
+		tag, err := w.c.Exec(ctx, sql)
+		if connLost(w.c, err) {
+			w.dropIfClosed(err)
+			if err := w.acquire(ctx); err != nil {
+				return 0, err
+			}
+			tag, err = w.c.Exec(ctx, sql)
+			w.dropIfClosed(err)
+		}
+		return tag.RowsAffected(), err
+	}
+	if w.c == nil {
+		return 0, errConnLost
+	}
+	tag, err := w.c.Exec(ctx, sql, args...)
+	w.dropIfClosed(err)
+	return tag.RowsAffected(), err
+}
+
+// QueryRow implements sqlstore.Querier.
+func (w *writerConn) QueryRow(ctx context.Context, sql string, args ...any) sqlstore.Row {
+	if w.c == nil {
+		return errRow{errConnLost}
+	}
+	return watchedRow{w, w.c.QueryRow(ctx, sql, args...)}
+}
+
+// Query implements sqlstore.Querier.
+func (w *writerConn) Query(ctx context.Context, sql string, args ...any) (sqlstore.Rows, error) {
+	if w.c == nil {
+		return nil, errConnLost
+	}
+	rows, err := w.c.Query(ctx, sql, args...)
+	w.dropIfClosed(err)
+	return rows, err
+}
+
+// Close returns the connection to the pool.
+func (w *writerConn) Close() error {
+	if w.c != nil {
+		w.c.Release()
+		w.c = nil
+	}
+	return nil
+}
+
+type errRow struct{ err error }
+
+func (r errRow) Scan(...any) error { return r.err }
+
+// watchedRow drops the writer's connection if scanning found it dead.
+type watchedRow struct {
+	w   *writerConn
+	row pgx.Row
+}
+
+func (r watchedRow) Scan(dest ...any) error {
+	err := r.row.Scan(dest...)
+	r.w.dropIfClosed(err)
+	return err
+}
 
 // SharedSetting returns the value of a settings key, storing value first if the key has
 // none: every node that calls it gets the same value.

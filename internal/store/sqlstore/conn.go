@@ -46,7 +46,8 @@ type Dialect struct {
 	// Numbered placeholders: false keeps "?" and "?N" (SQLite); true rewrites them to "$N".
 	DollarPlaceholders bool
 	// Classify maps a driver error to a domain code: CodeAlreadyExists for unique
-	// violations, CodeNotFound for foreign-key violations, "" otherwise.
+	// violations, CodeNotFound for foreign-key violations, CodeInvalidArgument for values
+	// the database refuses to hold (PostgreSQL's text cannot contain NUL), "" otherwise.
 	Classify func(err error) chat.Code
 	// NoRows reports whether err is the driver's "no rows in result set".
 	NoRows func(err error) bool

@@ -299,6 +299,8 @@ func (s *Store) mapErr(err error, what string) error {
 		return &chat.Error{Code: chat.CodeAlreadyExists, Message: what + " already exists", Err: err}
 	case chat.CodeNotFound:
 		return &chat.Error{Code: chat.CodeNotFound, Message: what + " refers to something that does not exist", Err: err}
+	case chat.CodeInvalidArgument:
+		return &chat.Error{Code: chat.CodeInvalidArgument, Message: what + " has a value the database cannot store (a NUL character)", Err: err}
 	}
 	return fmt.Errorf("store: %s: %w", what, err)
 }

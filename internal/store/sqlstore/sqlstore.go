@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
 )
@@ -125,6 +126,21 @@ func (s *Store) Ping(ctx context.Context) error {
 	var one int
 	if err := s.read.QueryRow(ctx, `SELECT 1`).Scan(&one); err != nil {
 		return &chat.Error{Code: chat.CodeUnavailable, Message: "database unreachable", Err: err}
+	}
+	// The read pool answering says nothing of the writers: commit a one-row write through a
+	// writer too, so readiness reports a writer that cannot commit (a lost connection, which
+	// this also lets reconnect on PostgreSQL; a full disk, which an empty transaction would
+	// not notice since it writes nothing).
+	if err := s.Write(ctx, func(tx chat.Tx) error {
+		t, ok := tx.(*Tx)
+		if !ok {
+			return nil
+		}
+		_, err := t.exec(`INSERT INTO settings (key, value) VALUES ('ready_probe', ?)
+			ON CONFLICT (key) DO UPDATE SET value = excluded.value`, time.Now().UTC().Format(time.RFC3339Nano))
+		return err
+	}); err != nil {
+		return &chat.Error{Code: chat.CodeUnavailable, Message: "database cannot commit", Err: err}
 	}
 	return nil
 }
