@@ -74,12 +74,14 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 	}
-	r.got.Add(1)
+	// The latency is recorded before the delivery is counted: the run reads the latencies
+	// once the count says everything arrived.
 	if m := postTokenRE.FindSubmatch(body); m != nil {
 		if t, ok := r.sent.Load(string(m[1])); ok {
 			r.lat.Add(now.Sub(t.(time.Time)))
 		}
 	}
+	r.got.Add(1)
 	w.WriteHeader(http.StatusOK)
 }
 
