@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/chathooks/chathooks/internal/apptest"
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/clock"
+	"github.com/chathooks/chathooks/internal/store/pgtest"
 )
 
 // Without --allow-private-targets, loopback, private, link-local/metadata addresses and
@@ -46,9 +48,14 @@ func TestEgressGuardRefusesPrivateTargets(t *testing.T) {
 		urls["ipv6 loopback"] = "http://[::1]:9/hook"
 	}
 
-	dir := t.TempDir()
+	// Both runs use one database: the test's SQLite directory, or one PostgreSQL schema when
+	// the end-to-end suites run on PostgreSQL.
+	dir, dbURL := t.TempDir(), ""
+	if os.Getenv(apptest.BackendEnv) == "postgres" {
+		dbURL = pgtest.URL(t)
+	}
 	earlier, err := app.New(context.Background(), app.Config{
-		Addr: "127.0.0.1:0", DataDir: dir, AdminToken: apptest.AdminToken, RoomRateBurst: 1, AllowPrivateTargets: true,
+		Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dbURL, AdminToken: apptest.AdminToken, RoomRateBurst: 1, AllowPrivateTargets: true,
 		Version: "test", Clock: clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)),
 	}, apptest.Logger(t), io.Discard)
 	if err != nil {
@@ -82,7 +89,12 @@ func TestEgressGuardRefusesPrivateTargets(t *testing.T) {
 	}
 	hitsBefore := rc.count() // the rbm handshake of the earlier run
 
-	s := apptest.Start(t, apptest.Options{FakeClock: true, DataDir: dir, Config: func(c *app.Config) { c.AllowPrivateTargets = false }})
+	s := apptest.Start(t, apptest.Options{FakeClock: true, DataDir: dir, Config: func(c *app.Config) {
+		c.AllowPrivateTargets = false
+		if dbURL != "" {
+			c.DatabaseURL = dbURL
+		}
+	}})
 	mkRoom(t, s, "r1")
 	for name, id := range eps {
 		f := waitStatus(t, s, id, "", chat.DeliveryFailed, 1)[0]
