@@ -3,9 +3,9 @@
 // once in SQL both engines accept, with the differences held in a Dialect.
 //
 // Group commit: write requests queue on a channel; each writer goroutine owns one
-// connection, takes whatever is queued (up to MaxBatch) and runs it as ONE transaction with
-// a savepoint per request, so a failing request rolls back alone. No caller is answered
-// before the commit is durable. SQLite runs one writer; PostgreSQL several.
+// connection, takes whatever is queued (up to MaxBatch) and runs it as ONE transaction; a
+// failing request is answered alone and never changes what its neighbours commit (see
+// runBatch). No caller is answered before the commit is durable. SQLite runs one writer; PostgreSQL several.
 package sqlstore
 
 import (
@@ -61,6 +61,7 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(chat.Tx) error
 	err  error
+	skip bool // answered (err is final) within the current batch: not run again
 	done chan struct{}
 }
 
@@ -221,21 +222,31 @@ func (s *Store) raw(c WriterConn, q string) error {
 
 const maxBatchRetries = 5
 
-// errNeedSavepoints asks for the batch to be run again with a savepoint per request.
-var errNeedSavepoints = errors.New("a request failed: rerun with savepoints")
+// maxExclusions bounds how often one batch is run again without a request that failed
+// after writing; past it, every request gets a savepoint.
+const maxExclusions = 3
+
+// errExclude asks for the batch to be run again without the request that failed after
+// writing (it keeps its error).
+var errExclude = errors.New("a request failed after writing: rerun without it")
 
 func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
-	// Optimistically without savepoints (two statements fewer per request); if a request
-	// fails, the transaction is rolled back and the batch runs again with a savepoint per
-	// request, so only the failing request's changes are undone. Write functions are
-	// re-runnable: they assign their results rather than accumulate them.
-	savepoints := len(batch) == 1
+	// Without savepoints (two statements fewer per request). A request that fails before
+	// writing anything (a missing room, a sender who is not a member: the usual domain
+	// errors, found by reads) changed nothing, so it is answered and the batch goes on. A
+	// request that fails after writing forces a rollback: the batch runs again without it
+	// (the requests before it redo the same work; it is not run again and keeps the error
+	// it saw). After maxExclusions such reruns, every request gets a savepoint. Write
+	// functions are re-runnable: they assign their results rather than accumulate them.
+	for _, r := range batch {
+		r.skip = false
+	}
+	savepoints, exclusions := false, 0
 	for attempt := 0; ; attempt++ {
 		retry, err := s.tryBatch(c, batch, savepoints)
-		if errors.Is(err, errNeedSavepoints) {
-			savepoints = true
-			for _, r := range batch {
-				r.err = nil
+		if errors.Is(err, errExclude) {
+			if exclusions++; exclusions >= maxExclusions {
+				savepoints = true
 			}
 			attempt--
 			continue
@@ -244,15 +255,17 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
 			break
 		}
 		if retry && attempt < maxBatchRetries {
+			// Concurrent transactions may see other state on the retry: run every request
+			// again, including those that failed in the aborted attempt.
 			s.log.Debug("retrying write batch", slog.Int("attempt", attempt+1), slog.Any("error", err))
 			for _, r := range batch {
-				r.err = nil
+				r.err, r.skip = nil, false
 			}
 			continue
 		}
 		s.log.Error("write batch failed", slog.Int("requests", len(batch)), slog.Any("error", err))
 		for _, r := range batch {
-			if r.err == nil {
+			if !r.skip {
 				r.err = &chat.Error{Code: chat.CodeUnavailable, Message: "the database could not commit the write", Err: err}
 			}
 		}
@@ -266,11 +279,17 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
 	}
 }
 
-// tryBatch runs the batch in one transaction. It returns an error when the transaction as
-// a whole failed (everything rolled back); retry tells whether running it again may work.
-// Without savepoints, a failing request rolls everything back and errNeedSavepoints is
-// returned (a batch of one just reports its error).
+// tryBatch runs the batch's requests not yet answered (skip) in one transaction. It
+// returns an error when the transaction as a whole failed (everything rolled back); retry
+// tells whether running it again may work. Without savepoints, a request that fails after
+// writing rolls everything back: it is answered (skip) and errExclude returned, unless no
+// other request is left to run.
 func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retry bool, err error) {
+	for _, r := range batch {
+		if !r.skip {
+			r.err = nil
+		}
+	}
 	if err := s.raw(c, s.d.Begin); err != nil {
 		return s.d.Retryable(err), fmt.Errorf("begin: %w", err)
 	}
@@ -289,33 +308,49 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 	}
 	live := 0
 	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = fmt.Errorf("%s: write: %w", s.d.Name, err)
+		if r.skip {
 			continue
 		}
-		live++
+		if err := r.ctx.Err(); err != nil {
+			r.err, r.skip = fmt.Errorf("%s: write: %w", s.d.Name, err), true
+			continue
+		}
 		if savepoints {
 			if err := s.raw(c, "SAVEPOINT w"); err != nil {
 				return abort(s.d.Retryable(err), fmt.Errorf("savepoint: %w", err))
 			}
 		}
+		tx.wrote, tx.broken = false, false
 		err := s.call(r.fn, tx)
 		if err != nil && s.d.Retryable(err) {
 			return abort(true, err)
 		}
-		if err != nil && !savepoints {
-			if len(batch) == 1 {
-				r.err = err
-				_, _ = abort(false, nil)
+		if err != nil {
+			r.err, r.skip = err, true
+			switch {
+			case !tx.wrote && !tx.broken:
+				// Nothing to undo: the transaction goes on as if the request never ran.
+				if savepoints {
+					if err := s.raw(c, "RELEASE SAVEPOINT w"); err != nil {
+						return abort(s.d.Retryable(err), fmt.Errorf("release savepoint: %w", err))
+					}
+				}
+				continue
+			case savepoints:
+				if rbErr := s.raw(c, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
+					return abort(s.d.Retryable(rbErr), fmt.Errorf("rollback to savepoint: %w", rbErr))
+				}
+			default:
+				for _, o := range batch {
+					if !o.skip {
+						return abort(false, errExclude)
+					}
+				}
+				_, _ = abort(false, nil) // nobody else to run
 				return false, nil
 			}
-			return abort(false, errNeedSavepoints)
-		}
-		if err != nil {
-			if rbErr := s.raw(c, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
-				return abort(s.d.Retryable(rbErr), fmt.Errorf("rollback to savepoint: %w", rbErr))
-			}
-			r.err = err
+		} else {
+			live++
 		}
 		if savepoints {
 			if err := s.raw(c, "RELEASE SAVEPOINT w"); err != nil {

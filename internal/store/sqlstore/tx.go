@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
@@ -16,18 +17,77 @@ type Tx struct {
 	// endpoints: an endpoint changed; deliveries: leases were released or deliveries
 	// written unleased (other nodes' engines should look). Both for commit notifications.
 	endpoints, deliveries bool
+	// Of the request running now: wrote, it ran a statement that may change rows; broken,
+	// a statement failed (on PostgreSQL that aborts the transaction). A request that fails
+	// with neither left nothing to undo (runBatch).
+	wrote, broken bool
 }
 
 func (t *Tx) exec(q string, args ...any) (int64, error) {
-	return t.c.Exec(t.s.wctx, t.s.sql(q), args...)
+	t.wrote = true
+	n, err := t.c.Exec(t.s.wctx, t.s.sql(q), args...)
+	if err != nil {
+		t.broken = true
+	}
+	return n, err
 }
 
+// isRead reports whether a statement only reads (every read here starts with SELECT).
+func isRead(q string) bool { return strings.HasPrefix(q, "SELECT") }
+
 func (t *Tx) row(q string, args ...any) Row {
-	return t.c.QueryRow(t.s.wctx, t.s.sql(q), args...)
+	if !isRead(q) {
+		t.wrote = true
+	}
+	return trackedRow{t.c.QueryRow(t.s.wctx, t.s.sql(q), args...), t}
 }
 
 func (t *Tx) query(q string, args ...any) (Rows, error) {
-	return t.c.Query(t.s.wctx, t.s.sql(q), args...)
+	if !isRead(q) {
+		t.wrote = true
+	}
+	rows, err := t.c.Query(t.s.wctx, t.s.sql(q), args...)
+	if err != nil {
+		t.broken = true
+		return nil, err
+	}
+	return &trackedRows{rows, t}, nil
+}
+
+// trackedRow marks the Tx broken when the statement failed ("no rows" is not a failure).
+type trackedRow struct {
+	r Row
+	t *Tx
+}
+
+func (r trackedRow) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if err != nil && !r.t.noRows(err) {
+		r.t.broken = true
+	}
+	return err
+}
+
+// trackedRows marks the Tx broken when the statement or a scan failed.
+type trackedRows struct {
+	Rows
+	t *Tx
+}
+
+func (r *trackedRows) Scan(dest ...any) error {
+	err := r.Rows.Scan(dest...)
+	if err != nil {
+		r.t.broken = true
+	}
+	return err
+}
+
+func (r *trackedRows) Err() error {
+	err := r.Rows.Err()
+	if err != nil {
+		r.t.broken = true
+	}
+	return err
 }
 
 // mustAffect returns a not_found error if the statement changed no row.
