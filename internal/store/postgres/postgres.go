@@ -57,6 +57,7 @@ var Dialect = &sqlstore.Dialect{
 	NoRows:        func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
 	NotifyChannel: NotifyChannel,
 	SkipLocked:    " FOR UPDATE SKIP LOCKED",
+	RoundTrips:    true,
 	Retryable: func(err error) bool {
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")

@@ -62,6 +62,11 @@ type Dialect struct {
 	// Retryable reports errors after which the whole batch should be retried (deadlock,
 	// serialization failure).
 	Retryable func(err error) bool
+	// RoundTrips: every statement costs a network round trip, and a statement text without
+	// arguments may hold several statements (PostgreSQL's simple protocol). The writer then
+	// sends Begin with BatchLock, and the commit notification with COMMIT, as one text
+	// each, and appends a room event with one statement (a data-modifying WITH).
+	RoundTrips bool
 }
 
 // rebind turns "?" / "?N" placeholders into "$N" when the dialect wants it.

@@ -53,6 +53,7 @@ type Store struct {
 	sqlMu   sync.RWMutex
 	sqlFor  map[string]string // rebound statements
 
+	begin                  string      // what starts a writer transaction (with the batch lock)
 	claimFirst, claimRetry string      // delivery claims with the dialect's row locking
 	routes                 routesCache // outgoing endpoint routing table (delivery.go)
 }
@@ -79,6 +80,10 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 	s := &Store{
 		d: d, opts: o, log: o.Logger, read: read, writers: writers, closeFn: closeFn,
 		reqs: make(chan *writeReq, 4096), stop: make(chan struct{}), sqlFor: map[string]string{},
+	}
+	s.begin = d.Begin
+	if d.RoundTrips && d.BatchLock != "" {
+		s.begin = d.Begin + "; " + d.BatchLock
 	}
 	s.claimFirst = strings.Replace(qClaimFirst, "{lock}", d.SkipLocked, 1)
 	s.claimRetry = strings.Replace(qClaimRetry, "{lock}", d.SkipLocked, 1)
@@ -290,14 +295,15 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 			r.err = nil
 		}
 	}
-	if err := s.raw(c, s.d.Begin); err != nil {
-		return s.d.Retryable(err), fmt.Errorf("begin: %w", err)
-	}
 	abort := func(retry bool, err error) (bool, error) {
 		_ = s.raw(c, "ROLLBACK")
 		return retry, err
 	}
-	if s.d.BatchLock != "" {
+	if err := s.raw(c, s.begin); err != nil {
+		// With the batch lock in the same text, BEGIN may have run: roll back.
+		return abort(s.d.Retryable(err), fmt.Errorf("begin: %w", err))
+	}
+	if s.d.BatchLock != "" && s.begin == s.d.Begin {
 		if err := s.raw(c, s.d.BatchLock); err != nil {
 			return abort(s.d.Retryable(err), fmt.Errorf("batch lock: %w", err))
 		}
@@ -340,6 +346,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 				if rbErr := s.raw(c, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
 					return abort(s.d.Retryable(rbErr), fmt.Errorf("rollback to savepoint: %w", rbErr))
 				}
+				tx.versionRead = false // it may have been read after the request's endpoint change
 			default:
 				for _, o := range batch {
 					if !o.skip {
@@ -369,9 +376,10 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 		if tx.deliveries {
 			tx.rooms[NotifyDeliveries] = struct{}{}
 		}
-		if err := s.notify(c, tx.rooms); err != nil {
-			return abort(s.d.Retryable(err), fmt.Errorf("notify: %w", err))
+		if err := s.notifyCommit(c, tx.rooms); err != nil {
+			return abort(s.d.Retryable(err), fmt.Errorf("notify and commit: %w", err))
 		}
+		return false, nil
 	}
 	if err := s.raw(c, "COMMIT"); err != nil {
 		return abort(s.d.Retryable(err), fmt.Errorf("commit: %w", err))
@@ -390,25 +398,35 @@ const (
 // maxNotifyPayload stays under PostgreSQL's 8000-byte NOTIFY payload limit.
 const maxNotifyPayload = 7000
 
-// notify announces, at commit, the rooms that got events in this transaction.
-func (s *Store) notify(c WriterConn, rooms map[string]struct{}) error {
+// notifyCommit announces the rooms that got events in this transaction, and commits.
+// With RoundTrips, the notifications and COMMIT go as one text (one round trip), the
+// payloads as string literals: node and room ids hold no quote or backslash that would
+// need more than doubling quotes, and a payload that does goes as an argument instead.
+func (s *Store) notifyCommit(c WriterConn, rooms map[string]struct{}) error {
+	var payloads []string
 	payload := make([]byte, 0, 256)
-	flush := func() error {
-		_, err := c.Exec(s.wctx, s.sql(`SELECT pg_notify(?, ?)`), s.d.NotifyChannel, string(payload))
-		return err
-	}
 	payload = append(payload, s.opts.NodeID...)
 	for room := range rooms {
 		if len(payload)+1+len(room) > maxNotifyPayload {
-			if err := flush(); err != nil {
-				return err
-			}
+			payloads = append(payloads, string(payload))
 			payload = append(payload[:0], s.opts.NodeID...)
 		}
 		payload = append(payload, '\n')
 		payload = append(payload, room...)
 	}
-	return flush()
+	payloads = append(payloads, string(payload))
+	var text strings.Builder
+	for _, p := range payloads {
+		if !s.d.RoundTrips || strings.ContainsAny(p, `'\`) || strings.ContainsAny(s.d.NotifyChannel, `'\`) {
+			if _, err := c.Exec(s.wctx, s.sql(`SELECT pg_notify(?, ?)`), s.d.NotifyChannel, p); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(&text, "SELECT pg_notify('%s', '%s'); ", s.d.NotifyChannel, p)
+	}
+	text.WriteString("COMMIT")
+	return s.raw(c, text.String())
 }
 
 // call runs fn, turning a panic into an error so one bad request cannot kill a writer.

@@ -21,6 +21,10 @@ type Tx struct {
 	// a statement failed (on PostgreSQL that aborts the transaction). A request that fails
 	// with neither left nothing to undo (runBatch).
 	wrote, broken bool
+	// version is the endpoint version read in this transaction, if versionRead (see
+	// EndpointRoutes).
+	version     int64
+	versionRead bool
 }
 
 func (t *Tx) exec(q string, args ...any) (int64, error) {
@@ -347,14 +351,6 @@ func (t *Tx) AppendEvent(e *chat.Event) error {
 	if e.RoomID != "" && t.rooms != nil {
 		t.rooms[e.RoomID] = struct{}{}
 	}
-	if e.RoomID != "" {
-		if err := t.row(`UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, e.RoomID).Scan(&e.RoomSeq); err != nil {
-			if t.noRows(err) {
-				return chat.Errorf(chat.CodeNotFound, "room %q not found", e.RoomID)
-			}
-			return fmt.Errorf("store: room seq: %w", err)
-		}
-	}
 	agents := "[]"
 	if len(e.Agents) > 0 {
 		b, err := json.Marshal(e.Agents)
@@ -363,10 +359,33 @@ func (t *Tx) AppendEvent(e *chat.Event) error {
 		}
 		agents = string(b)
 	}
+	if e.RoomID != "" && t.s.d.RoundTrips {
+		// One statement: the room's next sequence number and the event row.
+		err := t.row(qAppendRoomEvent, e.RoomID, e.ID, e.Type, micros(e.CreatedAt), string(e.Payload), agents).Scan(&e.RoomSeq)
+		if t.noRows(err) {
+			return chat.Errorf(chat.CodeNotFound, "room %q not found", e.RoomID)
+		}
+		return t.s.mapErr(err, fmt.Sprintf("event %q", e.ID))
+	}
+	if e.RoomID != "" {
+		if err := t.row(`UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, e.RoomID).Scan(&e.RoomSeq); err != nil {
+			if t.noRows(err) {
+				return chat.Errorf(chat.CodeNotFound, "room %q not found", e.RoomID)
+			}
+			return fmt.Errorf("store: room seq: %w", err)
+		}
+	}
 	_, err := t.exec(`INSERT INTO events (id, type, room_id, room_seq, created_at, payload, agents) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.Type, e.RoomID, e.RoomSeq, micros(e.CreatedAt), string(e.Payload), agents)
 	return t.s.mapErr(err, fmt.Sprintf("event %q", e.ID))
 }
+
+// qAppendRoomEvent takes a room's next sequence number and inserts the event with it, in
+// one statement (no row when the room does not exist).
+const qAppendRoomEvent = `WITH s AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = CAST(?1 AS TEXT) RETURNING last_seq)
+	INSERT INTO events (id, type, room_id, room_seq, created_at, payload, agents)
+	SELECT CAST(?2 AS TEXT), CAST(?3 AS TEXT), CAST(?1 AS TEXT), s.last_seq, CAST(?4 AS BIGINT), CAST(?5 AS TEXT), CAST(?6 AS TEXT) FROM s
+	RETURNING room_seq`
 
 // SetAdminTokenHash implements chat.Tx.
 func (t *Tx) SetAdminTokenHash(hash string) error {
