@@ -50,10 +50,13 @@ func scanUser(r Row) (chat.User, error) {
 	return u, nil
 }
 
-func scanRoom(r Row) (chat.Room, error) {
+func scanRoom(r Row) (chat.Room, error) { return scanRoomWith(r) }
+
+// scanRoomWith scans roomCols, then extra.
+func scanRoomWith(r Row, extra ...any) (chat.Room, error) {
 	var rm chat.Room
 	var created, updated int64
-	if err := r.Scan(&rm.ID, &rm.Name, &rm.CreatorID, &rm.MemberCount, &rm.LastEventID, &created, &updated); err != nil {
+	if err := r.Scan(append([]any{&rm.ID, &rm.Name, &rm.CreatorID, &rm.MemberCount, &rm.LastEventID, &created, &updated}, extra...)...); err != nil {
 		return rm, err
 	}
 	rm.CreatedAt, rm.UpdatedAt = fromMicros(created), fromMicros(updated)

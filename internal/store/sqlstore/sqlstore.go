@@ -347,6 +347,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 					return abort(s.d.Retryable(rbErr), fmt.Errorf("rollback to savepoint: %w", rbErr))
 				}
 				tx.versionRead = false // it may have been read after the request's endpoint change
+				tx.membersChanged()
 			default:
 				for _, o := range batch {
 					if !o.skip {

@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -25,7 +26,15 @@ type Tx struct {
 	// EndpointRoutes).
 	version     int64
 	versionRead bool
+	// agents holds, by room, the agent members read with the room by GetRoom in this
+	// transaction (RoundTrips dialects: it saves RoomAgents a round trip). Only this
+	// transaction can change them meanwhile (batches commit one at a time): a membership
+	// or user change in it, or a rollback to a savepoint, drops them all.
+	agents map[string][]string
 }
+
+// membersChanged drops what the transaction remembers about room members.
+func (t *Tx) membersChanged() { t.agents = nil }
 
 func (t *Tx) exec(q string, args ...any) (int64, error) {
 	t.wrote = true
@@ -117,6 +126,7 @@ func (t *Tx) GetUser(id string) (chat.User, error) {
 
 // InsertUser implements chat.Tx.
 func (t *Tx) InsertUser(u chat.User) error {
+	t.membersChanged()
 	_, err := t.exec(`INSERT INTO users (id, name, alias, email, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Name, u.Alias, u.Email, string(u.Kind), micros(u.CreatedAt))
 	return t.s.mapErr(err, fmt.Sprintf("user %q", u.ID))
@@ -124,6 +134,7 @@ func (t *Tx) InsertUser(u chat.User) error {
 
 // DeleteUser implements chat.Tx.
 func (t *Tx) DeleteUser(id string) error {
+	t.membersChanged()
 	n, err := t.exec(`DELETE FROM users WHERE id = ?`, id)
 	return t.mustAffect(n, err, fmt.Sprintf("user %q", id))
 }
@@ -177,11 +188,32 @@ func (t *Tx) DeleteBlock(userID, targetID string) error {
 	return t.mustAffect(n, err, fmt.Sprintf("block of %q by %q", targetID, userID))
 }
 
-// GetRoom implements chat.Tx.
+// GetRoom implements chat.Tx. With RoundTrips, the room's agent members come in the same
+// statement, for RoomAgents.
 func (t *Tx) GetRoom(id string) (chat.Room, error) {
-	r, err := scanRoom(t.row(qGetRoom, id))
-	return r, t.s.notFound(err, fmt.Sprintf("room %q", id))
+	if !t.s.d.RoundTrips {
+		r, err := scanRoom(t.row(qGetRoom, id))
+		return r, t.s.notFound(err, fmt.Sprintf("room %q", id))
+	}
+	var agents string
+	r, err := scanRoomWith(t.row(qGetRoomAgents, id), &agents)
+	if err != nil {
+		return r, t.s.notFound(err, fmt.Sprintf("room %q", id))
+	}
+	if t.agents == nil {
+		t.agents = map[string][]string{}
+	}
+	list := []string{}
+	if agents != "" {
+		list = strings.Split(agents, ",") // ids hold no comma
+	}
+	t.agents[id] = list
+	return r, nil
 }
+
+// qGetRoomAgents reads a room with its agent members' ids, comma-separated by id.
+const qGetRoomAgents = `SELECT ` + roomCols + `, COALESCE((SELECT string_agg(u.id, ',' ORDER BY u.id) FROM members m
+	JOIN users u ON u.id = m.user_id WHERE m.room_id = rooms.id AND u.kind = 'agent'), '') FROM rooms WHERE id = ?`
 
 // InsertRoom implements chat.Tx.
 func (t *Tx) InsertRoom(r chat.Room) error {
@@ -198,12 +230,14 @@ func (t *Tx) UpdateRoom(r chat.Room) error {
 
 // DeleteRoom implements chat.Tx.
 func (t *Tx) DeleteRoom(id string) error {
+	t.membersChanged()
 	n, err := t.exec(`DELETE FROM rooms WHERE id = ?`, id)
 	return t.mustAffect(n, err, fmt.Sprintf("room %q", id))
 }
 
 // InsertMember implements chat.Tx.
 func (t *Tx) InsertMember(roomID, userID string, at time.Time) error {
+	t.membersChanged()
 	if _, err := t.exec(`INSERT INTO members (room_id, user_id, joined_at) VALUES (?, ?, ?)`, roomID, userID, micros(at)); err != nil {
 		return t.s.mapErr(err, fmt.Sprintf("membership of %q in room %q", userID, roomID))
 	}
@@ -213,6 +247,7 @@ func (t *Tx) InsertMember(roomID, userID string, at time.Time) error {
 
 // DeleteMember implements chat.Tx.
 func (t *Tx) DeleteMember(roomID, userID string) error {
+	t.membersChanged()
 	n, err := t.exec(`DELETE FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID)
 	if err := t.mustAffect(n, err, fmt.Sprintf("membership of %q in room %q", userID, roomID)); err != nil {
 		return err
@@ -243,6 +278,9 @@ func (t *Tx) MemberUsers(roomID string, now time.Time) ([]chat.User, error) {
 
 // RoomAgents implements chat.Tx.
 func (t *Tx) RoomAgents(roomID string) ([]string, error) {
+	if a, ok := t.agents[roomID]; ok {
+		return slices.Clone(a), nil
+	}
 	return t.strs(`SELECT u.id FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ? AND u.kind = 'agent' ORDER BY u.id`, roomID)
 }
 

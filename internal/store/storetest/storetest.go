@@ -47,7 +47,8 @@ func Run(t *testing.T, open Factory) {
 		"Blocks":            testBlocks,
 		"Settings":          testSettings,
 		"Webhooks":          testWebhooks, "WebhookLimit": testWebhookLimit,
-		"Deliveries": testDeliveries,
+		"Deliveries":     testDeliveries,
+		"RoomAgentsInTx": testRoomAgentsInTx,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -502,5 +503,72 @@ func testSettings(t *testing.T, s chat.Store) {
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// RoomAgents answers exactly within a transaction that reads the room and changes its
+// members, also after a failed request's changes were undone.
+func testRoomAgentsInTx(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	setupRoom(t, s, "r", user("h", chat.KindHuman), user("b1", chat.KindAgent))
+	write(t, s, func(tx chat.Tx) error { return tx.InsertUser(user("b2", chat.KindAgent)) })
+	agents := func(tx chat.Tx, want string) error {
+		if _, err := tx.GetRoom("r"); err != nil {
+			return err
+		}
+		a, err := tx.RoomAgents("r")
+		if err != nil {
+			return err
+		}
+		if got := fmt.Sprint(a); got != want {
+			return fmt.Errorf("agents %s, want %s", got, want)
+		}
+		return nil
+	}
+	write(t, s, func(tx chat.Tx) error {
+		if err := agents(tx, "[b1]"); err != nil {
+			return err
+		}
+		if err := tx.InsertMember("r", "b2", t0); err != nil {
+			return err
+		}
+		if a, err := tx.RoomAgents("r"); err != nil || fmt.Sprint(a) != "[b1 b2]" {
+			return fmt.Errorf("after join: %v %v", a, err)
+		}
+		if err := tx.DeleteMember("r", "b1"); err != nil {
+			return err
+		}
+		return agents(tx, "[b2]")
+	})
+	// A request that changes members and fails, among others in its batch.
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Write(ctx, func(tx chat.Tx) error {
+				if err := agents(tx, "[b2]"); err != nil {
+					return err
+				}
+				if i == 7 {
+					if err := tx.DeleteMember("r", "b2"); err != nil {
+						return err
+					}
+					if err := agents(tx, "[]"); err != nil {
+						return err
+					}
+					return boom
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i == 7) != errors.Is(err, boom) || (i != 7 && err != nil) {
+			t.Errorf("request %d: %v", i, err)
+		}
 	}
 }
