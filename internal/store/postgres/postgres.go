@@ -170,6 +170,31 @@ type writerConn struct {
 
 func (w writerConn) Close() error { w.c.Release(); return nil }
 
+// Pipeline implements sqlstore.Pipeliner with one pgx.Batch.
+func (w writerConn) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan func(sqlstore.Row) error) (n int64, failed int, err error) {
+	b := &pgx.Batch{}
+	for _, s := range stmts {
+		b.Queue(s.SQL, s.Args...)
+	}
+	br := w.c.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			n, failed, err = 0, len(stmts)-1, cerr
+		}
+	}()
+	last := len(stmts) - 1
+	for i := 0; i < last; i++ {
+		if _, err := br.Exec(); err != nil {
+			return 0, i, err
+		}
+	}
+	if scan != nil {
+		return 0, last, scan(br.QueryRow())
+	}
+	tag, err := br.Exec()
+	return tag.RowsAffected(), last, err
+}
+
 // SharedSetting returns the value of a settings key, storing value first if the key has
 // none: every node that calls it gets the same value.
 func SharedSetting(ctx context.Context, pool *pgxpool.Pool, key, value string) (string, error) {

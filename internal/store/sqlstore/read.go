@@ -35,6 +35,9 @@ func (s *Store) notFound(err error, what string) error {
 	if s.d.NoRows(err) {
 		return chat.Errorf(chat.CodeNotFound, "%s not found", what)
 	}
+	if _, ok := err.(*chat.Error); ok {
+		return err // a statement sent before this one failed (Tx.flush), already mapped
+	}
 	return fmt.Errorf("store: read %s: %w", what, err)
 }
 
@@ -296,6 +299,9 @@ func fromMicros(v int64) time.Time {
 func (s *Store) mapErr(err error, what string) error {
 	if err == nil {
 		return nil
+	}
+	if _, ok := err.(*chat.Error); ok {
+		return err // a statement sent before this one failed (Tx.flush), already mapped
 	}
 	switch s.d.Classify(err) {
 	case chat.CodeAlreadyExists:

@@ -328,6 +328,10 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 		}
 		tx.wrote, tx.broken = false, false
 		err := s.call(r.fn, tx)
+		if err == nil {
+			err = tx.flush()
+		}
+		tx.pending, tx.labels = nil, nil
 		if err != nil && s.d.Retryable(err) {
 			return abort(true, err)
 		}

@@ -31,6 +31,53 @@ type Tx struct {
 	// transaction can change them meanwhile (batches commit one at a time): a membership
 	// or user change in it, or a rollback to a savepoint, drops them all.
 	agents map[string][]string
+	// pending holds statements of the running request whose results nobody reads, to be
+	// sent with its next statement (Pipeliner connections); labels name them for errors.
+	pending []Stmt
+	labels  []string
+}
+
+// deferExec runs a statement whose result is not needed: on a Pipeliner connection it is
+// sent with the request's next statement (or when the request ends), saving a round trip;
+// its error is then returned by that statement's call, or by flush.
+func (t *Tx) deferExec(what, q string, args ...any) error {
+	if _, ok := t.c.(Pipeliner); !ok || !t.s.d.RoundTrips {
+		_, err := t.exec(q, args...)
+		return t.s.mapErr(err, what)
+	}
+	t.wrote = true
+	t.pending = append(t.pending, Stmt{SQL: t.s.sql(q), Args: args})
+	t.labels = append(t.labels, what)
+	return nil
+}
+
+// pipeline sends the pending statements followed by q (scanned by scan, or executed).
+func (t *Tx) pipeline(q string, args []any, scan func(Row) error) (int64, error) {
+	stmts := append(t.pending, Stmt{SQL: t.s.sql(q), Args: args})
+	labels := t.labels
+	t.pending, t.labels = nil, nil
+	n, failed, err := t.c.(Pipeliner).Pipeline(t.s.wctx, stmts, scan)
+	if err != nil && failed < len(labels) {
+		t.broken = true
+		return 0, t.s.mapErr(err, labels[failed])
+	}
+	return n, err
+}
+
+// flush sends the pending statements; the writer calls it when a request's function
+// returns without error.
+func (t *Tx) flush() error {
+	if len(t.pending) == 0 {
+		return nil
+	}
+	last, lastLabel := t.pending[len(t.pending)-1], t.labels[len(t.labels)-1]
+	t.pending, t.labels = t.pending[:len(t.pending)-1], t.labels[:len(t.labels)-1]
+	_, err := t.pipeline(last.SQL, last.Args, nil) // q is already rebound: sql() leaves "$N" alone
+	if err != nil {
+		t.broken = true
+		return t.s.mapErr(err, lastLabel)
+	}
+	return nil
 }
 
 // membersChanged drops what the transaction remembers about room members.
@@ -38,6 +85,13 @@ func (t *Tx) membersChanged() { t.agents = nil }
 
 func (t *Tx) exec(q string, args ...any) (int64, error) {
 	t.wrote = true
+	if len(t.pending) > 0 {
+		n, err := t.pipeline(q, args, nil)
+		if err != nil {
+			t.broken = true
+		}
+		return n, err
+	}
 	n, err := t.c.Exec(t.s.wctx, t.s.sql(q), args...)
 	if err != nil {
 		t.broken = true
@@ -52,12 +106,30 @@ func (t *Tx) row(q string, args ...any) Row {
 	if !isRead(q) {
 		t.wrote = true
 	}
+	if len(t.pending) > 0 {
+		return pipelinedRow{t, q, args}
+	}
 	return trackedRow{t.c.QueryRow(t.s.wctx, t.s.sql(q), args...), t}
+}
+
+// pipelinedRow sends the pending statements and its query when scanned.
+type pipelinedRow struct {
+	t    *Tx
+	q    string
+	args []any
+}
+
+func (r pipelinedRow) Scan(dest ...any) error {
+	_, err := r.t.pipeline(r.q, r.args, func(row Row) error { return trackedRow{row, r.t}.Scan(dest...) })
+	return err
 }
 
 func (t *Tx) query(q string, args ...any) (Rows, error) {
 	if !isRead(q) {
 		t.wrote = true
+	}
+	if err := t.flush(); err != nil {
+		return nil, err
 	}
 	rows, err := t.c.Query(t.s.wctx, t.s.sql(q), args...)
 	if err != nil {
@@ -290,10 +362,9 @@ func (t *Tx) InsertMessage(m chat.Message) error {
 	if err != nil {
 		return fmt.Errorf("store: encode mentions: %w", err)
 	}
-	_, err = t.exec(`INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at)
+	return t.deferExec(fmt.Sprintf("message %q", m.ID), `INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.RoomID, m.ThreadID, m.Sender.Type, m.Sender.ID, m.Sender.Name, m.Sender.AvatarURL, m.Text, m.Format, m.HTML, string(mentions), micros(m.CreatedAt))
-	return t.s.mapErr(err, fmt.Sprintf("message %q", m.ID))
 }
 
 // GetMessage implements chat.Tx.

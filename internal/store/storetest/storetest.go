@@ -47,8 +47,9 @@ func Run(t *testing.T, open Factory) {
 		"Blocks":            testBlocks,
 		"Settings":          testSettings,
 		"Webhooks":          testWebhooks, "WebhookLimit": testWebhookLimit,
-		"Deliveries":     testDeliveries,
-		"RoomAgentsInTx": testRoomAgentsInTx,
+		"Deliveries":      testDeliveries,
+		"RoomAgentsInTx":  testRoomAgentsInTx,
+		"StatementErrors": testStatementErrors,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -570,5 +571,36 @@ func testRoomAgentsInTx(t *testing.T, s chat.Store) {
 		if (i == 7) != errors.Is(err, boom) || (i != 7 && err != nil) {
 			t.Errorf("request %d: %v", i, err)
 		}
+	}
+}
+
+// A failing insert is reported as itself, also when the statement after it in the same
+// request is what reveals it (a store may send both together), and nothing of the request
+// stays.
+func testStatementErrors(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	setupRoom(t, s, "r", user("a", chat.KindHuman))
+	write(t, s, func(tx chat.Tx) error { return tx.InsertMessage(msg("r", "m1", "m1", t0)) })
+	for _, last := range []string{"event", "read", "none"} {
+		err := s.Write(ctx, func(tx chat.Tx) error {
+			if err := tx.InsertMessage(msg("r", "m1", "m1", t0)); err != nil {
+				return err
+			}
+			switch last {
+			case "event":
+				return tx.AppendEvent(&chat.Event{ID: "evt_dup", Type: chat.EventMessageSend, RoomID: "r", CreatedAt: t0, Payload: json.RawMessage(`{}`)})
+			case "read":
+				_, err := tx.GetRoom("r")
+				return err
+			}
+			return nil
+		})
+		var ce *chat.Error
+		if !errors.As(err, &ce) || ce.Code != chat.CodeAlreadyExists || ce.Message != `message "m1" already exists` {
+			t.Fatalf("%s: got %v", last, err)
+		}
+	}
+	if evs, err := s.RoomEventsAfter(ctx, "r", 0, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("events after failed writes: %v %v", evs, err)
 	}
 }
