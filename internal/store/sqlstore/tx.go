@@ -429,9 +429,8 @@ func (t *Tx) ThreadByKey(roomID, key string) (string, error) {
 
 // InsertThreadKey implements chat.Tx; an existing key is re-pointed.
 func (t *Tx) InsertThreadKey(roomID, key, threadID string) error {
-	_, err := t.exec(`INSERT INTO thread_keys (room_id, key, thread_id) VALUES (?, ?, ?)
+	return t.deferExec("thread key", `INSERT INTO thread_keys (room_id, key, thread_id) VALUES (?, ?, ?)
 		ON CONFLICT (room_id, key) DO UPDATE SET thread_id = excluded.thread_id`, roomID, key, threadID)
-	return t.s.mapErr(err, "thread key")
 }
 
 // IdempotentMessage implements chat.Tx.
@@ -449,10 +448,9 @@ func (t *Tx) IdempotentMessage(scope, key string) (string, error) {
 
 // InsertIdempotency implements chat.Tx.
 func (t *Tx) InsertIdempotency(scope, key, messageID string, at time.Time) error {
-	_, err := t.exec(`INSERT INTO idempotency (scope, key, message_id, created_at) VALUES (?, ?, ?, ?)
+	return t.deferExec("idempotency key", `INSERT INTO idempotency (scope, key, message_id, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (scope, key) DO UPDATE SET message_id = excluded.message_id, created_at = excluded.created_at`,
 		scope, key, messageID, micros(at))
-	return t.s.mapErr(err, "idempotency key")
 }
 
 // AppendEvent implements chat.Tx.
