@@ -9,7 +9,7 @@ import (
 // through Write, whose function is executed by the store's group-commit writer inside a
 // transaction shared with other concurrent writes. Write returns only once the transaction
 // is durable (or failed). If fn returns an error, only fn's own changes are rolled back
-// (savepoint) and only this caller sees the error.
+// and only this caller sees the error.
 //
 // Implementations: internal/store/sqlite (embedded) and internal/store/postgres. Both pass
 // internal/store/storetest.

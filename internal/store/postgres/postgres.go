@@ -61,6 +61,7 @@ var Dialect = &sqlstore.Dialect{
 	NoRows:        func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
 	NotifyChannel: NotifyChannel,
 	SkipLocked:    " FOR UPDATE SKIP LOCKED",
+	RoundTrips:    true,
 	Retryable: func(err error) bool {
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")
@@ -304,6 +305,31 @@ func (r watchedRow) Scan(dest ...any) error {
 	err := r.row.Scan(dest...)
 	r.w.dropIfClosed(err)
 	return err
+}
+
+// Pipeline implements sqlstore.Pipeliner with one pgx.Batch.
+func (w writerConn) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan func(sqlstore.Row) error) (n int64, failed int, err error) {
+	b := &pgx.Batch{}
+	for _, s := range stmts {
+		b.Queue(s.SQL, s.Args...)
+	}
+	br := w.c.SendBatch(ctx, b)
+	defer func() {
+		if cerr := br.Close(); err == nil && cerr != nil {
+			n, failed, err = 0, len(stmts)-1, cerr
+		}
+	}()
+	last := len(stmts) - 1
+	for i := 0; i < last; i++ {
+		if _, err := br.Exec(); err != nil {
+			return 0, i, err
+		}
+	}
+	if scan != nil {
+		return 0, last, scan(br.QueryRow())
+	}
+	tag, err := br.Exec()
+	return tag.RowsAffected(), last, err
 }
 
 // SharedSetting returns the value of a settings key, storing value first if the key has

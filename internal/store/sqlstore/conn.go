@@ -32,6 +32,20 @@ type WriterConn interface {
 	Close() error
 }
 
+// Stmt is a statement text with its arguments.
+type Stmt struct {
+	SQL  string
+	Args []any
+}
+
+// Pipeliner is a WriterConn that sends several statements in one round trip.
+type Pipeliner interface {
+	// Pipeline runs stmts in order, sent together. With scan, the last statement is a
+	// query whose row scan reads; without, it is executed and n is its rows affected. When
+	// a statement fails (the rest does not run), failed is its index.
+	Pipeline(ctx context.Context, stmts []Stmt, scan func(Row) error) (n int64, failed int, err error)
+}
+
 // Dialect holds what differs between database engines.
 type Dialect struct {
 	Name string
@@ -63,6 +77,11 @@ type Dialect struct {
 	// Retryable reports errors after which the whole batch should be retried (deadlock,
 	// serialization failure).
 	Retryable func(err error) bool
+	// RoundTrips: every statement costs a network round trip, and a statement text without
+	// arguments may hold several statements (PostgreSQL's simple protocol). The writer then
+	// sends Begin with BatchLock, and the commit notification with COMMIT, as one text
+	// each, and appends a room event with one statement (a data-modifying WITH).
+	RoundTrips bool
 }
 
 // rebind turns "?" / "?N" placeholders into "$N" when the dialect wants it.

@@ -103,12 +103,18 @@ type routesCache struct {
 }
 
 // EndpointRoutes implements chat.Tx: one primary-key read of the endpoint version per
-// call; the table is reloaded only when the version changed (any node's endpoint write).
+// transaction; the table is reloaded only when the version changed (any node's endpoint
+// write). Within a transaction only the transaction itself can change the version: every
+// write runs in a writer batch, and batches commit one at a time (one SQLite writer; the
+// PostgreSQL batch lock), so the version read first stays exact until endpointsChanged.
 func (t *Tx) EndpointRoutes() (*chat.Routes, error) {
-	var v int64
-	if err := t.row(`SELECT version FROM endpoint_version WHERE id = 1`).Scan(&v); err != nil {
-		return nil, fmt.Errorf("store: endpoint version: %w", err)
+	if !t.versionRead {
+		if err := t.row(`SELECT version FROM endpoint_version WHERE id = 1`).Scan(&t.version); err != nil {
+			return nil, fmt.Errorf("store: endpoint version: %w", err)
+		}
+		t.versionRead = true
 	}
+	v := t.version
 	c := &t.s.routes
 	c.mu.Lock()
 	if c.routes != nil && c.version == v {
@@ -132,7 +138,7 @@ func (t *Tx) EndpointRoutes() (*chat.Routes, error) {
 
 // endpointsChanged bumps the endpoint version in the transaction.
 func (t *Tx) endpointsChanged() error {
-	t.endpoints = true
+	t.endpoints, t.versionRead = true, false
 	var b [8]byte
 	_, _ = rand.Read(b[:])
 	_, err := t.exec(`UPDATE endpoint_version SET version = ? WHERE id = 1`, int64(binary.BigEndian.Uint64(b[:])>>1))

@@ -35,6 +35,9 @@ func (s *Store) notFound(err error, what string) error {
 	if s.d.NoRows(err) {
 		return chat.Errorf(chat.CodeNotFound, "%s not found", what)
 	}
+	if _, ok := err.(*chat.Error); ok {
+		return err // a statement sent before this one failed (Tx.flush), already mapped
+	}
 	return fmt.Errorf("store: read %s: %w", what, err)
 }
 
@@ -50,10 +53,13 @@ func scanUser(r Row) (chat.User, error) {
 	return u, nil
 }
 
-func scanRoom(r Row) (chat.Room, error) {
+func scanRoom(r Row) (chat.Room, error) { return scanRoomWith(r) }
+
+// scanRoomWith scans roomCols, then extra.
+func scanRoomWith(r Row, extra ...any) (chat.Room, error) {
 	var rm chat.Room
 	var created, updated int64
-	if err := r.Scan(&rm.ID, &rm.Name, &rm.CreatorID, &rm.MemberCount, &rm.LastEventID, &created, &updated); err != nil {
+	if err := r.Scan(append([]any{&rm.ID, &rm.Name, &rm.CreatorID, &rm.MemberCount, &rm.LastEventID, &created, &updated}, extra...)...); err != nil {
 		return rm, err
 	}
 	rm.CreatedAt, rm.UpdatedAt = fromMicros(created), fromMicros(updated)
@@ -293,6 +299,9 @@ func fromMicros(v int64) time.Time {
 func (s *Store) mapErr(err error, what string) error {
 	if err == nil {
 		return nil
+	}
+	if _, ok := err.(*chat.Error); ok {
+		return err // a statement sent before this one failed (Tx.flush), already mapped
 	}
 	switch s.d.Classify(err) {
 	case chat.CodeAlreadyExists:

@@ -3,9 +3,9 @@
 // once in SQL both engines accept, with the differences held in a Dialect.
 //
 // Group commit: write requests queue on a channel; each writer goroutine owns one
-// connection, takes whatever is queued (up to MaxBatch) and runs it as ONE transaction with
-// a savepoint per request, so a failing request rolls back alone. No caller is answered
-// before the commit is durable. SQLite runs one writer; PostgreSQL several.
+// connection, takes whatever is queued (up to MaxBatch) and runs it as ONE transaction; a
+// failing request is answered alone and never changes what its neighbours commit (see
+// runBatch). No caller is answered before the commit is durable. SQLite runs one writer; PostgreSQL several.
 package sqlstore
 
 import (
@@ -54,6 +54,7 @@ type Store struct {
 	sqlMu   sync.RWMutex
 	sqlFor  map[string]string // rebound statements
 
+	begin                  string      // what starts a writer transaction (with the batch lock)
 	claimFirst, claimRetry string      // delivery claims with the dialect's row locking
 	routes                 routesCache // outgoing endpoint routing table (delivery.go)
 }
@@ -62,6 +63,7 @@ type writeReq struct {
 	ctx  context.Context
 	fn   func(chat.Tx) error
 	err  error
+	skip bool // answered (err is final) within the current batch: not run again
 	done chan struct{}
 }
 
@@ -79,6 +81,10 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 	s := &Store{
 		d: d, opts: o, log: o.Logger, read: read, writers: writers, closeFn: closeFn,
 		reqs: make(chan *writeReq, 4096), stop: make(chan struct{}), sqlFor: map[string]string{},
+	}
+	s.begin = d.Begin
+	if d.RoundTrips && d.BatchLock != "" {
+		s.begin = d.Begin + "; " + d.BatchLock
 	}
 	s.claimFirst = strings.Replace(qClaimFirst, "{lock}", d.SkipLocked, 1)
 	s.claimRetry = strings.Replace(qClaimRetry, "{lock}", d.SkipLocked, 1)
@@ -237,21 +243,31 @@ func (s *Store) raw(c WriterConn, q string) error {
 
 const maxBatchRetries = 5
 
-// errNeedSavepoints asks for the batch to be run again with a savepoint per request.
-var errNeedSavepoints = errors.New("a request failed: rerun with savepoints")
+// maxExclusions bounds how often one batch is run again without a request that failed
+// after writing; past it, every request gets a savepoint.
+const maxExclusions = 3
+
+// errExclude asks for the batch to be run again without the request that failed after
+// writing (it keeps its error).
+var errExclude = errors.New("a request failed after writing: rerun without it")
 
 func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
-	// Optimistically without savepoints (two statements fewer per request); if a request
-	// fails, the transaction is rolled back and the batch runs again with a savepoint per
-	// request, so only the failing request's changes are undone. Write functions are
-	// re-runnable: they assign their results rather than accumulate them.
-	savepoints := len(batch) == 1
+	// Without savepoints (two statements fewer per request). A request that fails before
+	// writing anything (a missing room, a sender who is not a member: the usual domain
+	// errors, found by reads) changed nothing, so it is answered and the batch goes on. A
+	// request that fails after writing forces a rollback: the batch runs again without it
+	// (the requests before it redo the same work; it is not run again and keeps the error
+	// it saw). After maxExclusions such reruns, every request gets a savepoint. Write
+	// functions are re-runnable: they assign their results rather than accumulate them.
+	for _, r := range batch {
+		r.skip = false
+	}
+	savepoints, exclusions := false, 0
 	for attempt := 0; ; attempt++ {
 		retry, err := s.tryBatch(c, batch, savepoints)
-		if errors.Is(err, errNeedSavepoints) {
-			savepoints = true
-			for _, r := range batch {
-				r.err = nil
+		if errors.Is(err, errExclude) {
+			if exclusions++; exclusions >= maxExclusions {
+				savepoints = true
 			}
 			attempt--
 			continue
@@ -260,15 +276,17 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
 			break
 		}
 		if retry && attempt < maxBatchRetries {
+			// Concurrent transactions may see other state on the retry: run every request
+			// again, including those that failed in the aborted attempt.
 			s.log.Debug("retrying write batch", slog.Int("attempt", attempt+1), slog.Any("error", err))
 			for _, r := range batch {
-				r.err = nil
+				r.err, r.skip = nil, false
 			}
 			continue
 		}
 		s.log.Error("write batch failed", slog.Int("requests", len(batch)), slog.Any("error", err))
 		for _, r := range batch {
-			if r.err == nil {
+			if !r.skip {
 				r.err = &chat.Error{Code: chat.CodeUnavailable, Message: "the database could not commit the write", Err: err}
 			}
 		}
@@ -282,19 +300,26 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
 	}
 }
 
-// tryBatch runs the batch in one transaction. It returns an error when the transaction as
-// a whole failed (everything rolled back); retry tells whether running it again may work.
-// Without savepoints, a failing request rolls everything back and errNeedSavepoints is
-// returned (a batch of one just reports its error).
+// tryBatch runs the batch's requests not yet answered (skip) in one transaction. It
+// returns an error when the transaction as a whole failed (everything rolled back); retry
+// tells whether running it again may work. Without savepoints, a request that fails after
+// writing rolls everything back: it is answered (skip) and errExclude returned, unless no
+// other request is left to run.
 func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retry bool, err error) {
-	if err := s.raw(c, s.d.Begin); err != nil {
-		return s.d.Retryable(err), fmt.Errorf("begin: %w", err)
+	for _, r := range batch {
+		if !r.skip {
+			r.err = nil
+		}
 	}
 	abort := func(retry bool, err error) (bool, error) {
 		_ = s.raw(c, "ROLLBACK")
 		return retry, err
 	}
-	if s.d.BatchLock != "" {
+	if err := s.raw(c, s.begin); err != nil {
+		// With the batch lock in the same text, BEGIN may have run: roll back.
+		return abort(s.d.Retryable(err), fmt.Errorf("begin: %w", err))
+	}
+	if s.d.BatchLock != "" && s.begin == s.d.Begin {
 		if err := s.raw(c, s.d.BatchLock); err != nil {
 			return abort(s.d.Retryable(err), fmt.Errorf("batch lock: %w", err))
 		}
@@ -305,33 +330,55 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 	}
 	live := 0
 	for _, r := range batch {
-		if err := r.ctx.Err(); err != nil {
-			r.err = fmt.Errorf("%s: write: %w", s.d.Name, err)
+		if r.skip {
 			continue
 		}
-		live++
+		if err := r.ctx.Err(); err != nil {
+			r.err, r.skip = fmt.Errorf("%s: write: %w", s.d.Name, err), true
+			continue
+		}
 		if savepoints {
 			if err := s.raw(c, "SAVEPOINT w"); err != nil {
 				return abort(s.d.Retryable(err), fmt.Errorf("savepoint: %w", err))
 			}
 		}
+		tx.wrote, tx.broken = false, false
 		err := s.call(r.fn, tx)
+		if err == nil {
+			err = tx.flush()
+		}
+		tx.pending, tx.labels = nil, nil
 		if err != nil && s.d.Retryable(err) {
 			return abort(true, err)
 		}
-		if err != nil && !savepoints {
-			if len(batch) == 1 {
-				r.err = err
-				_, _ = abort(false, nil)
+		if err != nil {
+			r.err, r.skip = err, true
+			switch {
+			case !tx.wrote && !tx.broken:
+				// Nothing to undo: the transaction goes on as if the request never ran.
+				if savepoints {
+					if err := s.raw(c, "RELEASE SAVEPOINT w"); err != nil {
+						return abort(s.d.Retryable(err), fmt.Errorf("release savepoint: %w", err))
+					}
+				}
+				continue
+			case savepoints:
+				if rbErr := s.raw(c, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
+					return abort(s.d.Retryable(rbErr), fmt.Errorf("rollback to savepoint: %w", rbErr))
+				}
+				tx.versionRead = false // it may have been read after the request's endpoint change
+				tx.membersChanged()
+			default:
+				for _, o := range batch {
+					if !o.skip {
+						return abort(false, errExclude)
+					}
+				}
+				_, _ = abort(false, nil) // nobody else to run
 				return false, nil
 			}
-			return abort(false, errNeedSavepoints)
-		}
-		if err != nil {
-			if rbErr := s.raw(c, "ROLLBACK TO SAVEPOINT w"); rbErr != nil {
-				return abort(s.d.Retryable(rbErr), fmt.Errorf("rollback to savepoint: %w", rbErr))
-			}
-			r.err = err
+		} else {
+			live++
 		}
 		if savepoints {
 			if err := s.raw(c, "RELEASE SAVEPOINT w"); err != nil {
@@ -350,9 +397,10 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 		if tx.deliveries {
 			tx.rooms[NotifyDeliveries] = struct{}{}
 		}
-		if err := s.notify(c, tx.rooms); err != nil {
-			return abort(s.d.Retryable(err), fmt.Errorf("notify: %w", err))
+		if err := s.notifyCommit(c, tx.rooms); err != nil {
+			return abort(s.d.Retryable(err), fmt.Errorf("notify and commit: %w", err))
 		}
+		return false, nil
 	}
 	if err := s.raw(c, "COMMIT"); err != nil {
 		return abort(s.d.Retryable(err), fmt.Errorf("commit: %w", err))
@@ -371,25 +419,35 @@ const (
 // maxNotifyPayload stays under PostgreSQL's 8000-byte NOTIFY payload limit.
 const maxNotifyPayload = 7000
 
-// notify announces, at commit, the rooms that got events in this transaction.
-func (s *Store) notify(c WriterConn, rooms map[string]struct{}) error {
+// notifyCommit announces the rooms that got events in this transaction, and commits.
+// With RoundTrips, the notifications and COMMIT go as one text (one round trip), the
+// payloads as string literals: node and room ids hold no quote or backslash that would
+// need more than doubling quotes, and a payload that does goes as an argument instead.
+func (s *Store) notifyCommit(c WriterConn, rooms map[string]struct{}) error {
+	var payloads []string
 	payload := make([]byte, 0, 256)
-	flush := func() error {
-		_, err := c.Exec(s.wctx, s.sql(`SELECT pg_notify(?, ?)`), s.d.NotifyChannel, string(payload))
-		return err
-	}
 	payload = append(payload, s.opts.NodeID...)
 	for room := range rooms {
 		if len(payload)+1+len(room) > maxNotifyPayload {
-			if err := flush(); err != nil {
-				return err
-			}
+			payloads = append(payloads, string(payload))
 			payload = append(payload[:0], s.opts.NodeID...)
 		}
 		payload = append(payload, '\n')
 		payload = append(payload, room...)
 	}
-	return flush()
+	payloads = append(payloads, string(payload))
+	var text strings.Builder
+	for _, p := range payloads {
+		if !s.d.RoundTrips || strings.ContainsAny(p, `'\`) || strings.ContainsAny(s.d.NotifyChannel, `'\`) {
+			if _, err := c.Exec(s.wctx, s.sql(`SELECT pg_notify(?, ?)`), s.d.NotifyChannel, p); err != nil {
+				return err
+			}
+			continue
+		}
+		fmt.Fprintf(&text, "SELECT pg_notify('%s', '%s'); ", s.d.NotifyChannel, p)
+	}
+	text.WriteString("COMMIT")
+	return s.raw(c, text.String())
 }
 
 // call runs fn, turning a panic into an error so one bad request cannot kill a writer.

@@ -3,6 +3,8 @@ package sqlstore
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
@@ -16,18 +18,161 @@ type Tx struct {
 	// endpoints: an endpoint changed; deliveries: leases were released or deliveries
 	// written unleased (other nodes' engines should look). Both for commit notifications.
 	endpoints, deliveries bool
+	// Of the request running now: wrote, it ran a statement that may change rows; broken,
+	// a statement failed (on PostgreSQL that aborts the transaction). A request that fails
+	// with neither left nothing to undo (runBatch).
+	wrote, broken bool
+	// version is the endpoint version read in this transaction, if versionRead (see
+	// EndpointRoutes).
+	version     int64
+	versionRead bool
+	// agents holds, by room, the agent members read with the room by GetRoom in this
+	// transaction (RoundTrips dialects: it saves RoomAgents a round trip). Only this
+	// transaction can change them meanwhile (batches commit one at a time): a membership
+	// or user change in it, or a rollback to a savepoint, drops them all.
+	agents map[string][]string
+	// pending holds statements of the running request whose results nobody reads, to be
+	// sent with its next statement (Pipeliner connections); labels name them for errors.
+	pending []Stmt
+	labels  []string
 }
+
+// deferExec runs a statement whose result is not needed: on a Pipeliner connection it is
+// sent with the request's next statement (or when the request ends), saving a round trip;
+// its error is then returned by that statement's call, or by flush.
+func (t *Tx) deferExec(what, q string, args ...any) error {
+	if _, ok := t.c.(Pipeliner); !ok || !t.s.d.RoundTrips {
+		_, err := t.exec(q, args...)
+		return t.s.mapErr(err, what)
+	}
+	t.wrote = true
+	t.pending = append(t.pending, Stmt{SQL: t.s.sql(q), Args: args})
+	t.labels = append(t.labels, what)
+	return nil
+}
+
+// pipeline sends the pending statements followed by q (scanned by scan, or executed).
+func (t *Tx) pipeline(q string, args []any, scan func(Row) error) (int64, error) {
+	stmts := append(t.pending, Stmt{SQL: t.s.sql(q), Args: args})
+	labels := t.labels
+	t.pending, t.labels = nil, nil
+	n, failed, err := t.c.(Pipeliner).Pipeline(t.s.wctx, stmts, scan)
+	if err != nil && failed < len(labels) {
+		t.broken = true
+		return 0, t.s.mapErr(err, labels[failed])
+	}
+	return n, err
+}
+
+// flush sends the pending statements; the writer calls it when a request's function
+// returns without error.
+func (t *Tx) flush() error {
+	if len(t.pending) == 0 {
+		return nil
+	}
+	last, lastLabel := t.pending[len(t.pending)-1], t.labels[len(t.labels)-1]
+	t.pending, t.labels = t.pending[:len(t.pending)-1], t.labels[:len(t.labels)-1]
+	_, err := t.pipeline(last.SQL, last.Args, nil) // q is already rebound: sql() leaves "$N" alone
+	if err != nil {
+		t.broken = true
+		return t.s.mapErr(err, lastLabel)
+	}
+	return nil
+}
+
+// membersChanged drops what the transaction remembers about room members.
+func (t *Tx) membersChanged() { t.agents = nil }
 
 func (t *Tx) exec(q string, args ...any) (int64, error) {
-	return t.c.Exec(t.s.wctx, t.s.sql(q), args...)
+	t.wrote = true
+	if len(t.pending) > 0 {
+		n, err := t.pipeline(q, args, nil)
+		if err != nil {
+			t.broken = true
+		}
+		return n, err
+	}
+	n, err := t.c.Exec(t.s.wctx, t.s.sql(q), args...)
+	if err != nil {
+		t.broken = true
+	}
+	return n, err
 }
 
+// isRead reports whether a statement only reads (every read here starts with SELECT).
+func isRead(q string) bool { return strings.HasPrefix(q, "SELECT") }
+
 func (t *Tx) row(q string, args ...any) Row {
-	return t.c.QueryRow(t.s.wctx, t.s.sql(q), args...)
+	if !isRead(q) {
+		t.wrote = true
+	}
+	if len(t.pending) > 0 {
+		return pipelinedRow{t, q, args}
+	}
+	return trackedRow{t.c.QueryRow(t.s.wctx, t.s.sql(q), args...), t}
+}
+
+// pipelinedRow sends the pending statements and its query when scanned.
+type pipelinedRow struct {
+	t    *Tx
+	q    string
+	args []any
+}
+
+func (r pipelinedRow) Scan(dest ...any) error {
+	_, err := r.t.pipeline(r.q, r.args, func(row Row) error { return trackedRow{row, r.t}.Scan(dest...) })
+	return err
 }
 
 func (t *Tx) query(q string, args ...any) (Rows, error) {
-	return t.c.Query(t.s.wctx, t.s.sql(q), args...)
+	if !isRead(q) {
+		t.wrote = true
+	}
+	if err := t.flush(); err != nil {
+		return nil, err
+	}
+	rows, err := t.c.Query(t.s.wctx, t.s.sql(q), args...)
+	if err != nil {
+		t.broken = true
+		return nil, err
+	}
+	return &trackedRows{rows, t}, nil
+}
+
+// trackedRow marks the Tx broken when the statement failed ("no rows" is not a failure).
+type trackedRow struct {
+	r Row
+	t *Tx
+}
+
+func (r trackedRow) Scan(dest ...any) error {
+	err := r.r.Scan(dest...)
+	if err != nil && !r.t.noRows(err) {
+		r.t.broken = true
+	}
+	return err
+}
+
+// trackedRows marks the Tx broken when the statement or a scan failed.
+type trackedRows struct {
+	Rows
+	t *Tx
+}
+
+func (r *trackedRows) Scan(dest ...any) error {
+	err := r.Rows.Scan(dest...)
+	if err != nil {
+		r.t.broken = true
+	}
+	return err
+}
+
+func (r *trackedRows) Err() error {
+	err := r.Rows.Err()
+	if err != nil {
+		r.t.broken = true
+	}
+	return err
 }
 
 // mustAffect returns a not_found error if the statement changed no row.
@@ -53,6 +198,7 @@ func (t *Tx) GetUser(id string) (chat.User, error) {
 
 // InsertUser implements chat.Tx.
 func (t *Tx) InsertUser(u chat.User) error {
+	t.membersChanged()
 	_, err := t.exec(`INSERT INTO users (id, name, alias, email, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Name, u.Alias, u.Email, string(u.Kind), micros(u.CreatedAt))
 	return t.s.mapErr(err, fmt.Sprintf("user %q", u.ID))
@@ -60,6 +206,7 @@ func (t *Tx) InsertUser(u chat.User) error {
 
 // DeleteUser implements chat.Tx.
 func (t *Tx) DeleteUser(id string) error {
+	t.membersChanged()
 	n, err := t.exec(`DELETE FROM users WHERE id = ?`, id)
 	return t.mustAffect(n, err, fmt.Sprintf("user %q", id))
 }
@@ -113,11 +260,32 @@ func (t *Tx) DeleteBlock(userID, targetID string) error {
 	return t.mustAffect(n, err, fmt.Sprintf("block of %q by %q", targetID, userID))
 }
 
-// GetRoom implements chat.Tx.
+// GetRoom implements chat.Tx. With RoundTrips, the room's agent members come in the same
+// statement, for RoomAgents.
 func (t *Tx) GetRoom(id string) (chat.Room, error) {
-	r, err := scanRoom(t.row(qGetRoom, id))
-	return r, t.s.notFound(err, fmt.Sprintf("room %q", id))
+	if !t.s.d.RoundTrips {
+		r, err := scanRoom(t.row(qGetRoom, id))
+		return r, t.s.notFound(err, fmt.Sprintf("room %q", id))
+	}
+	var agents string
+	r, err := scanRoomWith(t.row(qGetRoomAgents, id), &agents)
+	if err != nil {
+		return r, t.s.notFound(err, fmt.Sprintf("room %q", id))
+	}
+	if t.agents == nil {
+		t.agents = map[string][]string{}
+	}
+	list := []string{}
+	if agents != "" {
+		list = strings.Split(agents, ",") // ids hold no comma
+	}
+	t.agents[id] = list
+	return r, nil
 }
+
+// qGetRoomAgents reads a room with its agent members' ids, comma-separated by id.
+const qGetRoomAgents = `SELECT ` + roomCols + `, COALESCE((SELECT string_agg(u.id, ',' ORDER BY u.id) FROM members m
+	JOIN users u ON u.id = m.user_id WHERE m.room_id = rooms.id AND u.kind = 'agent'), '') FROM rooms WHERE id = ?`
 
 // InsertRoom implements chat.Tx.
 func (t *Tx) InsertRoom(r chat.Room) error {
@@ -134,12 +302,14 @@ func (t *Tx) UpdateRoom(r chat.Room) error {
 
 // DeleteRoom implements chat.Tx.
 func (t *Tx) DeleteRoom(id string) error {
+	t.membersChanged()
 	n, err := t.exec(`DELETE FROM rooms WHERE id = ?`, id)
 	return t.mustAffect(n, err, fmt.Sprintf("room %q", id))
 }
 
 // InsertMember implements chat.Tx.
 func (t *Tx) InsertMember(roomID, userID string, at time.Time) error {
+	t.membersChanged()
 	if _, err := t.exec(`INSERT INTO members (room_id, user_id, joined_at) VALUES (?, ?, ?)`, roomID, userID, micros(at)); err != nil {
 		return t.s.mapErr(err, fmt.Sprintf("membership of %q in room %q", userID, roomID))
 	}
@@ -149,6 +319,7 @@ func (t *Tx) InsertMember(roomID, userID string, at time.Time) error {
 
 // DeleteMember implements chat.Tx.
 func (t *Tx) DeleteMember(roomID, userID string) error {
+	t.membersChanged()
 	n, err := t.exec(`DELETE FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID)
 	if err := t.mustAffect(n, err, fmt.Sprintf("membership of %q in room %q", userID, roomID)); err != nil {
 		return err
@@ -179,6 +350,9 @@ func (t *Tx) MemberUsers(roomID string, now time.Time) ([]chat.User, error) {
 
 // RoomAgents implements chat.Tx.
 func (t *Tx) RoomAgents(roomID string) ([]string, error) {
+	if a, ok := t.agents[roomID]; ok {
+		return slices.Clone(a), nil
+	}
 	return t.strs(`SELECT u.id FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ? AND u.kind = 'agent' ORDER BY u.id`, roomID)
 }
 
@@ -188,10 +362,9 @@ func (t *Tx) InsertMessage(m chat.Message) error {
 	if err != nil {
 		return fmt.Errorf("store: encode mentions: %w", err)
 	}
-	_, err = t.exec(`INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
+	return t.deferExec(fmt.Sprintf("message %q", m.ID), `INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.RoomID, m.ThreadID, m.Sender.Type, m.Sender.ID, m.Sender.Name, m.Sender.AvatarURL, m.Text, m.Format, m.HTML, string(mentions), micros(m.CreatedAt), m.RelayHops)
-	return t.s.mapErr(err, fmt.Sprintf("message %q", m.ID))
 }
 
 // GetMessage implements chat.Tx.
@@ -256,9 +429,8 @@ func (t *Tx) ThreadByKey(roomID, key string) (string, error) {
 
 // InsertThreadKey implements chat.Tx; an existing key is re-pointed.
 func (t *Tx) InsertThreadKey(roomID, key, threadID string) error {
-	_, err := t.exec(`INSERT INTO thread_keys (room_id, key, thread_id) VALUES (?, ?, ?)
+	return t.deferExec("thread key", `INSERT INTO thread_keys (room_id, key, thread_id) VALUES (?, ?, ?)
 		ON CONFLICT (room_id, key) DO UPDATE SET thread_id = excluded.thread_id`, roomID, key, threadID)
-	return t.s.mapErr(err, "thread key")
 }
 
 // IdempotentMessage implements chat.Tx.
@@ -276,24 +448,15 @@ func (t *Tx) IdempotentMessage(scope, key string) (string, error) {
 
 // InsertIdempotency implements chat.Tx.
 func (t *Tx) InsertIdempotency(scope, key, messageID string, at time.Time) error {
-	_, err := t.exec(`INSERT INTO idempotency (scope, key, message_id, created_at) VALUES (?, ?, ?, ?)
+	return t.deferExec("idempotency key", `INSERT INTO idempotency (scope, key, message_id, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (scope, key) DO UPDATE SET message_id = excluded.message_id, created_at = excluded.created_at`,
 		scope, key, messageID, micros(at))
-	return t.s.mapErr(err, "idempotency key")
 }
 
 // AppendEvent implements chat.Tx.
 func (t *Tx) AppendEvent(e *chat.Event) error {
 	if e.RoomID != "" && t.rooms != nil {
 		t.rooms[e.RoomID] = struct{}{}
-	}
-	if e.RoomID != "" {
-		if err := t.row(`UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, e.RoomID).Scan(&e.RoomSeq); err != nil {
-			if t.noRows(err) {
-				return chat.Errorf(chat.CodeNotFound, "room %q not found", e.RoomID)
-			}
-			return fmt.Errorf("store: room seq: %w", err)
-		}
 	}
 	agents := "[]"
 	if len(e.Agents) > 0 {
@@ -303,10 +466,33 @@ func (t *Tx) AppendEvent(e *chat.Event) error {
 		}
 		agents = string(b)
 	}
+	if e.RoomID != "" && t.s.d.RoundTrips {
+		// One statement: the room's next sequence number and the event row.
+		err := t.row(qAppendRoomEvent, e.RoomID, e.ID, e.Type, micros(e.CreatedAt), string(e.Payload), agents).Scan(&e.RoomSeq)
+		if t.noRows(err) {
+			return chat.Errorf(chat.CodeNotFound, "room %q not found", e.RoomID)
+		}
+		return t.s.mapErr(err, fmt.Sprintf("event %q", e.ID))
+	}
+	if e.RoomID != "" {
+		if err := t.row(`UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, e.RoomID).Scan(&e.RoomSeq); err != nil {
+			if t.noRows(err) {
+				return chat.Errorf(chat.CodeNotFound, "room %q not found", e.RoomID)
+			}
+			return fmt.Errorf("store: room seq: %w", err)
+		}
+	}
 	_, err := t.exec(`INSERT INTO events (id, type, room_id, room_seq, created_at, payload, agents) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.Type, e.RoomID, e.RoomSeq, micros(e.CreatedAt), string(e.Payload), agents)
 	return t.s.mapErr(err, fmt.Sprintf("event %q", e.ID))
 }
+
+// qAppendRoomEvent takes a room's next sequence number and inserts the event with it, in
+// one statement (no row when the room does not exist).
+const qAppendRoomEvent = `WITH s AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = CAST(?1 AS TEXT) RETURNING last_seq)
+	INSERT INTO events (id, type, room_id, room_seq, created_at, payload, agents)
+	SELECT CAST(?2 AS TEXT), CAST(?3 AS TEXT), CAST(?1 AS TEXT), s.last_seq, CAST(?4 AS BIGINT), CAST(?5 AS TEXT), CAST(?6 AS TEXT) FROM s
+	RETURNING room_seq`
 
 // SetAdminTokenHash implements chat.Tx.
 func (t *Tx) SetAdminTokenHash(hash string) error {

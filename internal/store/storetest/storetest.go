@@ -48,6 +48,7 @@ func Run(t *testing.T, open Factory) {
 		"Settings":          testSettings,
 		"Webhooks":          testWebhooks, "WebhookLimit": testWebhookLimit,
 		"Deliveries": testDeliveries, "Relay": testRelay, "PortalLinks": testPortalLinks,
+		"RoomAgentsInTx": testRoomAgentsInTx, "StatementErrors": testStatementErrors,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -502,5 +503,103 @@ func testSettings(t *testing.T, s chat.Store) {
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// RoomAgents answers exactly within a transaction that reads the room and changes its
+// members, also after a failed request's changes were undone.
+func testRoomAgentsInTx(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	setupRoom(t, s, "r", user("h", chat.KindHuman), user("b1", chat.KindAgent))
+	write(t, s, func(tx chat.Tx) error { return tx.InsertUser(user("b2", chat.KindAgent)) })
+	agents := func(tx chat.Tx, want string) error {
+		if _, err := tx.GetRoom("r"); err != nil {
+			return err
+		}
+		a, err := tx.RoomAgents("r")
+		if err != nil {
+			return err
+		}
+		if got := fmt.Sprint(a); got != want {
+			return fmt.Errorf("agents %s, want %s", got, want)
+		}
+		return nil
+	}
+	write(t, s, func(tx chat.Tx) error {
+		if err := agents(tx, "[b1]"); err != nil {
+			return err
+		}
+		if err := tx.InsertMember("r", "b2", t0); err != nil {
+			return err
+		}
+		if a, err := tx.RoomAgents("r"); err != nil || fmt.Sprint(a) != "[b1 b2]" {
+			return fmt.Errorf("after join: %v %v", a, err)
+		}
+		if err := tx.DeleteMember("r", "b1"); err != nil {
+			return err
+		}
+		return agents(tx, "[b2]")
+	})
+	// A request that changes members and fails, among others in its batch.
+	boom := errors.New("boom")
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Write(ctx, func(tx chat.Tx) error {
+				if err := agents(tx, "[b2]"); err != nil {
+					return err
+				}
+				if i == 7 {
+					if err := tx.DeleteMember("r", "b2"); err != nil {
+						return err
+					}
+					if err := agents(tx, "[]"); err != nil {
+						return err
+					}
+					return boom
+				}
+				return nil
+			})
+		}()
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if (i == 7) != errors.Is(err, boom) || (i != 7 && err != nil) {
+			t.Errorf("request %d: %v", i, err)
+		}
+	}
+}
+
+// A failing insert is reported as itself, also when the statement after it in the same
+// request is what reveals it (a store may send both together), and nothing of the request
+// stays.
+func testStatementErrors(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	setupRoom(t, s, "r", user("a", chat.KindHuman))
+	write(t, s, func(tx chat.Tx) error { return tx.InsertMessage(msg("r", "m1", "m1", t0)) })
+	for _, last := range []string{"event", "read", "none"} {
+		err := s.Write(ctx, func(tx chat.Tx) error {
+			if err := tx.InsertMessage(msg("r", "m1", "m1", t0)); err != nil {
+				return err
+			}
+			switch last {
+			case "event":
+				return tx.AppendEvent(&chat.Event{ID: "evt_dup", Type: chat.EventMessageSend, RoomID: "r", CreatedAt: t0, Payload: json.RawMessage(`{}`)})
+			case "read":
+				_, err := tx.GetRoom("r")
+				return err
+			}
+			return nil
+		})
+		var ce *chat.Error
+		if !errors.As(err, &ce) || ce.Code != chat.CodeAlreadyExists || ce.Message != `message "m1" already exists` {
+			t.Fatalf("%s: got %v", last, err)
+		}
+	}
+	if evs, err := s.RoomEventsAfter(ctx, "r", 0, 10); err != nil || len(evs) != 0 {
+		t.Fatalf("events after failed writes: %v %v", evs, err)
 	}
 }
