@@ -55,6 +55,12 @@ var Dialect = &sqlstore.Dialect{
 			case "22021", "22P05": // invalid byte sequence (a NUL in text), untranslatable character
 				return chat.CodeInvalidArgument
 			}
+			if lostConnection(pe) {
+				return chat.CodeUnavailable
+			}
+		}
+		if errors.Is(err, errConnLost) {
+			return chat.CodeUnavailable
 		}
 		return ""
 	},
@@ -219,7 +225,13 @@ func connLost(c *pgxpool.Conn, err error) bool {
 		return true
 	}
 	var pe *pgconn.PgError
-	return errors.As(err, &pe) && (pe.Severity == "FATAL" || pe.Severity == "PANIC" || strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P"))
+	return errors.As(err, &pe) && lostConnection(pe)
+}
+
+// lostConnection reports whether the server's error ends the connection: a FATAL or PANIC
+// (administrator shutdown, crash shutdown, terminated backend) or a connection exception.
+func lostConnection(pe *pgconn.PgError) bool {
+	return pe.Severity == "FATAL" || pe.Severity == "PANIC" || strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P")
 }
 
 // dropIfClosed gives up the connection if err says it is gone, so the next BEGIN replaces it.
@@ -235,11 +247,12 @@ func (w *writerConn) dropIfClosed(err error) {
 	w.c = nil
 }
 
-// Exec implements sqlstore.Querier. BEGIN (re)connects: on a lost connection, and once more
-// when BEGIN itself finds the connection dead (nothing was done on it, so retrying BEGIN on a
-// fresh one is always safe).
+// Exec implements sqlstore.Querier. A transaction's first statement (BEGIN, possibly sent
+// together with the batch lock) (re)connects: on a lost connection, and once more when it
+// finds the connection dead (nothing was done on it, so retrying it on a fresh one is always
+// safe).
 func (w *writerConn) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
-	if sql == Dialect.Begin {
+	if strings.HasPrefix(sql, Dialect.Begin) && len(args) == 0 {
 		if w.c == nil {
 			if err := w.acquire(ctx); err != nil {
 				return 0, err

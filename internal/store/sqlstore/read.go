@@ -310,6 +310,8 @@ func (s *Store) mapErr(err error, what string) error {
 		return &chat.Error{Code: chat.CodeNotFound, Message: what + " refers to something that does not exist", Err: err}
 	case chat.CodeInvalidArgument:
 		return &chat.Error{Code: chat.CodeInvalidArgument, Message: what + " has a value the database cannot store (a NUL character)", Err: err}
+	case chat.CodeUnavailable:
+		return &chat.Error{Code: chat.CodeUnavailable, Message: "the database connection was lost while writing " + what, Err: err}
 	}
 	return fmt.Errorf("store: %s: %w", what, err)
 }
