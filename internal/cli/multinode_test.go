@@ -15,7 +15,9 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/apptest"
+	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
 // Three server processes share one PostgreSQL database: messages posted through all of
@@ -55,8 +57,14 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 	}
 	nodes := []*child{startChild(t, args()...)}
 	a := nodes[0].url
-	if code, m := call(t, "POST", a+"/api/v1/endpoints", fmt.Sprintf(`{"url":%q,"event_types":["*"],"format":"standard","timeout_ms":1000}`, recv.URL)); code != 201 {
-		t.Fatalf("endpoint: %d %v", code, m)
+	// The endpoint's timeout outlasts any hold at the gate: the surviving nodes' requests
+	// must wait there and succeed when it opens. A shorter timeout turns a slow machine's
+	// long hold into failed attempts, a failed half-open probe of the circuit breaker into a
+	// second failed attempt, and that delivery's next retry (5 minutes later) beyond the
+	// deadline below. The lease is this timeout plus the margin (31s), well within it.
+	code, ep := call(t, "POST", a+"/api/v1/endpoints", fmt.Sprintf(`{"url":%q,"event_types":["*"],"format":"standard","timeout_ms":30000}`, recv.URL))
+	if code != 201 {
+		t.Fatalf("endpoint: %d %v", code, ep)
 	}
 	if code, m := call(t, "POST", a+"/api/v1/users", `{"id":"u","name":"U"}`); code != 201 {
 		t.Fatalf("user: %d %v", code, m)
@@ -139,7 +147,8 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d committed events never delivered after a node was killed", missing, len(evs))
+			t.Fatalf("%d of %d committed events never delivered after a node was killed; their deliveries: %s",
+				missing, len(evs), undelivered(st, ep["id"].(string), seen, &mu))
 		}
 		<-tick.C
 	}
@@ -182,4 +191,26 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 		t.Fatalf("%d accepted (want 2..%d) and %d throttled in %.1fs through two nodes", ok.Load(), max, throttled.Load(), elapsed)
 	}
 	t.Logf("rate limit across nodes: %d accepted, %d throttled in %.1fs", ok.Load(), throttled.Load(), elapsed)
+}
+
+// undelivered describes the deliveries of the events the receiver never saw: status,
+// attempts and when the next attempt is due, so a failure says why they did not arrive.
+func undelivered(st *sqlstore.Store, endpointID string, seen map[string]int, mu *sync.Mutex) string {
+	ds, err := st.ListDeliveries(context.Background(), chat.DeliveryQuery{EndpointID: endpointID, Limit: 10000})
+	if err != nil {
+		return "(cannot list deliveries: " + err.Error() + ")"
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var b strings.Builder
+	for _, d := range ds {
+		if seen[d.EventID] > 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n\t%s (event %s): %s after %d attempts", d.ID, d.EventID, d.Status, d.AttemptCount)
+		if d.NextAttemptAt != nil {
+			fmt.Fprintf(&b, ", next attempt in %s", time.Until(*d.NextAttemptAt).Round(time.Second))
+		}
+	}
+	return b.String()
 }
