@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -15,7 +16,9 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/apptest"
+	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
 // Three server processes share one PostgreSQL database: messages posted through all of
@@ -55,8 +58,14 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 	}
 	nodes := []*child{startChild(t, args()...)}
 	a := nodes[0].url
-	if code, m := call(t, "POST", a+"/api/v1/endpoints", fmt.Sprintf(`{"url":%q,"event_types":["*"],"format":"standard","timeout_ms":1000}`, recv.URL)); code != 201 {
-		t.Fatalf("endpoint: %d %v", code, m)
+	// The endpoint's timeout outlasts any hold at the gate: the surviving nodes' requests
+	// must wait there and succeed when it opens. A shorter timeout turns a slow machine's
+	// long hold into failed attempts, a failed half-open probe of the circuit breaker into a
+	// second failed attempt, and that delivery's next retry (5 minutes later) beyond the
+	// deadline below. The lease is this timeout plus the margin (31s), well within it.
+	code, ep := call(t, "POST", a+"/api/v1/endpoints", fmt.Sprintf(`{"url":%q,"event_types":["*"],"format":"standard","timeout_ms":30000}`, recv.URL))
+	if code != 201 {
+		t.Fatalf("endpoint: %d %v", code, ep)
 	}
 	if code, m := call(t, "POST", a+"/api/v1/users", `{"id":"u","name":"U"}`); code != 201 {
 		t.Fatalf("user: %d %v", code, m)
@@ -106,6 +115,7 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 	}
 	<-nodes[1].done
 	apptest.Eventually(t, 10*time.Second, "the receiver to notice the killed node's requests", func() bool { return cut.Load() > 0 })
+	opened := time.Now()
 	close(gate)
 	alive := []*child{nodes[0], nodes[2]}
 
@@ -135,13 +145,23 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 		}
 		mu.Unlock()
 		if missing == 0 {
-			t.Logf("all %d events delivered; %d requests cut by the kill; %d duplicate deliveries (same event ids)", len(evs), cut.Load(), dupes)
+			t.Logf("all %d events delivered %v after the gate opened; %d requests cut by the kill; %d duplicate deliveries (same event ids)",
+				len(evs), time.Since(opened).Round(time.Millisecond), cut.Load(), dupes)
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d committed events never delivered after a node was killed", missing, len(evs))
+			t.Fatalf("%d of %d committed events never delivered after a node was killed; their deliveries: %s",
+				missing, len(evs), undelivered(st, ep["id"].(string), seen, &mu))
 		}
 		<-tick.C
+	}
+
+	// The survivors took the dead node's work when its leases expired, woken by the store's
+	// next lease expiry, not by the periodic safety re-scan (which counts what it finds).
+	for _, n := range alive {
+		if found := rescanFound(t, n.url); found != 0 {
+			t.Fatalf("node %s: the safety re-scan found %v deliveries no wake-up announced", n.url, found)
+		}
 	}
 
 	// The room rate limit (1/s, burst 1) holds across the surviving nodes: hammer room r0's
@@ -182,4 +202,53 @@ func TestThreeNodesSharePostgres(t *testing.T) {
 		t.Fatalf("%d accepted (want 2..%d) and %d throttled in %.1fs through two nodes", ok.Load(), max, throttled.Load(), elapsed)
 	}
 	t.Logf("rate limit across nodes: %d accepted, %d throttled in %.1fs", ok.Load(), throttled.Load(), elapsed)
+}
+
+// undelivered describes the deliveries of the events the receiver never saw: status,
+// attempts and when the next attempt is due, so a failure says why they did not arrive.
+func undelivered(st *sqlstore.Store, endpointID string, seen map[string]int, mu *sync.Mutex) string {
+	ds, err := st.ListDeliveries(context.Background(), chat.DeliveryQuery{EndpointID: endpointID, Limit: 10000})
+	if err != nil {
+		return "(cannot list deliveries: " + err.Error() + ")"
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	var b strings.Builder
+	for _, d := range ds {
+		if seen[d.EventID] > 0 {
+			continue
+		}
+		fmt.Fprintf(&b, "\n\t%s (event %s): %s after %d attempts", d.ID, d.EventID, d.Status, d.AttemptCount)
+		if d.NextAttemptAt != nil {
+			fmt.Fprintf(&b, ", next attempt in %s", time.Until(*d.NextAttemptAt).Round(time.Second))
+		}
+	}
+	return b.String()
+}
+
+// rescanFound reads chathooks_delivery_rescan_found_total from a node's /metrics.
+func rescanFound(t *testing.T, base string) float64 {
+	t.Helper()
+	req, _ := http.NewRequest("GET", base+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer tok")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /metrics: %d %v", resp.StatusCode, err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "chathooks_delivery_rescan_found_total "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("metrics line %q: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("GET /metrics has no chathooks_delivery_rescan_found_total")
+	return 0
 }
