@@ -8,7 +8,9 @@ import (
 	"embed"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"net"
 	"strings"
 	"time"
 
@@ -59,7 +61,7 @@ var Dialect = &sqlstore.Dialect{
 				return chat.CodeUnavailable
 			}
 		}
-		if errors.Is(err, errConnLost) {
+		if connectionError(err) {
 			return chat.CodeUnavailable
 		}
 		return ""
@@ -226,6 +228,14 @@ func connLost(c *pgxpool.Conn, err error) bool {
 	}
 	var pe *pgconn.PgError
 	return errors.As(err, &pe) && lostConnection(pe)
+}
+
+// connectionError reports whether err is the connection failing rather than the statement:
+// a closed or lost connection, a network error, or a connection timing out.
+func connectionError(err error) bool {
+	var ne net.Error
+	return errors.Is(err, errConnLost) || errors.Is(err, pgconn.ErrConnClosed) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, net.ErrClosed) || errors.As(err, &ne) || pgconn.Timeout(err)
 }
 
 // lostConnection reports whether the server's error ends the connection: a FATAL or PANIC

@@ -351,6 +351,11 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 		if err != nil && s.d.Retryable(err) {
 			return abort(true, err)
 		}
+		if err != nil && s.connectionFailed(err) {
+			// The connection failed, not the request: the transaction is gone for all of
+			// them. Run the batch again (its BEGIN reconnects) or answer unavailable.
+			return abort(true, err)
+		}
 		if err != nil {
 			r.err, r.skip = err, true
 			switch {
@@ -406,6 +411,12 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 		return abort(s.d.Retryable(err), fmt.Errorf("commit: %w", err))
 	}
 	return false, nil
+}
+
+// connectionFailed reports whether err means the database connection failed (lost, closed,
+// cut by the network) rather than the request's own statement.
+func (s *Store) connectionFailed(err error) bool {
+	return chat.ErrorCode(err) == chat.CodeUnavailable || s.d.Classify(err) == chat.CodeUnavailable
 }
 
 // Commit notifications name rooms, one a line; these lines (which no room id can be, as
