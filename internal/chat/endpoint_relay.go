@@ -127,15 +127,7 @@ func (o *Outbound) validate(e Endpoint, secret string, checkURL bool) error {
 			return &Error{Code: CodeInvalidArgument, Message: "template: " + err.Error(), Err: err}
 		}
 	}
-	if err := validHeaders(e.Headers); err != nil {
-		return err
-	}
-	if e.AgentID != "" {
-		if err := validID("agent_id", e.AgentID); err != nil {
-			return err
-		}
-	}
-	return validLimits(e)
+	return validOptions(e)
 }
 
 // validScope checks room_ids and max_hops (every format).

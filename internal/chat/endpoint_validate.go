@@ -107,6 +107,19 @@ func isTokenChar(r rune) bool {
 	return r < 127 && r > 32 && !strings.ContainsRune(`()<>@,;:\"/[]?={}`, r)
 }
 
+// validOptions checks what every format's endpoint shares: headers, agent scope and limits.
+func validOptions(e Endpoint) error {
+	if err := validHeaders(e.Headers); err != nil {
+		return err
+	}
+	if e.AgentID != "" {
+		if err := validID("agent_id", e.AgentID); err != nil {
+			return err
+		}
+	}
+	return validLimits(e)
+}
+
 func validLimits(e Endpoint) error {
 	switch {
 	case e.TimeoutMS < 0 || int64(e.TimeoutMS) > MaxTimeout.Milliseconds():
@@ -144,13 +157,5 @@ func (o *Outbound) validateEndpoint(e Endpoint, secret string, checkURL bool) er
 	if err := o.validSecret(e.Format, secret); err != nil {
 		return err
 	}
-	if err := validHeaders(e.Headers); err != nil {
-		return err
-	}
-	if e.AgentID != "" {
-		if err := validID("agent_id", e.AgentID); err != nil {
-			return err
-		}
-	}
-	return validLimits(e)
+	return validOptions(e)
 }
