@@ -358,11 +358,26 @@ func TestManualRetryWhileTheOutcomeIsRecorded(t *testing.T) {
 	s, _ := startHooked(t)
 	var once atomic.Bool
 	var retried chat.Delivery
+	var hookMu sync.Mutex
+	var hooked []string // the batch the hook saw (read after the test, for a failure's log)
 	engine.SetRecordHook(s.DeliveryEngine(), func(ids []string) {
 		if once.Swap(true) {
 			return
 		}
+		hookMu.Lock()
+		hooked = ids
+		hookMu.Unlock()
 		s.Must(http.StatusOK, "POST", "/api/v1/deliveries/"+ids[0]+"/retry", nil).JSON(t, &retried)
+	})
+	t.Cleanup(func() {
+		hookMu.Lock()
+		defer hookMu.Unlock()
+		if t.Failed() && once.Load() {
+			t.Logf("the record hook saw %v", hooked)
+			if len(hooked) > 0 {
+				t.Logf("delivery now: %s", s.Do("GET", "/api/v1/deliveries/"+hooked[0], nil).Body)
+			}
+		}
 	})
 	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request, _ []byte) {
 		if n == 0 {
