@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"github.com/chathooks/chathooks/internal/store/pgtest"
 	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
+	"github.com/chathooks/chathooks/internal/store/storetest"
 )
 
 // BenchmarkConcurrentMessageInserts measures the PostgreSQL writers: 64 concurrent
@@ -96,19 +96,7 @@ func BenchmarkConcurrentMessageInserts(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 			close(lat)
-			var all []time.Duration
-			for l := range lat {
-				all = append(all, l...)
-			}
-			sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "msgs/s")
-			if len(all) > 0 {
-				b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
-				b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
-			}
-			if batches.Load() > 0 {
-				b.ReportMetric(float64(batched.Load())/float64(batches.Load()), "msgs/commit")
-			}
+			storetest.ReportWrites(b, lat, elapsed, batched.Load(), batches.Load())
 		})
 	}
 }

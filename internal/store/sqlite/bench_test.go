@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
-	"sort"
 	"strconv"
 	"sync/atomic"
 	"testing"
@@ -15,6 +14,7 @@ import (
 	"github.com/chathooks/chathooks/internal/ids"
 	"github.com/chathooks/chathooks/internal/store/sqlite"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
+	"github.com/chathooks/chathooks/internal/store/storetest"
 )
 
 // BenchmarkConcurrentMessageInserts compares group commit with one commit per message:
@@ -86,19 +86,7 @@ func BenchmarkConcurrentMessageInserts(b *testing.B) {
 			elapsed := time.Since(start)
 			b.StopTimer()
 			close(lat)
-			var all []time.Duration
-			for l := range lat {
-				all = append(all, l...)
-			}
-			sort.Slice(all, func(i, j int) bool { return all[i] < all[j] })
-			b.ReportMetric(float64(len(all))/elapsed.Seconds(), "msgs/s")
-			if len(all) > 0 {
-				b.ReportMetric(float64(all[len(all)/2].Microseconds())/1000, "p50-ms")
-				b.ReportMetric(float64(all[len(all)*99/100].Microseconds())/1000, "p99-ms")
-			}
-			if batches.Load() > 0 {
-				b.ReportMetric(float64(batched.Load())/float64(batches.Load()), "msgs/commit")
-			}
+			storetest.ReportWrites(b, lat, elapsed, batched.Load(), batches.Load())
 		})
 	}
 }
