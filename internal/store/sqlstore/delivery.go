@@ -260,9 +260,21 @@ func (t *Tx) ClaimDeliveries(c chat.Claim) ([]chat.Claimed, error) {
 	return out, nil
 }
 
-// CompleteDeliveries implements chat.Tx: per chunk of results, one multi-row INSERT of
-// the attempts and one UPDATE ... FROM (VALUES ...) of the statuses.
+// CompleteDeliveries implements chat.Tx. Where statements cost round trips (PostgreSQL),
+// per chunk of results one multi-row INSERT of the attempts and one UPDATE ... FROM
+// (VALUES ...) of the statuses. On SQLite a statement costs no round trip, and SQLite runs
+// UPDATE ... FROM (VALUES ...) about twenty times slower per row than the same update by
+// id (measured: 260 µs against 13 µs a row on a 60,000-row table), so there each result
+// is two prepared statements.
 func (t *Tx) CompleteDeliveries(rs []chat.DeliveryResult) error {
+	if !t.s.d.RoundTrips {
+		for _, r := range rs {
+			if err := t.completeOne(r); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for len(rs) > 0 {
 		n := chunk(len(rs))
 		if err := t.completeChunk(rs[:n]); err != nil {
@@ -287,6 +299,44 @@ const (
 	statusTail = `) AS v WHERE deliveries.id = v.column1 AND deliveries.lease_owner = v.column6`
 )
 
+const (
+	qAttemptOne = `INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, response)
+		SELECT ?1, ?2, ?3, ?4, ?5, ?6 WHERE EXISTS (SELECT 1 FROM deliveries WHERE id = ?1)`
+	qStatusOne = `UPDATE deliveries SET status = ?2, attempt_count = attempt_count + 1, next_attempt_at = ?3,
+		locked_until = ?4, lease_owner = CASE WHEN ?4 = 0 THEN '' ELSE lease_owner END, updated_at = ?5
+		WHERE id = ?1 AND lease_owner = ?6`
+)
+
+// completeOne records one result with the same effect as a row of completeChunk.
+func (t *Tx) completeOne(r chat.DeliveryResult) error {
+	a := r.Attempt
+	if _, err := t.exec(qAttemptOne, r.ID, micros(a.At), a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt); err != nil {
+		return t.s.mapErr(err, "delivery attempts")
+	}
+	var next, until int64
+	if r.Status == chat.DeliveryFailed {
+		next, until = micros(r.NextAt), micros(r.LeaseUntil)
+	}
+	if _, err := t.exec(qStatusOne, r.ID, r.Status, next, until, micros(a.At), r.Owner); err != nil {
+		return t.s.mapErr(err, "delivery status")
+	}
+	return t.disableIf(r)
+}
+
+// disableIf disables the endpoint of a result that asks for it (410 Gone).
+func (t *Tx) disableIf(r chat.DeliveryResult) error {
+	if !r.Disable {
+		return nil
+	}
+	if err := t.endpointsChanged(); err != nil {
+		return err
+	}
+	if _, err := t.exec(`UPDATE endpoints SET status = 'disabled', updated_at = ? WHERE id = ?`, micros(r.Attempt.At), r.EndpointID); err != nil {
+		return t.s.mapErr(err, "endpoint")
+	}
+	return nil
+}
+
 func (t *Tx) completeChunk(rs []chat.DeliveryResult) error {
 	n := len(rs)
 	args := make([]any, 0, 6*n)
@@ -309,14 +359,8 @@ func (t *Tx) completeChunk(rs []chat.DeliveryResult) error {
 		return t.s.mapErr(err, "delivery status")
 	}
 	for _, r := range rs {
-		if !r.Disable {
-			continue
-		}
-		if err := t.endpointsChanged(); err != nil {
+		if err := t.disableIf(r); err != nil {
 			return err
-		}
-		if _, err := t.exec(`UPDATE endpoints SET status = 'disabled', updated_at = ? WHERE id = ?`, micros(r.Attempt.At), r.EndpointID); err != nil {
-			return t.s.mapErr(err, "endpoint")
 		}
 	}
 	return nil
