@@ -40,8 +40,11 @@ type DeliveryTx interface {
 	// ReleaseDeliveries gives back leases of owner without recording an attempt; with no
 	// ids, all of owner's leases.
 	ReleaseDeliveries(owner string, ids []string) error
-	// RenewLeases extends every lease owner holds on unfinished deliveries to until.
-	RenewLeases(owner string, until time.Time) (int64, error)
+	// RenewLeases extends owner's leases on the unfinished deliveries ids to until. Only
+	// the deliveries the owner actually holds are renewed: a row leased to it that it does
+	// not hold (its commit was not confirmed, so it was never handed over) then expires and
+	// is claimed like any other.
+	RenewLeases(owner string, until time.Time, ids []string) (int64, error)
 	// ReleaseAllLeases clears every lease: only for single-node stores at start-up, when no
 	// other process can hold one.
 	ReleaseAllLeases() (int64, error)
@@ -70,10 +73,10 @@ type DeliveryReader interface {
 	// EventsByID returns the events with these ids (in no particular order).
 	EventsByID(ctx context.Context, ids []string) ([]Event, error)
 	// NextClaimable returns the earliest time at which an unfinished delivery of an active
-	// endpoint that owner does not hold may be claimable: another owner's lease ends (a
-	// time already past if it ended and nobody claimed it yet), or a retry nobody holds
-	// falls due (zero: none).
-	NextClaimable(ctx context.Context, owner string, now time.Time) (time.Time, error)
+	// endpoint may be claimable: a lease ends (a time already past if it ended and nobody
+	// claimed it yet; the asking node's own leases count too, since a lease it stopped
+	// renewing is one it does not hold), or a retry nobody holds falls due (zero: none).
+	NextClaimable(ctx context.Context, now time.Time) (time.Time, error)
 }
 
 // Dispatcher is this node's delivery engine as the domain sees it. Lease is how deliveries

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"time"
 
@@ -64,6 +65,7 @@ type BenchCmd struct {
 	Backlog         int           `help:"Instead: seed this many pending deliveries, restart a server process on them, and measure time to first delivery and peak RSS."`
 	BacklogWatch    time.Duration `default:"10s" help:"With --backlog: how long to watch the restarted server."`
 	CPUProfile      string        `help:"Write a CPU profile of the whole run (server and load generator) to this file."`
+	Trace           string        `help:"Write an execution trace of the whole run to this file (go tool trace)."`
 }
 
 type cliArgs struct {
@@ -151,6 +153,17 @@ func (b BenchCmd) Run(e *env) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if b.Trace != "" {
+		f, err := os.Create(b.Trace)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := trace.Start(f); err != nil {
+			return err
+		}
+		defer trace.Stop()
 	}
 	if b.Backlog > 0 {
 		res, err := bench.Backlog(e.ctx, b.Backlog, b.BacklogWatch, e.stderr)

@@ -21,9 +21,11 @@
 // loop drains before it reads the state, and flags (epDirty, lane.scan) are cleared when
 // read, never from the result of a later store call, so no wake-up is lost. The store is
 // read only to recover work nobody holds: at start, after a lane overflowed, when another
-// node released work, when a lease of another node or an unheld retry comes due
-// (NextClaimable), and on the periodic safety re-scan, whose finds are counted
-// (chathooks_delivery_rescan_found_total) because they mean a missed wake-up.
+// node released work, when a lease or an unheld retry comes due (NextClaimable, asked
+// again every renewal period: the renewer renews only what this node holds, so a row
+// leased to it that it never held is claimed when that lease ends), and on the periodic
+// safety re-scan, whose finds are counted (chathooks_delivery_rescan_found_total) because
+// they mean a missed wake-up.
 package delivery
 
 import (
@@ -681,7 +683,7 @@ func (e *Engine) askClaimable(ctx context.Context, now time.Time) error {
 	if !ask {
 		return nil
 	}
-	at, err := e.o.Store.NextClaimable(ctx, e.owner, now)
+	at, err := e.o.Store.NextClaimable(ctx, now)
 	if err != nil {
 		e.mu.Lock()
 		e.claimableStale = true
@@ -718,7 +720,10 @@ func (e *Engine) loadEvents(ctx context.Context, got []chat.Claimed) (map[string
 	return out, nil
 }
 
-// renewer extends this node's leases well before they expire (PostgreSQL).
+// renewer extends the leases of the deliveries this node holds well before they expire
+// (PostgreSQL). A row leased to this node that it does not hold (written by a commit whose
+// outcome the node never learned, so never handed over) is not renewed: its lease ends
+// and it is claimed like any other (NextClaimable counts this node's leases too).
 func (e *Engine) renewer(ctx context.Context) {
 	defer close(e.renewDone)
 	for {
@@ -731,14 +736,39 @@ func (e *Engine) renewer(ctx context.Context) {
 		case <-t.C:
 		}
 		until := e.leaseUntil(e.o.Clock.Now())
+		ids := e.heldIDs()
 		err := e.o.Store.Write(ctx, func(tx chat.Tx) error {
-			_, err := tx.RenewLeases(e.owner, until)
+			_, err := tx.RenewLeases(e.owner, until, ids)
 			return err
 		})
 		if err != nil && ctx.Err() == nil {
 			e.o.Log.Warn("delivery: renew leases", slog.Any("error", err))
 		}
+		// Once a renewal period, ask when work comes claimable: leases this node did not
+		// renew (rows it does not hold) end like another node's.
+		e.OtherNodeWrote()
 	}
+}
+
+// heldIDs lists the deliveries this node holds: in its lanes, or parked until the
+// endpoints are reloaded.
+func (e *Engine) heldIDs() []string {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	n := len(e.parked)
+	for _, l := range e.lanes {
+		n += len(l.held)
+	}
+	ids := make([]string, 0, n)
+	for _, l := range e.lanes {
+		for id := range l.held {
+			ids = append(ids, id)
+		}
+	}
+	for _, it := range e.parked {
+		ids = append(ids, it.id)
+	}
+	return ids
 }
 
 // recorder writes outcomes in batches through the store's writer.

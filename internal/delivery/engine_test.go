@@ -24,12 +24,18 @@ import (
 type hookStore struct {
 	chat.Store
 	hook atomic.Pointer[func()]
+	// lose: the next write commits but its caller is told it failed, as when the
+	// connection drops while COMMIT is answered.
+	lose atomic.Bool
 }
 
 func (h *hookStore) Write(ctx context.Context, fn func(chat.Tx) error) error {
 	err := h.Store.Write(ctx, fn)
 	if f := h.hook.Swap(nil); f != nil && err == nil {
 		(*f)()
+	}
+	if err == nil && h.lose.Swap(false) {
+		return chat.Errorf(chat.CodeUnavailable, "the connection was lost while the commit was answered")
 	}
 	return err
 }
@@ -228,6 +234,36 @@ func TestCrossNodeEndpointCreation(t *testing.T) {
 		n := (i + 1) * (i + 2) / 2 // each message goes to every endpoint so far
 		within(t, time.Second, "delivery through the other node", func() bool { return rc.count() == n })
 	}
+}
+
+// A write that committed although its caller was told it failed (the connection dropped
+// while COMMIT was answered) leaves deliveries leased to the node that were never handed
+// to its engine. The node does not renew leases it does not hold, so they end and the
+// engine claims them back: delivered once the lease is over (an hour's re-scan, so only a
+// real wake counts). Only PostgreSQL can lose a commit's answer this way.
+func TestUnconfirmedCommitDeliveredAfterItsLease(t *testing.T) {
+	t.Parallel()
+	if os.Getenv(apptest.BackendEnv) != "postgres" {
+		t.Skip("needs CHATHOOKS_TEST_BACKEND=postgres")
+	}
+	const margin = time.Second
+	hs := &hookStore{}
+	s := apptest.Start(t, apptest.Options{FakeClock: true, Config: func(c *app.Config) {
+		c.DatabaseURL = pgtest.URL(t)
+		c.DeliveryRescan = time.Hour
+		c.DeliveryLeaseMargin = margin
+		c.WrapServiceStore = func(st chat.Store) chat.Store { hs.Store = st; return hs }
+	}})
+	rc := newReceiver(t, nil)
+	createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventRoomCreate}})
+	hs.lose.Store(true)
+	s.Must(http.StatusServiceUnavailable, "POST", "/api/v1/rooms", map[string]any{"id": "r", "name": "Room r"})
+	s.Must(http.StatusOK, "GET", "/api/v1/rooms/r", nil) // it did commit
+	mkRoom(t, s, "r2")                                   // handed over as usual
+	within(t, time.Second, "the confirmed room's delivery", func() bool { return rc.count() == 1 })
+	// The lease of the unconfirmed write ends; the held delivery's lease is renewed.
+	s.Clock.Advance(chat.DefaultTimeout + margin + time.Second)
+	within(t, 5*time.Second, "the unconfirmed room's delivery after its lease", func() bool { return rc.count() == 2 })
 }
 
 // /metrics reports attempts by endpoint and outcome, and each endpoint's queue depth,

@@ -390,10 +390,29 @@ func (t *Tx) ReleaseDeliveries(owner string, ids []string) error {
 }
 
 // RenewLeases implements chat.Tx.
-func (t *Tx) RenewLeases(owner string, until time.Time) (int64, error) {
-	n, err := t.exec(`UPDATE deliveries SET locked_until = ? WHERE lease_owner = ? AND status IN ('pending', 'failed')`, micros(until), owner)
-	return n, t.s.mapErr(err, "renew leases")
+func (t *Tx) RenewLeases(owner string, until time.Time, ids []string) (int64, error) {
+	var total int64
+	for len(ids) > 0 {
+		n := min(len(ids), renewChunk)
+		args := make([]any, 0, n+2)
+		args = append(args, micros(until), owner)
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		c, err := t.exec(`UPDATE deliveries SET locked_until = ? WHERE lease_owner = ? AND status IN ('pending', 'failed') AND id IN (?`+
+			strings.Repeat(", ?", n-1)+`)`, args...)
+		if err != nil {
+			return total, t.s.mapErr(err, "renew leases")
+		}
+		total += c
+		ids = ids[n:]
+	}
+	return total, nil
 }
+
+// renewChunk is the most leases one renewal statement names (well under both databases'
+// limits on parameters).
+const renewChunk = 1000
 
 // ReleaseAllLeases implements chat.Tx.
 func (t *Tx) ReleaseAllLeases() (int64, error) {
@@ -482,10 +501,10 @@ func (s *Store) EventsByID(ctx context.Context, ids []string) ([]chat.Event, err
 // NextClaimable implements chat.Reader: the earliest end of another owner's lease
 // (already past if a dead node's leases wait to be claimed), and the earliest due time of
 // a retry nobody holds, among the deliveries of active endpoints.
-func (s *Store) NextClaimable(ctx context.Context, owner string, now time.Time) (time.Time, error) {
+func (s *Store) NextClaimable(ctx context.Context, now time.Time) (time.Time, error) {
 	var lease, due *int64
 	err := s.queryRow(ctx, `SELECT MIN(d.locked_until) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-		WHERE d.lease_owner <> '' AND d.lease_owner <> ? AND d.status IN ('pending', 'failed') AND e.status = 'active'`, owner).Scan(&lease)
+		WHERE d.lease_owner <> '' AND d.status IN ('pending', 'failed') AND e.status = 'active'`).Scan(&lease)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: next lease expiry: %w", err)
 	}
