@@ -107,7 +107,7 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 				// The original was deleted: post anew under the same key.
 			}
 		}
-		room, err := tx.GetRoom(in.RoomID)
+		room, agents, err := tx.RoomForPost(in.RoomID)
 		if err != nil {
 			return err
 		}
@@ -139,10 +139,6 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 			if err := tx.InsertIdempotency(in.IdempotencyScope, in.IdempotencyKey, m.ID, now); err != nil {
 				return err
 			}
-		}
-		agents, err := tx.RoomAgents(in.RoomID)
-		if err != nil {
-			return err
 		}
 		res = PostResult{Message: m, Created: true}
 		p := MessagePayload{Room: roomRef(room), Message: m}

@@ -31,6 +31,7 @@ func (s *Service) CreateRoom(ctx context.Context, in CreateRoom) (Room, error) {
 		return Room{}, Errorf(CodeInvalidArgument, "at most %d members can be given at creation", MaxInviteBatch)
 	}
 	room := Room{ID: in.ID, Name: strings.TrimSpace(in.Name), CreatorID: in.CreatorID, CreatedAt: now, UpdatedAt: now}
+	var last *Event // the room's latest event: its RoomSeq is known once the write returns
 	err := s.write(ctx, func(tx Tx, emit func(*Event) error) error {
 		users := make([]User, 0, len(members))
 		for _, id := range members {
@@ -61,9 +62,12 @@ func (s *Service) CreateRoom(ctx context.Context, in CreateRoom) (Room, error) {
 				return err
 			}
 		}
-		room.LastEventID = e.RoomSeq
+		last = e
 		return nil
 	})
+	if err == nil {
+		room.LastEventID = last.RoomSeq
+	}
 	return room, err
 }
 
@@ -83,6 +87,7 @@ func (s *Service) RenameRoom(ctx context.Context, id, name string) (Room, error)
 		return Room{}, err
 	}
 	var room Room
+	var last *Event // the event: its RoomSeq is known once the write returns
 	err := s.write(ctx, func(tx Tx, emit func(*Event) error) error {
 		var err error
 		if room, err = tx.GetRoom(id); err != nil {
@@ -101,9 +106,12 @@ func (s *Service) RenameRoom(ctx context.Context, id, name string) (Room, error)
 		if err := emit(e); err != nil {
 			return err
 		}
-		room.LastEventID = e.RoomSeq
+		last = e
 		return nil
 	})
+	if err == nil {
+		room.LastEventID = last.RoomSeq
+	}
 	return room, err
 }
 

@@ -144,10 +144,12 @@ func (s *Service) now() time.Time { return s.clock.Now().UTC().Truncate(time.Mic
 
 // write runs fn in a group-committed transaction and publishes the events it appended.
 func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) error) error) error {
-	var events []Event
+	// The events are kept by pointer: a store may assign RoomSeq when it sends the
+	// statement, after emit returned (but always before Write does).
+	var emitted []*Event
 	var h Handover
 	err := s.store.Write(ctx, func(tx Tx) error {
-		events, h = events[:0], Handover{Deliveries: h.Deliveries[:0]}
+		emitted, h = emitted[:0], Handover{Deliveries: h.Deliveries[:0]}
 		return fn(tx, func(e *Event) error {
 			if e.ID == "" {
 				e.ID = ids.New("evt", e.CreatedAt)
@@ -158,12 +160,16 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) er
 			if err := s.fanOut(tx, e, &h); err != nil {
 				return err
 			}
-			events = append(events, *e)
+			emitted = append(emitted, e)
 			return nil
 		})
 	})
 	if err != nil {
 		return err
+	}
+	events := make([]Event, len(emitted))
+	for i, e := range emitted {
+		events[i] = *e
 	}
 	if len(h.Deliveries) > 0 {
 		h.Events = events

@@ -70,6 +70,10 @@ type Tx interface {
 	IsMember(roomID, userID string) (bool, error)
 	// MemberUsers returns every member of the room with their presence at now.
 	MemberUsers(roomID string, now time.Time) ([]User, error)
+	// RoomForPost returns a room and the ids of its members of kind agent, as a post
+	// needs them. The room's LastEventID and UpdatedAt may be older than the room's (a
+	// store may cache the rest, exactly); everything else is current.
+	RoomForPost(id string) (Room, []string, error)
 	// RoomAgents returns the ids of the room's members of kind agent.
 	RoomAgents(roomID string) ([]string, error)
 
@@ -87,7 +91,8 @@ type Tx interface {
 	IdempotentMessage(scope, key string) (string, error)
 	InsertIdempotency(scope, key, messageID string, at time.Time) error
 
-	// AppendEvent writes e to the outbox, assigning e.RoomSeq for room events.
+	// AppendEvent writes e to the outbox, assigning e.RoomSeq for room events (at the
+	// latest when the write function returns: a store may send the statement later).
 	AppendEvent(e *Event) error
 
 	SetAdminTokenHash(hash string) error

@@ -344,6 +344,12 @@ func (w writerConn) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan fu
 	}()
 	last := len(stmts) - 1
 	for i := 0; i < last; i++ {
+		if stmts[i].Scan != nil {
+			if err := stmts[i].Scan(br.QueryRow()); err != nil {
+				return 0, i, err
+			}
+			continue
+		}
 		if _, err := br.Exec(); err != nil {
 			return 0, i, err
 		}

@@ -36,13 +36,17 @@ type WriterConn interface {
 type Stmt struct {
 	SQL  string
 	Args []any
+	// Scan, if set, reads the one row the statement returns (sent before the last
+	// statement of a pipeline).
+	Scan func(Row) error
 }
 
 // Pipeliner is a WriterConn that sends several statements in one round trip.
 type Pipeliner interface {
-	// Pipeline runs stmts in order, sent together. With scan, the last statement is a
-	// query whose row scan reads; without, it is executed and n is its rows affected. When
-	// a statement fails (the rest does not run), failed is its index.
+	// Pipeline runs stmts in order, sent together. A statement before the last with a Scan
+	// returns a row that its Scan reads. With scan, the last statement is a query whose
+	// row scan reads; without, it is executed and n is its rows affected. When a statement
+	// fails (the rest does not run), failed is its index.
 	Pipeline(ctx context.Context, stmts []Stmt, scan func(Row) error) (n int64, failed int, err error)
 }
 

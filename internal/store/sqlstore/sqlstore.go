@@ -57,6 +57,7 @@ type Store struct {
 	begin                  string      // what starts a writer transaction (with the batch lock)
 	claimFirst, claimRetry string      // delivery claims with the dialect's row locking
 	routes                 routesCache // outgoing endpoint routing table (delivery.go)
+	rooms                  roomCache   // rooms as posts read them (roomcache.go)
 }
 
 type writeReq struct {
@@ -325,6 +326,11 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 		}
 	}
 	tx := &Tx{s: s, c: c}
+	defer func() {
+		if tx.roomData {
+			s.rooms.drop() // it changed cached data: committed or not, start again
+		}
+	}()
 	if s.d.NotifyChannel != "" {
 		tx.rooms = map[string]struct{}{}
 	}

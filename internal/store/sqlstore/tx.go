@@ -31,6 +31,9 @@ type Tx struct {
 	// transaction can change them meanwhile (batches commit one at a time): a membership
 	// or user change in it, or a rollback to a savepoint, drops them all.
 	agents map[string][]string
+	// roomData: this transaction changed data the room cache holds (roomDataChanged);
+	// genChecked: the room cache generation was read in it (RoomForPost).
+	roomData, genChecked bool
 	// pending holds statements of the running request whose results nobody reads, to be
 	// sent with its next statement (Pipeliner connections); labels name them for errors.
 	pending []Stmt
@@ -47,6 +50,18 @@ func (t *Tx) deferExec(what, q string, args ...any) error {
 	}
 	t.wrote = true
 	t.pending = append(t.pending, Stmt{SQL: t.s.sql(q), Args: args})
+	t.labels = append(t.labels, what)
+	return nil
+}
+
+// deferScan is deferExec for a statement that returns one row: scan reads it when the
+// statement is sent (at once where statements are not pipelined).
+func (t *Tx) deferScan(what, q string, scan func(Row) error, args ...any) error {
+	if _, ok := t.c.(Pipeliner); !ok || !t.s.d.RoundTrips {
+		return t.s.mapErr(scan(t.row(q, args...)), what)
+	}
+	t.wrote = true
+	t.pending = append(t.pending, Stmt{SQL: t.s.sql(q), Args: args, Scan: scan})
 	t.labels = append(t.labels, what)
 	return nil
 }
@@ -72,7 +87,11 @@ func (t *Tx) flush() error {
 	}
 	last, lastLabel := t.pending[len(t.pending)-1], t.labels[len(t.labels)-1]
 	t.pending, t.labels = t.pending[:len(t.pending)-1], t.labels[:len(t.labels)-1]
-	_, err := t.pipeline(last.SQL, last.Args, nil) // q is already rebound: sql() leaves "$N" alone
+	var scan func(Row) error
+	if last.Scan != nil {
+		scan = func(r Row) error { return last.Scan(trackedRow{r, t}) }
+	}
+	_, err := t.pipeline(last.SQL, last.Args, scan) // q is already rebound: sql() leaves "$N" alone
 	if err != nil {
 		t.broken = true
 		return t.s.mapErr(err, lastLabel)
@@ -206,7 +225,9 @@ func (t *Tx) InsertUser(u chat.User) error {
 
 // DeleteUser implements chat.Tx.
 func (t *Tx) DeleteUser(id string) error {
-	t.membersChanged()
+	if err := t.roomDataChanged(); err != nil {
+		return err
+	}
 	n, err := t.exec(`DELETE FROM users WHERE id = ?`, id)
 	return t.mustAffect(n, err, fmt.Sprintf("user %q", id))
 }
@@ -296,20 +317,27 @@ func (t *Tx) InsertRoom(r chat.Room) error {
 
 // UpdateRoom implements chat.Tx.
 func (t *Tx) UpdateRoom(r chat.Room) error {
+	if err := t.roomDataChanged(); err != nil {
+		return err
+	}
 	n, err := t.exec(`UPDATE rooms SET name = ?, updated_at = ? WHERE id = ?`, r.Name, micros(r.UpdatedAt), r.ID)
 	return t.mustAffect(n, err, fmt.Sprintf("room %q", r.ID))
 }
 
 // DeleteRoom implements chat.Tx.
 func (t *Tx) DeleteRoom(id string) error {
-	t.membersChanged()
+	if err := t.roomDataChanged(); err != nil {
+		return err
+	}
 	n, err := t.exec(`DELETE FROM rooms WHERE id = ?`, id)
 	return t.mustAffect(n, err, fmt.Sprintf("room %q", id))
 }
 
 // InsertMember implements chat.Tx.
 func (t *Tx) InsertMember(roomID, userID string, at time.Time) error {
-	t.membersChanged()
+	if err := t.roomDataChanged(); err != nil {
+		return err
+	}
 	if _, err := t.exec(`INSERT INTO members (room_id, user_id, joined_at) VALUES (?, ?, ?)`, roomID, userID, micros(at)); err != nil {
 		return t.s.mapErr(err, fmt.Sprintf("membership of %q in room %q", userID, roomID))
 	}
@@ -319,7 +347,9 @@ func (t *Tx) InsertMember(roomID, userID string, at time.Time) error {
 
 // DeleteMember implements chat.Tx.
 func (t *Tx) DeleteMember(roomID, userID string) error {
-	t.membersChanged()
+	if err := t.roomDataChanged(); err != nil {
+		return err
+	}
 	n, err := t.exec(`DELETE FROM members WHERE room_id = ? AND user_id = ?`, roomID, userID)
 	if err := t.mustAffect(n, err, fmt.Sprintf("membership of %q in room %q", userID, roomID)); err != nil {
 		return err
@@ -467,12 +497,15 @@ func (t *Tx) AppendEvent(e *chat.Event) error {
 		agents = string(b)
 	}
 	if e.RoomID != "" && t.s.d.RoundTrips {
-		// One statement: the room's next sequence number and the event row.
-		err := t.row(qAppendRoomEvent, e.RoomID, e.ID, e.Type, micros(e.CreatedAt), string(e.Payload), agents).Scan(&e.RoomSeq)
-		if t.noRows(err) {
-			return chat.Errorf(chat.CodeNotFound, "room %q not found", e.RoomID)
-		}
-		return t.s.mapErr(err, fmt.Sprintf("event %q", e.ID))
+		// One statement: the room's next sequence number and the event row, sent with the
+		// request's next statement or when it ends; e.RoomSeq is set then.
+		return t.deferScan(fmt.Sprintf("event %q", e.ID), qAppendRoomEvent, func(r Row) error {
+			err := r.Scan(&e.RoomSeq)
+			if t.noRows(err) {
+				return chat.Errorf(chat.CodeNotFound, "room %q not found", e.RoomID)
+			}
+			return err
+		}, e.RoomID, e.ID, e.Type, micros(e.CreatedAt), string(e.Payload), agents)
 	}
 	if e.RoomID != "" {
 		if err := t.row(`UPDATE rooms SET last_seq = last_seq + 1 WHERE id = ? RETURNING last_seq`, e.RoomID).Scan(&e.RoomSeq); err != nil {

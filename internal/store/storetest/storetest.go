@@ -49,6 +49,7 @@ func Run(t *testing.T, open Factory) {
 		"Webhooks":          testWebhooks, "WebhookLimit": testWebhookLimit,
 		"Deliveries": testDeliveries, "Relay": testRelay, "PortalLinks": testPortalLinks,
 		"RoomAgentsInTx": testRoomAgentsInTx, "StatementErrors": testStatementErrors,
+		"RoomForPost": testRoomForPost,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
@@ -285,18 +286,23 @@ func testEvents(t *testing.T, s chat.Store) {
 	ctx := context.Background()
 	setupRoom(t, s, "r")
 	setupRoom(t, s, "q")
-	var seqs []int64
+	var appended []*chat.Event // RoomSeq is assigned by the time the write returns
 	write(t, s, func(tx chat.Tx) error {
+		appended = appended[:0]
 		for i, room := range []string{"r", "q", "r", "", "r"} {
 			e := &chat.Event{ID: fmt.Sprintf("evt_%d", i), Type: chat.EventMessageSend, RoomID: room, CreatedAt: t0,
 				Payload: json.RawMessage(`{"n":1}`), Agents: []string{"x"}}
 			if err := tx.AppendEvent(e); err != nil {
 				return err
 			}
-			seqs = append(seqs, e.RoomSeq)
+			appended = append(appended, e)
 		}
 		return nil
 	})
+	var seqs []int64
+	for _, e := range appended {
+		seqs = append(seqs, e.RoomSeq)
+	}
 	if fmt.Sprint(seqs) != "[1 1 2 0 3]" {
 		t.Fatalf("room seqs %v", seqs)
 	}

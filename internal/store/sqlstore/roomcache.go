@@ -1,0 +1,117 @@
+package sqlstore
+
+import (
+	"fmt"
+	"slices"
+	"sync"
+
+	"github.com/chathooks/chathooks/internal/chat"
+)
+
+// roomCacheMax bounds the rooms the cache holds; past it, it starts again empty.
+const roomCacheMax = 200_000
+
+// roomCache holds, by room id, what a post reads about its room (the room's name and
+// member count, its agent members), shared by the store's writers so that a post costs no
+// read of them. It is exact:
+//   - an entry is made only from reads inside a write transaction that has changed no
+//     room, member or user data so far, so it is what the database holds;
+//   - a transaction that changes such data reads no entry, and drops every entry when it
+//     ends, committed or not;
+//   - on a store other nodes write too, every such transaction also bumps the database's
+//     room cache generation, and every write batch reads it (under the batch lock, which
+//     orders all write batches of all nodes) before its first use of the cache: entries
+//     made at another generation are dropped.
+//
+// mu guards every field.
+type roomCache struct {
+	mu  sync.Mutex
+	gen int64 // the generation the entries were made at (multi-node stores)
+	m   map[string]cachedRoom
+}
+
+type cachedRoom struct {
+	room   chat.Room
+	agents []string
+}
+
+func (c *roomCache) get(id string) (cachedRoom, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r, ok := c.m[id]
+	return r, ok
+}
+
+func (c *roomCache) put(id string, r cachedRoom) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil || len(c.m) >= roomCacheMax {
+		c.m = make(map[string]cachedRoom)
+	}
+	c.m[id] = r
+}
+
+// drop empties the cache.
+func (c *roomCache) drop() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.m = nil
+}
+
+// atGeneration empties the cache unless its entries were made at generation n.
+func (c *roomCache) atGeneration(n int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != n {
+		c.m, c.gen = nil, n
+	}
+}
+
+// roomDataChanged records that the transaction changes data the room cache holds: the
+// cache is not used for the rest of it and is dropped when it ends; on a multi-node store
+// the change bumps the generation, in the same transaction.
+func (t *Tx) roomDataChanged() error {
+	t.membersChanged()
+	if t.roomData {
+		return nil
+	}
+	t.roomData = true
+	if t.s.d.SingleNode {
+		return nil
+	}
+	return t.deferExec("room cache generation", `UPDATE room_cache_generation SET n = n + 1 WHERE id = 1`)
+}
+
+// RoomForPost implements chat.Tx.
+func (t *Tx) RoomForPost(id string) (chat.Room, []string, error) {
+	if t.roomData {
+		return t.roomForPost(id)
+	}
+	if !t.s.d.SingleNode && !t.genChecked {
+		var n int64
+		if err := t.row(`SELECT n FROM room_cache_generation WHERE id = 1`).Scan(&n); err != nil {
+			return chat.Room{}, nil, fmt.Errorf("store: room cache generation: %w", err)
+		}
+		t.genChecked = true
+		t.s.rooms.atGeneration(n)
+	}
+	if r, ok := t.s.rooms.get(id); ok {
+		return r.room, slices.Clone(r.agents), nil
+	}
+	room, agents, err := t.roomForPost(id)
+	if err != nil {
+		return room, agents, err
+	}
+	t.s.rooms.put(id, cachedRoom{room: room, agents: slices.Clone(agents)})
+	return room, agents, nil
+}
+
+// roomForPost reads a room and its agent members.
+func (t *Tx) roomForPost(id string) (chat.Room, []string, error) {
+	room, err := t.GetRoom(id)
+	if err != nil {
+		return room, nil, err
+	}
+	agents, err := t.RoomAgents(id)
+	return room, agents, err
+}
