@@ -24,20 +24,39 @@ import (
 type hookStore struct {
 	chat.Store
 	hook atomic.Pointer[func()]
-	// lose: the next write commits but its caller is told it failed, as when the
-	// connection drops while COMMIT is answered.
-	lose atomic.Bool
+	// loseRoom: the write that creates this room commits but its caller is told it
+	// failed, as when the connection drops while COMMIT is answered.
+	loseRoom atomic.Pointer[string]
 }
 
 func (h *hookStore) Write(ctx context.Context, fn func(chat.Tx) error) error {
-	err := h.Store.Write(ctx, fn)
+	var lose bool
+	inner := fn
+	if id := h.loseRoom.Load(); id != nil {
+		inner = func(tx chat.Tx) error { return fn(roomSpy{tx, *id, &lose}) }
+	}
+	err := h.Store.Write(ctx, inner)
 	if f := h.hook.Swap(nil); f != nil && err == nil {
 		(*f)()
 	}
-	if err == nil && h.lose.Swap(false) {
+	if err == nil && lose {
 		return chat.Errorf(chat.CodeUnavailable, "the connection was lost while the commit was answered")
 	}
 	return err
+}
+
+// roomSpy notes whether a write inserts the room id.
+type roomSpy struct {
+	chat.Tx
+	id   string
+	seen *bool
+}
+
+func (r roomSpy) InsertRoom(room chat.Room) error {
+	if room.ID == r.id {
+		*r.seen = true
+	}
+	return r.Tx.InsertRoom(room)
 }
 
 // arm makes f run after the next write through the service.
@@ -256,7 +275,8 @@ func TestUnconfirmedCommitDeliveredAfterItsLease(t *testing.T) {
 	}})
 	rc := newReceiver(t, nil)
 	createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventRoomCreate}})
-	hs.lose.Store(true)
+	lost := "r"
+	hs.loseRoom.Store(&lost)
 	s.Must(http.StatusServiceUnavailable, "POST", "/api/v1/rooms", map[string]any{"id": "r", "name": "Room r"})
 	s.Must(http.StatusOK, "GET", "/api/v1/rooms/r", nil) // it did commit
 	mkRoom(t, s, "r2")                                   // handed over as usual

@@ -232,9 +232,14 @@ func TestBatchFailureAfterWrite(t *testing.T) {
 				}
 			case err != nil:
 				t.Errorf("request %d: %v", i, err)
-			case i > n/2 && r != 1:
+			case i > n/2 && r != 1 && s.Dialect() == "sqlite":
 				// Requests after the failing one had not run when it failed.
 				t.Errorf("request %d ran %d times, want once", i, r)
+			case i > n/2 && r > 2:
+				// PostgreSQL sends the statements of several requests together, so the
+				// failure is found when they are sent: the requests after it may redo
+				// their work once too.
+				t.Errorf("request %d ran %d times, want at most twice", i, r)
 			case i < n/2 && r != 2:
 				// Requests before it redo their work once, after the rollback.
 				t.Errorf("request %d ran %d times, want twice", i, r)

@@ -164,8 +164,8 @@ func (t *Tx) InsertDeliveriesLeased(ds []chat.Delivery, l chat.Lease) error {
 			c := micros(d.CreatedAt)
 			args = append(args, d.ID, d.EndpointID, d.EventID, d.EventType, c, c, c, until, l.Owner)
 		}
-		if _, err := t.exec(q, args...); err != nil {
-			return t.s.mapErr(err, "delivery")
+		if err := t.deferExec("delivery", q, args...); err != nil {
+			return err
 		}
 		ds = ds[n:]
 	}

@@ -348,12 +348,15 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 				return abort(s.d.Retryable(err), fmt.Errorf("savepoint: %w", err))
 			}
 		}
-		tx.wrote, tx.broken = false, false
+		tx.wrote, tx.broken, tx.cur = false, false, r
 		err := s.call(r.fn, tx)
-		if err == nil {
-			err = tx.flush()
+		if savepoints {
+			// Under savepoints each request's statements are sent before its RELEASE.
+			if err == nil {
+				err = tx.flush()
+			}
+			tx.pending, tx.labels, tx.owners = nil, nil, nil
 		}
-		tx.pending, tx.labels = nil, nil
 		if err != nil && s.d.Retryable(err) {
 			return abort(true, err)
 		}
@@ -361,6 +364,12 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 			// The connection failed, not the request: the transaction is gone for all of
 			// them. Run the batch again (its BEGIN reconnects) or answer unavailable.
 			return abort(true, err)
+		}
+		if tx.earlier != nil {
+			// A statement an earlier request deferred failed when this one's statement
+			// took it along: that request failed after writing. Run the batch without it.
+			tx.earlier.err, tx.earlier.skip = tx.earlierErr, true
+			return abort(false, errExclude)
 		}
 		if err != nil {
 			r.err, r.skip = err, true
@@ -398,6 +407,24 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 		}
 	}
 	if live == 0 {
+		_, _ = abort(false, nil)
+		return false, nil
+	}
+	tx.cur = nil
+	if err := tx.flush(); err != nil {
+		// A deferred statement failed at the end: its request failed after writing.
+		if s.d.Retryable(err) || s.connectionFailed(err) {
+			return abort(true, err)
+		}
+		if tx.earlier == nil {
+			return abort(false, err) // no request to blame: the batch fails
+		}
+		tx.earlier.err, tx.earlier.skip = tx.earlierErr, true
+		for _, o := range batch {
+			if !o.skip {
+				return abort(false, errExclude)
+			}
+		}
 		_, _ = abort(false, nil)
 		return false, nil
 	}

@@ -34,10 +34,17 @@ type Tx struct {
 	// roomData: this transaction changed data the room cache holds (roomDataChanged);
 	// genChecked: the room cache generation was read in it (RoomForPost).
 	roomData, genChecked bool
-	// pending holds statements of the running request whose results nobody reads, to be
-	// sent with its next statement (Pipeliner connections); labels name them for errors.
-	pending []Stmt
-	labels  []string
+	// pending holds statements whose results nobody reads yet, to be sent with the next
+	// statement of the batch or before its commit (Pipeliner connections); labels name
+	// them for errors, owners are the requests that made them. cur is the request
+	// running. earlier: a statement of another request than cur failed when sent (that
+	// request failed after writing, with earlierErr).
+	pending    []Stmt
+	labels     []string
+	owners     []*writeReq
+	cur        *writeReq
+	earlier    *writeReq
+	earlierErr error
 }
 
 // deferExec runs a statement whose result is not needed: on a Pipeliner connection it is
@@ -51,6 +58,7 @@ func (t *Tx) deferExec(what, q string, args ...any) error {
 	t.wrote = true
 	t.pending = append(t.pending, Stmt{SQL: t.s.sql(q), Args: args})
 	t.labels = append(t.labels, what)
+	t.owners = append(t.owners, t.cur)
 	return nil
 }
 
@@ -63,30 +71,35 @@ func (t *Tx) deferScan(what, q string, scan func(Row) error, args ...any) error 
 	t.wrote = true
 	t.pending = append(t.pending, Stmt{SQL: t.s.sql(q), Args: args, Scan: scan})
 	t.labels = append(t.labels, what)
+	t.owners = append(t.owners, t.cur)
 	return nil
 }
 
 // pipeline sends the pending statements followed by q (scanned by scan, or executed).
 func (t *Tx) pipeline(q string, args []any, scan func(Row) error) (int64, error) {
 	stmts := append(t.pending, Stmt{SQL: t.s.sql(q), Args: args})
-	labels := t.labels
-	t.pending, t.labels = nil, nil
+	labels, owners := t.labels, t.owners
+	t.pending, t.labels, t.owners = nil, nil, nil
 	n, failed, err := t.c.(Pipeliner).Pipeline(t.s.wctx, stmts, scan)
 	if err != nil && failed < len(labels) {
 		t.broken = true
-		return 0, t.s.mapErr(err, labels[failed])
+		err = t.s.mapErr(err, labels[failed])
+		if o := owners[failed]; o != t.cur && t.earlier == nil {
+			t.earlier, t.earlierErr = o, err
+		}
+		return 0, err
 	}
 	return n, err
 }
 
-// flush sends the pending statements; the writer calls it when a request's function
-// returns without error.
+// flush sends the pending statements; the writer calls it before the commit (and after
+// each request when it runs them under savepoints).
 func (t *Tx) flush() error {
 	if len(t.pending) == 0 {
 		return nil
 	}
-	last, lastLabel := t.pending[len(t.pending)-1], t.labels[len(t.labels)-1]
-	t.pending, t.labels = t.pending[:len(t.pending)-1], t.labels[:len(t.labels)-1]
+	last, lastLabel, lastOwner := t.pending[len(t.pending)-1], t.labels[len(t.labels)-1], t.owners[len(t.owners)-1]
+	t.pending, t.labels, t.owners = t.pending[:len(t.pending)-1], t.labels[:len(t.labels)-1], t.owners[:len(t.owners)-1]
 	var scan func(Row) error
 	if last.Scan != nil {
 		scan = func(r Row) error { return last.Scan(trackedRow{r, t}) }
@@ -94,7 +107,11 @@ func (t *Tx) flush() error {
 	_, err := t.pipeline(last.SQL, last.Args, scan) // q is already rebound: sql() leaves "$N" alone
 	if err != nil {
 		t.broken = true
-		return t.s.mapErr(err, lastLabel)
+		err = t.s.mapErr(err, lastLabel)
+		if lastOwner != t.cur && t.earlier == nil {
+			t.earlier, t.earlierErr = lastOwner, err
+		}
+		return err
 	}
 	return nil
 }
