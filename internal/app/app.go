@@ -135,11 +135,13 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		st.Close()
 		return nil, err
 	}
-	// On PostgreSQL other nodes regenerate and delete webhooks without telling this one, so
-	// a cached token lookup is trusted for at most a second there.
+	// On PostgreSQL another node's commit that changes or revokes webhook tokens is
+	// announced (LISTEN/NOTIFY) and drops this node's cached token lookups; a lookup is
+	// also trusted for at most a minute, in case the listening connection was down when a
+	// notification was sent and the reconnect came later.
 	var webhookAuthTTL time.Duration
 	if cfg.DatabaseURL != "" {
-		webhookAuthTTL = time.Second
+		webhookAuthTTL = time.Minute
 	}
 	var serviceStore chat.Store = st
 	if cfg.WrapServiceStore != nil {

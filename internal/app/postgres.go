@@ -79,6 +79,7 @@ func (a *App) startScaleOut() {
 			e := a.DeliveryEngine()
 			if rooms == nil { // (re)connected: anything committed before may have been missed
 				a.Broker.PokeAll()
+				a.Service.WebhooksChangedElsewhere()
 				if e != nil {
 					e.EndpointsChanged()
 					e.DeliveriesDue()
@@ -94,6 +95,8 @@ func (a *App) startScaleOut() {
 					if e != nil {
 						e.DeliveriesDue()
 					}
+				case sqlstore.NotifyWebhooks:
+					a.Service.WebhooksChangedElsewhere()
 				default:
 					a.Broker.Poke(r)
 				}

@@ -105,6 +105,12 @@ func (s *Service) DeleteWebhook(ctx context.Context, id string) error {
 	return err
 }
 
+// WebhooksChangedElsewhere says another node changed or revoked webhook tokens (or that
+// such news may have been missed): every cached token lookup is dropped.
+func (s *Service) WebhooksChangedElsewhere() {
+	s.forgetWebhooks(func(Webhook) bool { return true })
+}
+
 // forgetWebhooks drops cached token lookups of the matching webhooks; called after every
 // write that changes a webhook's token or existence (whether or not it committed).
 func (s *Service) forgetWebhooks(match func(Webhook) bool) {

@@ -428,9 +428,12 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 		_, _ = abort(false, nil)
 		return false, nil
 	}
-	if s.d.NotifyChannel != "" && (len(tx.rooms) > 0 || tx.endpoints || tx.deliveries) {
+	if s.d.NotifyChannel != "" && (len(tx.rooms) > 0 || tx.endpoints || tx.deliveries || tx.webhooks) {
 		if tx.endpoints {
 			tx.rooms[NotifyEndpoints] = struct{}{}
+		}
+		if tx.webhooks {
+			tx.rooms[NotifyWebhooks] = struct{}{}
 		}
 		if tx.deliveries {
 			tx.rooms[NotifyDeliveries] = struct{}{}
@@ -453,11 +456,12 @@ func (s *Store) connectionFailed(err error) bool {
 }
 
 // Commit notifications name rooms, one a line; these lines (which no room id can be, as
-// ids have no "!") say that endpoints changed, or that deliveries nobody holds were
-// written or released.
+// ids have no "!") say that endpoints changed, that deliveries nobody holds were written
+// or released, or that webhook tokens were changed or revoked.
 const (
 	NotifyEndpoints  = "!endpoints"
 	NotifyDeliveries = "!deliveries"
+	NotifyWebhooks   = "!webhooks"
 )
 
 // maxNotifyPayload stays under PostgreSQL's 8000-byte NOTIFY payload limit.

@@ -18,6 +18,9 @@ type Tx struct {
 	// endpoints: an endpoint changed; deliveries: leases were released or deliveries
 	// written unleased (other nodes' engines should look). Both for commit notifications.
 	endpoints, deliveries bool
+	// webhooks: a webhook token was changed or revoked (other nodes' token lookup caches
+	// must forget), for commit notifications.
+	webhooks bool
 	// Of the request running now: wrote, it ran a statement that may change rows; broken,
 	// a statement failed (on PostgreSQL that aborts the transaction). A request that fails
 	// with neither left nothing to undo (runBatch).

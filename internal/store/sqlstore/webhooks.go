@@ -53,6 +53,7 @@ func (t *Tx) GetWebhook(id string) (chat.Webhook, error) {
 
 // SetWebhookToken implements chat.Tx.
 func (t *Tx) SetWebhookToken(id, tokenHash string, at time.Time) error {
+	t.webhooks = true
 	if _, err := t.exec(qRevokeTokens+`id = ? ON CONFLICT DO NOTHING`, chat.RevokedRegenerated, micros(at), id); err != nil {
 		return t.s.mapErr(err, "revoked webhook token")
 	}
@@ -62,6 +63,7 @@ func (t *Tx) SetWebhookToken(id, tokenHash string, at time.Time) error {
 
 // DeleteWebhook implements chat.Tx.
 func (t *Tx) DeleteWebhook(id string, at time.Time) error {
+	t.webhooks = true
 	if _, err := t.exec(qRevokeTokens+`id = ? ON CONFLICT DO NOTHING`, chat.RevokedDeleted, micros(at), id); err != nil {
 		return t.s.mapErr(err, "revoked webhook token")
 	}
@@ -71,6 +73,7 @@ func (t *Tx) DeleteWebhook(id string, at time.Time) error {
 
 // RevokeRoomWebhooks implements chat.Tx.
 func (t *Tx) RevokeRoomWebhooks(roomID string, at time.Time) error {
+	t.webhooks = true
 	_, err := t.exec(qRevokeTokens+`room_id = ? ON CONFLICT DO NOTHING`, chat.RevokedRoomDeleted, micros(at), roomID)
 	return t.s.mapErr(err, "revoked webhook token")
 }
