@@ -147,7 +147,7 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) er
 	var events []Event
 	var h Handover
 	err := s.store.Write(ctx, func(tx Tx) error {
-		events, h = events[:0], Handover{Deliveries: h.Deliveries[:0]}
+		events, h = events[:0], Handover{Deliveries: h.Deliveries[:0], Ordered: h.Ordered[:0]}
 		return fn(tx, func(e *Event) error {
 			if e.ID == "" {
 				e.ID = ids.New("evt", e.CreatedAt)
@@ -165,7 +165,7 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) er
 	if err != nil {
 		return err
 	}
-	if len(h.Deliveries) > 0 {
+	if len(h.Deliveries) > 0 || len(h.Ordered) > 0 {
 		h.Events = events
 		s.dispatch.Dispatch(h)
 	}
