@@ -29,6 +29,7 @@ type endpointBody struct {
 	RoomIDs        []string          `json:"room_ids,omitempty" maxItems:"100" doc:"only events of these rooms; absent or empty: every room"`
 	Template       string            `json:"template,omitempty" maxLength:"16384" doc:"chat formats: Go text/template rendering the JSON body (see docs/relay.md)"`
 	MaxHops        int               `json:"max_hops,omitempty" minimum:"0" maximum:"3" doc:"chat formats: relay messages that crossed fewer chathooks relays than this (default 1: relayed messages are not relayed again)"`
+	Ordering       string            `json:"ordering,omitempty" enum:"concurrent,fifo" doc:"concurrent (default): up to max_in_flight requests at once; fifo: one at a time in commit order, a failing delivery retried before anything behind it"`
 }
 
 type createEndpointIn struct {
@@ -52,6 +53,7 @@ type patchEndpointIn struct {
 		RoomIDs        []string          `json:"room_ids,omitempty" maxItems:"100" doc:"replaces the room scope; [] for every room"`
 		Template       *string           `json:"template,omitempty" maxLength:"16384" doc:"\"\" restores the default message"`
 		MaxHops        *int              `json:"max_hops,omitempty" minimum:"0" maximum:"3"`
+		Ordering       *string           `json:"ordering,omitempty" enum:"concurrent,fifo"`
 	}
 }
 
@@ -118,6 +120,7 @@ func RegisterEndpoints(api huma.API, svc *chat.Outbound, log *slog.Logger) {
 				URL: b.URL, Description: b.Description, AgentID: b.AgentID, EventTypes: b.EventTypes, Format: b.Format,
 				Secret: b.Secret, IncludeMembers: b.IncludeMembers, Headers: b.Headers, TimeoutMS: b.TimeoutMS,
 				MaxInFlight: b.MaxInFlight, RateLimit: b.RateLimit, RoomIDs: b.RoomIDs, Template: b.Template, MaxHops: b.MaxHops,
+				Ordering: b.Ordering,
 			}
 			if b.Retry != nil {
 				ei.Retry = *b.Retry
@@ -151,6 +154,7 @@ func RegisterEndpoints(api huma.API, svc *chat.Outbound, log *slog.Logger) {
 				URL: b.URL, Description: b.Description, AgentID: b.AgentID, EventTypes: b.EventTypes,
 				IncludeMembers: b.IncludeMembers, Headers: b.Headers, TimeoutMS: b.TimeoutMS, MaxInFlight: b.MaxInFlight,
 				RateLimit: b.RateLimit, Retry: b.Retry, Status: b.Status, RoomIDs: b.RoomIDs, Template: b.Template, MaxHops: b.MaxHops,
+				Ordering: b.Ordering,
 			})
 			if err != nil {
 				return nil, fail(ctx, err)

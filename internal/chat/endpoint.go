@@ -125,8 +125,11 @@ func (e Endpoint) Timeout() time.Duration {
 // FIFO reports whether the endpoint's deliveries are sent one at a time in commit order.
 func (e Endpoint) FIFO() bool { return e.Ordering == OrderingFIFO }
 
-// InFlight is the endpoint's bound on concurrent requests.
+// InFlight is the endpoint's bound on concurrent requests (fifo: one).
 func (e Endpoint) InFlight() int {
+	if e.FIFO() {
+		return 1
+	}
 	if e.MaxInFlight <= 0 {
 		return DefaultMaxInFlight
 	}

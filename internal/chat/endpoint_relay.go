@@ -130,8 +130,13 @@ func (o *Outbound) validate(e Endpoint, secret string, checkURL bool) error {
 	return validOptions(e)
 }
 
-// validScope checks room_ids and max_hops (every format).
+// validScope checks room_ids, max_hops and ordering (every format).
 func validScope(e Endpoint) error {
+	switch e.Ordering {
+	case "", OrderingConcurrent, OrderingFIFO:
+	default:
+		return Errorf(CodeInvalidArgument, "ordering %q is not one of concurrent, fifo", e.Ordering)
+	}
 	if len(e.RoomIDs) > MaxRoomScope {
 		return Errorf(CodeInvalidArgument, "room_ids: at most %d rooms", MaxRoomScope)
 	}

@@ -78,6 +78,7 @@ type EndpointView struct {
 	RoomIDs           []string          `json:"room_ids" doc:"only events of these rooms; empty: every room"`
 	Template          string            `json:"template,omitempty" doc:"chat formats: Go text/template rendering the body"`
 	MaxHops           int               `json:"max_hops,omitempty" doc:"chat formats: messages that crossed this many chathooks relays are not relayed again"`
+	Ordering          string            `json:"ordering" enum:"concurrent,fifo" doc:"concurrent: up to max_in_flight at once; fifo: one at a time in commit order, a failing delivery blocks those behind it"`
 	Status            string            `json:"status" enum:"active,unverified,disabled"`
 	CreatedAt         time.Time         `json:"created_at"`
 	UpdatedAt         time.Time         `json:"updated_at"`
@@ -101,6 +102,7 @@ type EndpointInput struct {
 	RoomIDs        []string
 	Template       string
 	MaxHops        int
+	Ordering       string // "" : concurrent
 }
 
 // EndpointPatch changes an endpoint; nil fields stay.
@@ -119,6 +121,7 @@ type EndpointPatch struct {
 	RoomIDs        []string // nil: unchanged; empty: every room
 	Template       *string
 	MaxHops        *int
+	Ordering       *string
 }
 
 func (o *Outbound) view(e Endpoint) (EndpointView, error) {
@@ -134,7 +137,10 @@ func (o *Outbound) view(e Endpoint) (EndpointView, error) {
 		Format: e.Format, Secret: sec, IncludeMembers: e.IncludeMembers, Headers: e.Headers,
 		TimeoutMS: int(e.Timeout().Milliseconds()), MaxInFlight: e.InFlight(), RateLimit: e.RateLimit,
 		Retry: e.Retry, Status: e.Status, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
-		RoomIDs: e.RoomIDs, Template: e.Template,
+		RoomIDs: e.RoomIDs, Template: e.Template, Ordering: e.Ordering,
+	}
+	if v.Ordering == "" {
+		v.Ordering = OrderingConcurrent
 	}
 	if v.RoomIDs == nil {
 		v.RoomIDs = []string{}
@@ -193,7 +199,7 @@ func (o *Outbound) CreateEndpoint(ctx context.Context, in EndpointInput) (Endpoi
 		ID: in.ID, URL: strings.TrimSpace(in.URL), Description: in.Description, AgentID: in.AgentID,
 		EventTypes: in.EventTypes, Format: in.Format, IncludeMembers: in.IncludeMembers, Headers: in.Headers,
 		TimeoutMS: in.TimeoutMS, MaxInFlight: in.MaxInFlight, RateLimit: in.RateLimit, Retry: in.Retry,
-		RoomIDs: slices.Clone(in.RoomIDs), Template: in.Template, MaxHops: in.MaxHops,
+		RoomIDs: slices.Clone(in.RoomIDs), Template: in.Template, MaxHops: in.MaxHops, Ordering: in.Ordering,
 		Status: EndpointActive, CreatedAt: now, UpdatedAt: now,
 	}
 	if e.ID == "" {
@@ -372,6 +378,9 @@ func applyPatch(e *Endpoint, p EndpointPatch) {
 	}
 	if p.MaxHops != nil {
 		e.MaxHops = *p.MaxHops
+	}
+	if p.Ordering != nil {
+		e.Ordering = *p.Ordering
 	}
 }
 
