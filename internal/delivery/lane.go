@@ -76,7 +76,7 @@ type item struct {
 	// fifo lanes: seq is the delivery's commit order; ordered says it came from an ordered
 	// claim (only those may join a fifo lane); inOrdered that it is in lane.ordered;
 	// releasing that its lease is being given back and its lane waits for that.
-	seq                            int64
+	seq                           int64
 	ordered, inOrdered, releasing bool
 }
 
