@@ -431,13 +431,15 @@ func TestConsoleFlow(t *testing.T) {
 		chromedp.SetValue(chromedp.CSS(`#ep-url`), rcv.URL+"/hooks/chat"),
 		chromedp.SetValue(chromedp.CSS(`#ep-desc`), "Incident bot"),
 		chromedp.SetValue(chromedp.CSS(`#ep-headers`), "X-Team: sre"),
-		chromedp.SetValue(chromedp.CSS(`#ep-attempts`), "1"))
+		chromedp.SetValue(chromedp.CSS(`#ep-attempts`), "1"),
+		chromedp.SetValue(chromedp.CSS(`#ep-ordering`), "fifo"))
 	admin.shot("endpoint-new")
 	admin.do("create the endpoint", chromedp.Click(chromedp.CSS(`#new-endpoint button[type=submit]`)))
 	admin.wait("the new secret, shown once", `/^whsec_/.test((document.querySelector('#new-secret input')||{}).value||'')`)
 	admin.clickDialog("I have stored it")
 	admin.wait("the endpoint page", `location.pathname.startsWith('/endpoints/ep_') && !!document.querySelector('#deliveries')`)
 	epID := strings.TrimPrefix(admin.str(`location.pathname`), "/endpoints/")
+	admin.wait("the fifo ordering in the settings", `(document.querySelector('#ep-order')||{}).textContent === 'FIFO: one at a time, in commit order'`)
 	if strings.Contains(admin.str(`document.body.innerText`), "whsec_") {
 		t.Error("the endpoint page shows the secret")
 	}

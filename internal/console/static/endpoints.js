@@ -42,6 +42,7 @@ function createForm(types, agents) {
   const num = (id, ph, max) => h('input', { id, type: 'number', min: 0, max, placeholder: ph });
   const maxAttempts = num('ep-attempts', 'format default', 100), maxInterval = num('ep-interval', 'format default'), ttl = num('ep-ttl', 'format default');
   const timeout = num('ep-timeout', '5000', 60000), inflight = num('ep-inflight', '16', 1024), rate = num('ep-rate', 'unlimited');
+  const ordering = h('select', { id: 'ep-ordering' }, h('option', { value: 'concurrent' }, 'Concurrent (up to max in flight)'), h('option', { value: 'fifo' }, 'FIFO: one at a time, in order'));
   const form = h('form', { class: 'card', id: 'new-endpoint' }, h('h2', {}, 'New endpoint'), err,
     h('label', { for: 'ep-url' }, 'URL'), url,
     h('label', { for: 'ep-desc' }, 'Description'), desc,
@@ -55,7 +56,9 @@ function createForm(types, agents) {
     h('fieldset', {}, h('legend', {}, 'Limits'), h('div', { class: 'form-grid' },
       h('div', {}, h('label', { for: 'ep-timeout' }, 'Timeout (ms)'), timeout),
       h('div', {}, h('label', { for: 'ep-inflight' }, 'Max in flight'), inflight),
-      h('div', {}, h('label', { for: 'ep-rate' }, 'Requests/s'), rate))),
+      h('div', {}, h('label', { for: 'ep-rate' }, 'Requests/s'), rate)),
+      h('label', { for: 'ep-ordering' }, 'Order'), ordering,
+      h('div', { class: 'hint' }, 'FIFO retries a failing delivery before sending anything after it.')),
     h('button', { class: 'btn btn-primary btn-block', type: 'submit' }, 'Create endpoint'));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -78,6 +81,7 @@ function createForm(types, agents) {
     if (timeout.value) body.timeout_ms = Number(timeout.value);
     if (inflight.value) body.max_in_flight = Number(inflight.value);
     if (rate.value) body.rate_limit_per_second = Number(rate.value);
+    if (ordering.value !== 'concurrent') body.ordering = ordering.value;
     try {
       const ep = await api('POST', '/endpoints', body);
       await showSecret('Endpoint created', ep.secret, 'This is the signing secret. It is shown only now; keep it in your receiver.');
@@ -118,6 +122,7 @@ export async function endpointPage(el, id) {
       h('dt', {}, 'Headers'), h('dd', { class: 'mono small' }, Object.keys(ep.headers || {}).length ? Object.entries(ep.headers).map(([k, v]) => h('div', {}, k + ': ' + v)) : '—'),
       h('dt', {}, 'Retry'), h('dd', {}, retryText(ep.retry)),
       h('dt', {}, 'Limits'), h('dd', {}, ep.timeout_ms + ' ms timeout · ' + ep.max_in_flight + ' in flight' + (ep.rate_limit_per_second ? ' · ' + ep.rate_limit_per_second + '/s' : '')),
+      h('dt', {}, 'Order'), h('dd', { id: 'ep-order' }, ep.ordering === 'fifo' ? 'FIFO: one at a time, in commit order' : 'Concurrent'),
       h('dt', {}, 'Secret'), h('dd', {}, 'Hidden. Rotate to get a new one', ep.previous_secret_expires_at ? ' (the previous one signs too until ' + new Date(ep.previous_secret_expires_at).toLocaleString() + ')' : '', '.'),
       h('dt', {}, 'Created'), h('dd', {}, timeEl(ep.created_at))),
     h('details', { class: 'small' }, h('summary', {}, 'How receivers verify signatures'), verifyGuide(ep.format)));
