@@ -17,7 +17,7 @@ type endpointBody struct {
 	URL            string            `json:"url" maxLength:"4096" doc:"http(s) URL deliveries are POSTed to; chat formats: the target's incoming-webhook URL (sealed, shown redacted)"`
 	Description    string            `json:"description,omitempty" maxLength:"1024"`
 	AgentID        string            `json:"agent_id,omitempty" doc:"agent-level endpoint of this agent user; absent: workspace-level"`
-	EventTypes     []string          `json:"event_types" doc:"[\"*\"] for every type, or a list (GET /event-types)"`
+	EventTypes     []string          `json:"event_types" doc:"[\"*\"] for every chat event type, or a list (GET /event-types); operational types (endpoint:failing, endpoint:recovered, endpoint:disabled, delivery:dead) only by name"`
 	Format         string            `json:"format,omitempty" enum:"standard,sendbird,rbm,slack,mattermost,google_chat,chime" doc:"default standard; slack, mattermost, google_chat and chime post each message into that chat tool"`
 	Secret         string            `json:"secret,omitempty" doc:"generated when absent (standard: whsec_ + base64 of 24 bytes); chat formats have none"`
 	IncludeMembers bool              `json:"include_members,omitempty" doc:"sendbird: add members[] to group channel payloads"`
@@ -254,6 +254,10 @@ func PayloadType(eventType string) reflect.Type {
 		return reflect.TypeFor[chat.ReadPayload]()
 	case chat.EventUserBlock, chat.EventUserUnblock:
 		return reflect.TypeFor[chat.BlockPayload]()
+	case chat.EventEndpointFailing, chat.EventEndpointRecovered, chat.EventEndpointDisabled:
+		return reflect.TypeFor[chat.EndpointHealthPayload]()
+	case chat.EventDeliveryDead:
+		return reflect.TypeFor[chat.DeliveryDeadPayload]()
 	}
 	return nil
 }
@@ -261,8 +265,9 @@ func PayloadType(eventType string) reflect.Type {
 // EventCatalog is every event type with a self-contained JSON Schema of its data (nested
 // types under $defs).
 func EventCatalog() []EventType {
-	out := make([]EventType, 0, len(chat.EventTypes))
-	for _, t := range chat.EventTypes {
+	all := chat.AllEventTypes()
+	out := make([]EventType, 0, len(all))
+	for _, t := range all {
 		out = append(out, EventType{Type: t, Schema: EventSchema(t)})
 	}
 	return out

@@ -136,9 +136,10 @@ func (e Endpoint) InFlight() int {
 	return e.MaxInFlight
 }
 
-// Wants reports whether the endpoint's filter selects the event type.
+// Wants reports whether the endpoint's filter selects the event type ("*" selects every
+// chat event; operational events only by name).
 func (e Endpoint) Wants(typ string) bool {
-	return slices.Contains(e.EventTypes, "*") || slices.Contains(e.EventTypes, typ)
+	return slices.Contains(e.EventTypes, "*") && !IsOperational(typ) || slices.Contains(e.EventTypes, typ)
 }
 
 // Routes is the routing table of the endpoints that receive deliveries (every endpoint
@@ -189,7 +190,9 @@ func NewRoutes(eps []Endpoint) *Routes {
 // Empty reports whether no endpoint can receive anything.
 func (r *Routes) Empty() bool { return r == nil || (len(r.workspace) == 0 && len(r.agents) == 0) }
 
-func (rt route) wants(typ string) bool { return rt.all || slices.Contains(rt.types, typ) }
+func (rt route) wants(typ string) bool {
+	return rt.all && !IsOperational(typ) || slices.Contains(rt.types, typ)
+}
 
 // takes reports whether the route's room scope and hop limit let the event through.
 func (rt route) takes(roomID string, hops int) bool {
@@ -208,7 +211,8 @@ func (e Endpoint) HopLimit() int {
 }
 
 // MatchEvent is Match for an event, also applying each endpoint's room scope and, for
-// chat targets, its hop limit (hops: how many relays the event's message crossed).
+// chat targets, its hop limit (hops: how many relays the event's message crossed). An
+// announcement about an endpoint (e.AboutEndpoint) never goes to that endpoint.
 func (r *Routes) MatchEvent(e *Event, hops int, only string) []string {
 	ids := r.Match(e.Type, e.Agents, only)
 	if len(ids) == 0 {
@@ -216,6 +220,9 @@ func (r *Routes) MatchEvent(e *Event, hops int, only string) []string {
 	}
 	out := ids[:0]
 	for _, id := range ids {
+		if id == e.AboutEndpoint {
+			continue
+		}
 		if rt, ok := r.find(id); !ok || rt.takes(e.RoomID, hops) {
 			out = append(out, id)
 		}

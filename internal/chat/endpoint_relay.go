@@ -188,7 +188,7 @@ func (o *Outbound) PreviewEndpoint(ctx context.Context, id string, in PreviewInp
 		}
 		ev = evs[0]
 	case in.Event != nil:
-		if !slices.Contains(EventTypes, in.Event.Type) {
+		if !KnownEventType(in.Event.Type) {
 			return Preview{}, Errorf(CodeInvalidArgument, "event.type: unknown event type %q", in.Event.Type)
 		}
 		if !json.Valid(in.Event.Payload) {

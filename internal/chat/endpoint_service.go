@@ -41,6 +41,7 @@ type Outbound struct {
 	urls    EndpointURLs
 	secrets EndpointSecrets
 	relay   Relay
+	alerts  *Alerter
 }
 
 // OutboundConfig wires an Outbound.
@@ -51,11 +52,14 @@ type OutboundConfig struct {
 	URLs     EndpointURLs
 	Secrets  EndpointSecrets
 	Relay    Relay // chat-target templates and previews; nil: refused
+	// Alerts, if set, announces endpoints disabled by hand (endpoint:disabled and the
+	// alerts room).
+	Alerts *Alerter
 }
 
 // NewOutbound returns the outgoing-webhook use cases over svc's store and clock.
 func NewOutbound(svc *Service, c OutboundConfig) *Outbound {
-	return &Outbound{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier, urls: c.URLs, secrets: c.Secrets, relay: c.Relay}
+	return &Outbound{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier, urls: c.URLs, secrets: c.Secrets, relay: c.Relay, alerts: c.Alerts}
 }
 
 // EndpointView is an endpoint as the API shows it, with its secret in clear (a chat
@@ -284,12 +288,12 @@ func (o *Outbound) ListEndpoints(ctx context.Context, after string, limit int) (
 // passes the handshake again.
 func (o *Outbound) UpdateEndpoint(ctx context.Context, id string, p EndpointPatch) (EndpointView, error) {
 	var e Endpoint
-	err := o.svc.store.Write(ctx, func(tx Tx) error {
+	err := o.svc.write(ctx, func(tx Tx, emit func(*Event) error) error {
 		var err error
 		if e, err = tx.GetEndpoint(id); err != nil {
 			return err
 		}
-		oldURL := e.URL
+		oldURL, oldStatus := e.URL, e.Status
 		applyPatch(&e, p)
 		if p.Status != nil {
 			switch *p.Status {
@@ -330,13 +334,35 @@ func (o *Outbound) UpdateEndpoint(ctx context.Context, id string, p EndpointPatc
 			}
 		}
 		e.UpdatedAt = o.svc.now()
-		return tx.UpdateEndpoint(e)
+		if err := tx.UpdateEndpoint(e); err != nil {
+			return err
+		}
+		return o.statusChanged(tx, emit, e, oldStatus)
 	})
 	if err != nil {
 		return EndpointView{}, err
 	}
 	o.changed()
 	return o.view(e)
+}
+
+// statusChanged announces an endpoint disabled by hand; one enabled again starts healthy,
+// so that its next failure or 410 is announced.
+func (o *Outbound) statusChanged(tx Tx, emit func(*Event) error, e Endpoint, old string) error {
+	switch {
+	case e.Status == old:
+		return nil
+	case e.Status == EndpointDisabled:
+		if o.alerts == nil {
+			return nil
+		}
+		_, err := o.svc.announce(tx, emit, announcement{kind: EventEndpointDisabled, endpointID: e.ID,
+			state: HealthDisabled, reason: ReasonManual}, o.alerts.base())
+		return err
+	case old == EndpointDisabled:
+		return tx.SetEndpointHealth(e.ID, HealthOK, o.svc.now())
+	}
+	return nil
 }
 
 func applyPatch(e *Endpoint, p EndpointPatch) {

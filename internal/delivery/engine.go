@@ -65,6 +65,10 @@ type Options struct {
 	// MaxHeld bounds the deliveries one endpoint's lane holds in memory (default 10,000);
 	// the rest wait in the store and are claimed as the lane drains.
 	MaxHeld int
+	// OnChange, if set, is told of endpoint health changes (breaker opened, success after
+	// failures or a lane's first success, 410 Gone, dead delivery). It is called from send
+	// goroutines, outside the engine's lock, and must not block (failure alerts queue them).
+	OnChange func(chat.EndpointChange)
 }
 
 // claimBatch is the most deliveries one lane claims from the store at a time.

@@ -127,6 +127,8 @@ type lane struct {
 	warn *rate.Limiter
 	// failing: the last attempt failed (to log when an endpoint starts or stops failing).
 	failing bool
+	// succeeded: an attempt of this lane succeeded (its first success is reported).
+	succeeded bool
 	// fifo: the endpoint sends one delivery at a time in commit order. Then queue and
 	// retries stay empty and ordered holds every held delivery by seq, those in flight or
 	// being recorded included: ordered[0] is the head, and nothing behind it is sent until
@@ -406,7 +408,8 @@ func (l *lane) takeHead(now time.Time, earliest func(time.Time)) []*item {
 }
 
 // finished accounts for an attempt that ended (ok or not) and drives the breaker. It
-// returns what changed for the log: "opened", "closed", "failing", "recovered" or "".
+// returns what changed for the log: "opened", "closed", "failing", "recovered", "first"
+// (the lane's first success) or "".
 func (l *lane) finished(it *item, ok bool, now time.Time) string {
 	l.release(it)
 	it.where = inRecording
@@ -414,12 +417,16 @@ func (l *lane) finished(it *item, ok bool, now time.Time) string {
 	wasFailing := l.failing
 	l.failing = !ok
 	if ok {
+		first := !l.succeeded
+		l.succeeded = true
 		l.fails, l.openUntil, l.cooldown = 0, time.Time{}, 0
 		switch {
 		case wasOpen:
 			return "closed"
 		case wasFailing:
 			return "recovered"
+		case first:
+			return "first"
 		}
 		return ""
 	}

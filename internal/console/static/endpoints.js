@@ -26,7 +26,26 @@ export async function endpointsPage(el) {
   }
   el.append(
     h('div', { class: 'page-head' }, h('div', { class: 'grow' }, h('h1', {}, 'Endpoints'), h('div', { class: 'muted' }, 'Where chat events are delivered: signed, retried, each endpoint on its own lane.'))),
-    h('div', { class: 'split' }, list, createForm(types.items, users.items.filter((u) => u.kind === 'agent'))));
+    h('div', { class: 'split' }, h('div', { class: 'stack' }, list, await alertsCard()), createForm(types.items, users.items.filter((u) => u.kind === 'agent'))));
+}
+
+// alertsCard chooses the room failure alerts are posted into (the workspace settings).
+async function alertsCard() {
+  const [settings, rooms] = await Promise.all([api('GET', '/settings'), api('GET', '/rooms?limit=200')]);
+  const room = h('select', { id: 'alerts-room' }, h('option', { value: '' }, 'No alerts room'),
+    rooms.items.map((r) => h('option', { value: r.id, selected: r.id === settings.alerts_room_id }, r.name || r.id)));
+  const save = h('button', { class: 'btn', type: 'submit', id: 'alerts-save' }, 'Save');
+  const form = h('form', { class: 'card', id: 'alerts' }, h('h2', {}, 'Failure alerts'),
+    h('p', { class: 'muted small' }, 'When an endpoint starts failing, recovers, is disabled or a delivery dies, chathooks posts one message into this room.'),
+    h('label', { for: 'alerts-room' }, 'Alerts room'), h('div', { class: 'actions' }, room, save));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await api('PATCH', '/settings', { alerts_room_id: room.value });
+      toast(room.value ? 'Alerts go to ' + room.selectedOptions[0].textContent : 'Alerts room cleared');
+    } catch (ex) { toast(errorText(ex), 'error'); }
+  });
+  return form;
 }
 
 function createForm(types, agents) {
@@ -47,7 +66,7 @@ function createForm(types, agents) {
     h('label', { for: 'ep-url' }, 'URL'), url,
     h('label', { for: 'ep-desc' }, 'Description'), desc,
     h('div', { class: 'form-grid' }, h('div', {}, h('label', { for: 'ep-format' }, 'Format'), format), h('div', {}, h('label', { for: 'ep-agent' }, 'Scope'), agent)),
-    h('fieldset', {}, h('legend', {}, 'Events'), h('label', { class: 'inline' }, all, 'All events, including future types'), h('div', {}, typeBoxes)),
+    h('fieldset', {}, h('legend', {}, 'Events'), h('label', { class: 'inline' }, all, 'All chat events, including future types'), h('div', {}, typeBoxes)),
     h('label', { for: 'ep-headers' }, 'Extra headers'), headers, h('div', { class: 'hint' }, 'One “Name: value” per line.'),
     h('fieldset', {}, h('legend', {}, 'Retry policy'), h('div', { class: 'form-grid' },
       h('div', {}, h('label', { for: 'ep-attempts' }, 'Max attempts'), maxAttempts),
@@ -178,6 +197,7 @@ export async function endpointPage(el, id) {
     get: (did) => api('GET', '/deliveries/' + encodeURIComponent(did)),
     retry: (did) => api('POST', '/deliveries/' + encodeURIComponent(did) + '/retry'),
     types: (await api('GET', '/event-types')).items.map((t) => t.type),
+    open: new URLSearchParams(location.search).get('delivery'),
   });
   onLeave(log.stop);
   const links = h('div', { class: 'card', id: 'portal-links' });
