@@ -376,7 +376,7 @@ func alertText(an announcement, e Endpoint, link string) string {
 	}
 	switch an.kind {
 	case EventEndpointFailing:
-		return fmt.Sprintf("⚠️ Endpoint %s is failing: its circuit breaker opened after failed attempts in a row; deliveries wait and are retried.%s [Open the endpoint](%s)", name, last, link)
+		return fmt.Sprintf("⚠️ Endpoint %s is failing: attempts fail in a row and its circuit breaker opened; deliveries wait and are retried.%s [Open the endpoint](%s)", name, last, link)
 	case EventEndpointRecovered:
 		return fmt.Sprintf("✅ Endpoint %s recovered: deliveries succeed again. [Open the endpoint](%s)", name, link)
 	case EventEndpointDisabled:
