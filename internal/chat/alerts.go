@@ -391,8 +391,12 @@ func alertText(an announcement, e Endpoint, link string) string {
 	if an.suppressed > 0 {
 		more = fmt.Sprintf(" %d more died since the last alert about this endpoint.", an.suppressed)
 	}
-	return fmt.Sprintf("❌ A delivery to endpoint %s died after %d attempts: `%s` of event `%s`.%s%s [Open the delivery](%s)",
-		name, d.AttemptCount, d.EventType, d.EventID, last, more, link)
+	attempts := fmt.Sprintf("%d attempts", d.AttemptCount)
+	if d.AttemptCount == 1 {
+		attempts = "its only attempt"
+	}
+	return fmt.Sprintf("❌ A delivery to endpoint %s died after %s: `%s` of event `%s`.%s%s [Open the delivery](%s)",
+		name, attempts, d.EventType, d.EventID, last, more, link)
 }
 
 // mdEscape escapes Markdown punctuation in text shown in an alert.

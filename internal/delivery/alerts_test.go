@@ -173,7 +173,7 @@ func TestAlertsDeadGoneAndDisabled(t *testing.T) {
 		texts = append(texts, m.Text)
 	}
 	if len(texts) != 3 || !slices.ContainsFunc(texts, func(x string) bool {
-		return strings.Contains(x, "died after 1 attempts") && strings.Contains(x, "?delivery="+dead[0].ID+")")
+		return strings.Contains(x, "died after its only attempt") && strings.Contains(x, "?delivery="+dead[0].ID+")")
 	}) || !slices.ContainsFunc(texts, func(x string) bool { return strings.Contains(x, "410 Gone") }) ||
 		!slices.ContainsFunc(texts, func(x string) bool { return strings.Contains(x, "**Manual**") && strings.Contains(x, "by hand") }) {
 		t.Fatalf("alerts: %q", texts)
