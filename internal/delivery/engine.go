@@ -8,7 +8,9 @@
 // deliveries this node leases for that endpoint and has not finished — a FIFO of first
 // attempts, a heap of retries by due time, and those in flight or being recorded — all
 // indexed by held (bounded by Options.MaxHeld; what does not fit is given back to the
-// store). On SQLite a lease lasts until the process restarts (Start releases them all);
+// store). A fifo endpoint's lane instead holds the head of the endpoint's unfinished
+// deliveries in commit order, claimed from the store (they are written unleased), and sends
+// one at a time, the next only once the one before it succeeded or died. On SQLite a lease lasts until the process restarts (Start releases them all);
 // on PostgreSQL it lasts an endpoint timeout plus LeaseMargin and the renewer extends it,
 // so other nodes take a dead node's work when its leases expire. Goroutines: Dispatch
 // runs on the writer's caller and only appends to lanes; the dispatcher loop (one) reloads
