@@ -184,3 +184,57 @@ func TestAlertsDeadGoneAndDisabled(t *testing.T) {
 		t.Fatalf("the 410 endpoint is %s", v.Status)
 	}
 }
+
+// The alerts room is relayed to a chat tool that is down too: the relay gets the alerts
+// about the other endpoint, fails them until they die, and its own breaker opens. That is
+// announced once, and not to the relay itself; the dead deliveries of alerts are not
+// announced. Everything comes to rest with a bounded number of alerts however far the
+// clock runs. Fake clock, run fast.
+func TestAlertsRelayOfTheAlertsRoomDoesNotStorm(t *testing.T) {
+	t.Parallel()
+	s, _ := startHooked(t)
+	mkUser(t, s, "u", "human")
+	mkRoom(t, s, "r", "u")
+	mkRoom(t, s, "alerts")
+	setAlertsRoom(t, s, "alerts")
+	x := newReceiver(t, status(http.StatusServiceUnavailable))
+	xep := createEndpoint(t, s, map[string]any{"url": x.URL, "event_types": []string{chat.EventMessageSend}, "room_ids": []string{"r"},
+		"max_in_flight": 8, "retry": map[string]any{"max_attempts": 2, "max_interval_s": 60}})
+	relay := newReceiver(t, status(http.StatusServiceUnavailable))
+	rep := createEndpoint(t, s, map[string]any{"url": relay.URL + "/services/T/B/X", "format": chat.TargetSlack, "room_ids": []string{"alerts"},
+		"event_types": []string{chat.EventMessageSend}, "retry": map[string]any{"max_attempts": 2, "max_interval_s": 60}})
+	for range engine.BreakerThreshold {
+		send(t, s, "r", "u", "m")
+	}
+	final := func(id string) bool {
+		for _, d := range deliveries(t, s, id, "") {
+			if d.Status == chat.DeliveryPending || d.Status == chat.DeliveryFailed {
+				return false
+			}
+		}
+		return true
+	}
+	// One alert that x is failing, one per dead delivery of x, one that the relay is failing.
+	const want = 1 + 5 + 1
+	apptest.Eventually(t, 30*time.Second, "every delivery dead and every alert posted", func() bool {
+		advance(s, time.Minute)
+		return final(xep.ID) && final(rep.ID) && len(roomMessages(t, s, "alerts")) >= want
+	})
+	var failing []string
+	for _, m := range roomMessages(t, s, "alerts") {
+		if strings.Contains(m.Text, "is failing") {
+			failing = append(failing, m.Text)
+		}
+	}
+	if n := len(roomMessages(t, s, "alerts")); n != want || len(failing) != 2 {
+		t.Fatalf("%d alerts (%d failing), want %d (2 failing)", n, len(failing), want)
+	}
+	for i, h := range relay.all() {
+		if strings.Contains(string(h.Body), rep.ID) {
+			t.Fatalf("request %d to the relay is an alert about itself: %s", i, h.Body)
+		}
+	}
+	if n := len(deliveries(t, s, rep.ID, "")); n != want-1 {
+		t.Fatalf("the relay got %d alerts, want %d", n, want-1)
+	}
+}
