@@ -227,6 +227,9 @@ func TestAlertsRelayOfTheAlertsRoomDoesNotStorm(t *testing.T) {
 		}
 	}
 	if n := len(roomMessages(t, s, "alerts")); n != want || len(failing) != 2 {
+		for _, m := range roomMessages(t, s, "alerts") {
+			t.Log(m.Text)
+		}
 		t.Fatalf("%d alerts (%d failing), want %d (2 failing)", n, len(failing), want)
 	}
 	for i, h := range relay.all() {

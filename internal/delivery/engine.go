@@ -675,6 +675,11 @@ func (e *Engine) recover(ctx context.Context, now time.Time) (more bool, err err
 			if l == nil || l.deleted {
 				continue
 			}
+			if _, ok := l.held[d.ID]; ok {
+				// Our own lease had lapsed and the claim renewed it: already held, and not a
+				// manual retry (admit would take it for one and attempt it again).
+				continue
+			}
 			it := &item{id: d.ID, endpointID: d.EndpointID, eventID: d.EventID, ev: evs[d.EventID],
 				attempts: d.AttemptCount, created: d.CreatedAt, due: now, seq: d.Seq, ordered: orderedWant(wants, l)}
 			if d.Due.After(now) {
