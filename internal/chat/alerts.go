@@ -74,8 +74,10 @@ type Alerter struct {
 	queuedDead map[string]int
 	dropped    map[string]int
 	wake       chan struct{} // one slot: the queue grew
-	stop       chan struct{}
-	done       chan struct{}
+	// stop and done belong to the lifecycle's goroutine (Start, Stop): the worker gets its
+	// own copies.
+	stop chan struct{}
+	done chan struct{}
 
 	// dead is the worker's per-endpoint limit of dead announcements (worker only).
 	dead map[string]*deadWindow
@@ -116,15 +118,17 @@ func (a *Alerter) Notify(c EndpointChange) {
 // Start runs the worker until Stop.
 func (a *Alerter) Start() {
 	a.stop, a.done = make(chan struct{}), make(chan struct{})
-	go a.run()
+	go a.run(a.stop, a.done)
 }
 
-// Stop ends the worker after it wrote what is queued, or when ctx ends.
+// Stop ends the worker after it wrote what is queued, or when ctx ends. Start and Stop are
+// called by one goroutine (the app's lifecycle); a second Stop does nothing.
 func (a *Alerter) Stop(ctx context.Context) {
 	if a.stop == nil {
 		return
 	}
 	close(a.stop)
+	a.stop = nil
 	select {
 	case <-a.done:
 	case <-ctx.Done():
@@ -133,8 +137,8 @@ func (a *Alerter) Stop(ctx context.Context) {
 
 // run is the worker: it writes queued changes one by one, until stopped with an empty
 // queue.
-func (a *Alerter) run() {
-	defer close(a.done)
+func (a *Alerter) run(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
 	for {
 		a.mu.Lock()
 		batch := a.queue
@@ -148,7 +152,7 @@ func (a *Alerter) run() {
 		}
 		select {
 		case <-a.wake:
-		case <-a.stop:
+		case <-stop:
 			a.mu.Lock()
 			empty := len(a.queue) == 0
 			a.mu.Unlock()
