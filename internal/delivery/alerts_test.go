@@ -53,6 +53,9 @@ func setAlertsRoom(t *testing.T, s *apptest.Server, room string) {
 	if v.AlertsRoomID != room {
 		t.Fatalf("settings read back: %+v", v)
 	}
+	if r := s.Do("PATCH", "/api/v1/settings", map[string]any{"alerts_room_id": "no-such-room"}); r.Status != http.StatusBadRequest || r.ErrorCode() != "invalid_argument" {
+		t.Fatalf("an unknown alerts room: %d %s", r.Status, r.Body)
+	}
 }
 
 // An endpoint whose receiver fails opens its circuit breaker: the alerts room gets one
