@@ -166,6 +166,7 @@ func New(mux *http.ServeMux, svc *chat.Service, sub Subscriber, log *slog.Logger
 	h.registerRooms(api)
 	h.registerMessages(api)
 	h.registerStream(api)
+	h.registerSettings(api)
 	for _, fn := range extra {
 		fn(api)
 	}

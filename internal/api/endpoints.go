@@ -17,7 +17,7 @@ type endpointBody struct {
 	URL            string            `json:"url" maxLength:"4096" doc:"http(s) URL deliveries are POSTed to; chat formats: the target's incoming-webhook URL (sealed, shown redacted)"`
 	Description    string            `json:"description,omitempty" maxLength:"1024"`
 	AgentID        string            `json:"agent_id,omitempty" doc:"agent-level endpoint of this agent user; absent: workspace-level"`
-	EventTypes     []string          `json:"event_types" doc:"[\"*\"] for every type, or a list (GET /event-types)"`
+	EventTypes     []string          `json:"event_types" doc:"[\"*\"] for every chat event type, or a list (GET /event-types); operational types (endpoint:failing, endpoint:recovered, endpoint:disabled, delivery:dead) only by name"`
 	Format         string            `json:"format,omitempty" enum:"standard,sendbird,rbm,slack,mattermost,google_chat,chime" doc:"default standard; slack, mattermost, google_chat and chime post each message into that chat tool"`
 	Secret         string            `json:"secret,omitempty" doc:"generated when absent (standard: whsec_ + base64 of 24 bytes); chat formats have none"`
 	IncludeMembers bool              `json:"include_members,omitempty" doc:"sendbird: add members[] to group channel payloads"`
@@ -29,6 +29,7 @@ type endpointBody struct {
 	RoomIDs        []string          `json:"room_ids,omitempty" maxItems:"100" doc:"only events of these rooms; absent or empty: every room"`
 	Template       string            `json:"template,omitempty" maxLength:"16384" doc:"chat formats: Go text/template rendering the JSON body (see docs/relay.md)"`
 	MaxHops        int               `json:"max_hops,omitempty" minimum:"0" maximum:"3" doc:"chat formats: relay messages that crossed fewer chathooks relays than this (default 1: relayed messages are not relayed again)"`
+	Ordering       string            `json:"ordering,omitempty" enum:"concurrent,fifo" doc:"concurrent (default): up to max_in_flight requests at once; fifo: one at a time in commit order, a failing delivery retried before anything behind it"`
 }
 
 type createEndpointIn struct {
@@ -52,6 +53,7 @@ type patchEndpointIn struct {
 		RoomIDs        []string          `json:"room_ids,omitempty" maxItems:"100" doc:"replaces the room scope; [] for every room"`
 		Template       *string           `json:"template,omitempty" maxLength:"16384" doc:"\"\" restores the default message"`
 		MaxHops        *int              `json:"max_hops,omitempty" minimum:"0" maximum:"3"`
+		Ordering       *string           `json:"ordering,omitempty" enum:"concurrent,fifo"`
 	}
 }
 
@@ -118,6 +120,7 @@ func RegisterEndpoints(api huma.API, svc *chat.Outbound, log *slog.Logger) {
 				URL: b.URL, Description: b.Description, AgentID: b.AgentID, EventTypes: b.EventTypes, Format: b.Format,
 				Secret: b.Secret, IncludeMembers: b.IncludeMembers, Headers: b.Headers, TimeoutMS: b.TimeoutMS,
 				MaxInFlight: b.MaxInFlight, RateLimit: b.RateLimit, RoomIDs: b.RoomIDs, Template: b.Template, MaxHops: b.MaxHops,
+				Ordering: b.Ordering,
 			}
 			if b.Retry != nil {
 				ei.Retry = *b.Retry
@@ -151,6 +154,7 @@ func RegisterEndpoints(api huma.API, svc *chat.Outbound, log *slog.Logger) {
 				URL: b.URL, Description: b.Description, AgentID: b.AgentID, EventTypes: b.EventTypes,
 				IncludeMembers: b.IncludeMembers, Headers: b.Headers, TimeoutMS: b.TimeoutMS, MaxInFlight: b.MaxInFlight,
 				RateLimit: b.RateLimit, Retry: b.Retry, Status: b.Status, RoomIDs: b.RoomIDs, Template: b.Template, MaxHops: b.MaxHops,
+				Ordering: b.Ordering,
 			})
 			if err != nil {
 				return nil, fail(ctx, err)
@@ -250,6 +254,10 @@ func PayloadType(eventType string) reflect.Type {
 		return reflect.TypeFor[chat.ReadPayload]()
 	case chat.EventUserBlock, chat.EventUserUnblock:
 		return reflect.TypeFor[chat.BlockPayload]()
+	case chat.EventEndpointFailing, chat.EventEndpointRecovered, chat.EventEndpointDisabled:
+		return reflect.TypeFor[chat.EndpointHealthPayload]()
+	case chat.EventDeliveryDead:
+		return reflect.TypeFor[chat.DeliveryDeadPayload]()
 	}
 	return nil
 }
@@ -257,8 +265,9 @@ func PayloadType(eventType string) reflect.Type {
 // EventCatalog is every event type with a self-contained JSON Schema of its data (nested
 // types under $defs).
 func EventCatalog() []EventType {
-	out := make([]EventType, 0, len(chat.EventTypes))
-	for _, t := range chat.EventTypes {
+	all := chat.AllEventTypes()
+	out := make([]EventType, 0, len(all))
+	for _, t := range all {
 		out = append(out, EventType{Type: t, Schema: EventSchema(t)})
 	}
 	return out

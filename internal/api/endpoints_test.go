@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -24,13 +27,14 @@ func TestEventCatalogSchemasValidateRealEvents(t *testing.T) {
 	for _, it := range cat.Items {
 		have[it.Type] = it.Schema
 	}
-	for _, typ := range chat.EventTypes {
+	all := chat.AllEventTypes()
+	for _, typ := range all {
 		if sc := have[typ]; sc == nil || sc["type"] != "object" || sc["properties"] == nil {
 			t.Fatalf("event type %s has no schema: %v", typ, sc)
 		}
 	}
-	if len(have) != len(chat.EventTypes) {
-		t.Fatalf("catalog has %d types, want %d", len(have), len(chat.EventTypes))
+	if len(have) != len(all) {
+		t.Fatalf("catalog has %d types, want %d", len(have), len(all))
 	}
 
 	ok := func(method, path string, body any) apptest.Response {
@@ -58,29 +62,49 @@ func TestEventCatalogSchemasValidateRealEvents(t *testing.T) {
 	ok("POST", "/api/v1/users/a/blocks", map[string]any{"target_id": "b"})
 	ok("DELETE", "/api/v1/users/a/blocks/b", nil)
 	ok("DELETE", "/api/v1/rooms/r", nil)
+	// Operational events: a delivery that dies at its only attempt, an endpoint disabled.
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { w.WriteHeader(http.StatusInternalServerError) }))
+	defer rc.Close()
+	var ep chat.EndpointView
+	ok("POST", "/api/v1/endpoints", map[string]any{"url": rc.URL, "event_types": []string{chat.EventUserBlock}, "retry": map[string]any{"max_attempts": 1}}).JSON(t, &ep)
+	ok("POST", "/api/v1/users/a/blocks", map[string]any{"target_id": "c"})
+	apptest.Eventually(t, 10*time.Second, "a delivery:dead event", func() bool {
+		evs, _, err := s.Store.Events(context.Background(), 0, 1000)
+		return err == nil && slices.ContainsFunc(evs, func(e chat.Event) bool { return e.Type == chat.EventDeliveryDead })
+	})
+	ok("PATCH", "/api/v1/endpoints/"+ep.ID, map[string]any{"status": "disabled"})
 
+	validate := func(typ string, payload []byte) {
+		t.Helper()
+		reg := huma.NewMapRegistry("#/$defs/", huma.DefaultSchemaNamer)
+		schema := reg.Schema(api.PayloadType(typ), false, typ)
+		var v any
+		if err := json.Unmarshal(payload, &v); err != nil {
+			t.Fatal(err)
+		}
+		res := &huma.ValidateResult{}
+		huma.Validate(reg, schema, huma.NewPathBuffer([]byte{}, 0), huma.ModeReadFromServer, v, res)
+		if len(res.Errors) > 0 {
+			t.Fatalf("%s payload %s does not validate: %v", typ, payload, res.Errors)
+		}
+	}
 	evs, _, err := s.Store.Events(context.Background(), 0, 1000)
 	if err != nil {
 		t.Fatal(err)
 	}
 	checked := map[string]bool{}
 	for _, ev := range evs {
-		reg := huma.NewMapRegistry("#/$defs/", huma.DefaultSchemaNamer)
-		schema := reg.Schema(api.PayloadType(ev.Type), false, ev.Type)
-		var v any
-		if err := json.Unmarshal(ev.Payload, &v); err != nil {
-			t.Fatal(err)
-		}
-		res := &huma.ValidateResult{}
-		huma.Validate(reg, schema, huma.NewPathBuffer([]byte{}, 0), huma.ModeReadFromServer, v, res)
-		if len(res.Errors) > 0 {
-			t.Fatalf("%s payload %s does not validate: %v", ev.Type, ev.Payload, res.Errors)
-		}
+		validate(ev.Type, ev.Payload)
 		checked[ev.Type] = true
 	}
-	for _, typ := range chat.EventTypes {
+	for _, typ := range append(slices.Clone(chat.EventTypes), chat.EventDeliveryDead, chat.EventEndpointDisabled) {
 		if !checked[typ] {
 			t.Errorf("no real %s event was validated", typ)
 		}
+	}
+	// endpoint:failing and endpoint:recovered share endpoint:disabled's data type; their
+	// examples (the catalog's, test events') validate too.
+	for _, typ := range all {
+		validate(typ, chat.ExamplePayload(typ, time.Now()))
 	}
 }

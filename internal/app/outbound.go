@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/danielgtaylor/huma/v2"
 
@@ -31,6 +32,9 @@ type outbound struct {
 	client *http.Client
 	svcMu  sync.Mutex
 	svc    *chat.Outbound
+	// alerts announces endpoint failures; set once the chat service exists (the engine,
+	// built before it, reaches it through this pointer).
+	alerts atomic.Pointer[chat.Alerter]
 }
 
 func (a *App) initOutbound() *outbound {
@@ -47,6 +51,11 @@ func (a *App) initOutbound() *outbound {
 			Store: a.Store, Box: box, Client: o.client, Clock: a.cfg.Clock, Log: a.log, Metrics: a.Metrics,
 			AppID: box.InstallationID(), NodeID: a.nodeID,
 			LeaseMargin: a.cfg.DeliveryLeaseMargin, Rescan: a.cfg.DeliveryRescan,
+			OnChange: func(c chat.EndpointChange) {
+				if al := o.alerts.Load(); al != nil {
+					al.Notify(c)
+				}
+			},
 		})
 	})
 	return o
@@ -69,10 +78,32 @@ func (a *App) outboundService() *chat.Outbound {
 	if o.svc == nil && o.engine != nil && a.Service != nil {
 		o.svc = chat.NewOutbound(a.Service, chat.OutboundConfig{
 			Box: o.box, Verifier: delivery.Verifier{Client: o.client}, Notifier: o.engine, Relay: relay.Renderer{},
-			URLs: endpointURLs{allowPrivate: a.cfg.AllowPrivateTargets}, Secrets: endpointSecrets{},
+			URLs: endpointURLs{allowPrivate: a.cfg.AllowPrivateTargets}, Secrets: endpointSecrets{}, Alerts: a.alerter(),
 		})
 	}
 	return o.svc
+}
+
+// alerter returns the failure alerter, made on first use (after the chat service).
+func (a *App) alerter() *chat.Alerter {
+	o := &a.out
+	if al := o.alerts.Load(); al != nil {
+		return al
+	}
+	al := chat.NewAlerter(a.Service, a.consoleBaseURL)
+	if o.alerts.CompareAndSwap(nil, al) {
+		return al
+	}
+	return o.alerts.Load()
+}
+
+// consoleBaseURL is the base of the console links alerts carry: --base-url, else the
+// address the server listens on.
+func (a *App) consoleBaseURL() string {
+	if a.ln == nil {
+		return a.cfg.BaseURL
+	}
+	return a.URL()
 }
 
 // DeliveryEngine returns the delivery engine (tests poke it after moving a fake clock).
@@ -89,18 +120,24 @@ func (a *App) startOutbound() error {
 	if o.err != nil {
 		return o.err
 	}
+	a.alerter().Start()
 	if err := o.engine.Start(context.Background()); err != nil {
 		return fmt.Errorf("app: start delivery engine: %w", err)
 	}
 	return nil
 }
 
-// stopOutbound stops the delivery engine, finishing in-flight deliveries within ctx.
+// stopOutbound stops the delivery engine, finishing in-flight deliveries within ctx, then
+// the alerter once it wrote what the engine reported.
 func (a *App) stopOutbound(ctx context.Context) error {
+	var err error
 	if o := a.initOutbound(); o.engine != nil {
-		return o.engine.Stop(ctx)
+		err = o.engine.Stop(ctx)
 	}
-	return nil
+	if al := a.out.alerts.Load(); al != nil {
+		al.Stop(ctx)
+	}
+	return err
 }
 
 // sendbirdSettings serves GET/PUT /v3/applications/settings/webhook with Sendbird's

@@ -2,7 +2,6 @@ package chat
 
 import (
 	"context"
-	"slices"
 )
 
 // MaxTypeScan bounds how many deliveries one filtered listing reads looking for an event
@@ -13,7 +12,7 @@ const MaxTypeScan = 2000
 // optionally by status. It reads the endpoint's log page by page (at most MaxTypeScan rows
 // per call) and returns the matches with the cursor to continue from ("" at the end).
 func (o *Outbound) ListDeliveriesOfType(ctx context.Context, q DeliveryQuery, eventType string) ([]Delivery, string, error) {
-	if !slices.Contains(EventTypes, eventType) {
+	if !KnownEventType(eventType) {
 		return nil, "", Errorf(CodeInvalidArgument, "event_type %q is not a known event type", eventType)
 	}
 	want := pageLimit(q.Limit)

@@ -45,6 +45,16 @@ const (
 	ChatTargetRate = 1.0
 )
 
+// Endpoint orderings: how an endpoint's deliveries are sent.
+const (
+	// OrderingConcurrent (the default) sends up to max_in_flight deliveries at once; a
+	// failed one is retried later, possibly after the ones behind it.
+	OrderingConcurrent = "concurrent"
+	// OrderingFIFO sends one delivery at a time in commit order: a failing delivery is
+	// retried, on its schedule, before anything after it is sent.
+	OrderingFIFO = "fifo"
+)
+
 // Endpoint statuses.
 const (
 	EndpointActive     = "active"
@@ -96,7 +106,9 @@ type Endpoint struct {
 	Template string
 	// MaxHops (chat targets): a message that already crossed this many chathooks relays is
 	// not relayed again (0 means 1: relayed messages stop here).
-	MaxHops   int
+	MaxHops int
+	// Ordering is OrderingConcurrent ("" means it) or OrderingFIFO.
+	Ordering  string
 	Status    string
 	CreatedAt time.Time
 	UpdatedAt time.Time
@@ -110,17 +122,24 @@ func (e Endpoint) Timeout() time.Duration {
 	return time.Duration(e.TimeoutMS) * time.Millisecond
 }
 
-// InFlight is the endpoint's bound on concurrent requests.
+// FIFO reports whether the endpoint's deliveries are sent one at a time in commit order.
+func (e Endpoint) FIFO() bool { return e.Ordering == OrderingFIFO }
+
+// InFlight is the endpoint's bound on concurrent requests (fifo: one).
 func (e Endpoint) InFlight() int {
+	if e.FIFO() {
+		return 1
+	}
 	if e.MaxInFlight <= 0 {
 		return DefaultMaxInFlight
 	}
 	return e.MaxInFlight
 }
 
-// Wants reports whether the endpoint's filter selects the event type.
+// Wants reports whether the endpoint's filter selects the event type ("*" selects every
+// chat event; operational events only by name).
 func (e Endpoint) Wants(typ string) bool {
-	return slices.Contains(e.EventTypes, "*") || slices.Contains(e.EventTypes, typ)
+	return slices.Contains(e.EventTypes, "*") && !IsOperational(typ) || slices.Contains(e.EventTypes, typ)
 }
 
 // Routes is the routing table of the endpoints that receive deliveries (every endpoint
@@ -133,6 +152,7 @@ type Routes struct {
 	workspace []route
 	agents    map[string][]route // agent id -> its agent-level endpoints
 	byID      map[string]route
+	anyFIFO   bool // some endpoint is fifo
 }
 
 type route struct {
@@ -142,6 +162,7 @@ type route struct {
 	status  string
 	rooms   []string // empty: every room
 	maxHops int      // chat targets: relay messages that crossed fewer relays; 0: any
+	fifo    bool     // deliveries are written unleased and claimed in commit order
 }
 
 // NewRoutes builds the routing table of eps (disabled endpoints are skipped).
@@ -151,11 +172,12 @@ func NewRoutes(eps []Endpoint) *Routes {
 		if e.Status == EndpointDisabled {
 			continue
 		}
-		rt := route{id: e.ID, all: slices.Contains(e.EventTypes, "*"), types: e.EventTypes, status: e.Status, rooms: e.RoomIDs}
+		rt := route{id: e.ID, all: slices.Contains(e.EventTypes, "*"), types: e.EventTypes, status: e.Status, rooms: e.RoomIDs, fifo: e.FIFO()}
 		if IsChatTarget(e.Format) {
 			rt.maxHops = e.HopLimit()
 		}
 		r.byID[e.ID] = rt
+		r.anyFIFO = r.anyFIFO || rt.fifo
 		if e.AgentID == "" {
 			r.workspace = append(r.workspace, rt)
 		} else {
@@ -168,7 +190,9 @@ func NewRoutes(eps []Endpoint) *Routes {
 // Empty reports whether no endpoint can receive anything.
 func (r *Routes) Empty() bool { return r == nil || (len(r.workspace) == 0 && len(r.agents) == 0) }
 
-func (rt route) wants(typ string) bool { return rt.all || slices.Contains(rt.types, typ) }
+func (rt route) wants(typ string) bool {
+	return rt.all && !IsOperational(typ) || slices.Contains(rt.types, typ)
+}
 
 // takes reports whether the route's room scope and hop limit let the event through.
 func (rt route) takes(roomID string, hops int) bool {
@@ -187,7 +211,8 @@ func (e Endpoint) HopLimit() int {
 }
 
 // MatchEvent is Match for an event, also applying each endpoint's room scope and, for
-// chat targets, its hop limit (hops: how many relays the event's message crossed).
+// chat targets, its hop limit (hops: how many relays the event's message crossed). An
+// announcement about an endpoint (e.AboutEndpoint) never goes to that endpoint.
 func (r *Routes) MatchEvent(e *Event, hops int, only string) []string {
 	ids := r.Match(e.Type, e.Agents, only)
 	if len(ids) == 0 {
@@ -195,11 +220,20 @@ func (r *Routes) MatchEvent(e *Event, hops int, only string) []string {
 	}
 	out := ids[:0]
 	for _, id := range ids {
+		if id == e.AboutEndpoint {
+			continue
+		}
 		if rt, ok := r.find(id); !ok || rt.takes(e.RoomID, hops) {
 			out = append(out, id)
 		}
 	}
 	return out
+}
+
+// FIFO reports whether the endpoint id sends its deliveries one at a time in commit order.
+func (r *Routes) FIFO(id string) bool {
+	rt, ok := r.find(id)
+	return ok && rt.fifo
 }
 
 func (r *Routes) find(id string) (route, bool) {
@@ -282,10 +316,16 @@ type DeliveryQuery struct {
 
 // ClaimWant asks for up to First never-attempted and up to Retry due retried deliveries of
 // one endpoint: two quotas, so first attempts never wait behind retries.
+//
+// Ordered (a fifo endpoint) asks instead for up to First of the endpoint's unfinished
+// deliveries (pending or failed, due or not) that no live lease holds, in commit order,
+// and only when no other owner holds a live lease on any of them: one node at a time
+// sends a fifo endpoint's deliveries, and what it claims is always the head of the queue.
 type ClaimWant struct {
 	EndpointID string
 	First      int
 	Retry      int
+	Ordered    bool
 }
 
 // Claim is a batch claim: the deliveries returned are leased to Owner until LeaseUntil.
@@ -306,6 +346,8 @@ type Claimed struct {
 	EventID      string
 	AttemptCount int
 	CreatedAt    time.Time
+	// Due is when the delivery's next attempt is due (ordered claims only; zero otherwise).
+	Due time.Time
 }
 
 // DeliveryResult is the outcome of one attempt, recorded by CompleteDeliveries.

@@ -130,8 +130,13 @@ func (o *Outbound) validate(e Endpoint, secret string, checkURL bool) error {
 	return validOptions(e)
 }
 
-// validScope checks room_ids and max_hops (every format).
+// validScope checks room_ids, max_hops and ordering (every format).
 func validScope(e Endpoint) error {
+	switch e.Ordering {
+	case "", OrderingConcurrent, OrderingFIFO:
+	default:
+		return Errorf(CodeInvalidArgument, "ordering %q is not one of concurrent, fifo", e.Ordering)
+	}
 	if len(e.RoomIDs) > MaxRoomScope {
 		return Errorf(CodeInvalidArgument, "room_ids: at most %d rooms", MaxRoomScope)
 	}
@@ -183,7 +188,7 @@ func (o *Outbound) PreviewEndpoint(ctx context.Context, id string, in PreviewInp
 		}
 		ev = evs[0]
 	case in.Event != nil:
-		if !slices.Contains(EventTypes, in.Event.Type) {
+		if !KnownEventType(in.Event.Type) {
 			return Preview{}, Errorf(CodeInvalidArgument, "event.type: unknown event type %q", in.Event.Type)
 		}
 		if !json.Valid(in.Event.Payload) {

@@ -41,6 +41,7 @@ type Outbound struct {
 	urls    EndpointURLs
 	secrets EndpointSecrets
 	relay   Relay
+	alerts  *Alerter
 }
 
 // OutboundConfig wires an Outbound.
@@ -51,11 +52,14 @@ type OutboundConfig struct {
 	URLs     EndpointURLs
 	Secrets  EndpointSecrets
 	Relay    Relay // chat-target templates and previews; nil: refused
+	// Alerts, if set, announces endpoints disabled by hand (endpoint:disabled and the
+	// alerts room).
+	Alerts *Alerter
 }
 
 // NewOutbound returns the outgoing-webhook use cases over svc's store and clock.
 func NewOutbound(svc *Service, c OutboundConfig) *Outbound {
-	return &Outbound{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier, urls: c.URLs, secrets: c.Secrets, relay: c.Relay}
+	return &Outbound{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier, urls: c.URLs, secrets: c.Secrets, relay: c.Relay, alerts: c.Alerts}
 }
 
 // EndpointView is an endpoint as the API shows it, with its secret in clear (a chat
@@ -78,6 +82,7 @@ type EndpointView struct {
 	RoomIDs           []string          `json:"room_ids" doc:"only events of these rooms; empty: every room"`
 	Template          string            `json:"template,omitempty" doc:"chat formats: Go text/template rendering the body"`
 	MaxHops           int               `json:"max_hops,omitempty" doc:"chat formats: messages that crossed this many chathooks relays are not relayed again"`
+	Ordering          string            `json:"ordering" enum:"concurrent,fifo" doc:"concurrent: up to max_in_flight at once; fifo: one at a time in commit order, a failing delivery blocks those behind it"`
 	Status            string            `json:"status" enum:"active,unverified,disabled"`
 	CreatedAt         time.Time         `json:"created_at"`
 	UpdatedAt         time.Time         `json:"updated_at"`
@@ -101,6 +106,7 @@ type EndpointInput struct {
 	RoomIDs        []string
 	Template       string
 	MaxHops        int
+	Ordering       string // "" : concurrent
 }
 
 // EndpointPatch changes an endpoint; nil fields stay.
@@ -119,6 +125,7 @@ type EndpointPatch struct {
 	RoomIDs        []string // nil: unchanged; empty: every room
 	Template       *string
 	MaxHops        *int
+	Ordering       *string
 }
 
 func (o *Outbound) view(e Endpoint) (EndpointView, error) {
@@ -134,7 +141,10 @@ func (o *Outbound) view(e Endpoint) (EndpointView, error) {
 		Format: e.Format, Secret: sec, IncludeMembers: e.IncludeMembers, Headers: e.Headers,
 		TimeoutMS: int(e.Timeout().Milliseconds()), MaxInFlight: e.InFlight(), RateLimit: e.RateLimit,
 		Retry: e.Retry, Status: e.Status, CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt,
-		RoomIDs: e.RoomIDs, Template: e.Template,
+		RoomIDs: e.RoomIDs, Template: e.Template, Ordering: e.Ordering,
+	}
+	if v.Ordering == "" {
+		v.Ordering = OrderingConcurrent
 	}
 	if v.RoomIDs == nil {
 		v.RoomIDs = []string{}
@@ -193,7 +203,7 @@ func (o *Outbound) CreateEndpoint(ctx context.Context, in EndpointInput) (Endpoi
 		ID: in.ID, URL: strings.TrimSpace(in.URL), Description: in.Description, AgentID: in.AgentID,
 		EventTypes: in.EventTypes, Format: in.Format, IncludeMembers: in.IncludeMembers, Headers: in.Headers,
 		TimeoutMS: in.TimeoutMS, MaxInFlight: in.MaxInFlight, RateLimit: in.RateLimit, Retry: in.Retry,
-		RoomIDs: slices.Clone(in.RoomIDs), Template: in.Template, MaxHops: in.MaxHops,
+		RoomIDs: slices.Clone(in.RoomIDs), Template: in.Template, MaxHops: in.MaxHops, Ordering: in.Ordering,
 		Status: EndpointActive, CreatedAt: now, UpdatedAt: now,
 	}
 	if e.ID == "" {
@@ -278,12 +288,12 @@ func (o *Outbound) ListEndpoints(ctx context.Context, after string, limit int) (
 // passes the handshake again.
 func (o *Outbound) UpdateEndpoint(ctx context.Context, id string, p EndpointPatch) (EndpointView, error) {
 	var e Endpoint
-	err := o.svc.store.Write(ctx, func(tx Tx) error {
+	err := o.svc.write(ctx, func(tx Tx, emit func(*Event) error) error {
 		var err error
 		if e, err = tx.GetEndpoint(id); err != nil {
 			return err
 		}
-		oldURL := e.URL
+		oldURL, oldStatus := e.URL, e.Status
 		applyPatch(&e, p)
 		if p.Status != nil {
 			switch *p.Status {
@@ -324,13 +334,35 @@ func (o *Outbound) UpdateEndpoint(ctx context.Context, id string, p EndpointPatc
 			}
 		}
 		e.UpdatedAt = o.svc.now()
-		return tx.UpdateEndpoint(e)
+		if err := tx.UpdateEndpoint(e); err != nil {
+			return err
+		}
+		return o.statusChanged(tx, emit, e, oldStatus)
 	})
 	if err != nil {
 		return EndpointView{}, err
 	}
 	o.changed()
 	return o.view(e)
+}
+
+// statusChanged announces an endpoint disabled by hand; one enabled again starts healthy,
+// so that its next failure or 410 is announced.
+func (o *Outbound) statusChanged(tx Tx, emit func(*Event) error, e Endpoint, old string) error {
+	switch {
+	case e.Status == old:
+		return nil
+	case e.Status == EndpointDisabled:
+		if o.alerts == nil {
+			return nil
+		}
+		_, err := o.svc.announce(tx, emit, announcement{kind: EventEndpointDisabled, endpointID: e.ID,
+			state: HealthDisabled, reason: ReasonManual}, o.alerts.base())
+		return err
+	case old == EndpointDisabled:
+		return tx.SetEndpointHealth(e.ID, HealthOK, o.svc.now())
+	}
+	return nil
 }
 
 func applyPatch(e *Endpoint, p EndpointPatch) {
@@ -372,6 +404,9 @@ func applyPatch(e *Endpoint, p EndpointPatch) {
 	}
 	if p.MaxHops != nil {
 		e.MaxHops = *p.MaxHops
+	}
+	if p.Ordering != nil {
+		e.Ordering = *p.Ordering
 	}
 }
 

@@ -51,7 +51,7 @@ func validEventTypes(ts []string) error {
 			}
 			continue
 		}
-		if !slices.Contains(EventTypes, t) {
+		if !KnownEventType(t) {
 			return Errorf(CodeInvalidArgument, "event_types: unknown event type %q (see GET /api/v1/event-types)", t)
 		}
 	}

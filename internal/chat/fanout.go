@@ -2,6 +2,7 @@ package chat
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/chathooks/chathooks/internal/ids"
@@ -94,6 +95,10 @@ type Handover struct {
 	// RoutesVersion is the endpoint version the deliveries were routed with: an engine
 	// whose endpoints are older reloads them before sending.
 	RoutesVersion int64
+	// Ordered names the fifo endpoints the write gave deliveries to. Those are written
+	// unleased, not in Deliveries: a fifo endpoint's lane claims them from the store in
+	// commit order (one node at a time), so the engine is only told to look.
+	Ordered []string
 }
 
 // fanOut turns a just-appended event into delivery rows for the endpoints it matches, in
@@ -111,12 +116,42 @@ func (s *Service) fanOut(tx Tx, e *Event, h *Handover) error {
 	if s.dispatch == nil {
 		return tx.InsertDeliveries(ds)
 	}
-	if err := tx.InsertDeliveriesLeased(ds, s.lease()); err != nil {
+	h.RoutesVersion = r.Version
+	leased := ds
+	if r.anyFIFO {
+		var ordered []Delivery
+		leased, ordered = splitOrdered(r, ds)
+		if len(ordered) > 0 {
+			if err := tx.InsertDeliveries(ordered); err != nil {
+				return err
+			}
+			for _, d := range ordered {
+				if !slices.Contains(h.Ordered, d.EndpointID) {
+					h.Ordered = append(h.Ordered, d.EndpointID)
+				}
+			}
+		}
+		if len(leased) == 0 {
+			return nil
+		}
+	}
+	if err := tx.InsertDeliveriesLeased(leased, s.lease()); err != nil {
 		return err
 	}
-	h.Deliveries = append(h.Deliveries, ds...)
-	h.RoutesVersion = r.Version
+	h.Deliveries = append(h.Deliveries, leased...)
 	return nil
+}
+
+// splitOrdered separates the deliveries to fifo endpoints from the others.
+func splitOrdered(r *Routes, ds []Delivery) (leased, ordered []Delivery) {
+	for _, d := range ds {
+		if r.FIFO(d.EndpointID) {
+			ordered = append(ordered, d)
+		} else {
+			leased = append(leased, d)
+		}
+	}
+	return leased, ordered
 }
 
 func newDeliveries(e *Event, endpointIDs []string) []Delivery {

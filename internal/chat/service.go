@@ -149,7 +149,7 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) er
 	var emitted []*Event
 	var h Handover
 	err := s.store.Write(ctx, func(tx Tx) error {
-		emitted, h = emitted[:0], Handover{Deliveries: h.Deliveries[:0]}
+		emitted, h = emitted[:0], Handover{Deliveries: h.Deliveries[:0], Ordered: h.Ordered[:0]}
 		return fn(tx, func(e *Event) error {
 			if e.ID == "" {
 				e.ID = ids.New("evt", e.CreatedAt)
@@ -171,7 +171,7 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) er
 	for i, e := range emitted {
 		events[i] = *e
 	}
-	if len(h.Deliveries) > 0 {
+	if len(h.Deliveries) > 0 || len(h.Ordered) > 0 {
 		h.Events = events
 		s.dispatch.Dispatch(h)
 	}

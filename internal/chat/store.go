@@ -25,6 +25,7 @@ type Reader interface {
 	WebhookReader
 	DeliveryReader
 	PortalReader
+	SettingsReader
 	GetUser(ctx context.Context, id string, now time.Time) (User, error)
 	ListUsers(ctx context.Context, after string, limit int, now time.Time) ([]User, error)
 	GetRoom(ctx context.Context, id string) (Room, error)
@@ -51,6 +52,7 @@ type Tx interface {
 	WebhookTx
 	DeliveryTx
 	PortalTx
+	SettingsTx
 	GetUser(id string) (User, error)
 	InsertUser(u User) error
 	DeleteUser(id string) error

@@ -3,7 +3,6 @@ package chat
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"strings"
 	"time"
 
@@ -51,6 +50,9 @@ func ExamplePayload(eventType string, now time.Time) json.RawMessage {
 	case EventUserBlock, EventUserUnblock:
 		return mustJSON(BlockPayload{Blocker: alice, Blocked: bot})
 	}
+	if p := operationalExample(eventType, now); p != nil {
+		return mustJSON(p)
+	}
 	return nil
 }
 
@@ -63,7 +65,7 @@ func (o *Outbound) SendTestEvent(ctx context.Context, endpointID, eventType stri
 	if eventType == "" {
 		eventType = EventMessageSend
 	}
-	if !slices.Contains(EventTypes, eventType) {
+	if !KnownEventType(eventType) {
 		return Delivery{}, Errorf(CodeInvalidArgument, "event_type %q is not a known event type", eventType)
 	}
 	now := o.svc.now()

@@ -49,10 +49,11 @@ type Member struct {
 	LastReadAt        *time.Time `json:"last_read_at,omitempty"`
 }
 
-// Sender types.
+// Sender types. A system message is posted by chathooks itself (failure alerts).
 const (
 	SenderUser    = "user"
 	SenderWebhook = "webhook"
+	SenderSystem  = "system"
 )
 
 // Sender is who posted a message: a user or an incoming webhook.
@@ -65,8 +66,11 @@ type Sender struct {
 
 // DisplayName is how the console shows the sender ("name (Webhook)" for webhooks).
 func (s Sender) DisplayName() string {
-	if s.Type == SenderWebhook {
+	switch s.Type {
+	case SenderWebhook:
 		return s.Name + " (Webhook)"
+	case SenderSystem:
+		return s.Name + " (System)"
 	}
 	return s.Name
 }
@@ -111,6 +115,9 @@ type Event struct {
 	// RelayHops is the relay hop count of the event's message (message events), used by
 	// fan-out to stop relay loops; not stored with the event (the payload carries it).
 	RelayHops int `json:"-"`
+	// AboutEndpoint names the endpoint an alert or operational event is about: fan-out
+	// never sends it there (not stored).
+	AboutEndpoint string `json:"-"`
 }
 
 // MessageQuery selects messages of a room: ascending, or with Desc newest first. Without

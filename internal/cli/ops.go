@@ -264,6 +264,7 @@ type EndpointsCreateCmd struct {
 	Secret      string   `help:"Signing secret (generated when absent; standard: whsec_...; rbm: the clientToken)."`
 	Description string   `help:"Free text."`
 	Agent       string   `help:"Make it an agent-level endpoint of this agent user."`
+	Ordering    string   `enum:"concurrent,fifo" default:"concurrent" help:"concurrent (up to max_in_flight at once) or fifo (one at a time in commit order; a failing delivery blocks those behind it)."`
 }
 
 // Run creates the endpoint.
@@ -275,7 +276,7 @@ func (e EndpointsCreateCmd) Run(o *ops) error {
 	}
 	ep, err := o.c.CreateEndpoint(o.ctx, client.CreateEndpoint{
 		URL: e.URL, Format: e.Format, EventTypes: events, Secret: e.Secret, Description: e.Description, AgentID: e.Agent,
-		RoomIDs: e.Rooms,
+		RoomIDs: e.Rooms, Ordering: e.Ordering,
 	})
 	if err != nil {
 		return err
@@ -287,6 +288,9 @@ func (e EndpointsCreateCmd) Run(o *ops) error {
 		ep.ID, ep.Format, ep.Status, ep.URL, strings.Join(ep.EventTypes, ","))
 	if len(ep.RoomIDs) > 0 {
 		fmt.Fprintf(o.stdout, "  rooms: %s\n", strings.Join(ep.RoomIDs, ","))
+	}
+	if ep.Ordering == chat.OrderingFIFO {
+		fmt.Fprintf(o.stdout, "  ordering: fifo (one at a time, in commit order)\n")
 	}
 	if ep.Secret != "" {
 		fmt.Fprintf(o.stdout, "  secret: %s\n", ep.Secret)

@@ -204,6 +204,7 @@ type CreateEndpoint struct {
 	Description string   `json:"description,omitempty"`
 	AgentID     string   `json:"agent_id,omitempty"`
 	RoomIDs     []string `json:"room_ids,omitempty"`
+	Ordering    string   `json:"ordering,omitempty"`
 }
 
 // CreateEndpoint creates an outgoing endpoint.

@@ -23,6 +23,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/chathooks/chathooks/internal/apptest"
+	"github.com/chathooks/chathooks/internal/chat"
 )
 
 // ChromiumPath is where Debian's chromium package installs the browser.
@@ -422,22 +423,33 @@ func TestConsoleFlow(t *testing.T) {
 		t.Errorf("new Chime URL answered %d", st)
 	}
 
-	// Create an endpoint on a local receiver and watch its deliveries.
+	// Create an endpoint on a local receiver and watch its deliveries; failure alerts go to
+	// the room chosen on the endpoints page.
 	rcv := newReceiver(t)
 	admin.open(base + "/endpoints")
 	admin.wait("the endpoints page", `!!document.querySelector('#new-endpoint')`)
 	admin.wait("the empty state", `document.querySelector('.empty') !== null`)
+	admin.wait("the alerts card", `!!document.querySelector('#alerts-room option[value=ops]')`)
+	admin.do("choose the alerts room", chromedp.SetValue(chromedp.CSS(`#alerts-room`), "ops"))
+	admin.do("save it", chromedp.Click(chromedp.CSS(`#alerts-save`)))
+	apptest.Eventually(t, 10*time.Second, "the alerts room saved", func() bool {
+		var v chat.SettingsView
+		s.Must(200, "GET", "/api/v1/settings", nil).JSON(t, &v)
+		return v.AlertsRoomID == "ops"
+	})
 	admin.do("fill the endpoint form",
 		chromedp.SetValue(chromedp.CSS(`#ep-url`), rcv.URL+"/hooks/chat"),
 		chromedp.SetValue(chromedp.CSS(`#ep-desc`), "Incident bot"),
 		chromedp.SetValue(chromedp.CSS(`#ep-headers`), "X-Team: sre"),
-		chromedp.SetValue(chromedp.CSS(`#ep-attempts`), "1"))
+		chromedp.SetValue(chromedp.CSS(`#ep-attempts`), "1"),
+		chromedp.SetValue(chromedp.CSS(`#ep-ordering`), "fifo"))
 	admin.shot("endpoint-new")
 	admin.do("create the endpoint", chromedp.Click(chromedp.CSS(`#new-endpoint button[type=submit]`)))
 	admin.wait("the new secret, shown once", `/^whsec_/.test((document.querySelector('#new-secret input')||{}).value||'')`)
 	admin.clickDialog("I have stored it")
 	admin.wait("the endpoint page", `location.pathname.startsWith('/endpoints/ep_') && !!document.querySelector('#deliveries')`)
 	epID := strings.TrimPrefix(admin.str(`location.pathname`), "/endpoints/")
+	admin.wait("the fifo ordering in the settings", `(document.querySelector('#ep-order')||{}).textContent === 'FIFO: one at a time, in commit order'`)
 	if strings.Contains(admin.str(`document.body.innerText`), "whsec_") {
 		t.Error("the endpoint page shows the secret")
 	}
@@ -448,6 +460,28 @@ func TestConsoleFlow(t *testing.T) {
 	rcv.failing.Store(true)
 	s.Must(201, "POST", "/api/v1/rooms/ops/messages", map[string]any{"sender_id": "bob", "text": "this one fails"})
 	admin.wait("a dead delivery", `!!document.querySelector('#delivery-table tr[data-status=dead]')`)
+	// The alert about it, in the alerts room, links to it; the link opens it.
+	var alertLink string
+	apptest.Eventually(t, 10*time.Second, "the dead-delivery alert", func() bool {
+		var l struct{ Items []chat.Message }
+		s.Must(200, "GET", "/api/v1/rooms/ops/messages?order=desc&limit=5", nil).JSON(t, &l)
+		for _, m := range l.Items {
+			if m.Sender.Type == chat.SenderSystem {
+				if i := strings.Index(m.Text, "]("+base+"/endpoints/"+epID+"?delivery="); i >= 0 {
+					alertLink = strings.TrimSuffix(m.Text[i+2:], ")")
+					return true
+				}
+			}
+		}
+		return false
+	})
+	admin.open(alertLink)
+	admin.wait("the linked delivery open", fmt.Sprintf(`!!document.querySelector('.delivery-detail') && document.querySelector('.delivery-detail').textContent.includes(%q)`,
+		strings.TrimPrefix(alertLink, base+"/endpoints/"+epID+"?delivery=")))
+	admin.open(base + "/rooms/ops")
+	admin.wait("the alert in the room, from the system sender", `[...document.querySelectorAll('#messages .msg')].some(m => m.textContent.includes('chathooks (System)') && m.textContent.includes('died after its only attempt'))`)
+	admin.open(base + "/endpoints/" + epID)
+	admin.wait("the dead delivery again", `!!document.querySelector('#delivery-table tr[data-status=dead]')`)
 	admin.do("open the dead delivery", chromedp.Click(chromedp.CSS(`#delivery-table tr[data-status=dead]`)))
 	admin.wait("its attempt", `!!document.querySelector('.delivery-detail .attempt') && document.querySelector('.delivery-detail').textContent.includes('receiver is down')`)
 	admin.do("filter dead deliveries", chromedp.SetValue(chromedp.CSS(`#filter-status`), "dead"))
@@ -479,7 +513,7 @@ func TestConsoleFlow(t *testing.T) {
 	owner.do("viewport", chromedp.EmulateViewport(1366, 900))
 	owner.open(link)
 	owner.wait("the portal", `!!document.querySelector('#test-card') && !!document.querySelector('#delivery-table')`)
-	owner.wait("the event catalog", `document.querySelectorAll('#catalog details').length === 12`)
+	owner.wait("the event catalog", `document.querySelectorAll('#catalog details').length === 16`)
 	hitsBefore := rcv.hits.Load()
 	owner.do("send a test event", chromedp.Click(chromedp.CSS(`#send-test`)))
 	owner.wait("the test delivery succeeding", `[...document.querySelectorAll('#delivery-table tr[data-status=succeeded]')].some(r => r.textContent.includes('test'))`)

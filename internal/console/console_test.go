@@ -268,7 +268,7 @@ func TestTestEventAndPortalIsolation(t *testing.T) {
 			Example map[string]any `json:"example"`
 		}
 	}
-	if err := json.Unmarshal([]byte(body), &cat); err != nil || st != 200 || len(cat.Items) != len(chat.EventTypes) {
+	if err := json.Unmarshal([]byte(body), &cat); err != nil || st != 200 || len(cat.Items) != len(chat.AllEventTypes()) {
 		t.Fatalf("catalog: %d %s", st, body)
 	}
 	for _, it := range cat.Items {
@@ -447,7 +447,7 @@ func TestTestEventsInEveryFormat(t *testing.T) {
 		if ep.Status != chat.EndpointActive {
 			t.Fatalf("%s endpoint is %s", format, ep.Status)
 		}
-		for _, typ := range chat.EventTypes {
+		for _, typ := range chat.AllEventTypes() {
 			s.Must(201, "POST", "/api/v1/endpoints/"+ep.ID+"/test", map[string]any{"event_type": typ})
 		}
 		// Every delivery is recorded as succeeded (the receiver answers 200 to each).
@@ -467,7 +467,7 @@ func TestTestEventsInEveryFormat(t *testing.T) {
 					return false
 				}
 			}
-			return len(list.Items) == len(chat.EventTypes)
+			return len(list.Items) == len(chat.AllEventTypes())
 		})
 		for _, d := range list.Items {
 			if !chat.IsTestEvent(d.EventID) {
@@ -477,8 +477,8 @@ func TestTestEventsInEveryFormat(t *testing.T) {
 		mu.Lock()
 		n := got["/"+format]
 		mu.Unlock()
-		if n != len(chat.EventTypes) {
-			t.Errorf("%s: the receiver got %d requests, want %d", format, n, len(chat.EventTypes))
+		if n != len(chat.AllEventTypes()) {
+			t.Errorf("%s: the receiver got %d requests, want %d", format, n, len(chat.AllEventTypes()))
 		}
 	}
 }

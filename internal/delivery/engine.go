@@ -8,7 +8,9 @@
 // deliveries this node leases for that endpoint and has not finished — a FIFO of first
 // attempts, a heap of retries by due time, and those in flight or being recorded — all
 // indexed by held (bounded by Options.MaxHeld; what does not fit is given back to the
-// store). On SQLite a lease lasts until the process restarts (Start releases them all);
+// store). A fifo endpoint's lane instead holds the head of the endpoint's unfinished
+// deliveries in commit order, claimed from the store (they are written unleased), and sends
+// one at a time, the next only once the one before it succeeded or died. On SQLite a lease lasts until the process restarts (Start releases them all);
 // on PostgreSQL it lasts an endpoint timeout plus LeaseMargin and the renewer extends it,
 // so other nodes take a dead node's work when its leases expire. Goroutines: Dispatch
 // runs on the writer's caller and only appends to lanes; the dispatcher loop (one) reloads
@@ -67,10 +69,17 @@ type Options struct {
 	// MaxHeld bounds the deliveries one endpoint's lane holds in memory (default 10,000);
 	// the rest wait in the store and are claimed as the lane drains.
 	MaxHeld int
+	// OnChange, if set, is told of endpoint health changes (breaker opened, success after
+	// failures or a lane's first success, 410 Gone, dead delivery). It is called from send
+	// goroutines, outside the engine's lock, and must not block (failure alerts queue them).
+	OnChange func(chat.EndpointChange)
 }
 
 // claimBatch is the most deliveries one lane claims from the store at a time.
 const claimBatch = 1000
+
+// fifoClaim is the most deliveries a fifo lane holds from one claim: it sends one at a time.
+const fifoClaim = 256
 
 // recordBatch is the most outcomes one write records, so that a write of outcomes stays
 // short beside the posts that share the writer.
@@ -311,6 +320,15 @@ func (e *Engine) Dispatch(h chat.Handover) {
 			}
 			e.admit(l, it, now)
 		}
+		for _, id := range h.Ordered {
+			// Written unleased: the fifo lane claims them in commit order.
+			if l := e.lanes[id]; l != nil && !l.deleted {
+				l.scan |= scanRecover
+			}
+			if stale || e.lanes[id] == nil {
+				e.epDirty = true // a new lane starts with a claim
+			}
+		}
 	})
 	e.signal()
 }
@@ -332,6 +350,10 @@ func (e *Engine) admit(l *lane, it *item, now time.Time) bool {
 		}
 		return false
 	}
+	if !l.admissible(it) {
+		e.giveBack(l, it) // a fifo lane claims it again, in its place
+		return false
+	}
 	if len(l.held) >= e.o.MaxHeld {
 		e.spilled = append(e.spilled, it)
 		return false
@@ -341,6 +363,16 @@ func (e *Engine) admit(l *lane, it *item, now time.Time) bool {
 	}
 	l.add(it)
 	return true
+}
+
+// giveBack has the loop release the lease of a delivery of lane l that l does not hold,
+// and l claim again only once that is recorded (e.mu held).
+func (e *Engine) giveBack(l *lane, it *item) {
+	if !it.releasing {
+		it.releasing = true
+		l.releasing++
+	}
+	e.spilled = append(e.spilled, it)
 }
 
 func (e *Engine) loop(ctx context.Context) {
@@ -556,6 +588,12 @@ func (e *Engine) refresh(ctx context.Context) error {
 			if old != chat.EndpointActive && ep.Status == chat.EndpointActive {
 				l.scan |= scanRecover
 			}
+			for _, it := range l.reorder() {
+				e.giveBack(l, it)
+			}
+			if l.fifo {
+				l.scan |= scanRecover
+			}
 		}
 	}
 	parked := e.parked
@@ -576,6 +614,17 @@ func (e *Engine) recover(ctx context.Context, now time.Time) (more bool, err err
 	for id, l := range e.lanes {
 		if l.scan == 0 || l.deleted || l.ep.Status != chat.EndpointActive {
 			continue // an inactive lane keeps its mark until it is active
+		}
+		if l.fifo {
+			// Claims extend the head of the queue: only once given-back leases are recorded,
+			// and in batches once the lane has drained half of what it holds.
+			room := min(e.o.MaxHeld-len(l.held), fifoClaim)
+			if l.releasing > 0 || len(l.held) > fifoClaim/2 || room <= 0 {
+				continue
+			}
+			wants = append(wants, scanWant{l: l, reason: l.scan, w: chat.ClaimWant{EndpointID: id, First: room, Ordered: true}})
+			l.scan = 0
+			continue
 		}
 		room := min(e.o.MaxHeld-len(l.held), claimBatch)
 		if room <= 0 || room < claimBatch && l.queued()+len(l.retries) > 0 {
@@ -628,15 +677,23 @@ func (e *Engine) recover(ctx context.Context, now time.Time) (more bool, err err
 			if l == nil || l.deleted {
 				continue
 			}
+			if _, ok := l.held[d.ID]; ok {
+				// Our own lease had lapsed and the claim renewed it: already held, and not a
+				// manual retry (admit would take it for one and attempt it again).
+				continue
+			}
 			it := &item{id: d.ID, endpointID: d.EndpointID, eventID: d.EventID, ev: evs[d.EventID],
-				attempts: d.AttemptCount, created: d.CreatedAt, due: now}
+				attempts: d.AttemptCount, created: d.CreatedAt, due: now, seq: d.Seq, ordered: orderedWant(wants, l)}
+			if d.Due.After(now) {
+				it.due = d.Due // an ordered claim's retry keeps its schedule
+			}
 			if e.admit(l, it, now) && onlyRescan(wants, l) {
 				rescanFound++
 			}
 		}
 		for _, w := range wants {
 			n := counts[w.w.EndpointID]
-			if n[0] >= w.w.First || n[1] >= w.w.Retry {
+			if w.w.Ordered && n[0]+n[1] >= w.w.First || !w.w.Ordered && (n[0] >= w.w.First || n[1] >= w.w.Retry) {
 				w.l.scan |= scanRecover // a full batch: more may wait
 				more = true
 			}
@@ -659,6 +716,16 @@ type scanWant struct {
 	l      *lane
 	reason int
 	w      chat.ClaimWant
+}
+
+// orderedWant reports whether lane l's claim was an ordered one.
+func orderedWant(wants []scanWant, l *lane) bool {
+	for _, w := range wants {
+		if w.l == l {
+			return w.w.Ordered
+		}
+	}
+	return false
 }
 
 // onlyRescan reports whether lane l was scanned only because of the periodic re-scan.
@@ -864,13 +931,26 @@ func (e *Engine) settle(batch []result, err error, now time.Time) {
 		switch {
 		case err != nil:
 			if r.release && l.held[it.id] == nil {
+				if it.releasing {
+					e.spilled = append(e.spilled, it) // a fifo lane waits for it: try again
+				}
 				continue // spilled: never held; the lease is still ours in the store
 			}
 			it.due = now.Add(5 * time.Second)
-			l.add(it)
+			e.keep(l, it)
 		case r.release:
+			if it.releasing {
+				it.releasing = false
+				l.releasing = max(0, l.releasing-1)
+			}
 			if l.held[it.id] == it {
-				delete(l.held, it.id)
+				l.forget(it)
+				if l.fifo {
+					// What waits behind it must not go first: give it all back, claim again.
+					for _, w := range l.takeWaiting() {
+						e.giveBack(l, w)
+					}
+				}
 			}
 			l.scan |= scanRecover
 		case r.r.Status == chat.DeliveryFailed:
@@ -879,20 +959,31 @@ func (e *Engine) settle(batch []result, err error, now time.Time) {
 			if it.retryNow {
 				it.due, it.retryNow = now, false
 			}
-			l.add(it)
+			e.keep(l, it)
 		case it.retryNow:
 			// A manual retry arrived while this attempt was being recorded: go again now.
 			it.attempts++
 			it.due, it.retryNow = now, false
-			l.add(it)
+			e.keep(l, it)
 		default:
-			delete(l.held, it.id)
+			l.forget(it)
 		}
 		if r.r.Disable {
 			e.epDirty = true
 		}
 	}
 	e.signal()
+}
+
+// keep puts a held delivery back to wait in its lane, or gives it back when the lane's
+// ordering changed since it was admitted (e.mu held).
+func (e *Engine) keep(l *lane, it *item) {
+	if l.admissible(it) {
+		l.add(it)
+		return
+	}
+	l.forget(it)
+	e.giveBack(l, it)
 }
 
 // safeURL is an endpoint URL for logs: scheme, host and path, never the query (which may

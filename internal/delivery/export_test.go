@@ -9,3 +9,14 @@ func SetMaxHeld(e *Engine, n int) { e.locked(func() { e.o.MaxHeld = n }) }
 // SetRecordHook makes f run after each batch of outcomes is written and before the lanes
 // learn of it (call it before any delivery).
 func SetRecordHook(e *Engine, f func(deliveryIDs []string)) { e.recordHook = f }
+
+// Held returns how many deliveries e holds for an endpoint.
+func Held(e *Engine, endpointID string) int {
+	n := 0
+	e.locked(func() {
+		if l := e.lanes[endpointID]; l != nil {
+			n = len(l.held)
+		}
+	})
+	return n
+}

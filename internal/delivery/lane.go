@@ -1,9 +1,11 @@
 package delivery
 
 import (
+	"cmp"
 	"container/heap"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 
 	"golang.org/x/time/rate"
@@ -71,6 +73,11 @@ type item struct {
 	where                   int       // inQueue, inRetries, inFlight or inRecording
 	index                   int       // position in the retry heap
 	retryNow                bool      // a manual retry arrived while it was being recorded
+	// fifo lanes: seq is the delivery's commit order; ordered says it came from an ordered
+	// claim (only those may join a fifo lane); inOrdered that it is in lane.ordered;
+	// releasing that its lease is being given back and its lane waits for that.
+	seq                           int64
+	ordered, inOrdered, releasing bool
 }
 
 // retryHeap orders retries by due time.
@@ -120,6 +127,17 @@ type lane struct {
 	warn *rate.Limiter
 	// failing: the last attempt failed (to log when an endpoint starts or stops failing).
 	failing bool
+	// succeeded: an attempt of this lane succeeded (its first success is reported).
+	succeeded bool
+	// fifo: the endpoint sends one delivery at a time in commit order. Then queue and
+	// retries stay empty and ordered holds every held delivery by seq, those in flight or
+	// being recorded included: ordered[0] is the head, and nothing behind it is sent until
+	// it succeeds or dies. Invariant: ordered is the start of the endpoint's unfinished
+	// deliveries in commit order, so the lane claims only when releasing is 0 (a lease
+	// being given back could otherwise let a later claim skip ahead of it).
+	fifo      bool
+	ordered   []*item
+	releasing int
 }
 
 func newLane(ep *endpoint) *lane {
@@ -131,6 +149,9 @@ func newLane(ep *endpoint) *lane {
 func (l *lane) setEndpoint(ep *endpoint) {
 	old := l.ep
 	l.ep = ep
+	if old == nil {
+		l.fifo = ep.FIFO()
+	}
 	if ep.RateLimit > 0 {
 		if l.limiter == nil || old == nil || old.RateLimit != ep.RateLimit {
 			l.limiter = rate.NewLimiter(rate.Limit(ep.RateLimit), max(1, int(math.Ceil(ep.RateLimit))))
@@ -145,11 +166,31 @@ func (l *lane) setEndpoint(ep *endpoint) {
 }
 
 func (l *lane) inFlight() int { return l.inFirst + l.inRetry }
-func (l *lane) queued() int   { return len(l.queue) - l.head }
 
-// add puts a newly held delivery in the FIFO (first attempts) or the retry heap.
+// queued counts the deliveries waiting for a first attempt (fifo lanes: every waiting one).
+func (l *lane) queued() int {
+	n := len(l.queue) - l.head
+	for _, it := range l.ordered {
+		if it.where == inQueue {
+			n++
+		}
+	}
+	return n
+}
+
+// add puts a newly held delivery in the FIFO (first attempts) or the retry heap; in a fifo
+// lane, in its place in ordered (or it waits there again after an attempt).
 func (l *lane) add(it *item) {
 	l.held[it.id] = it
+	if l.fifo {
+		it.where = inQueue
+		if !it.inOrdered {
+			i, _ := slices.BinarySearchFunc(l.ordered, it.seq, func(x *item, seq int64) int { return cmp.Compare(x.seq, seq) })
+			l.ordered = slices.Insert(l.ordered, i, it)
+			it.inOrdered = true
+		}
+		return
+	}
 	if it.attempts == 0 {
 		it.where = inQueue
 		l.queue = append(l.queue, it)
@@ -162,6 +203,10 @@ func (l *lane) add(it *item) {
 // retryAt moves a held retry to due time at (a manual retry: now).
 func (l *lane) retryAt(it *item, at time.Time) {
 	switch it.where {
+	case inQueue:
+		if it.inOrdered {
+			it.due = at
+		}
 	case inRetries:
 		it.due = at
 		heap.Fix(&l.retries, it.index)
@@ -193,7 +238,62 @@ func (l *lane) dropAll() {
 		}
 	}
 	l.queue, l.head, l.retries = nil, 0, nil
+	l.ordered = slices.DeleteFunc(l.ordered, func(it *item) bool { return l.held[it.id] != it })
 }
+
+// forget drops a delivery the lane no longer holds.
+func (l *lane) forget(it *item) {
+	delete(l.held, it.id)
+	if it.inOrdered {
+		it.inOrdered = false
+		if i := slices.Index(l.ordered, it); i >= 0 {
+			l.ordered = slices.Delete(l.ordered, i, i+1)
+		}
+	}
+}
+
+// takeWaiting removes and returns every waiting delivery of the lane (not those in flight
+// or being recorded).
+func (l *lane) takeWaiting() []*item {
+	var out []*item
+	for _, it := range l.held {
+		if it.where == inQueue || it.where == inRetries {
+			out = append(out, it)
+		}
+	}
+	for _, it := range out {
+		l.forget(it)
+	}
+	l.queue, l.head, l.retries = nil, 0, nil
+	return out
+}
+
+// reorder switches the lane to its endpoint's ordering. A lane becoming fifo returns its
+// waiting deliveries, to be given back and claimed again in commit order; a lane leaving
+// fifo keeps them in its queues. Deliveries in flight stay: when one fails, settle puts it
+// where the new ordering wants it.
+func (l *lane) reorder() (giveBack []*item) {
+	if l.fifo == l.ep.FIFO() {
+		return nil
+	}
+	waiting := l.takeWaiting()
+	for _, it := range l.ordered {
+		it.inOrdered = false
+	}
+	l.ordered = nil
+	l.fifo = l.ep.FIFO()
+	if l.fifo {
+		return waiting
+	}
+	for _, it := range waiting {
+		l.add(it)
+	}
+	return nil
+}
+
+// admissible reports whether a delivery may wait in the lane: a fifo lane takes only what
+// it claimed in order.
+func (l *lane) admissible(it *item) bool { return !l.fifo || it.ordered }
 
 // retryQuota is the most retries in flight at once: at most half the slots (at least one),
 // so first attempts always keep the other half.
@@ -211,6 +311,9 @@ func (l *lane) take(now time.Time) (out []*item, wakeAt time.Time) {
 	earliest(l.expiresSecret)
 	if l.ep.Status != chat.EndpointActive || l.deleted {
 		return nil, wakeAt
+	}
+	if l.fifo {
+		return l.takeHead(now, earliest), wakeAt
 	}
 	retryDue := len(l.retries) > 0 && !l.retries[0].due.After(now)
 	if len(l.retries) > 0 && !retryDue {
@@ -270,8 +373,43 @@ func (l *lane) take(now time.Time) (out []*item, wakeAt time.Time) {
 	return out, wakeAt
 }
 
+// takeHead is take for a fifo lane: the head, when it is due and nothing is in flight or
+// being recorded (the head's outcome decides what goes next).
+func (l *lane) takeHead(now time.Time, earliest func(time.Time)) []*item {
+	if len(l.ordered) == 0 || l.inFlight() > 0 {
+		return nil
+	}
+	head := l.ordered[0]
+	if head.where != inQueue {
+		return nil // its outcome is being recorded: the settle wakes the loop
+	}
+	if head.due.After(now) {
+		earliest(head.due)
+		return nil
+	}
+	if !l.openUntil.IsZero() && now.Before(l.openUntil) {
+		earliest(l.openUntil)
+		return nil
+	}
+	if l.limiter != nil && l.limiter.TokensAt(now) < 1 {
+		earliest(now.Add(time.Duration(float64(time.Second) / float64(l.limiter.Limit()))))
+		return nil
+	}
+	head.where = inFlight
+	if head.attempts > 0 {
+		l.inRetry++
+	} else {
+		l.inFirst++
+	}
+	if l.limiter != nil {
+		l.limiter.AllowN(now, 1)
+	}
+	return []*item{head}
+}
+
 // finished accounts for an attempt that ended (ok or not) and drives the breaker. It
-// returns what changed for the log: "opened", "closed", "failing", "recovered" or "".
+// returns what changed for the log: "opened", "closed", "failing", "recovered", "first"
+// (the lane's first success) or "".
 func (l *lane) finished(it *item, ok bool, now time.Time) string {
 	l.release(it)
 	it.where = inRecording
@@ -279,12 +417,16 @@ func (l *lane) finished(it *item, ok bool, now time.Time) string {
 	wasFailing := l.failing
 	l.failing = !ok
 	if ok {
+		first := !l.succeeded
+		l.succeeded = true
 		l.fails, l.openUntil, l.cooldown = 0, time.Time{}, 0
 		switch {
 		case wasOpen:
 			return "closed"
 		case wasFailing:
 			return "recovered"
+		case first:
+			return "first"
 		}
 		return ""
 	}
@@ -332,8 +474,13 @@ func (l *lane) breakerState(now time.Time) int {
 // oldest is when the oldest waiting delivery of the lane was created (zero: none).
 func (l *lane) oldest() time.Time {
 	var t time.Time
-	if l.queued() > 0 {
+	if len(l.queue) > l.head {
 		t = l.queue[l.head].created
+	}
+	for _, it := range l.ordered {
+		if it.where == inQueue && (t.IsZero() || it.created.Before(t)) {
+			t = it.created
+		}
 	}
 	for _, it := range l.retries {
 		if t.IsZero() || it.created.Before(t) {

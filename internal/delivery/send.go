@@ -111,6 +111,35 @@ func (e *Engine) send(l *lane, it *item, ep *endpoint) {
 	e.results <- result{it: it, r: res}
 	e.signal()
 	e.logChange(l, ep, it, res, change)
+	e.report(it, ev, res, change)
+}
+
+// report tells Options.OnChange of an endpoint health change.
+func (e *Engine) report(it *item, ev *chat.Event, res chat.DeliveryResult, change string) {
+	if e.o.OnChange == nil {
+		return
+	}
+	c := chat.EndpointChange{EndpointID: it.endpointID, At: res.Attempt.At, StatusCode: res.Attempt.StatusCode, Error: res.Attempt.Error}
+	switch change {
+	case "opened":
+		c.Kind = chat.ChangeFailing
+		e.o.OnChange(c)
+	case "closed", "recovered", "first":
+		c.Kind = chat.ChangeOK
+		e.o.OnChange(c)
+	}
+	switch {
+	case res.Disable:
+		c.Kind = chat.ChangeGone
+		e.o.OnChange(c)
+	case res.Status == chat.DeliveryDead:
+		c.Kind, c.Event = chat.ChangeDead, ev
+		c.Delivery = chat.DeliveryRef{ID: it.id, EventID: it.eventID, AttemptCount: it.attempts + 1}
+		if ev != nil {
+			c.Delivery.EventType = ev.Type
+		}
+		e.o.OnChange(c)
+	}
 }
 
 // logChange logs an endpoint's state changes at WARN (rate-limited per endpoint).

@@ -180,6 +180,9 @@ func SampleEvent(typ string) (chat.Event, bool) {
 		p = chat.BlockPayload{Blocker: alice, Blocked: bot}
 		room = chat.RoomRef{}
 	default:
+		if pl := chat.ExamplePayload(typ, at); pl != nil {
+			return chat.Event{ID: "evt_sample", Type: typ, CreatedAt: at, Payload: pl}, true
+		}
 		return chat.Event{}, false
 	}
 	b, err := json.Marshal(p)

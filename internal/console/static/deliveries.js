@@ -4,7 +4,9 @@ import { h, clear, toast, alertBox, errorText, timeEl, badge, empty } from './ui
 
 const POLL_MS = 3000;
 
-export function deliveryLog({ list, get, retry, types }) {
+// open, if given, is a delivery id to show expanded (a link from an alert), also when it
+// is not among the newest.
+export function deliveryLog({ list, get, retry, types, open: openID }) {
   const status = h('select', { id: 'filter-status', 'aria-label': 'Status' }, h('option', { value: '' }, 'Any status'),
     ['pending', 'succeeded', 'failed', 'dead'].map((s) => h('option', { value: s }, s)));
   const type = h('select', { id: 'filter-type', 'aria-label': 'Event type' }, h('option', { value: '' }, 'Any event type'),
@@ -12,7 +14,8 @@ export function deliveryLog({ list, get, retry, types }) {
   const body = h('div');
   const more = h('button', { class: 'btn btn-sm', type: 'button', hidden: true }, 'Older deliveries');
   const el = h('div', { class: 'card', id: 'deliveries' }, h('h2', {}, 'Delivery log'), h('div', { class: 'filters' }, status, type), body, more);
-  let open = null; // the expanded delivery id
+  let open = openID || null; // the expanded delivery id
+  let pinned = null; // the linked delivery, shown even when it is not on the first page
   let cursor = '';
   let extra = []; // deliveries loaded with "older"
   const shown = new Map(); // delivery id -> its last drawn detail, kept while it reloads
@@ -33,6 +36,7 @@ export function deliveryLog({ list, get, retry, types }) {
   const detail = async (id, cell) => {
     try {
       const d = await get(id);
+      if (pinned && pinned.id === d.id) pinned = d;
       const node = h('div', { class: 'delivery-detail' },
         h('div', { class: 'actions' }, h('span', { class: 'mono small' }, d.id), h('span', { class: 'muted small' }, 'event ' + d.event_id),
           h('button', { class: 'btn btn-sm btn-primary retry', type: 'button', onclick: async (e) => {
@@ -62,6 +66,7 @@ export function deliveryLog({ list, get, retry, types }) {
       if (type.value) q.set('event_type', type.value);
       const res = await list(q.toString());
       const items = res.items.concat(extra.filter((x) => !res.items.some((y) => y.id === x.id)));
+      if (pinned && !items.some((x) => x.id === pinned.id)) items.unshift(pinned);
       if (!extra.length) cursor = res.next_cursor || '';
       more.hidden = !cursor;
       if (!items.length) {
@@ -99,8 +104,12 @@ export function deliveryLog({ list, get, retry, types }) {
     } catch (e) { toast(errorText(e), 'error'); }
   });
   const reset = () => { extra = []; cursor = ''; open = null; refresh(); };
-  status.addEventListener('change', reset);
-  type.addEventListener('change', reset);
+  const unpin = () => { pinned = null; reset(); };
+  status.addEventListener('change', unpin);
+  type.addEventListener('change', unpin);
+  if (openID) {
+    get(openID).then((d) => { pinned = d; refresh(); el.scrollIntoView(); }).catch((e) => toast(errorText(e), 'error'));
+  }
   refresh();
   const timer = setInterval(() => { if (!document.hidden) refresh(); }, POLL_MS);
   return { el, refresh, stop: () => clearInterval(timer) };

@@ -26,7 +26,26 @@ export async function endpointsPage(el) {
   }
   el.append(
     h('div', { class: 'page-head' }, h('div', { class: 'grow' }, h('h1', {}, 'Endpoints'), h('div', { class: 'muted' }, 'Where chat events are delivered: signed, retried, each endpoint on its own lane.'))),
-    h('div', { class: 'split' }, list, createForm(types.items, users.items.filter((u) => u.kind === 'agent'))));
+    h('div', { class: 'split' }, h('div', { class: 'stack' }, list, await alertsCard()), createForm(types.items, users.items.filter((u) => u.kind === 'agent'))));
+}
+
+// alertsCard chooses the room failure alerts are posted into (the workspace settings).
+async function alertsCard() {
+  const [settings, rooms] = await Promise.all([api('GET', '/settings'), api('GET', '/rooms?limit=200')]);
+  const room = h('select', { id: 'alerts-room' }, h('option', { value: '' }, 'No alerts room'),
+    rooms.items.map((r) => h('option', { value: r.id, selected: r.id === settings.alerts_room_id }, r.name || r.id)));
+  const save = h('button', { class: 'btn', type: 'submit', id: 'alerts-save' }, 'Save');
+  const form = h('form', { class: 'card', id: 'alerts' }, h('h2', {}, 'Failure alerts'),
+    h('p', { class: 'muted small' }, 'When an endpoint starts failing, recovers, is disabled or a delivery dies, chathooks posts one message into this room.'),
+    h('label', { for: 'alerts-room' }, 'Alerts room'), h('div', { class: 'actions' }, room, save));
+  form.addEventListener('submit', async (e) => {
+    e.preventDefault();
+    try {
+      await api('PATCH', '/settings', { alerts_room_id: room.value });
+      toast(room.value ? 'Alerts go to ' + room.selectedOptions[0].textContent : 'Alerts room cleared');
+    } catch (ex) { toast(errorText(ex), 'error'); }
+  });
+  return form;
 }
 
 function createForm(types, agents) {
@@ -42,11 +61,12 @@ function createForm(types, agents) {
   const num = (id, ph, max) => h('input', { id, type: 'number', min: 0, max, placeholder: ph });
   const maxAttempts = num('ep-attempts', 'format default', 100), maxInterval = num('ep-interval', 'format default'), ttl = num('ep-ttl', 'format default');
   const timeout = num('ep-timeout', '5000', 60000), inflight = num('ep-inflight', '16', 1024), rate = num('ep-rate', 'unlimited');
+  const ordering = h('select', { id: 'ep-ordering' }, h('option', { value: 'concurrent' }, 'Concurrent (up to max in flight)'), h('option', { value: 'fifo' }, 'FIFO: one at a time, in order'));
   const form = h('form', { class: 'card', id: 'new-endpoint' }, h('h2', {}, 'New endpoint'), err,
     h('label', { for: 'ep-url' }, 'URL'), url,
     h('label', { for: 'ep-desc' }, 'Description'), desc,
     h('div', { class: 'form-grid' }, h('div', {}, h('label', { for: 'ep-format' }, 'Format'), format), h('div', {}, h('label', { for: 'ep-agent' }, 'Scope'), agent)),
-    h('fieldset', {}, h('legend', {}, 'Events'), h('label', { class: 'inline' }, all, 'All events, including future types'), h('div', {}, typeBoxes)),
+    h('fieldset', {}, h('legend', {}, 'Events'), h('label', { class: 'inline' }, all, 'All chat events, including future types'), h('div', {}, typeBoxes)),
     h('label', { for: 'ep-headers' }, 'Extra headers'), headers, h('div', { class: 'hint' }, 'One “Name: value” per line.'),
     h('fieldset', {}, h('legend', {}, 'Retry policy'), h('div', { class: 'form-grid' },
       h('div', {}, h('label', { for: 'ep-attempts' }, 'Max attempts'), maxAttempts),
@@ -55,7 +75,9 @@ function createForm(types, agents) {
     h('fieldset', {}, h('legend', {}, 'Limits'), h('div', { class: 'form-grid' },
       h('div', {}, h('label', { for: 'ep-timeout' }, 'Timeout (ms)'), timeout),
       h('div', {}, h('label', { for: 'ep-inflight' }, 'Max in flight'), inflight),
-      h('div', {}, h('label', { for: 'ep-rate' }, 'Requests/s'), rate))),
+      h('div', {}, h('label', { for: 'ep-rate' }, 'Requests/s'), rate)),
+      h('label', { for: 'ep-ordering' }, 'Order'), ordering,
+      h('div', { class: 'hint' }, 'FIFO retries a failing delivery before sending anything after it.')),
     h('button', { class: 'btn btn-primary btn-block', type: 'submit' }, 'Create endpoint'));
   form.addEventListener('submit', async (e) => {
     e.preventDefault();
@@ -78,6 +100,7 @@ function createForm(types, agents) {
     if (timeout.value) body.timeout_ms = Number(timeout.value);
     if (inflight.value) body.max_in_flight = Number(inflight.value);
     if (rate.value) body.rate_limit_per_second = Number(rate.value);
+    if (ordering.value !== 'concurrent') body.ordering = ordering.value;
     try {
       const ep = await api('POST', '/endpoints', body);
       await showSecret('Endpoint created', ep.secret, 'This is the signing secret. It is shown only now; keep it in your receiver.');
@@ -118,6 +141,7 @@ export async function endpointPage(el, id) {
       h('dt', {}, 'Headers'), h('dd', { class: 'mono small' }, Object.keys(ep.headers || {}).length ? Object.entries(ep.headers).map(([k, v]) => h('div', {}, k + ': ' + v)) : '—'),
       h('dt', {}, 'Retry'), h('dd', {}, retryText(ep.retry)),
       h('dt', {}, 'Limits'), h('dd', {}, ep.timeout_ms + ' ms timeout · ' + ep.max_in_flight + ' in flight' + (ep.rate_limit_per_second ? ' · ' + ep.rate_limit_per_second + '/s' : '')),
+      h('dt', {}, 'Order'), h('dd', { id: 'ep-order' }, ep.ordering === 'fifo' ? 'FIFO: one at a time, in commit order' : 'Concurrent'),
       h('dt', {}, 'Secret'), h('dd', {}, 'Hidden. Rotate to get a new one', ep.previous_secret_expires_at ? ' (the previous one signs too until ' + new Date(ep.previous_secret_expires_at).toLocaleString() + ')' : '', '.'),
       h('dt', {}, 'Created'), h('dd', {}, timeEl(ep.created_at))),
     h('details', { class: 'small' }, h('summary', {}, 'How receivers verify signatures'), verifyGuide(ep.format)));
@@ -173,6 +197,7 @@ export async function endpointPage(el, id) {
     get: (did) => api('GET', '/deliveries/' + encodeURIComponent(did)),
     retry: (did) => api('POST', '/deliveries/' + encodeURIComponent(did) + '/retry'),
     types: (await api('GET', '/event-types')).items.map((t) => t.type),
+    open: new URLSearchParams(location.search).get('delivery'),
   });
   onLeave(log.stop);
   const links = h('div', { class: 'card', id: 'portal-links' });

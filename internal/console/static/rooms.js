@@ -138,14 +138,14 @@ function messagesView(room, onRoom) {
   };
 
   const msgEl = (m, inThread) => {
-    const isHook = m.sender.type === 'webhook';
+    const tag = { webhook: ' (Webhook)', system: ' (System)' }[m.sender.type];
     const bodyEl = h('div', { class: 'msg-body' });
     setMessageHTML(bodyEl, m.html);
     const node = h('article', { class: 'msg', id: 'm-' + m.id, dataset: { id: m.id } },
       avatar(m.sender.name || m.sender.id, m.sender.avatar_url, inThread),
       h('div', {},
         h('div', { class: 'msg-head' },
-          h('span', { class: 'name' }, m.sender.name || m.sender.id, isHook ? h('span', { class: 'webhook-tag' }, ' (Webhook)') : null),
+          h('span', { class: 'name' }, m.sender.name || m.sender.id, tag ? h('span', { class: 'webhook-tag' }, tag) : null),
           h('time', { datetime: m.created_at, title: new Date(m.created_at).toLocaleString() }, clock(m.created_at)),
           m.updated_at ? h('span', { class: 'muted small' }, '(edited)') : null),
         bodyEl,

@@ -17,7 +17,7 @@ import (
 const (
 	endpointCols = `id, url, description, agent_id, event_types, format, secret, old_secret, old_secret_expires_at,
 		include_members, headers, timeout_ms, max_in_flight, rate_limit, retry_max_attempts, retry_max_interval_s,
-		retry_ttl_s, status, created_at, updated_at, relay`
+		retry_ttl_s, status, created_at, updated_at, relay, ordering`
 	qGetEndpoint  = `SELECT ` + endpointCols + ` FROM endpoints WHERE id = ?`
 	deliveryCols  = `id, event_id, event_type, endpoint_id, status, attempt_count, next_attempt_at, created_at`
 	qGetDelivery  = `SELECT ` + deliveryCols + ` FROM deliveries WHERE id = ?`
@@ -37,7 +37,7 @@ func scanEndpoint(r Row) (chat.Endpoint, error) {
 	var members int
 	err := r.Scan(&e.ID, &e.URL, &e.Description, &e.AgentID, &types, &e.Format, &e.SecretSealed, &e.OldSealed, &oldExp,
 		&members, &headers, &e.TimeoutMS, &e.MaxInFlight, &e.RateLimit, &e.Retry.MaxAttempts, &e.Retry.MaxIntervalS,
-		&e.Retry.TTLS, &e.Status, &created, &updated, &relay)
+		&e.Retry.TTLS, &e.Status, &created, &updated, &relay, &e.Ordering)
 	if err != nil {
 		return e, err
 	}
@@ -78,7 +78,7 @@ func endpointArgs(e chat.Endpoint) ([]any, error) {
 	}
 	return []any{e.URL, e.Description, e.AgentID, string(types), e.Format, e.SecretSealed, e.OldSealed, micros(e.OldExpiresAt),
 		members, string(headers), e.TimeoutMS, e.MaxInFlight, e.RateLimit, e.Retry.MaxAttempts, e.Retry.MaxIntervalS,
-		e.Retry.TTLS, e.Status, micros(e.UpdatedAt), relay}, nil
+		e.Retry.TTLS, e.Status, micros(e.UpdatedAt), relay, ordering(e)}, nil
 }
 
 func scanDelivery(r Row) (chat.Delivery, error) {
@@ -193,7 +193,7 @@ func (t *Tx) InsertEndpoint(e chat.Endpoint) error {
 	}
 	_, err = t.exec(`INSERT INTO endpoints (url, description, agent_id, event_types, format, secret, old_secret, old_secret_expires_at,
 		include_members, headers, timeout_ms, max_in_flight, rate_limit, retry_max_attempts, retry_max_interval_s,
-		retry_ttl_s, status, updated_at, relay, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		retry_ttl_s, status, updated_at, relay, ordering, id, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		append(args, e.ID, micros(e.CreatedAt))...)
 	return t.s.mapErr(err, fmt.Sprintf("endpoint %q", e.ID))
 }
@@ -216,7 +216,7 @@ func (t *Tx) UpdateEndpoint(e chat.Endpoint) error {
 	n, err := t.exec(`UPDATE endpoints SET url = ?, description = ?, agent_id = ?, event_types = ?, format = ?, secret = ?,
 		old_secret = ?, old_secret_expires_at = ?, include_members = ?, headers = ?, timeout_ms = ?, max_in_flight = ?,
 		rate_limit = ?, retry_max_attempts = ?, retry_max_interval_s = ?, retry_ttl_s = ?, status = ?, updated_at = ?,
-		relay = ? WHERE id = ?`, append(args, e.ID)...)
+		relay = ?, ordering = ? WHERE id = ?`, append(args, e.ID)...)
 	return t.mustAffect(n, err, fmt.Sprintf("endpoint %q", e.ID))
 }
 
@@ -235,6 +235,14 @@ func (t *Tx) ClaimDeliveries(c chat.Claim) ([]chat.Claimed, error) {
 	var out []chat.Claimed
 	now, until := micros(c.Now), micros(c.LeaseUntil)
 	for _, w := range c.Wants {
+		if w.Ordered {
+			got, err := t.claimOrdered(c, w)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, got...)
+			continue
+		}
 		for _, lane := range [...]struct {
 			q string
 			n int

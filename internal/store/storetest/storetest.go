@@ -49,7 +49,7 @@ func Run(t *testing.T, open Factory) {
 		"Webhooks":          testWebhooks, "WebhookLimit": testWebhookLimit,
 		"Deliveries": testDeliveries, "Relay": testRelay, "PortalLinks": testPortalLinks,
 		"RoomAgentsInTx": testRoomAgentsInTx, "StatementErrors": testStatementErrors,
-		"RoomForPost": testRoomForPost,
+		"RoomForPost": testRoomForPost, "Ordered": testOrdered, "AlertState": testAlertState,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
