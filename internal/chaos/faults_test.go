@@ -183,25 +183,7 @@ func TestSQLiteDiskFull(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	p := start(t, serveArgs("--data", dir)...)
-	var hooks []hook
-	c := &crashLoop{t: t}
-	for i := range 4 {
-		room := fmt.Sprintf("disk-%d", i)
-		if i == 0 {
-			if _, err := api(p.url, "POST", "/users", map[string]any{"id": "u", "name": "U"}, nil); err != nil {
-				t.Fatal(err)
-			}
-		}
-		if _, err := api(p.url, "POST", "/rooms", map[string]any{"id": room, "name": room, "member_ids": []string{"u"}}, nil); err != nil {
-			t.Fatal(err)
-		}
-		var wh struct{ ID, Token string }
-		if _, err := api(p.url, "POST", "/rooms/"+room+"/webhooks", map[string]any{"name": "w"}, &wh); err != nil {
-			t.Fatal(err)
-		}
-		hooks = append(hooks, hook{room: room, id: wh.ID, token: wh.Token})
-	}
-	c.hooks = hooks
+	hooks := childHooks(t, p.url, "disk", 4)
 	l := newFaultLoad(t, p.url, hooks)
 	client := &http.Client{Timeout: 30 * time.Second}
 	post := func(i int) answer {

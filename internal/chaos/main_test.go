@@ -37,6 +37,15 @@ func TestMain(m *testing.M) {
 			fmt.Fprintln(os.Stderr, "chaos child:", err)
 			os.Exit(2)
 		}
+		if os.Getenv(writeTrapEnv) != "" {
+			// Before anything opens a file: the parent answers the trapped calls from now on.
+			fd, err := installWriteTrap()
+			if err != nil {
+				fmt.Printf("%serror=%v\n", writeTrapNote, err)
+				os.Exit(3)
+			}
+			fmt.Printf("%sfd=%d\n", writeTrapNote, fd)
+		}
 		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 		code := cli.Run(ctx, args, os.Stdout, os.Stderr)
 		stop()
@@ -54,17 +63,26 @@ type proc struct {
 	url  string        // set once the server printed its address
 	up   chan struct{} // closed when url is set
 	done chan struct{} // closed when the process has exited
-	mu   sync.Mutex
-	errs strings.Builder // stderr, for failure messages
+	// notes receives the lines the harness's own code in the child prints (prefix
+	// "chaos-"), e.g. the file descriptor of its write trap.
+	notes chan string
+	mu    sync.Mutex
+	errs  strings.Builder // stderr, for failure messages
 }
 
 // spawn starts the server with args; it does not wait for it to listen.
 func spawn(t testing.TB, args ...string) *proc {
 	t.Helper()
+	return spawnEnv(t, nil, args...)
+}
+
+// spawnEnv is spawn with extra environment variables for the child.
+func spawnEnv(t testing.TB, env []string, args ...string) *proc {
+	t.Helper()
 	enc, _ := json.Marshal(args)
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), serveArgsEnv+"="+string(enc))
-	p := &proc{cmd: cmd, up: make(chan struct{}), done: make(chan struct{})}
+	cmd.Env = append(append(os.Environ(), env...), serveArgsEnv+"="+string(enc))
+	p := &proc{cmd: cmd, up: make(chan struct{}), done: make(chan struct{}), notes: make(chan string, 8)}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -86,6 +104,12 @@ func spawn(t testing.TB, args ...string) *proc {
 			if m := runningRE.FindStringSubmatch(sc.Text()); m != nil && p.url == "" {
 				p.url = m[1]
 				close(p.up)
+			}
+			if strings.HasPrefix(sc.Text(), "chaos-") {
+				select {
+				case p.notes <- sc.Text():
+				default:
+				}
 			}
 		}
 		_, _ = io.Copy(io.Discard, out)

@@ -125,6 +125,26 @@ func (s *sink) check(h http.Header, body []byte) (msgID, evID string, ok bool) {
 	}
 }
 
+// pending returns the ids the sink has not received, reusing the array of ids.
+func (s *sink) pending(ids []string) []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := ids[:0]
+	for _, id := range ids {
+		if len(s.events[id]) == 0 {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// requestCount is the number of requests the sink has answered.
+func (s *sink) requestCount() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.requests
+}
+
 // missing returns how many of ids the sink has not received.
 func (s *sink) missing(ids []string) int {
 	s.mu.Lock()

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"text/template"
@@ -26,11 +27,17 @@ const MaxBodyBytes = 256 << 10
 //	join sep list    the list's elements joined by sep
 //
 // The result must be one JSON object (every chat target takes JSON).
-func funcs(d *Data) template.FuncMap {
-	return template.FuncMap{
+//
+// Every execution runs within a budget (see budget.go): a string function's result, and
+// the sum of them, and the loop iterations and template calls are bounded.
+func funcs(d *Data, b *budget) template.FuncMap {
+	fm := template.FuncMap{
 		"json": func(v any) (string, error) {
-			b, err := marshal(v)
-			return string(b), err
+			if s, ok := v.(string); ok && len(s) > MaxBodyBytes {
+				return "", errFuncResult
+			}
+			out, err := marshal(v)
+			return b.result(string(out), err)
 		},
 		"markup": func(name string) (string, error) {
 			mk, ok := ParseMarkup(name)
@@ -40,13 +47,13 @@ func funcs(d *Data) template.FuncMap {
 			if d == nil || d.Message == nil {
 				return "", nil
 			}
-			return Convert(d.Message.HTML, mk), nil
+			return b.count(Convert(d.Message.HTML, mk))
 		},
-		"truncate": func(n int, s string) string {
+		"truncate": func(n int, s string) (string, error) {
 			if n <= 0 {
-				return ""
+				return "", nil
 			}
-			return cutRunes(s, n)
+			return b.count(cutRunes(s, n))
 		},
 		"default": func(def, v any) any {
 			if v == nil {
@@ -58,29 +65,41 @@ func funcs(d *Data) template.FuncMap {
 			return v
 		},
 		"join": func(sep string, list any) (string, error) {
+			var parts []string
 			switch l := list.(type) {
 			case []string:
-				return strings.Join(l, sep), nil
+				parts = l
 			case []any:
-				parts := make([]string, len(l))
+				parts = make([]string, len(l))
 				for i, x := range l {
 					parts[i] = fmt.Sprint(x)
 				}
-				return strings.Join(parts, sep), nil
 			case nil:
 				return "", nil
+			default:
+				return "", fmt.Errorf("join: %T is not a list", list)
 			}
-			return "", fmt.Errorf("join: %T is not a list", list)
+			n := len(sep) * max(len(parts)-1, 0)
+			for _, p := range parts {
+				n += len(p)
+			}
+			if n > MaxBodyBytes {
+				return "", errFuncResult
+			}
+			return b.result(strings.Join(parts, sep), nil)
 		},
 	}
+	maps.Copy(fm, budgetFuncs(b))
+	return fm
 }
 
 // Parse compiles a template (without running it).
 func Parse(src string) (*template.Template, error) {
-	t, err := template.New("body").Option("missingkey=zero").Funcs(funcs(nil)).Parse(src)
+	t, err := template.New("body").Option("missingkey=zero").Funcs(funcs(nil, nil)).Parse(src)
 	if err != nil {
 		return nil, fmt.Errorf("template: %w", cleanErr(err))
 	}
+	guard(t)
 	return t, nil
 }
 
@@ -91,7 +110,10 @@ func execute(src string, d *Data) ([]byte, error) {
 		return nil, err
 	}
 	var b limitedBuffer
-	if err := t.Funcs(funcs(d)).Execute(&b, d); err != nil {
+	if err := t.Funcs(funcs(d, &budget{})).Execute(&b, d); err != nil {
+		if be := budgetErr(err); be != nil {
+			return nil, fmt.Errorf("template: %w", be)
+		}
 		return nil, fmt.Errorf("template: %w", cleanErr(err))
 	}
 	out := bytes.TrimSpace(b.Bytes())
