@@ -102,7 +102,7 @@ type EventType struct {
 
 // RegisterEndpoints registers the outgoing endpoint, delivery and event catalog operations.
 // With a nil service (the secret key could not be loaded) only the catalog is served.
-func RegisterEndpoints(api huma.API, svc *chat.Outbound, log *slog.Logger) {
+func RegisterEndpoints(api huma.API, svc *chat.Deliveries, log *slog.Logger) {
 	fail := func(ctx context.Context, err error) error { return Fail(ctx, log, err) }
 	catalog := EventCatalog()
 	huma.Register(api, Op("list-event-types", http.MethodGet, "/event-types", "List event types with the JSON Schema of their data", "events"),

@@ -54,7 +54,7 @@ type EventExample struct {
 
 // RegisterPortal registers the test-event and portal-link operations. linkURL turns a new
 // link into its signed URL.
-func RegisterPortal(api huma.API, svc *chat.Outbound, log *slog.Logger, linkURL func(chat.PortalLink) string) {
+func RegisterPortal(api huma.API, svc *chat.Deliveries, log *slog.Logger, linkURL func(chat.PortalLink) string) {
 	if svc == nil {
 		return
 	}

@@ -27,7 +27,7 @@ type previewEvent struct {
 
 // registerPreview registers the chat-target preview: what an endpoint would post for an
 // event, rendered without sending.
-func registerPreview(api huma.API, svc *chat.Outbound, fail func(context.Context, error) error) {
+func registerPreview(api huma.API, svc *chat.Deliveries, fail func(context.Context, error) error) {
 	huma.Register(api, Op("preview-endpoint", http.MethodPost, "/endpoints/{id}/preview",
 		"Render what a chat-format endpoint would post for an event (a stored one, a given one, or a sample), without sending", "endpoints"),
 		func(ctx context.Context, in *previewIn) (*out[chat.Preview], error) {

@@ -74,8 +74,8 @@ type App struct {
 	stopJanitor context.CancelFunc
 	janitorDone chan struct{}
 
-	out    outbound  // outgoing webhooks (outbound.go)
-	pg     *scaleOut // PostgreSQL scale-out (postgres.go); nil on SQLite
+	out    deliveryWiring // outgoing webhooks (deliveries.go)
+	pg     *scaleOut      // PostgreSQL scale-out (postgres.go); nil on SQLite
 	nodeID string
 	// tokenSource says where the admin token in force came from (set once by New).
 	tokenSource string
@@ -152,7 +152,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		Logger: log, NodeID: a.nodeID, Tokens: webhookTokens{}, WebhookAuthTTL: webhookAuthTTL,
 	})
 	apiMux := http.NewServeMux()
-	humaAPI := api.New(apiMux, a.Service, newStreamGate(a.Broker, cfg.MaxStreams), log, cfg.Version, a.apiInbound, a.apiOutbound, a.apiPortal(hash))
+	humaAPI := api.New(apiMux, a.Service, newStreamGate(a.Broker, cfg.MaxStreams), log, cfg.Version, a.apiInbound, a.apiDeliveries, a.apiPortal(hash))
 	handler, routes := server.Handler(server.Routes{
 		Log: log, Metrics: a.Metrics, API: apiMux, OpenAPI: humaAPI.OpenAPI(), AdminHash: hash, ShuttingDown: &a.shutting,
 		Ready:    func(ctx context.Context) error { return st.Ping(ctx) },
@@ -225,7 +225,7 @@ func (a *App) Start() error {
 	}
 	a.ln = ln
 	a.startScaleOut()
-	if err := a.startOutbound(); err != nil {
+	if err := a.startDeliveries(); err != nil {
 		ln.Close()
 		return err
 	}
@@ -258,7 +258,7 @@ func (a *App) Shutdown(ctx context.Context) error {
 				outDone <- fmt.Errorf("app: stopping the delivery engine panicked: %v", p)
 			}
 		}()
-		outDone <- a.stopOutbound(ctx)
+		outDone <- a.stopDeliveries(ctx)
 	}()
 	err := a.srv.Shutdown(ctx)
 	if errors.Is(err, context.DeadlineExceeded) {

@@ -19,7 +19,7 @@ func (a *App) console(adminHash string) *console.Console {
 	if a.cons != nil {
 		return a.cons
 	}
-	o := a.initOutbound()
+	o := a.initDeliveries()
 	var sess, link []byte
 	if o.box != nil {
 		sess, link = o.box.DeriveKey("console session"), o.box.DeriveKey("portal link")
@@ -29,7 +29,7 @@ func (a *App) console(adminHash string) *console.Console {
 		_, _ = rand.Read(link)
 	}
 	a.cons = console.New(console.Options{
-		Log: a.log, Service: a.Service, Outbound: a.outboundService(), Metrics: a.Metrics,
+		Log: a.log, Service: a.Service, Deliveries: a.deliveriesService(), Metrics: a.Metrics,
 		AdminHash: adminHash, SessionKey: sess, LinkKey: link, BaseURL: a.URL, Clock: a.cfg.Clock,
 	})
 	return a.cons
@@ -38,7 +38,7 @@ func (a *App) console(adminHash string) *console.Console {
 // apiPortal registers the test-event and portal-link operations under /api/v1.
 func (a *App) apiPortal(adminHash string) func(huma.API) {
 	return func(humaAPI huma.API) {
-		api.RegisterPortal(humaAPI, a.outboundService(), a.log, a.console(adminHash).LinkURL)
+		api.RegisterPortal(humaAPI, a.deliveriesService(), a.log, a.console(adminHash).LinkURL)
 	}
 }
 

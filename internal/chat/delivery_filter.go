@@ -11,7 +11,7 @@ const MaxTypeScan = 2000
 // ListDeliveriesOfType lists an endpoint's deliveries of one event type, newest first,
 // optionally by status. It reads the endpoint's log page by page (at most MaxTypeScan rows
 // per call) and returns the matches with the cursor to continue from ("" at the end).
-func (o *Outbound) ListDeliveriesOfType(ctx context.Context, q DeliveryQuery, eventType string) ([]Delivery, string, error) {
+func (o *Deliveries) ListDeliveriesOfType(ctx context.Context, q DeliveryQuery, eventType string) ([]Delivery, string, error) {
 	if !KnownEventType(eventType) {
 		return nil, "", Errorf(CodeInvalidArgument, "event_type %q is not a known event type", eventType)
 	}

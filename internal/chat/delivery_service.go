@@ -12,7 +12,7 @@ type DeliveryDetail struct {
 }
 
 // ListDeliveries lists an endpoint's deliveries, newest first, optionally by status.
-func (o *Outbound) ListDeliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error) {
+func (o *Deliveries) ListDeliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error) {
 	if q.Status != "" && !slices.Contains([]string{DeliveryPending, DeliverySucceeded, DeliveryFailed, DeliveryDead}, q.Status) {
 		return nil, Errorf(CodeInvalidArgument, "status %q is not one of pending, succeeded, failed, dead", q.Status)
 	}
@@ -24,7 +24,7 @@ func (o *Outbound) ListDeliveries(ctx context.Context, q DeliveryQuery) ([]Deliv
 }
 
 // GetDelivery returns a delivery with its attempts, oldest first.
-func (o *Outbound) GetDelivery(ctx context.Context, id string) (DeliveryDetail, error) {
+func (o *Deliveries) GetDelivery(ctx context.Context, id string) (DeliveryDetail, error) {
 	d, err := o.svc.store.GetDelivery(ctx, id)
 	if err != nil {
 		return DeliveryDetail{}, err
@@ -43,7 +43,7 @@ func (o *Outbound) GetDelivery(ctx context.Context, id string) (DeliveryDetail, 
 // and answers with the delivery as scheduled: pending, due now. A dead delivery gets one
 // more attempt; if it fails, it is dead again. The delivery is leased to this node and
 // handed to its engine at once.
-func (o *Outbound) RetryDelivery(ctx context.Context, id string) (Delivery, error) {
+func (o *Deliveries) RetryDelivery(ctx context.Context, id string) (Delivery, error) {
 	var d Delivery
 	err := o.svc.store.Write(ctx, func(tx Tx) error {
 		var err error

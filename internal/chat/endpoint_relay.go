@@ -88,7 +88,7 @@ func chatTargetDefaults(e *Endpoint) {
 
 // validate checks an endpoint; secret is its secret in clear (a chat target's URL);
 // checkURL is false when an update leaves the URL as it was.
-func (o *Outbound) validate(e Endpoint, secret string, checkURL bool) error {
+func (o *Deliveries) validate(e Endpoint, secret string, checkURL bool) error {
 	if err := validScope(e); err != nil {
 		return err
 	}
@@ -165,7 +165,7 @@ func checkRooms(tx Tx, ids []string) error {
 }
 
 // PreviewEndpoint renders what a chat target would be sent for an event, without sending.
-func (o *Outbound) PreviewEndpoint(ctx context.Context, id string, in PreviewInput) (Preview, error) {
+func (o *Deliveries) PreviewEndpoint(ctx context.Context, id string, in PreviewInput) (Preview, error) {
 	e, err := o.svc.store.GetEndpoint(ctx, id)
 	if err != nil {
 		return Preview{}, err

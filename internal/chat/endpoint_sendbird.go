@@ -26,7 +26,7 @@ type SendbirdWebhookPatch struct {
 }
 
 // SendbirdSettings returns the settings-API endpoint as Sendbird shows it.
-func (o *Outbound) SendbirdSettings(ctx context.Context) (SendbirdWebhook, error) {
+func (o *Deliveries) SendbirdSettings(ctx context.Context) (SendbirdWebhook, error) {
 	e, err := o.svc.store.GetEndpoint(ctx, SendbirdEndpointID)
 	if IsCode(err, CodeNotFound) {
 		return SendbirdWebhook{EnabledEvents: []string{}}, nil
@@ -48,7 +48,7 @@ func sendbirdView(e Endpoint) SendbirdWebhook {
 // PutSendbirdSettings creates or changes the settings-API endpoint. As Sendbird signs with
 // the master API token, the endpoint's secret is the Api-Token the request was made with
 // (kept encrypted). enabled_events [] turns webhooks off.
-func (o *Outbound) PutSendbirdSettings(ctx context.Context, p SendbirdWebhookPatch, apiToken string) (SendbirdWebhook, error) {
+func (o *Deliveries) PutSendbirdSettings(ctx context.Context, p SendbirdWebhookPatch, apiToken string) (SendbirdWebhook, error) {
 	cur, err := o.svc.store.GetEndpoint(ctx, SendbirdEndpointID)
 	exists := err == nil
 	if err != nil && !IsCode(err, CodeNotFound) {
@@ -127,7 +127,7 @@ func (o *Outbound) PutSendbirdSettings(ctx context.Context, p SendbirdWebhookPat
 	return o.SendbirdSettings(ctx)
 }
 
-func (o *Outbound) currentSecret(ctx context.Context, id string) (string, error) {
+func (o *Deliveries) currentSecret(ctx context.Context, id string) (string, error) {
 	v, err := o.GetEndpoint(ctx, id)
 	return v.Secret, err
 }

@@ -25,30 +25,30 @@ type EndpointVerifier interface {
 	Verify(ctx context.Context, e Endpoint, clientToken string) error
 }
 
-// OutboundNotifier is told when endpoints change or deliveries become due outside the
+// DeliveryNotifier is told when endpoints change or deliveries become due outside the
 // event flow (verification, manual retry, replay), so the delivery engine acts at once.
-type OutboundNotifier interface {
+type DeliveryNotifier interface {
 	EndpointsChanged()
 	DeliveriesDue()
 }
 
-// Outbound holds the outgoing-webhook use cases: endpoints and deliveries.
-type Outbound struct {
+// Deliveries holds the outgoing-webhook use cases: endpoints and deliveries.
+type Deliveries struct {
 	svc     *Service
 	box     SecretBox
 	verify  EndpointVerifier
-	notify  OutboundNotifier
+	notify  DeliveryNotifier
 	urls    EndpointURLs
 	secrets EndpointSecrets
 	relay   Relay
 	alerts  *Alerter
 }
 
-// OutboundConfig wires an Outbound.
-type OutboundConfig struct {
+// DeliveriesConfig wires an Deliveries.
+type DeliveriesConfig struct {
 	Box      SecretBox
 	Verifier EndpointVerifier
-	Notifier OutboundNotifier // may be nil
+	Notifier DeliveryNotifier // may be nil
 	URLs     EndpointURLs
 	Secrets  EndpointSecrets
 	Relay    Relay // chat-target templates and previews; nil: refused
@@ -57,9 +57,9 @@ type OutboundConfig struct {
 	Alerts *Alerter
 }
 
-// NewOutbound returns the outgoing-webhook use cases over svc's store and clock.
-func NewOutbound(svc *Service, c OutboundConfig) *Outbound {
-	return &Outbound{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier, urls: c.URLs, secrets: c.Secrets, relay: c.Relay, alerts: c.Alerts}
+// NewDeliveries returns the outgoing-webhook use cases over svc's store and clock.
+func NewDeliveries(svc *Service, c DeliveriesConfig) *Deliveries {
+	return &Deliveries{svc: svc, box: c.Box, verify: c.Verifier, notify: c.Notifier, urls: c.URLs, secrets: c.Secrets, relay: c.Relay, alerts: c.Alerts}
 }
 
 // EndpointView is an endpoint as the API shows it, with its secret in clear (a chat
@@ -128,7 +128,7 @@ type EndpointPatch struct {
 	Ordering       *string
 }
 
-func (o *Outbound) view(e Endpoint) (EndpointView, error) {
+func (o *Deliveries) view(e Endpoint) (EndpointView, error) {
 	sec := ""
 	if !IsChatTarget(e.Format) {
 		var err error
@@ -162,13 +162,13 @@ func (o *Outbound) view(e Endpoint) (EndpointView, error) {
 	return v, nil
 }
 
-func (o *Outbound) changed() {
+func (o *Deliveries) changed() {
 	if o.notify != nil {
 		o.notify.EndpointsChanged()
 	}
 }
 
-func (o *Outbound) due() {
+func (o *Deliveries) due() {
 	if o.notify != nil {
 		o.notify.DeliveriesDue()
 	}
@@ -194,7 +194,7 @@ func checkAgent(tx Tx, agentID string) error {
 
 // CreateEndpoint creates an endpoint. An rbm endpoint starts unverified and is verified at
 // once; if the handshake fails it stays unverified (its events wait) and the answer says so.
-func (o *Outbound) CreateEndpoint(ctx context.Context, in EndpointInput) (EndpointView, error) {
+func (o *Deliveries) CreateEndpoint(ctx context.Context, in EndpointInput) (EndpointView, error) {
 	if in.Format == "" {
 		in.Format = FormatStandard
 	}
@@ -259,7 +259,7 @@ func (o *Outbound) CreateEndpoint(ctx context.Context, in EndpointInput) (Endpoi
 }
 
 // GetEndpoint returns an endpoint.
-func (o *Outbound) GetEndpoint(ctx context.Context, id string) (EndpointView, error) {
+func (o *Deliveries) GetEndpoint(ctx context.Context, id string) (EndpointView, error) {
 	e, err := o.svc.store.GetEndpoint(ctx, id)
 	if err != nil {
 		return EndpointView{}, err
@@ -268,7 +268,7 @@ func (o *Outbound) GetEndpoint(ctx context.Context, id string) (EndpointView, er
 }
 
 // ListEndpoints lists endpoints by id.
-func (o *Outbound) ListEndpoints(ctx context.Context, after string, limit int) ([]EndpointView, error) {
+func (o *Deliveries) ListEndpoints(ctx context.Context, after string, limit int) ([]EndpointView, error) {
 	es, err := o.svc.store.ListEndpoints(ctx, after, pageLimit(limit))
 	if err != nil {
 		return nil, err
@@ -286,7 +286,7 @@ func (o *Outbound) ListEndpoints(ctx context.Context, after string, limit int) (
 
 // UpdateEndpoint applies a patch. Enabling an rbm endpoint makes it unverified until it
 // passes the handshake again.
-func (o *Outbound) UpdateEndpoint(ctx context.Context, id string, p EndpointPatch) (EndpointView, error) {
+func (o *Deliveries) UpdateEndpoint(ctx context.Context, id string, p EndpointPatch) (EndpointView, error) {
 	var e Endpoint
 	err := o.svc.write(ctx, func(tx Tx, emit func(*Event) error) error {
 		var err error
@@ -348,7 +348,7 @@ func (o *Outbound) UpdateEndpoint(ctx context.Context, id string, p EndpointPatc
 
 // statusChanged announces an endpoint disabled by hand; one enabled again starts healthy,
 // so that its next failure or 410 is announced.
-func (o *Outbound) statusChanged(tx Tx, emit func(*Event) error, e Endpoint, old string) error {
+func (o *Deliveries) statusChanged(tx Tx, emit func(*Event) error, e Endpoint, old string) error {
 	switch {
 	case e.Status == old:
 		return nil
@@ -411,7 +411,7 @@ func applyPatch(e *Endpoint, p EndpointPatch) {
 }
 
 // DeleteEndpoint deletes an endpoint with its deliveries.
-func (o *Outbound) DeleteEndpoint(ctx context.Context, id string) error {
+func (o *Deliveries) DeleteEndpoint(ctx context.Context, id string) error {
 	if err := o.svc.store.Write(ctx, func(tx Tx) error { return tx.DeleteEndpoint(id) }); err != nil {
 		return err
 	}
@@ -422,7 +422,7 @@ func (o *Outbound) DeleteEndpoint(ctx context.Context, id string) error {
 // VerifyEndpoint runs the RBM handshake: the endpoint becomes active when it answers 200
 // with the secret, unverified otherwise (its events wait). Other formats need no
 // verification and are returned as they are.
-func (o *Outbound) VerifyEndpoint(ctx context.Context, id string) (EndpointView, error) {
+func (o *Deliveries) VerifyEndpoint(ctx context.Context, id string) (EndpointView, error) {
 	e, err := o.svc.store.GetEndpoint(ctx, id)
 	if err != nil {
 		return EndpointView{}, err
@@ -470,7 +470,7 @@ func (o *Outbound) VerifyEndpoint(ctx context.Context, id string) (EndpointView,
 
 // RotateSecret replaces the endpoint's secret; the previous one keeps signing (alongside)
 // for overlap (default DefaultRotateOverlap; 0 ends it at once). secret "" generates one.
-func (o *Outbound) RotateSecret(ctx context.Context, id, secret string, overlap *time.Duration) (EndpointView, error) {
+func (o *Deliveries) RotateSecret(ctx context.Context, id, secret string, overlap *time.Duration) (EndpointView, error) {
 	ov := DefaultRotateOverlap
 	if overlap != nil {
 		ov = *overlap
@@ -537,7 +537,7 @@ const ReplayBatch = 500
 
 // Replay creates fresh deliveries (same event ids) to the endpoint for every event since
 // the given time that it matches now (filter and precedence). It returns how many.
-func (o *Outbound) Replay(ctx context.Context, id string, since time.Time) (int, error) {
+func (o *Deliveries) Replay(ctx context.Context, id string, since time.Time) (int, error) {
 	ep, err := o.svc.store.GetEndpoint(ctx, id)
 	if err != nil {
 		return 0, err

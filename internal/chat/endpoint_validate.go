@@ -58,14 +58,14 @@ func validEventTypes(ts []string) error {
 	return nil
 }
 
-func (o *Outbound) validEndpointURL(raw string) error {
+func (o *Deliveries) validEndpointURL(raw string) error {
 	if err := o.urls.CheckEndpointURL(raw); err != nil {
 		return &Error{Code: CodeInvalidArgument, Message: "url: " + err.Error(), Err: err}
 	}
 	return nil
 }
 
-func (o *Outbound) validSecret(format, secret string) error {
+func (o *Deliveries) validSecret(format, secret string) error {
 	if len(secret) > 256 || !utf8.ValidString(secret) || strings.ContainsAny(secret, "\r\n") {
 		return Errorf(CodeInvalidArgument, "secret must be at most 256 bytes of UTF-8 on one line")
 	}
@@ -76,7 +76,7 @@ func (o *Outbound) validSecret(format, secret string) error {
 }
 
 // newSecret generates a secret in the format's shape.
-func (o *Outbound) newSecret(format string) (string, error) {
+func (o *Deliveries) newSecret(format string) (string, error) {
 	s, err := o.secrets.NewSecret(format)
 	if err != nil {
 		return "", fmt.Errorf("chat: new endpoint secret: %w", err)
@@ -142,7 +142,7 @@ func validLimits(e Endpoint) error {
 
 // validateEndpoint checks an endpoint before it is stored; checkURL is false when an update
 // leaves the URL as it was (an endpoint made under --allow-private-targets stays editable).
-func (o *Outbound) validateEndpoint(e Endpoint, secret string, checkURL bool) error {
+func (o *Deliveries) validateEndpoint(e Endpoint, secret string, checkURL bool) error {
 	if checkURL {
 		if err := o.validEndpointURL(e.URL); err != nil {
 			return err

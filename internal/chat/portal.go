@@ -49,7 +49,7 @@ type PortalReader interface {
 
 // CreatePortalLink creates a link to one endpoint (agent == false) or to every endpoint of
 // the endpoint's agent, valid for ttl (0: the default).
-func (o *Outbound) CreatePortalLink(ctx context.Context, endpointID string, agent bool, ttl time.Duration) (PortalLink, error) {
+func (o *Deliveries) CreatePortalLink(ctx context.Context, endpointID string, agent bool, ttl time.Duration) (PortalLink, error) {
 	if ttl < 0 || ttl > MaxPortalLinkTTL {
 		return PortalLink{}, Errorf(CodeInvalidArgument, "expires_in_s must be between 1 and %d", int(MaxPortalLinkTTL/time.Second))
 	}
@@ -77,7 +77,7 @@ func (o *Outbound) CreatePortalLink(ctx context.Context, endpointID string, agen
 }
 
 // CreateAgentPortalLink creates a link to every endpoint of an agent user.
-func (o *Outbound) CreateAgentPortalLink(ctx context.Context, agentID string, ttl time.Duration) (PortalLink, error) {
+func (o *Deliveries) CreateAgentPortalLink(ctx context.Context, agentID string, ttl time.Duration) (PortalLink, error) {
 	if ttl < 0 || ttl > MaxPortalLinkTTL {
 		return PortalLink{}, Errorf(CodeInvalidArgument, "expires_in_s must be between 1 and %d", int(MaxPortalLinkTTL/time.Second))
 	}
@@ -101,7 +101,7 @@ func (o *Outbound) CreateAgentPortalLink(ctx context.Context, agentID string, tt
 
 // ActivePortalLink returns the link if it is neither revoked nor expired; otherwise a
 // permission_denied error that does not say which.
-func (o *Outbound) ActivePortalLink(ctx context.Context, id string) (PortalLink, error) {
+func (o *Deliveries) ActivePortalLink(ctx context.Context, id string) (PortalLink, error) {
 	l, err := o.svc.store.GetPortalLink(ctx, id)
 	if err != nil {
 		if IsCode(err, CodeNotFound) {
@@ -116,13 +116,13 @@ func (o *Outbound) ActivePortalLink(ctx context.Context, id string) (PortalLink,
 }
 
 // RevokePortalLink revokes a link at once.
-func (o *Outbound) RevokePortalLink(ctx context.Context, id string) error {
+func (o *Deliveries) RevokePortalLink(ctx context.Context, id string) error {
 	now := o.svc.now()
 	return o.svc.store.Write(ctx, func(tx Tx) error { return tx.RevokePortalLink(id, now) })
 }
 
 // PortalEndpoints returns the endpoints a link covers, by id.
-func (o *Outbound) PortalEndpoints(ctx context.Context, l PortalLink) ([]Endpoint, error) {
+func (o *Deliveries) PortalEndpoints(ctx context.Context, l PortalLink) ([]Endpoint, error) {
 	if l.EndpointID != "" {
 		e, err := o.svc.store.GetEndpoint(ctx, l.EndpointID)
 		if err != nil {
@@ -147,6 +147,6 @@ func (o *Outbound) PortalEndpoints(ctx context.Context, l PortalLink) ([]Endpoin
 }
 
 // ListPortalLinks lists the links, newest first.
-func (o *Outbound) ListPortalLinks(ctx context.Context) ([]PortalLink, error) {
+func (o *Deliveries) ListPortalLinks(ctx context.Context) ([]PortalLink, error) {
 	return o.svc.store.ListPortalLinks(ctx, MaxPage)
 }

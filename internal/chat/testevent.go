@@ -61,7 +61,7 @@ func ExamplePayload(eventType string, now time.Time) json.RawMessage {
 // formatted and signed like any other, and it shows in the endpoint's delivery log. The
 // endpoint's filter is not consulted (a test is asked for explicitly); a disabled endpoint
 // refuses it.
-func (o *Outbound) SendTestEvent(ctx context.Context, endpointID, eventType string) (Delivery, error) {
+func (o *Deliveries) SendTestEvent(ctx context.Context, endpointID, eventType string) (Delivery, error) {
 	if eventType == "" {
 		eventType = EventMessageSend
 	}

@@ -31,10 +31,10 @@ const DefaultSessionTTL = 12 * time.Hour
 
 // Options wires a Console.
 type Options struct {
-	Log      *slog.Logger
-	Service  *chat.Service
-	Outbound *chat.Outbound // nil: outgoing webhooks are unavailable (the portal answers 503)
-	Metrics  *metrics.Metrics
+	Log        *slog.Logger
+	Service    *chat.Service
+	Deliveries *chat.Deliveries // nil: outgoing webhooks are unavailable (the portal answers 503)
+	Metrics    *metrics.Metrics
 	// AdminHash is the hex SHA-256 of the admin token; sessions are bound to it, so a new
 	// admin token signs every console session out.
 	AdminHash string

@@ -52,10 +52,10 @@ func (c *Console) link(ctx context.Context, token string) (chat.PortalLink, erro
 	if !ok || err != nil || !hmac.Equal(got, c.linkMAC(id)) {
 		return chat.PortalLink{}, errBadLink
 	}
-	if c.o.Outbound == nil {
+	if c.o.Deliveries == nil {
 		return chat.PortalLink{}, chat.Errorf(chat.CodeUnavailable, "outgoing webhooks are unavailable")
 	}
-	l, err := c.o.Outbound.ActivePortalLink(ctx, id)
+	l, err := c.o.Deliveries.ActivePortalLink(ctx, id)
 	if chat.IsCode(err, chat.CodePermissionDenied) {
 		return chat.PortalLink{}, errBadLink
 	}
@@ -139,7 +139,7 @@ func (c *Console) portalAPI() http.HandlerFunc {
 // link does not cover is "not found": the portal reveals nothing of other endpoints.
 func (c *Console) endpoint(ctx context.Context, pc portalCtx, id string) (chat.EndpointView, error) {
 	notFound := chat.Errorf(chat.CodeNotFound, "endpoint %q not found", id)
-	v, err := c.o.Outbound.GetEndpoint(ctx, id)
+	v, err := c.o.Deliveries.GetEndpoint(ctx, id)
 	if err != nil {
 		if chat.IsCode(err, chat.CodeNotFound) {
 			return chat.EndpointView{}, notFound
@@ -153,7 +153,7 @@ func (c *Console) endpoint(ctx context.Context, pc portalCtx, id string) (chat.E
 }
 
 func (c *Console) delivery(ctx context.Context, pc portalCtx, id string) (chat.DeliveryDetail, error) {
-	d, err := c.o.Outbound.GetDelivery(ctx, id)
+	d, err := c.o.Deliveries.GetDelivery(ctx, id)
 	if err != nil {
 		return chat.DeliveryDetail{}, err
 	}
@@ -164,13 +164,13 @@ func (c *Console) delivery(ctx context.Context, pc portalCtx, id string) (chat.D
 }
 
 func (c *Console) portalSession(w http.ResponseWriter, r *http.Request, pc portalCtx) error {
-	eps, err := c.o.Outbound.PortalEndpoints(r.Context(), pc.link)
+	eps, err := c.o.Deliveries.PortalEndpoints(r.Context(), pc.link)
 	if err != nil {
 		return err
 	}
 	out := make([]PortalEndpoint, 0, len(eps))
 	for _, e := range eps {
-		v, err := c.o.Outbound.GetEndpoint(r.Context(), e.ID)
+		v, err := c.o.Deliveries.GetEndpoint(r.Context(), e.ID)
 		if err != nil {
 			return err
 		}
@@ -193,9 +193,9 @@ func (c *Console) portalDeliveries(w http.ResponseWriter, r *http.Request, pc po
 	var next string
 	var err error
 	if t := qs.Get("event_type"); t != "" {
-		ds, next, err = c.o.Outbound.ListDeliveriesOfType(r.Context(), q, t)
+		ds, next, err = c.o.Deliveries.ListDeliveriesOfType(r.Context(), q, t)
 	} else {
-		ds, err = c.o.Outbound.ListDeliveries(r.Context(), q)
+		ds, err = c.o.Deliveries.ListDeliveries(r.Context(), q)
 		if len(ds) == q.Limit {
 			next = ds[len(ds)-1].ID
 		}
@@ -223,7 +223,7 @@ func (c *Console) portalRetry(w http.ResponseWriter, r *http.Request, pc portalC
 	if _, err := c.delivery(r.Context(), pc, r.PathValue("id")); err != nil {
 		return err
 	}
-	d, err := c.o.Outbound.RetryDelivery(r.Context(), r.PathValue("id"))
+	d, err := c.o.Deliveries.RetryDelivery(r.Context(), r.PathValue("id"))
 	if err != nil {
 		return err
 	}
@@ -256,7 +256,7 @@ func (c *Console) portalTest(w http.ResponseWriter, r *http.Request, pc portalCt
 	if err := decode(r, &in); err != nil {
 		return err
 	}
-	d, err := c.o.Outbound.SendTestEvent(r.Context(), r.PathValue("id"), in.EventType)
+	d, err := c.o.Deliveries.SendTestEvent(r.Context(), r.PathValue("id"), in.EventType)
 	if err != nil {
 		return err
 	}
@@ -277,7 +277,7 @@ func (c *Console) portalReplay(w http.ResponseWriter, r *http.Request, pc portal
 	if in.Since.IsZero() {
 		return chat.Errorf(chat.CodeInvalidArgument, "since is required (RFC 3339 time)")
 	}
-	n, err := c.o.Outbound.Replay(r.Context(), r.PathValue("id"), in.Since)
+	n, err := c.o.Deliveries.Replay(r.Context(), r.PathValue("id"), in.Since)
 	if err != nil {
 		return err
 	}
@@ -304,7 +304,7 @@ func (c *Console) portalRotate(w http.ResponseWriter, r *http.Request, pc portal
 		d := time.Duration(*in.ExpireOldAfterS) * time.Second
 		overlap = &d
 	}
-	v, err := c.o.Outbound.RotateSecret(r.Context(), r.PathValue("id"), "", overlap)
+	v, err := c.o.Deliveries.RotateSecret(r.Context(), r.PathValue("id"), "", overlap)
 	if err != nil {
 		return err
 	}

@@ -103,7 +103,7 @@ func (c *Console) stats(w http.ResponseWriter, r *http.Request) {
 			}
 		}
 	}
-	if c.o.Outbound != nil {
+	if c.o.Deliveries != nil {
 		if s.Endpoints, err = c.cachedHealth(r.Context(), s.At); err != nil {
 			writeError(w, http.StatusServiceUnavailable, "unavailable", chat.ErrorMessage(err))
 			return
@@ -138,7 +138,7 @@ func (c *Console) cachedHealth(ctx context.Context, now time.Time) ([]EndpointHe
 
 // health reads each endpoint's undelivered deliveries (bounded) for the dashboard.
 func (c *Console) health(ctx context.Context, now time.Time) ([]EndpointHealth, error) {
-	eps, err := c.o.Outbound.ListEndpoints(ctx, "", MaxHealthEndpoints)
+	eps, err := c.o.Deliveries.ListEndpoints(ctx, "", MaxHealthEndpoints)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +146,7 @@ func (c *Console) health(ctx context.Context, now time.Time) ([]EndpointHealth, 
 	for _, e := range eps {
 		h := EndpointHealth{ID: e.ID, URL: e.URL, Status: e.Status}
 		for _, st := range []string{chat.DeliveryPending, chat.DeliveryFailed, chat.DeliveryDead} {
-			ds, err := c.o.Outbound.ListDeliveries(ctx, chat.DeliveryQuery{EndpointID: e.ID, Status: st, Limit: BacklogCap})
+			ds, err := c.o.Deliveries.ListDeliveries(ctx, chat.DeliveryQuery{EndpointID: e.ID, Status: st, Limit: BacklogCap})
 			if err != nil {
 				return nil, err
 			}

@@ -268,7 +268,7 @@ func (e *Engine) signal() {
 // Poke makes the engine look at its state now (after a fake clock moved, for instance).
 func (e *Engine) Poke() { e.signal() }
 
-// EndpointsChanged implements chat.OutboundNotifier: reload the endpoints.
+// EndpointsChanged implements chat.DeliveryNotifier: reload the endpoints.
 func (e *Engine) EndpointsChanged() {
 	e.mu.Lock()
 	e.epDirty = true
@@ -276,7 +276,7 @@ func (e *Engine) EndpointsChanged() {
 	e.signal()
 }
 
-// DeliveriesDue implements chat.OutboundNotifier: the store may hold work nobody holds
+// DeliveriesDue implements chat.DeliveryNotifier: the store may hold work nobody holds
 // (another node released leases, or wrote deliveries without a lease); every lane claims.
 func (e *Engine) DeliveriesDue() {
 	e.mu.Lock()

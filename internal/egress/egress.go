@@ -1,4 +1,4 @@
-// Package egress builds the server's only outbound HTTP client, used for webhook deliveries
+// Package egress builds the server's only outgoing HTTP client, used for webhook deliveries
 // and endpoint verification (SPEC §5.4 "Egress safety").
 //
 // Unless Options.AllowPrivate is set, the client refuses to connect to loopback, private,
@@ -53,7 +53,7 @@ const (
 	MaxURLLength = 4096
 )
 
-// NewClient returns the outbound HTTP client. It speaks HTTP/1.1 with keep-alive and a
+// NewClient returns the outgoing HTTP client. It speaks HTTP/1.1 with keep-alive and a
 // per-host idle pool, never follows redirects (a 3xx comes back as the response), takes no
 // proxy from the environment, and has no overall timeout: set one on each request's context.
 // Unless o.AllowPrivate, connections to addresses for which IsForbidden holds fail with an

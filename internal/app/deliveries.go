@@ -22,22 +22,22 @@ import (
 	"github.com/chathooks/chathooks/internal/server"
 )
 
-// outbound is the outgoing-webhook wiring: the secret box, the delivery engine and the
+// deliveryWiring is the outgoing-webhook wiring: the secret box, the delivery engine and the
 // endpoint use cases. Built on first use (the publisher is needed before the service).
-type outbound struct {
+type deliveryWiring struct {
 	once   sync.Once
 	err    error
 	box    *secretbox.Box
 	engine *delivery.Engine
 	client *http.Client
 	svcMu  sync.Mutex
-	svc    *chat.Outbound
+	svc    *chat.Deliveries
 	// alerts announces endpoint failures; set once the chat service exists (the engine,
 	// built before it, reaches it through this pointer).
 	alerts atomic.Pointer[chat.Alerter]
 }
 
-func (a *App) initOutbound() *outbound {
+func (a *App) initDeliveries() *deliveryWiring {
 	o := &a.out
 	o.once.Do(func() {
 		box, err := a.secretBox(context.Background())
@@ -64,19 +64,19 @@ func (a *App) initOutbound() *outbound {
 // dispatcher is the delivery engine as the chat service sees it (nil if the key failed):
 // deliveries the service writes are leased to this node and handed to the engine.
 func (a *App) dispatcher() chat.Dispatcher {
-	if o := a.initOutbound(); o.engine != nil {
+	if o := a.initDeliveries(); o.engine != nil {
 		return o.engine
 	}
 	return nil
 }
 
-// outboundService returns the endpoint and delivery use cases (nil if the key failed).
-func (a *App) outboundService() *chat.Outbound {
-	o := a.initOutbound()
+// deliveriesService returns the endpoint and delivery use cases (nil if the key failed).
+func (a *App) deliveriesService() *chat.Deliveries {
+	o := a.initDeliveries()
 	o.svcMu.Lock()
 	defer o.svcMu.Unlock()
 	if o.svc == nil && o.engine != nil && a.Service != nil {
-		o.svc = chat.NewOutbound(a.Service, chat.OutboundConfig{
+		o.svc = chat.NewDeliveries(a.Service, chat.DeliveriesConfig{
 			Box: o.box, Verifier: delivery.Verifier{Client: o.client}, Notifier: o.engine, Relay: relay.Renderer{},
 			URLs: endpointURLs{allowPrivate: a.cfg.AllowPrivateTargets}, Secrets: endpointSecrets{}, Alerts: a.alerter(),
 		})
@@ -107,16 +107,16 @@ func (a *App) consoleBaseURL() string {
 }
 
 // DeliveryEngine returns the delivery engine (tests poke it after moving a fake clock).
-func (a *App) DeliveryEngine() *delivery.Engine { return a.initOutbound().engine }
+func (a *App) DeliveryEngine() *delivery.Engine { return a.initDeliveries().engine }
 
-// apiOutbound registers the endpoint and delivery operations under /api/v1.
-func (a *App) apiOutbound(humaAPI huma.API) {
-	api.RegisterEndpoints(humaAPI, a.outboundService(), a.log)
+// apiDeliveries registers the endpoint and delivery operations under /api/v1.
+func (a *App) apiDeliveries(humaAPI huma.API) {
+	api.RegisterEndpoints(humaAPI, a.deliveriesService(), a.log)
 }
 
-// startOutbound starts the delivery engine.
-func (a *App) startOutbound() error {
-	o := a.initOutbound()
+// startDeliveries starts the delivery engine.
+func (a *App) startDeliveries() error {
+	o := a.initDeliveries()
 	if o.err != nil {
 		return o.err
 	}
@@ -127,11 +127,11 @@ func (a *App) startOutbound() error {
 	return nil
 }
 
-// stopOutbound stops the delivery engine, finishing in-flight deliveries within ctx, then
+// stopDeliveries stops the delivery engine, finishing in-flight deliveries within ctx, then
 // the alerter once it wrote what the engine reported.
-func (a *App) stopOutbound(ctx context.Context) error {
+func (a *App) stopDeliveries(ctx context.Context) error {
 	var err error
-	if o := a.initOutbound(); o.engine != nil {
+	if o := a.initDeliveries(); o.engine != nil {
 		err = o.engine.Stop(ctx)
 	}
 	if al := a.out.alerts.Load(); al != nil {
@@ -162,7 +162,7 @@ func (h sendbirdSettings) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		sendbirdError(w, http.StatusUnauthorized, 400401, "Invalid value: \"Api-Token\".")
 		return
 	}
-	svc := h.a.outboundService()
+	svc := h.a.deliveriesService()
 	if svc == nil {
 		sendbirdError(w, http.StatusServiceUnavailable, 500503, "outgoing webhooks are unavailable")
 		return
