@@ -113,6 +113,12 @@ type Engine struct {
 	nextClaimable  time.Time
 	claimableStale bool
 	claimableAsked time.Time
+	// claiming: a recovery claim is being written (recover); leftWhileClaiming holds the
+	// deliveries that left their lane meanwhile (finished or given back). The claim may
+	// have been committed before their outcome, so it can return them: they are not taken
+	// back (the store holds their outcome, or they are claimable again).
+	claiming          bool
+	leftWhileClaiming map[string]struct{}
 	rnd            *rand.Rand
 
 	maxTimeout atomic.Int64 // the longest endpoint timeout (ns), for leases
@@ -633,10 +639,14 @@ func (e *Engine) recover(ctx context.Context, now time.Time) (more bool, err err
 		wants = append(wants, scanWant{l: l, reason: l.scan, w: chat.ClaimWant{EndpointID: id, First: room, Retry: max(1, room/2)}})
 		l.scan = 0
 	}
+	if len(wants) > 0 {
+		e.claiming = true
+	}
 	e.mu.Unlock()
 	if len(wants) == 0 {
 		return false, nil
 	}
+	defer e.locked(func() { e.claiming = false; clear(e.leftWhileClaiming) })
 	cws := make([]chat.ClaimWant, len(wants))
 	for i, w := range wants {
 		cws[i] = w.w
@@ -681,6 +691,9 @@ func (e *Engine) recover(ctx context.Context, now time.Time) (more bool, err err
 				// Our own lease had lapsed and the claim renewed it: already held, and not a
 				// manual retry (admit would take it for one and attempt it again).
 				continue
+			}
+			if _, ok := e.leftWhileClaiming[d.ID]; ok {
+				continue // held when the claim ran, finished or given back since
 			}
 			it := &item{id: d.ID, endpointID: d.EndpointID, eventID: d.EventID, ev: evs[d.EventID],
 				attempts: d.AttemptCount, created: d.CreatedAt, due: now, seq: d.Seq, ordered: orderedWant(wants, l)}
@@ -970,6 +983,12 @@ func (e *Engine) settle(batch []result, err error, now time.Time) {
 		}
 		if r.r.Disable {
 			e.epDirty = true
+		}
+		if e.claiming && l.held[it.id] == nil {
+			if e.leftWhileClaiming == nil {
+				e.leftWhileClaiming = map[string]struct{}{}
+			}
+			e.leftWhileClaiming[it.id] = struct{}{}
 		}
 	}
 	e.signal()
