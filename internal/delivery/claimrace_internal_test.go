@@ -1,0 +1,157 @@
+package delivery
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"net/http"
+	"net/http/httptest"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/clock"
+	"github.com/chathooks/chathooks/internal/secretbox"
+	"github.com/chathooks/chathooks/internal/store/sqlite"
+)
+
+// claimRaceStore hides its store's single-node answer (so leases end with the fake clock,
+// as on PostgreSQL) and holds the caller of the first recovery claim that returned
+// deliveries, after its commit, until release is closed.
+type claimRaceStore struct {
+	chat.Store
+	claimed chan struct{} // closed when that claim has committed
+	release chan struct{}
+	once    sync.Once
+}
+
+func (s *claimRaceStore) Write(ctx context.Context, fn func(chat.Tx) error) error {
+	var got int
+	err := s.Store.Write(ctx, func(tx chat.Tx) error { return fn(claimSpy{tx, &got}) })
+	if err == nil && got > 0 {
+		s.once.Do(func() { close(s.claimed); <-s.release })
+	}
+	return err
+}
+
+// claimSpy counts what a claim returned.
+type claimSpy struct {
+	chat.Tx
+	got *int
+}
+
+func (c claimSpy) ClaimDeliveries(cl chat.Claim) ([]chat.Claimed, error) {
+	got, err := c.Tx.ClaimDeliveries(cl)
+	*c.got = len(got)
+	return got, err
+}
+
+// A recovery claim committed while a delivery was in flight (its own lease had ended)
+// returns that delivery; the delivery then dies and leaves its lane before the claim's
+// result is taken in. The engine must not take it back: it was attempted again (a dead
+// delivery announced twice). The test forces that order: the send waits for the claim's
+// commit, the claim's caller waits until the outcome is recorded and the lane let go.
+func TestClaimCommittedBeforeAnOutcomeDoesNotTakeTheDeliveryBack(t *testing.T) {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key := make([]byte, 32)
+	rand.Read(key)
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	sealed, err := box.Seal("whsec_" + base64.StdEncoding.EncodeToString(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var requests atomic.Int32
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		requests.Add(1)
+		w.WriteHeader(http.StatusInternalServerError)
+	}))
+	t.Cleanup(rc.Close)
+	fc := clock.NewFake(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	ep := chat.Endpoint{ID: "ep", URL: rc.URL, EventTypes: []string{"*"}, Format: chat.FormatStandard, SecretSealed: sealed,
+		Headers: map[string]string{}, Status: chat.EndpointActive, Retry: chat.RetryPolicy{MaxAttempts: 1}, CreatedAt: fc.Now(), UpdatedAt: fc.Now()}
+	if err := st.Write(ctx, func(tx chat.Tx) error { return tx.InsertEndpoint(ep) }); err != nil {
+		t.Fatal(err)
+	}
+	rs := &claimRaceStore{Store: st, claimed: make(chan struct{}), release: make(chan struct{})}
+	e := New(Options{Store: rs, Box: box, Client: &http.Client{}, Clock: fc, Rescan: time.Hour})
+	e.sendHook = func(string) {
+		if requests.Load() > 0 {
+			return
+		}
+		fc.Advance(time.Hour) // the lease taken at commit ends
+		e.DeliveriesDue()     // a recovery claim now takes it, while it is in flight
+		<-rs.claimed
+	}
+	if err := e.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = e.Stop(c)
+	})
+	ev := chat.Event{ID: "evt_1", Type: chat.EventRoomCreate, CreatedAt: fc.Now(), Payload: []byte(`{}`)}
+	ds := []chat.Delivery{{ID: "dlv_1", EventID: ev.ID, EventType: ev.Type, EndpointID: "ep", CreatedAt: fc.Now()}}
+	err = st.Write(ctx, func(tx chat.Tx) error {
+		if err := tx.AppendEvent(&ev); err != nil {
+			return err
+		}
+		return tx.InsertDeliveriesLeased(ds, e.Lease(fc.Now()))
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Dispatch(chat.Handover{Deliveries: ds, Events: []chat.Event{ev}})
+	held := func() int {
+		n := 0
+		e.locked(func() {
+			if l := e.lanes["ep"]; l != nil {
+				n = len(l.held)
+			}
+		})
+		return n
+	}
+	<-rs.claimed
+	eventually(t, 10*time.Second, "the delivery died and left its lane", func() bool {
+		d, err := st.GetDelivery(ctx, "dlv_1")
+		return err == nil && d.Status == chat.DeliveryDead && held() == 0
+	})
+	close(rs.release)
+	eventually(t, 10*time.Second, "the claim's result taken in", func() bool {
+		var claiming bool
+		e.locked(func() { claiming = e.claiming })
+		return !claiming
+	})
+	if n := held(); n != 0 {
+		t.Fatalf("the dead delivery was taken back by the claim (%d held)", n)
+	}
+	if n := requests.Load(); n != 1 {
+		t.Fatalf("%d attempts, want 1", n)
+	}
+}
+
+// eventually polls cond until it holds, failing the test after within.
+func eventually(t *testing.T, within time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", within, what)
+		}
+		<-tick.C
+	}
+}
