@@ -119,7 +119,7 @@ type Engine struct {
 	// back (the store holds their outcome, or they are claimable again).
 	claiming          bool
 	leftWhileClaiming map[string]struct{}
-	rnd            *rand.Rand
+	rnd               *rand.Rand
 
 	maxTimeout atomic.Int64 // the longest endpoint timeout (ns), for leases
 	inflight   sync.WaitGroup
