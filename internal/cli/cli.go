@@ -143,27 +143,23 @@ func (b BenchCmd) Run(e *env) error {
 	if b.Rate < 0 {
 		return errors.New("--rate must not be negative")
 	}
-	if b.CPUProfile != "" {
-		f, err := os.Create(b.CPUProfile)
+	for _, rec := range []struct {
+		path  string
+		start func(io.Writer) error
+		stop  func()
+	}{{b.CPUProfile, pprof.StartCPUProfile, pprof.StopCPUProfile}, {b.Trace, trace.Start, trace.Stop}} {
+		if rec.path == "" {
+			continue
+		}
+		f, err := os.Create(rec.path)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
+		if err := rec.start(f); err != nil {
 			return err
 		}
-		defer pprof.StopCPUProfile()
-	}
-	if b.Trace != "" {
-		f, err := os.Create(b.Trace)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		if err := trace.Start(f); err != nil {
-			return err
-		}
-		defer trace.Stop()
+		defer rec.stop()
 	}
 	if b.Backlog > 0 {
 		res, err := bench.Backlog(e.ctx, b.Backlog, b.BacklogWatch, e.stderr)

@@ -14,20 +14,24 @@ import (
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
+// openNode opens the store of a node named node on the database at url, with writers
+// writer connections, closed when the test ends.
+func openNode(t *testing.T, url, node string, writers int) *sqlstore.Store {
+	t.Helper()
+	s, err := postgres.Open(context.Background(), url, postgres.Options{Options: sqlstore.Options{NodeID: node}, Writers: writers, ReadConns: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	return s
+}
+
 // Two nodes on one database: node B hears about rooms node A wrote events to, and not
 // about its own.
 func TestListenAcrossNodes(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	open := func(node string) *sqlstore.Store {
-		s, err := postgres.Open(context.Background(), url, postgres.Options{Options: sqlstore.Options{NodeID: node}, Writers: 1, ReadConns: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	a, b := open("node-a"), open("node-b")
+	a, b := openNode(t, url, "node-a", 1), openNode(t, url, "node-b", 1)
 	var mu sync.Mutex
 	var heard []string
 	got := make(chan struct{}, 16)

@@ -8,7 +8,6 @@ import (
 
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
-	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
@@ -18,15 +17,7 @@ import (
 func TestRoomForPostAcrossNodes(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
-	open := func(node string) *sqlstore.Store {
-		s, err := postgres.Open(context.Background(), url, postgres.Options{Options: sqlstore.Options{NodeID: node}, Writers: 2, ReadConns: 1})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { s.Close() })
-		return s
-	}
-	a, b := open("node-a"), open("node-b")
+	a, b := openNode(t, url, "node-a", 2), openNode(t, url, "node-b", 2)
 	ctx := context.Background()
 	now := time.Now()
 	write := func(s *sqlstore.Store, fn func(chat.Tx) error) {
