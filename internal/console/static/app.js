@@ -1,44 +1,12 @@
 // The console: a small client-side router over deep links (/rooms/{id}, /endpoints/{id},
-// /dashboard), calling the API through the console's authenticated proxy.
-import { h, clear, client, toast, alertBox } from './ui.js';
+// /dashboard), calling the API through the console's authenticated proxy (shell.js).
+import { h, clear, alertBox } from './ui.js';
+import { leave, setRouter, navigate, refreshNavRooms } from './shell.js';
 import { roomsPage, roomPage } from './rooms.js';
 import { endpointsPage, endpointPage } from './endpoints.js';
 import { dashboardPage } from './dashboard.js';
 
-const csrf = document.querySelector('meta[name="csrf-token"]')?.content || '';
-const call = client('/console/api/v1', () => ({ 'X-CSRF-Token': csrf }));
-
-// api wraps the proxy client; a 401 means the session ended: back to the sign-in form.
-export async function api(method, path, body) {
-  try {
-    return await call(method, path, body);
-  } catch (e) {
-    if (e.status === 401) {
-      location.assign(location.pathname + '?expired=1');
-    }
-    throw e;
-  }
-}
-
-async function consoleGet(path) {
-  const res = await fetch('/console/api/' + path, { credentials: 'same-origin' });
-  if (res.status === 401) location.assign(location.pathname + '?expired=1');
-  if (!res.ok) throw new Error(path + ' answered ' + res.status);
-  return res.json();
-}
-
-// stats are the dashboard's figures; rooms lists rooms with their last activity.
-export const stats = () => consoleGet('stats');
-export const rooms = () => consoleGet('rooms');
-
 const main = document.getElementById('main');
-let cleanup = null;
-
-// onLeave registers what the current page must stop (streams, timers) when it is left.
-export function onLeave(fn) {
-  const prev = cleanup;
-  cleanup = () => { if (prev) prev(); fn(); };
-}
 
 const routes = [
   [/^\/$/, () => dashboardPage],
@@ -50,7 +18,7 @@ const routes = [
 ];
 
 async function render() {
-  if (cleanup) { const c = cleanup; cleanup = null; c(); }
+  leave();
   const path = location.pathname;
   for (const a of document.querySelectorAll('.sidenav a[data-nav]')) {
     const on = path === '/' ? a.dataset.nav === 'dashboard' : path.startsWith('/' + a.dataset.nav);
@@ -77,12 +45,12 @@ async function render() {
   }
 }
 
-export function navigate(path) {
-  if (path !== location.pathname) history.pushState(null, '', path);
+// A navigation closes the small-screen menu, shows the page and moves focus to it.
+setRouter(() => {
   closeNav();
   render();
   main.focus({ preventScroll: true });
-}
+});
 
 // Same-origin links navigate in place; modified clicks open normally.
 document.addEventListener('click', (e) => {
@@ -104,31 +72,6 @@ toggle.addEventListener('click', () => {
   toggle.setAttribute('aria-expanded', String(open));
 });
 document.addEventListener('keydown', (e) => { if (e.key === 'Escape') closeNav(); });
-
-// The side navigation lists rooms with a badge for activity since this browser last
-// opened them (the room's last event id, remembered per room in localStorage).
-export function seen(roomID, lastEventID) {
-  try { localStorage.setItem('seen:' + roomID, String(lastEventID)); } catch { /* private mode */ }
-}
-export function unseen(room) {
-  let s = null;
-  try { s = localStorage.getItem('seen:' + room.id); } catch { /* private mode */ }
-  if (s === null) return room.last_event_id > 0;
-  return room.last_event_id > Number(s);
-}
-
-export async function refreshNavRooms() {
-  const box = document.getElementById('nav-rooms');
-  try {
-    const res = await rooms();
-    clear(box, h('div', { class: 'nav-title' }, 'Rooms'),
-      res.items.length ? res.items.map((r) => h('a', { href: '/rooms/' + encodeURIComponent(r.id), class: location.pathname === '/rooms/' + encodeURIComponent(r.id) ? 'active' : '' },
-        h('span', { 'aria-hidden': 'true' }, '#'), r.name || r.id, unseen(r) && location.pathname !== '/rooms/' + encodeURIComponent(r.id) ? h('span', { class: 'badge badge-new' }, 'new') : null))
-        : h('div', { class: 'muted small', style: null }, 'No rooms yet'));
-  } catch (e) {
-    if (e.status !== 401) toast('Could not load rooms: ' + e.message, 'error');
-  }
-}
 
 refreshNavRooms();
 setInterval(refreshNavRooms, 15000);

@@ -1,6 +1,6 @@
 // The live dashboard: samples the server's counters every two seconds and draws rates.
 import { h, clear, lineChart, fmt, duration, badge, empty, alertBox } from './ui.js';
-import { stats, onLeave } from './app.js';
+import { stats, onLeave } from './shell.js';
 
 const PERIOD_MS = 2000;
 const KEEP = 90; // samples: three minutes

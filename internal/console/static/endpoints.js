@@ -1,7 +1,7 @@
 // Endpoints: the list with the create form, and an endpoint's page with its actions and
 // delivery log.
 import { h, clear, toast, alertBox, errorText, timeEl, badge, copyRow, empty, confirmDialog, modal } from './ui.js';
-import { api, onLeave, navigate } from './app.js';
+import { api, onLeave, navigate } from './shell.js';
 import { verifyGuide } from './formats.js';
 import { deliveryLog } from './deliveries.js';
 import { retryText, replayCard } from './endpoints-shared.js';

@@ -1,6 +1,6 @@
 // Rooms: the list, and a room's page with its live messages, members and incoming webhooks.
 import { h, clear, setMessageHTML, toast, alertBox, errorText, timeEl, clock, badge, avatar, copy, copyRow, empty, confirmDialog, sse } from './ui.js';
-import { api, rooms as listRooms, onLeave, seen, unseen, refreshNavRooms, navigate } from './app.js';
+import { api, rooms as listRooms, onLeave, seen, unseen, refreshNavRooms, navigate } from './shell.js';
 
 // HISTORY is how many of a room's latest events the page replays from the stream to show
 // its recent messages; older ones load on demand.
