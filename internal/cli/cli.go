@@ -71,10 +71,11 @@ type BenchCmd struct {
 type cliArgs struct {
 	VersionFlag kong.VersionFlag `name:"version" help:"Print the version and exit."`
 
-	Serve       ServeCmd       `cmd:"" default:"withargs" help:"Run the server (the default command). Other commands: rooms, webhooks, endpoints, send, tail, healthcheck, bench, version (chathooks <command> --help). Every flag can also be set by its environment variable."`
+	Serve       ServeCmd       `cmd:"" default:"withargs" help:"Run the server (the default command). Other commands: rooms, webhooks, endpoints, settings, send, tail, healthcheck, bench, version (chathooks <command> --help). Every flag can also be set by its environment variable."`
 	Rooms       RoomsCmd       `cmd:"" help:"List or create rooms on a running server."`
 	Webhooks    WebhooksCmd    `cmd:"" help:"Create, list, regenerate or delete a room's incoming webhooks."`
 	Endpoints   EndpointsCmd   `cmd:"" help:"Create and list outgoing endpoints; inspect, retry and replay their deliveries."`
+	Settings    SettingsCmd    `cmd:"" help:"Show or change the workspace settings (the failure alerts room)."`
 	Send        SendCmd        `cmd:"" help:"Send a message to a room."`
 	Tail        TailCmd        `cmd:"" help:"Follow a room's live stream in the terminal (reconnects and resumes by itself)."`
 	Healthcheck HealthcheckCmd `cmd:"" help:"Exit 0 when the server on --addr answers /readyz with 200 (for container health checks)."`

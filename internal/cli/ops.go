@@ -99,6 +99,35 @@ type RoomsCmd struct {
 	Create RoomsCreateCmd `cmd:"" help:"Create a room."`
 }
 
+// SettingsCmd shows the workspace settings, or changes those given.
+type SettingsCmd struct {
+	ClientFlags
+	AlertsRoom *string `name:"alerts-room" help:"Room that endpoint failure alerts are posted into (\"\" turns alerts off)."`
+}
+
+// Run shows or changes the settings.
+func (c SettingsCmd) Run(o *ops) error {
+	var v chat.SettingsView
+	var err error
+	if c.AlertsRoom != nil {
+		v, err = o.c.UpdateSettings(o.ctx, client.SettingsPatch{AlertsRoomID: c.AlertsRoom})
+	} else {
+		v, err = o.c.Settings(o.ctx)
+	}
+	if err != nil {
+		return err
+	}
+	if o.json {
+		return o.printJSON(v)
+	}
+	room := v.AlertsRoomID
+	if room == "" {
+		room = "(none: failure alerts are off)"
+	}
+	fmt.Fprintf(o.stdout, "alerts room: %s\n", room)
+	return nil
+}
+
 // RoomsListCmd lists rooms.
 type RoomsListCmd struct{ PageFlags }
 

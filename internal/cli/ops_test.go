@@ -386,3 +386,29 @@ func TestHealthcheck(t *testing.T) {
 		t.Fatalf("healthcheck of an unready server: %d %q", code, errs)
 	}
 }
+
+// settings shows the alerts room, sets it, refuses an unknown room, and turns alerts off.
+func TestSettingsCommand(t *testing.T) {
+	t.Parallel()
+	s := apptest.Start(t, apptest.Options{})
+	if out := mustRun(t, s, "settings"); out != "alerts room: (none: failure alerts are off)\n" {
+		t.Fatalf("settings: %q", out)
+	}
+	mustRun(t, s, "rooms", "create", "ops")
+	if out := mustRun(t, s, "settings", "--alerts-room", "ops"); out != "alerts room: ops\n" {
+		t.Fatalf("settings --alerts-room ops: %q", out)
+	}
+	var v struct {
+		AlertsRoomID string `json:"alerts_room_id"`
+	}
+	mustJSON(t, mustRun(t, s, "settings", "--json"), &v)
+	if v.AlertsRoomID != "ops" {
+		t.Fatalf("settings --json: %+v", v)
+	}
+	if code, _, errs := run(t, s, "settings", "--alerts-room", "nope"); code != 1 || !strings.Contains(errs, "(400)") {
+		t.Fatalf("unknown room: %d %q", code, errs)
+	}
+	if out := mustRun(t, s, "settings", "--alerts-room", ""); !strings.Contains(out, "alerts are off") {
+		t.Fatalf("settings --alerts-room '': %q", out)
+	}
+}

@@ -158,6 +158,25 @@ func (c *Client) CreateRoom(ctx context.Context, in CreateRoom) (chat.Room, erro
 	return out, err
 }
 
+// Settings gets the workspace settings.
+func (c *Client) Settings(ctx context.Context) (chat.SettingsView, error) {
+	var out chat.SettingsView
+	err := c.do(ctx, http.MethodGet, "/settings", nil, &out)
+	return out, err
+}
+
+// SettingsPatch changes workspace settings; nil fields stay.
+type SettingsPatch struct {
+	AlertsRoomID *string `json:"alerts_room_id,omitempty"`
+}
+
+// UpdateSettings changes the workspace settings.
+func (c *Client) UpdateSettings(ctx context.Context, in SettingsPatch) (chat.SettingsView, error) {
+	var out chat.SettingsView
+	err := c.do(ctx, http.MethodPatch, "/settings", in, &out)
+	return out, err
+}
+
 // Room gets a room.
 func (c *Client) Room(ctx context.Context, id string) (chat.Room, error) {
 	var out chat.Room
