@@ -54,38 +54,8 @@ func (c claimSpy) ClaimDeliveries(cl chat.Claim) ([]chat.Claimed, error) {
 // delivery announced twice). The test forces that order: the send waits for the claim's
 // commit, the claim's caller waits until the outcome is recorded and the lane let go.
 func TestClaimCommittedBeforeAnOutcomeDoesNotTakeTheDeliveryBack(t *testing.T) {
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	key := make([]byte, 32)
-	rand.Read(key)
-	box, err := secretbox.New(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	secret := make([]byte, 32)
-	rand.Read(secret)
-	sealed, err := box.Seal("whsec_" + base64.StdEncoding.EncodeToString(secret))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var requests atomic.Int32
-	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		requests.Add(1)
-		w.WriteHeader(http.StatusInternalServerError)
-	}))
-	t.Cleanup(rc.Close)
-	fc := clock.NewFake(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
-	ep := chat.Endpoint{ID: "ep", URL: rc.URL, EventTypes: []string{"*"}, Format: chat.FormatStandard, SecretSealed: sealed,
-		Headers: map[string]string{}, Status: chat.EndpointActive, Retry: chat.RetryPolicy{MaxAttempts: 1}, CreatedAt: fc.Now(), UpdatedAt: fc.Now()}
-	if err := st.Write(ctx, func(tx chat.Tx) error { return tx.InsertEndpoint(ep) }); err != nil {
-		t.Fatal(err)
-	}
-	rs := &claimRaceStore{Store: st, claimed: make(chan struct{}), release: make(chan struct{})}
-	e := New(Options{Store: rs, Box: box, Client: &http.Client{}, Clock: fc, Rescan: time.Hour})
+	r := newRace(t, http.StatusInternalServerError)
+	st, rs, fc, e, requests := r.st, r.rs, r.fc, r.e, &r.requests
 	e.sendHook = func(string) {
 		if requests.Load() > 0 {
 			return
@@ -94,26 +64,8 @@ func TestClaimCommittedBeforeAnOutcomeDoesNotTakeTheDeliveryBack(t *testing.T) {
 		e.DeliveriesDue()     // a recovery claim now takes it, while it is in flight
 		<-rs.claimed
 	}
-	if err := e.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = e.Stop(c)
-	})
-	ev := chat.Event{ID: "evt_1", Type: chat.EventRoomCreate, CreatedAt: fc.Now(), Payload: []byte(`{}`)}
-	ds := []chat.Delivery{{ID: "dlv_1", EventID: ev.ID, EventType: ev.Type, EndpointID: "ep", CreatedAt: fc.Now()}}
-	err = st.Write(ctx, func(tx chat.Tx) error {
-		if err := tx.AppendEvent(&ev); err != nil {
-			return err
-		}
-		return tx.InsertDeliveriesLeased(ds, e.Lease(fc.Now()))
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	e.Dispatch(chat.Handover{Deliveries: ds, Events: []chat.Event{ev}})
+	r.start()
+	r.handOver()
 	held := func() int {
 		n := 0
 		e.locked(func() {
@@ -125,7 +77,7 @@ func TestClaimCommittedBeforeAnOutcomeDoesNotTakeTheDeliveryBack(t *testing.T) {
 	}
 	<-rs.claimed
 	eventually(t, 10*time.Second, "the delivery died and left its lane", func() bool {
-		d, err := st.GetDelivery(ctx, "dlv_1")
+		d, err := st.GetDelivery(context.Background(), "dlv_1")
 		return err == nil && d.Status == chat.DeliveryDead && held() == 0
 	})
 	close(rs.release)
@@ -154,4 +106,122 @@ func eventually(t *testing.T, within time.Duration, what string, cond func() boo
 		}
 		<-tick.C
 	}
+}
+
+// A delivery given back (its send panicked) while a recovery claim waits to be written is
+// claimable when that claim runs, so the claim leases it to this node again: the engine
+// must take it back and send it, or it would sit leased to a node that does not hold it.
+// The claim is held until the give-back is recorded and the lane let go of it.
+func TestClaimAfterAGiveBackTakesTheDeliveryBack(t *testing.T) {
+	r := newRace(t, http.StatusOK)
+	rs, e, requests := r.rs, r.e, &r.requests
+	waiting, proceed := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	var armed atomic.Bool // the claim to hold is the one the first send asks for
+	e.claimHook = func() {
+		if armed.Load() {
+			once.Do(func() { close(waiting); <-proceed })
+		}
+	}
+	var proceeded sync.Once
+	var sends atomic.Int32
+	e.sendHook = func(string) {
+		if sends.Add(1) == 1 {
+			armed.Store(true)
+			e.DeliveriesDue() // a recovery claim starts and waits, then the send fails
+			<-waiting
+			panic("injected fault")
+		}
+	}
+	r.start()
+	t.Cleanup(func() { proceeded.Do(func() { close(proceed) }) }) // runs before Stop: frees the loop
+	r.handOver()
+	<-waiting
+	eventually(t, 10*time.Second, "the give-back recorded and the lane let go", func() bool {
+		n := 0
+		e.locked(func() {
+			if l := e.lanes["ep"]; l != nil {
+				n = len(l.held)
+			}
+		})
+		return n == 0 && sends.Load() == 1
+	})
+	proceeded.Do(func() { close(proceed) })
+	close(rs.release) // the wrapper does not hold this claim's result
+	eventually(t, 10*time.Second, "the delivery sent after the give-back", func() bool { return requests.Load() == 1 })
+}
+
+// race is an engine on a SQLite store that hides its single-node answer (so leases end
+// with the fake clock, as on PostgreSQL), with one endpoint whose receiver answers status
+// (once: no retry).
+type race struct {
+	t        *testing.T
+	st       chat.Store
+	rs       *claimRaceStore
+	fc       *clock.Fake
+	e        *Engine
+	requests atomic.Int32
+}
+
+func newRace(t *testing.T, status int) *race {
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	key := make([]byte, 32)
+	rand.Read(key)
+	box, err := secretbox.New(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := make([]byte, 32)
+	rand.Read(secret)
+	sealed, err := box.Seal("whsec_" + base64.StdEncoding.EncodeToString(secret))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &race{t: t, st: st, fc: clock.NewFake(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))}
+	rc := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		r.requests.Add(1)
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(rc.Close)
+	ep := chat.Endpoint{ID: "ep", URL: rc.URL, EventTypes: []string{"*"}, Format: chat.FormatStandard, SecretSealed: sealed,
+		Headers: map[string]string{}, Status: chat.EndpointActive, Retry: chat.RetryPolicy{MaxAttempts: 1}, CreatedAt: r.fc.Now(), UpdatedAt: r.fc.Now()}
+	if err := st.Write(ctx, func(tx chat.Tx) error { return tx.InsertEndpoint(ep) }); err != nil {
+		t.Fatal(err)
+	}
+	r.rs = &claimRaceStore{Store: st, claimed: make(chan struct{}), release: make(chan struct{})}
+	r.e = New(Options{Store: r.rs, Box: box, Client: &http.Client{}, Clock: r.fc, Rescan: time.Hour})
+	return r
+}
+
+// start starts the engine, stopped when the test ends.
+func (r *race) start() {
+	if err := r.e.Start(context.Background()); err != nil {
+		r.t.Fatal(err)
+	}
+	r.t.Cleanup(func() {
+		c, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = r.e.Stop(c)
+	})
+}
+
+// handOver commits an event with one delivery leased to the engine and hands it over.
+func (r *race) handOver() {
+	ev := chat.Event{ID: "evt_1", Type: chat.EventRoomCreate, CreatedAt: r.fc.Now(), Payload: []byte(`{}`)}
+	ds := []chat.Delivery{{ID: "dlv_1", EventID: ev.ID, EventType: ev.Type, EndpointID: "ep", CreatedAt: r.fc.Now()}}
+	err := r.st.Write(context.Background(), func(tx chat.Tx) error {
+		if err := tx.AppendEvent(&ev); err != nil {
+			return err
+		}
+		return tx.InsertDeliveriesLeased(ds, r.e.Lease(r.fc.Now()))
+	})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	r.e.Dispatch(chat.Handover{Deliveries: ds, Events: []chat.Event{ev}})
 }

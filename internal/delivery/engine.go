@@ -114,9 +114,9 @@ type Engine struct {
 	claimableStale bool
 	claimableAsked time.Time
 	// claiming: a recovery claim is being written (recover); leftWhileClaiming holds the
-	// deliveries that left their lane meanwhile (finished or given back). The claim may
-	// have been committed before their outcome, so it can return them: they are not taken
-	// back (the store holds their outcome, or they are claimable again).
+	// deliveries that finished meanwhile (succeeded or dead). The claim may have been
+	// committed before their outcome, so it can return them: they are not taken back (the
+	// store holds their outcome).
 	claiming          bool
 	leftWhileClaiming map[string]struct{}
 	rnd               *rand.Rand
@@ -136,6 +136,7 @@ type Engine struct {
 	// outcomes is written, before the lanes learn of it (tests force interleavings).
 	sendHook   func(deliveryID string)
 	recordHook func(deliveryIDs []string)
+	claimHook  func() // runs before a recovery claim is written
 }
 
 // result is one finished attempt, or a lease to give back (release).
@@ -647,6 +648,9 @@ func (e *Engine) recover(ctx context.Context, now time.Time) (more bool, err err
 		return false, nil
 	}
 	defer e.locked(func() { e.claiming = false; clear(e.leftWhileClaiming) })
+	if e.claimHook != nil {
+		e.claimHook()
+	}
 	cws := make([]chat.ClaimWant, len(wants))
 	for i, w := range wants {
 		cws[i] = w.w
@@ -693,7 +697,7 @@ func (e *Engine) recover(ctx context.Context, now time.Time) (more bool, err err
 				continue
 			}
 			if _, ok := e.leftWhileClaiming[d.ID]; ok {
-				continue // held when the claim ran, finished or given back since
+				continue // held when the claim ran, finished since
 			}
 			it := &item{id: d.ID, endpointID: d.EndpointID, eventID: d.EventID, ev: evs[d.EventID],
 				attempts: d.AttemptCount, created: d.CreatedAt, due: now, seq: d.Seq, ordered: orderedWant(wants, l)}
@@ -980,18 +984,27 @@ func (e *Engine) settle(batch []result, err error, now time.Time) {
 			e.keep(l, it)
 		default:
 			l.forget(it)
+			e.finishedWhileClaiming(it.id)
 		}
 		if r.r.Disable {
 			e.epDirty = true
 		}
-		if e.claiming && l.held[it.id] == nil {
-			if e.leftWhileClaiming == nil {
-				e.leftWhileClaiming = map[string]struct{}{}
-			}
-			e.leftWhileClaiming[it.id] = struct{}{}
-		}
 	}
 	e.signal()
+}
+
+// finishedWhileClaiming notes a delivery whose outcome is final (e.mu held) while a
+// recovery claim is being written: that claim may have been committed before the outcome
+// and return it. (A given-back delivery is not noted: a claim committed after the give-back
+// leased it to this node again, and it must be taken back.)
+func (e *Engine) finishedWhileClaiming(id string) {
+	if !e.claiming {
+		return
+	}
+	if e.leftWhileClaiming == nil {
+		e.leftWhileClaiming = map[string]struct{}{}
+	}
+	e.leftWhileClaiming[id] = struct{}{}
 }
 
 // keep puts a held delivery back to wait in its lane, or gives it back when the lane's
