@@ -296,7 +296,11 @@ func (e *Engine) DeliveriesDue() {
 
 // OtherNodeWrote says another node committed work: the leases it holds may be the next
 // to expire, so when work comes claimable is asked again (at most once a second).
-func (e *Engine) OtherNodeWrote() {
+func (e *Engine) OtherNodeWrote() { e.claimableChanged() }
+
+// claimableChanged marks when work comes claimable as to be asked again (at most once a
+// second).
+func (e *Engine) claimableChanged() {
 	e.mu.Lock()
 	was := e.claimableStale
 	e.claimableStale = true
@@ -830,7 +834,7 @@ func (e *Engine) renewer(ctx context.Context) {
 		}
 		// Once a renewal period, ask when work comes claimable: leases this node did not
 		// renew (rows it does not hold) end like another node's.
-		e.OtherNodeWrote()
+		e.claimableChanged()
 	}
 }
 

@@ -228,21 +228,27 @@ func TestPanicInSendGivesTheLeaseBack(t *testing.T) {
 	}
 }
 
-// Two nodes on one PostgreSQL database: an endpoint created through node A gets the
-// message posted through node B at once (an hour's re-scan, so only a real wake counts).
-func TestCrossNodeEndpointCreation(t *testing.T) {
-	t.Parallel()
+// pgNodes skips the test unless it runs on PostgreSQL, and returns a function that starts
+// a node on one shared database (an hour's re-scan, so only real wake-ups count).
+func pgNodes(t *testing.T) func() *apptest.Server {
+	t.Helper()
 	if os.Getenv(apptest.BackendEnv) != "postgres" {
 		t.Skip("needs CHATHOOKS_TEST_BACKEND=postgres")
 	}
 	url := pgtest.URL(t)
-	node := func() *apptest.Server {
-		s := apptest.Start(t, apptest.Options{Config: func(c *app.Config) {
+	return func() *apptest.Server {
+		return apptest.Start(t, apptest.Options{Config: func(c *app.Config) {
 			c.DatabaseURL = url
 			c.DeliveryRescan = time.Hour
 		}})
-		return s
 	}
+}
+
+// Two nodes on one PostgreSQL database: an endpoint created through node A gets the
+// message posted through node B at once (an hour's re-scan, so only a real wake counts).
+func TestCrossNodeEndpointCreation(t *testing.T) {
+	t.Parallel()
+	node := pgNodes(t)
 	a, b := node(), node()
 	rc := newReceiver(t, nil)
 	mkUser(t, a, "u", "human")
@@ -362,17 +368,7 @@ func TestOverflowGoesBackToTheStoreAndComesBack(t *testing.T) {
 // node B takes them at once (an hour's re-scan; A's leases would last much longer).
 func TestReleasedWorkWakesTheOtherNode(t *testing.T) {
 	t.Parallel()
-	if os.Getenv(apptest.BackendEnv) != "postgres" {
-		t.Skip("needs CHATHOOKS_TEST_BACKEND=postgres")
-	}
-	url := pgtest.URL(t)
-	node := func() *apptest.Server {
-		s := apptest.Start(t, apptest.Options{Config: func(c *app.Config) {
-			c.DatabaseURL = url
-			c.DeliveryRescan = time.Hour
-		}})
-		return s
-	}
+	node := pgNodes(t)
 	a := node()
 	node() // node B
 	var open atomic.Bool
