@@ -58,6 +58,18 @@ func setAlertsRoom(t *testing.T, s *apptest.Server, room string) {
 	}
 }
 
+// startWithAlertsRoom starts a hooked server (fake clock) with user u in room r and the
+// room alerts named as the alerts room.
+func startWithAlertsRoom(t *testing.T) *apptest.Server {
+	t.Helper()
+	s, _ := startHooked(t)
+	mkUser(t, s, "u", "human")
+	mkRoom(t, s, "r", "u")
+	mkRoom(t, s, "alerts")
+	setAlertsRoom(t, s, "alerts")
+	return s
+}
+
 // An endpoint whose receiver fails opens its circuit breaker: the alerts room gets one
 // message, posted by the system sender with a link to the endpoint in the console, and an
 // endpoint subscribed to endpoint:failing gets it, signed. When the receiver is back and
@@ -65,11 +77,7 @@ func setAlertsRoom(t *testing.T, s *apptest.Server, room string) {
 // takes every room's messages, never gets the alerts about itself. Fake clock.
 func TestAlertsBreakerOpensAndRecovers(t *testing.T) {
 	t.Parallel()
-	s, _ := startHooked(t)
-	mkUser(t, s, "u", "human")
-	mkRoom(t, s, "r", "u")
-	mkRoom(t, s, "alerts")
-	setAlertsRoom(t, s, "alerts")
+	s := startWithAlertsRoom(t)
 	var down atomic.Bool
 	down.Store(true)
 	x := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request, _ []byte) {
@@ -128,11 +136,7 @@ func TestAlertsBreakerOpensAndRecovers(t *testing.T) {
 // room.
 func TestAlertsDeadGoneAndDisabled(t *testing.T) {
 	t.Parallel()
-	s, _ := startHooked(t)
-	mkUser(t, s, "u", "human")
-	mkRoom(t, s, "r", "u")
-	mkRoom(t, s, "alerts")
-	setAlertsRoom(t, s, "alerts")
+	s := startWithAlertsRoom(t)
 	y := newReceiver(t, nil)
 	yep := createEndpoint(t, s, map[string]any{"url": y.URL, "event_types": []string{chat.EventDeliveryDead, chat.EventEndpointDisabled}})
 	failing := newReceiver(t, status(http.StatusInternalServerError))
@@ -195,11 +199,7 @@ func TestAlertsDeadGoneAndDisabled(t *testing.T) {
 // clock runs. Fake clock, run fast.
 func TestAlertsRelayOfTheAlertsRoomDoesNotStorm(t *testing.T) {
 	t.Parallel()
-	s, _ := startHooked(t)
-	mkUser(t, s, "u", "human")
-	mkRoom(t, s, "r", "u")
-	mkRoom(t, s, "alerts")
-	setAlertsRoom(t, s, "alerts")
+	s := startWithAlertsRoom(t)
 	x := newReceiver(t, status(http.StatusServiceUnavailable))
 	xep := createEndpoint(t, s, map[string]any{"url": x.URL, "event_types": []string{chat.EventMessageSend}, "room_ids": []string{"r"},
 		"max_in_flight": 8, "retry": map[string]any{"max_attempts": 2, "max_interval_s": 60}})

@@ -26,17 +26,8 @@ func TestRelayThreadAcrossRestart(t *testing.T) {
 		dbURL = pgtest.URL(t)
 	}
 	gchat := newFakeTool(t, chat.TargetGoogleChat)
-	a, err := app.New(context.Background(), app.Config{
-		Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dbURL, AdminToken: apptest.AdminToken, AllowPrivateTargets: true,
-		ShutdownTimeout: 5 * time.Second, Version: "test",
-	}, apptest.Logger(t), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	first := &apptest.Server{App: a, T: t, URL: "http://" + a.Addr(), Client: &http.Client{Timeout: 30 * time.Second}}
+	first := startOn(t, dir, dbURL)
+
 	mkUsers(t, first)
 	mkRoom(t, first, "ops")
 	mkEndpoint(t, first, map[string]any{"url": gchat.url(), "format": chat.TargetGoogleChat, "event_types": []string{chat.EventMessageSend}})
@@ -44,7 +35,7 @@ func TestRelayThreadAcrossRestart(t *testing.T) {
 	apptest.Eventually(t, wait, "the root at Google Chat", func() bool { return len(gchat.all()) == 1 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := a.Shutdown(ctx); err != nil {
+	if err := first.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 
@@ -159,17 +150,8 @@ func TestRelayFIFOAcrossRestart(t *testing.T) {
 		}
 		return false
 	}
-	a, err := app.New(context.Background(), app.Config{
-		Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dbURL, AdminToken: apptest.AdminToken, AllowPrivateTargets: true,
-		ShutdownTimeout: 5 * time.Second, Version: "test",
-	}, apptest.Logger(t), io.Discard)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Start(); err != nil {
-		t.Fatal(err)
-	}
-	first := &apptest.Server{App: a, T: t, URL: "http://" + a.Addr(), Client: &http.Client{Timeout: 30 * time.Second}}
+	first := startOn(t, dir, dbURL)
+
 	mkUsers(t, first)
 	mkRoom(t, first, "ops")
 	mkEndpoint(t, first, map[string]any{"url": slack.url(), "format": chat.TargetSlack, "event_types": []string{chat.EventMessageSend},
@@ -180,7 +162,7 @@ func TestRelayFIFOAcrossRestart(t *testing.T) {
 	apptest.Eventually(t, wait, "the first message refused twice", func() bool { return len(slack.all()) >= 2 })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := a.Shutdown(ctx); err != nil {
+	if err := first.Shutdown(ctx); err != nil {
 		t.Fatal(err)
 	}
 
@@ -192,4 +174,21 @@ func TestRelayFIFOAcrossRestart(t *testing.T) {
 	want := []string{"*Alice*: one", "*Alice*: two", "*Alice*: three", "*Bob*: four", "*Bob*: five"}
 	apptest.Eventually(t, wait, "every message after the restart", func() bool { return len(accepted(slack)) >= len(want) })
 	checkFIFO(t, slack, want)
+}
+
+// startOn starts a server on the data directory dir (or the PostgreSQL database dbURL)
+// that the test stops itself, to restart another on the same storage.
+func startOn(t *testing.T, dir, dbURL string) *apptest.Server {
+	t.Helper()
+	a, err := app.New(context.Background(), app.Config{
+		Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: dbURL, AdminToken: apptest.AdminToken, AllowPrivateTargets: true,
+		ShutdownTimeout: 5 * time.Second, Version: "test",
+	}, apptest.Logger(t), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	return &apptest.Server{App: a, T: t, URL: "http://" + a.Addr(), Client: &http.Client{Timeout: 30 * time.Second}}
 }
