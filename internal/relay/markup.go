@@ -112,15 +112,7 @@ func (c *conv) element(n *html.Node) {
 			c.block(c.wrap(s, "strong"))
 		}
 	case atom.Pre:
-		code := strings.TrimRight(textOf(n), "\n")
-		if c.m == MarkupPlain {
-			c.block(code)
-			return
-		}
-		if c.m == MarkupSlack {
-			code = slackEscape(code)
-		}
-		c.block("```\n" + code + "\n```")
+		c.block(c.code(strings.TrimRight(textOf(n), "\n"), "```\n", "\n```"))
 	case atom.Blockquote:
 		sub := &conv{m: c.m}
 		sub.blocks(n)
@@ -277,15 +269,7 @@ func (c *conv) inline(b *strings.Builder, n *html.Node) {
 		trail := inner[len(strings.TrimRight(inner, " ")):]
 		b.WriteString(lead + c.wrap(strings.TrimSpace(inner), n.Data) + trail)
 	case atom.Code:
-		t := textOf(n)
-		if c.m == MarkupPlain {
-			b.WriteString(t)
-			return
-		}
-		if c.m == MarkupSlack {
-			t = slackEscape(t)
-		}
-		b.WriteString("`" + t + "`")
+		b.WriteString(c.code(textOf(n), "`", "`"))
 	case atom.A:
 		b.WriteString(c.link(attr(n, "href"), strings.TrimSpace(c.inlines(children(n)))))
 	case atom.Span:
@@ -438,4 +422,15 @@ func attr(n *html.Node, key string) string {
 		}
 	}
 	return ""
+}
+
+// code is code text in the target's markup, between open and close (plain text: as is).
+func (c *conv) code(t, open, close string) string {
+	switch c.m {
+	case MarkupPlain:
+		return t
+	case MarkupSlack:
+		t = slackEscape(t)
+	}
+	return open + t + close
 }
