@@ -117,7 +117,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		cfg.ShutdownTimeout = 15 * time.Second
 	}
 	a := &App{cfg: cfg, log: log, Metrics: metrics.New(), Broker: broker.New(), served: make(chan error, 1), nodeID: ids.New("node", time.Now())}
-	observe := func(n int) { a.Metrics.CommitBatch.Observe(float64(n)) }
+	observe := func(n int, d time.Duration) {
+		a.Metrics.CommitBatch.Observe(float64(n))
+		a.Metrics.CommitDuration.Observe(d.Seconds())
+	}
 	st, err := store.Open(ctx, cfg.DataDir, cfg.DatabaseURL, store.Options{
 		SQLite:   sqlite.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe}},
 		Postgres: postgres.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe, NodeID: a.nodeID}},

@@ -138,6 +138,12 @@ type PhaseResult struct {
 	DeliveryLatency    Summary        `json:"post_to_receiver_latency"`
 	DrainSeconds       float64        `json:"drain_seconds"`
 	RSSMiB             float64        `json:"max_rss_mib"`
+	// In the measured window: CPU used by the whole process (server, load and receivers),
+	// in cores, and the write transactions committed with the write requests in each.
+	CPUCores          float64 `json:"cpu_cores"`
+	CommitsPerSec     float64 `json:"commits_per_sec"`
+	RequestsPerCommit float64 `json:"write_requests_per_commit"`
+	WriterBusy        float64 `json:"writer_busy"` // seconds of writing per second, all writers
 	// Open-loop runs: posts due in the measured window, how late the generator sent them
 	// (its own lag, included in every latency above), and the delivery verdict.
 	Offered  int64    `json:"offered_posts,omitempty"`
@@ -549,11 +555,17 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		watch(measureFrom, "warm-up", nil)
 		sample(time.Now(), "warm-up")
 	}
+	var nodeURLs []string
+	for _, n := range nodes {
+		nodeURLs = append(nodeURLs, n.URL())
+	}
 	measuring.Store(true)
-	d0 := received()
+	d0, cpu0 := received(), cpuTime()
+	commits0, reqs0, busy0 := commitStats(ctx, client, nodeURLs)
 	watch(measureTo, "run", nil)
 	measuring.Store(false)
-	d1, t1 := received(), time.Now()
+	d1, t1, cpu1 := received(), time.Now(), cpuTime()
+	commits1, reqs1, busy1 := commitStats(ctx, client, nodeURLs)
 	sample(t1, "run")
 	endOfLoad := last
 	if c.Rate <= 0 {
@@ -578,6 +590,12 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	res.PostsPerSec = float64(res.Accepted) / elapsed
 	res.PostLatency = plat.Summary()
 	res.DeliveriesPerSec = float64(d1-d0) / elapsed
+	res.CPUCores = (cpu1 - cpu0).Seconds() / elapsed
+	res.CommitsPerSec = (commits1 - commits0) / elapsed
+	res.WriterBusy = (busy1 - busy0) / elapsed
+	if commits1 > commits0 {
+		res.RequestsPerCommit = (reqs1 - reqs0) / (commits1 - commits0)
+	}
 	if c.Rate > 0 {
 		res.Offered = offeredMeasured
 		l := lag.Summary()

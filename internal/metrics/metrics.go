@@ -17,6 +17,7 @@ type Metrics struct {
 	RequestDuration *prometheus.HistogramVec
 	IncomingPosts   *prometheus.CounterVec
 	CommitBatch     prometheus.Histogram
+	CommitDuration  prometheus.Histogram
 	// Deliveries counts delivery attempts by endpoint and outcome (succeeded, failed,
 	// dead, gone).
 	Deliveries      *prometheus.CounterVec
@@ -47,6 +48,10 @@ func New() *Metrics {
 			Name: "chathooks_store_commit_batch_size", Help: "Write requests committed together in one transaction (group commit).",
 			Buckets: []float64{1, 2, 4, 8, 16, 32, 64, 128, 256, 512},
 		}),
+		CommitDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "chathooks_store_commit_duration_seconds", Help: "Time a writer spent on one write transaction, from its first statement to the end of its commit; the sum's rate is how busy the writers are.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chathooks_delivery_attempts_total", Help: "Delivery attempts by endpoint and outcome (succeeded, failed, dead, gone).",
 		}, []string{"endpoint_id", "outcome"}),
@@ -61,7 +66,7 @@ func New() *Metrics {
 			Name: "chathooks_delivery_panics_total", Help: "Panics recovered in delivery goroutines (each gives its lease back).",
 		}),
 	}
-	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.Deliveries, m.DeliveryLatency, m.DeliveryRescanFound, m.DeliveryPanics,
+	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.CommitDuration, m.Deliveries, m.DeliveryLatency, m.DeliveryRescanFound, m.DeliveryPanics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

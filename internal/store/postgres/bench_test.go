@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chathooks/chathooks/internal/store/pgtest"
 	"github.com/chathooks/chathooks/internal/store/postgres"
@@ -21,7 +22,7 @@ func BenchmarkConcurrentMessageInserts(b *testing.B) {
 		b.Run(shape, func(b *testing.B) {
 			var batches, batched atomic.Int64
 			s, err := postgres.Open(context.Background(), pgtest.URL(b), postgres.Options{Options: sqlstore.Options{
-				ObserveBatch: func(n int) { batches.Add(1); batched.Add(int64(n)) }}})
+				ObserveBatch: func(n int, _ time.Duration) { batches.Add(1); batched.Add(int64(n)) }}})
 			if err != nil {
 				b.Fatal(err)
 			}

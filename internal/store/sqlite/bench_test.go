@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/chathooks/chathooks/internal/store/sqlite"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
@@ -26,7 +27,7 @@ func BenchmarkConcurrentMessageInserts(b *testing.B) {
 	} {
 		b.Run(mode.name, func(b *testing.B) {
 			var batches, batched atomic.Int64
-			mode.opts.ObserveBatch = func(n int) { batches.Add(1); batched.Add(int64(n)) }
+			mode.opts.ObserveBatch = func(n int, _ time.Duration) { batches.Add(1); batched.Add(int64(n)) }
 			s, err := sqlite.Open(context.Background(), b.TempDir(), mode.opts)
 			if err != nil {
 				b.Fatal(err)

@@ -60,6 +60,11 @@ func dsn(path string, readOnly bool) string {
 	q.Add("_pragma", "foreign_keys(on)")
 	q.Add("_pragma", "synchronous(full)")
 	q.Add("_pragma", "journal_mode(wal)")
+	// Statement journals (kept for every statement that may fail halfway inside a
+	// transaction) stay in memory: once one outgrew SQLite's 64 KiB in-memory spill
+	// threshold, every later statement of the connection wrote its pages to a temporary
+	// file, a system call per page.
+	q.Add("_pragma", "temp_store(memory)")
 	if readOnly {
 		q.Add("_pragma", "query_only(on)")
 	}
@@ -97,8 +102,31 @@ func Open(ctx context.Context, dir string, o Options) (*sqlstore.Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite: writer connection: %w", err)
 	}
+	cdb, err := sql.Open("sqlite3", dsn(path, false))
+	if err != nil {
+		conn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: open checkpoint connection: %w", err)
+	}
+	cdb.SetMaxOpenConns(1)
+	cdb.SetConnMaxIdleTime(0)
+	ckpt := newCheckpointer(cdb, o.Logger)
+	if err := conn.Raw(func(dc any) error {
+		c, ok := dc.(interface{ Raw() *sqlite3.Conn })
+		if !ok {
+			return fmt.Errorf("driver connection %T has no Raw", dc)
+		}
+		c.Raw().WALHook(ckpt.hook)
+		return nil
+	}); err != nil {
+		ckpt.close()
+		conn.Close()
+		wdb.Close()
+		return nil, fmt.Errorf("sqlite: writer connection: %w", err)
+	}
 	rdb, err := sql.Open("sqlite3", dsn(path, true))
 	if err != nil {
+		ckpt.close()
 		conn.Close()
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite: open read pool: %w", err)
@@ -107,6 +135,6 @@ func Open(ctx context.Context, dir string, o Options) (*sqlstore.Store, error) {
 	rdb.SetMaxIdleConns(o.ReadConns)
 	rdb.SetConnMaxIdleTime(0)
 	read := sqlstore.NewDBQuerier(rdb)
-	closeDBs := func() error { return errors.Join(read.Close(), rdb.Close(), wdb.Close()) }
+	closeDBs := func() error { return errors.Join(read.Close(), rdb.Close(), ckpt.close(), wdb.Close()) }
 	return sqlstore.New(Dialect, read, []sqlstore.WriterConn{sqlstore.NewConnWriter(conn)}, closeDBs, o.Options), nil
 }

@@ -25,7 +25,7 @@ func backends(t *testing.T, run func(t *testing.T, s *sqlstore.Store, batches <-
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
 		ch := make(chan int, 64)
-		s, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{Options: sqlstore.Options{ObserveBatch: func(n int) { ch <- n }}})
+		s, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{Options: sqlstore.Options{ObserveBatch: func(n int, _ time.Duration) { ch <- n }}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -37,7 +37,7 @@ func backends(t *testing.T, run func(t *testing.T, s *sqlstore.Store, batches <-
 		url := pgtest.URL(t)
 		ch := make(chan int, 64)
 		s, err := postgres.Open(context.Background(), url, postgres.Options{Writers: 1, ReadConns: 2,
-			Options: sqlstore.Options{ObserveBatch: func(n int) { ch <- n }}})
+			Options: sqlstore.Options{ObserveBatch: func(n int, _ time.Duration) { ch <- n }}})
 		if err != nil {
 			t.Fatal(err)
 		}

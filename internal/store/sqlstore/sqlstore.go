@@ -25,8 +25,10 @@ type Options struct {
 	Logger *slog.Logger
 	// MaxBatch caps how many write requests share one transaction (default 256).
 	MaxBatch int
-	// ObserveBatch, if set, is called after each commit with the number of requests in it.
-	ObserveBatch func(n int)
+	// ObserveBatch, if set, is called after each commit with the number of requests in it
+	// and how long the writer spent on the batch (from its first statement to the end of
+	// its commit, reruns included).
+	ObserveBatch func(n int, d time.Duration)
 	// NoGroupCommit commits every request alone (for benchmarks that compare).
 	NoGroupCommit bool
 	// NodeID identifies this process in commit notifications (dialects with NotifyChannel).
@@ -260,6 +262,7 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
 	// (the requests before it redo the same work; it is not run again and keeps the error
 	// it saw). After maxExclusions such reruns, every request gets a savepoint. Write
 	// functions are re-runnable: they assign their results rather than accumulate them.
+	start := time.Now()
 	for _, r := range batch {
 		r.skip = false
 	}
@@ -294,7 +297,7 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
 		break
 	}
 	if s.opts.ObserveBatch != nil {
-		s.opts.ObserveBatch(len(batch))
+		s.opts.ObserveBatch(len(batch), time.Since(start))
 	}
 	for _, r := range batch {
 		r.done <- struct{}{}

@@ -1,0 +1,121 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// checkpointPages is how many WAL pages start a checkpoint (SQLite's own default).
+// Past checkpointPagesMax (the background checkpoint is stuck or far behind), the writer
+// checkpoints itself, as SQLite would, so the WAL stays bounded whatever happens.
+const (
+	checkpointPages    = 1000
+	checkpointPagesMax = 10 * checkpointPages
+)
+
+// checkpointer copies the WAL back into the database file on its own connection, so the
+// writer's commits never wait for it. SQLite's automatic checkpoint runs inside the COMMIT
+// that crosses the threshold: the writer then copies every page of the WAL and syncs the
+// database file while the whole write queue waits (measured: commits took 3 ms on average
+// with it and 1.7 ms without, under 2,500 posts/s).
+//
+// A checkpoint that runs beside the writer cannot leave the WAL empty (the writer keeps
+// appending), and SQLite only starts the WAL over from its beginning when a write begins
+// with every frame copied. So after each background checkpoint, the writer's next commit
+// copies the few frames appended meanwhile itself (from the WAL hook, as SQLite's automatic
+// checkpoint does), and the write after it starts the WAL over: the WAL stays bounded.
+//
+// Goroutines: run (one) waits for a signal and checkpoints. The WAL hook runs on the
+// writer's goroutine, inside its COMMIT. Shared state: wake (one slot: a checkpoint is
+// wanted), finished (set by run after a checkpoint, cleared by the hook that catches up),
+// running (set by the hook when it signals, cleared by run when done: at most one signal
+// is outstanding).
+type checkpointer struct {
+	db       *sql.DB
+	log      *slog.Logger
+	wake     chan struct{}
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	running  atomic.Bool
+	finished atomic.Bool
+	done     atomic.Int64 // background checkpoints run (for tests)
+}
+
+func newCheckpointer(db *sql.DB, log *slog.Logger) *checkpointer {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	c := &checkpointer{db: db, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	c.wg.Add(1)
+	go c.run()
+	return c
+}
+
+// hook is the writer connection's WAL hook: called after each commit with the number of
+// pages in the WAL. Installing it turns SQLite's automatic checkpoint off.
+func (c *checkpointer) hook(db *sqlite3.Conn, schema string, pages int) error {
+	if c.finished.Swap(false) {
+		// Catch up: copy what was appended during the background checkpoint, so the next
+		// write can start the WAL over. A failure (a reader still needs old frames) is
+		// harmless: the next background checkpoint tries again.
+		if _, _, err := db.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE); err != nil {
+			c.log.Debug("wal catch-up checkpoint", slog.Any("error", err))
+		}
+		return nil
+	}
+	if pages >= checkpointPagesMax {
+		if _, _, err := db.WALCheckpoint(schema, sqlite3.CHECKPOINT_PASSIVE); err != nil {
+			c.log.Warn("wal checkpoint", slog.Any("error", err))
+		}
+		return nil
+	}
+	if pages >= checkpointPages && c.running.CompareAndSwap(false, true) {
+		select {
+		case c.wake <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (c *checkpointer) run() {
+	defer c.wg.Done()
+	for {
+		select {
+		case <-c.stop:
+			return
+		case <-c.wake:
+		}
+		if err := c.checkpoint(); err != nil {
+			c.log.Warn("wal checkpoint", slog.Any("error", err))
+		}
+		c.finished.Store(true)
+		c.running.Store(false)
+		c.done.Add(1)
+	}
+}
+
+// checkpoint runs one passive checkpoint (it never blocks the writer or readers). A panic
+// is logged, never a process exit.
+func (c *checkpointer) checkpoint() (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("panic: %v", p)
+		}
+	}()
+	_, err = c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
+	return err
+}
+
+// close stops the goroutine and closes its connection.
+func (c *checkpointer) close() error {
+	close(c.stop)
+	c.wg.Wait()
+	return c.db.Close()
+}

@@ -1,0 +1,92 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+)
+
+// TestCheckpointOffTheWriter writes continuously past the checkpoint threshold: the
+// checkpoints run on the checkpointer's connection, the WAL never grows past the bound, and
+// once a background checkpoint has finished, the writer's next commits start the WAL over.
+func TestCheckpointOffTheWriter(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	wdb, err := sql.Open("sqlite3", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wdb.Close()
+	wdb.SetMaxOpenConns(1)
+	cdb, err := sql.Open("sqlite3", dsn(path, false))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := newCheckpointer(cdb, nil)
+	defer ckpt.close()
+	conn, err := wdb.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var last, most atomic.Int64 // WAL pages after the latest commit; the most seen
+	if err := conn.Raw(func(dc any) error {
+		dc.(interface{ Raw() *sqlite3.Conn }).Raw().WALHook(func(db *sqlite3.Conn, schema string, pages int) error {
+			last.Store(int64(pages))
+			if int64(pages) > most.Load() {
+				most.Store(int64(pages))
+			}
+			return ckpt.hook(db, schema, pages)
+		})
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	blob := strings.Repeat("x", 16<<10) // 5 pages a row
+	write := func() {
+		t.Helper()
+		if _, err := conn.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, blob); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 3 * checkpointPagesMax / 5 { // three times the hard bound in WAL pages
+		write()
+	}
+	if ckpt.done.Load() == 0 {
+		t.Fatal("no checkpoint ran in the background")
+	}
+	if m := most.Load(); m >= checkpointPagesMax+10 {
+		t.Fatalf("the WAL grew to %d pages (bound %d)", m, checkpointPagesMax)
+	}
+	// Once a background checkpoint has finished, the writer's next commit catches up and
+	// the one after starts the WAL over: it holds only its own pages.
+	d0, written := ckpt.done.Load(), 3*checkpointPagesMax/5
+	deadline := time.Now().Add(20 * time.Second)
+	for ckpt.done.Load() == d0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no background checkpoint finished")
+		}
+		write()
+		written++
+	}
+	write()
+	write()
+	written += 2
+	if n := last.Load(); n > 20 {
+		t.Fatalf("the WAL was not started over after the checkpoint: %d pages", n)
+	}
+	var n int
+	if err := conn.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil || n != written {
+		t.Fatalf("rows %d, %v", n, err)
+	}
+}
