@@ -1,0 +1,4 @@
+package postgres
+
+// PoolConfig is poolConfig, for tests.
+var PoolConfig = poolConfig

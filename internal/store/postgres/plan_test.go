@@ -1,0 +1,81 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/chathooks/chathooks/internal/store/pgtest"
+	"github.com/chathooks/chathooks/internal/store/postgres"
+)
+
+// TestStatementsPlannedForTheirTableSize: a statement prepared while its table is nearly
+// empty is still planned as an index lookup after the table has grown (with no ANALYZE in
+// between), on the connections the store opens. With PostgreSQL's default plan caching,
+// the generic plan made from the empty table is a sequential scan joined to the values,
+// kept for as long as the connection lives.
+func TestStatementsPlannedForTheirTableSize(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	cfg, err := postgres.PoolConfig(pgtest.URL(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.MaxConns = 1
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pool.Close()
+	conn, err := pool.Acquire(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Release()
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := conn.Exec(ctx, q, args...); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	exec(`CREATE TABLE d (seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL, owner TEXT NOT NULL)`)
+	// The shape of the delivery outcomes: an UPDATE joined to a list of values.
+	rows := make([]string, 64)
+	args := make([]any, 0, 128)
+	for i := range rows {
+		rows[i] = fmt.Sprintf("(CAST($%d AS TEXT), CAST($%d AS TEXT))", 2*i+1, 2*i+2)
+	}
+	q := `UPDATE d SET status = 'done' FROM (VALUES ` + strings.Join(rows, ",") + `) AS v WHERE d.id = v.column1 AND d.owner = v.column2`
+	if _, err := conn.Conn().Prepare(ctx, "outcomes", q); err != nil {
+		t.Fatal(err)
+	}
+	for i := range rows {
+		args = append(args, fmt.Sprintf("id-%d", i), "node")
+	}
+	exec(`INSERT INTO d (id, status, owner) SELECT 'id-' || g, 'pending', 'node' FROM generate_series(0, 9) g`)
+	for range 10 { // past the five runs after which PostgreSQL may switch to a generic plan
+		exec("outcomes", args...)
+	}
+	exec(`INSERT INTO d (id, status, owner) SELECT 'id-' || g, 'pending', 'node' FROM generate_series(10, 99999) g`)
+	var plan strings.Builder
+	r, err := conn.Query(ctx, `EXPLAIN EXECUTE outcomes(`+strings.TrimSuffix(strings.Repeat("'id-5','node',", 64), ",")+`)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for r.Next() {
+		var line string
+		if err := r.Scan(&line); err != nil {
+			t.Fatal(err)
+		}
+		plan.WriteString(line + "\n")
+	}
+	if err := r.Err(); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(plan.String(), "Seq Scan on d") {
+		t.Fatalf("the outcomes are joined to a sequential scan of the grown table:\n%s", plan.String())
+	}
+}
