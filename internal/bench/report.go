@@ -52,7 +52,7 @@ func WriteTable(w io.Writer, r Result) {
 		fmt.Fprintf(w, "  %-37s %s\n", "errors by status", strings.Join(errs, " "))
 		fmt.Fprintf(w, "  %-37s %.0f MiB\n", "peak RSS (server + load)", p.RSSMiB)
 		fmt.Fprintf(w, "  %-37s %.2f cores\n", "CPU used (server + load)", p.CPUCores)
-		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writers busy %.0f %% of the time)\n", "commits", p.CommitsPerSec, p.RequestsPerCommit, 100*p.WriterBusy)
+		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s, summed over the writers)\n", "commits", p.CommitsPerSec, p.RequestsPerCommit, p.WriterBusy)
 		if p.Verdict.Text != "" {
 			fmt.Fprintf(w, "  %s\n", p.Verdict.Text)
 		}
