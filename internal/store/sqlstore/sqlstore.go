@@ -414,7 +414,21 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 		return false, nil
 	}
 	tx.cur = nil
-	if err := tx.flush(); err != nil {
+	notify := s.notifications(tx)
+	_, pipelined := c.(Pipeliner)
+	pipelined = pipelined && s.d.RoundTrips
+	if pipelined {
+		// The statements still pending, the notifications and COMMIT: one round trip.
+		for _, p := range notify {
+			tx.pending = append(tx.pending, Stmt{SQL: s.sql(`SELECT pg_notify(?, ?)`), Args: []any{s.d.NotifyChannel, p}})
+			tx.labels = append(tx.labels, "commit notification")
+			tx.owners = append(tx.owners, nil)
+		}
+		_, err = tx.pipeline("COMMIT", nil, nil)
+	} else {
+		err = tx.flush()
+	}
+	if err != nil {
 		// A deferred statement failed at the end: its request failed after writing.
 		if s.d.Retryable(err) || s.connectionFailed(err) {
 			return abort(true, err)
@@ -431,20 +445,13 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 		_, _ = abort(false, nil)
 		return false, nil
 	}
-	if s.d.NotifyChannel != "" && (len(tx.rooms) > 0 || tx.endpoints || tx.deliveries || tx.webhooks) {
-		if tx.endpoints {
-			tx.rooms[NotifyEndpoints] = struct{}{}
+	if pipelined {
+		return false, nil // committed
+	}
+	for _, p := range notify {
+		if _, err := c.Exec(s.wctx, s.sql(`SELECT pg_notify(?, ?)`), s.d.NotifyChannel, p); err != nil {
+			return abort(s.d.Retryable(err), fmt.Errorf("commit notification: %w", err))
 		}
-		if tx.webhooks {
-			tx.rooms[NotifyWebhooks] = struct{}{}
-		}
-		if tx.deliveries {
-			tx.rooms[NotifyDeliveries] = struct{}{}
-		}
-		if err := s.notifyCommit(c, tx.rooms); err != nil {
-			return abort(s.d.Retryable(err), fmt.Errorf("notify and commit: %w", err))
-		}
-		return false, nil
 	}
 	if err := s.raw(c, "COMMIT"); err != nil {
 		return abort(s.d.Retryable(err), fmt.Errorf("commit: %w", err))
@@ -470,15 +477,26 @@ const (
 // maxNotifyPayload stays under PostgreSQL's 8000-byte NOTIFY payload limit.
 const maxNotifyPayload = 7000
 
-// notifyCommit announces the rooms that got events in this transaction, and commits.
-// With RoundTrips, the notifications and COMMIT go as one text (one round trip), the
-// payloads as string literals: node and room ids hold no quote or backslash that would
-// need more than doubling quotes, and a payload that does goes as an argument instead.
-func (s *Store) notifyCommit(c WriterConn, rooms map[string]struct{}) error {
+// notifications are the payloads of the commit notifications of tx (none without a
+// notification channel or when it changed nothing others must hear of): the rooms that
+// got events, and lines for endpoints, deliveries and webhooks.
+func (s *Store) notifications(tx *Tx) []string {
+	if s.d.NotifyChannel == "" || (len(tx.rooms) == 0 && !tx.endpoints && !tx.deliveries && !tx.webhooks) {
+		return nil
+	}
+	if tx.endpoints {
+		tx.rooms[NotifyEndpoints] = struct{}{}
+	}
+	if tx.webhooks {
+		tx.rooms[NotifyWebhooks] = struct{}{}
+	}
+	if tx.deliveries {
+		tx.rooms[NotifyDeliveries] = struct{}{}
+	}
 	var payloads []string
 	payload := make([]byte, 0, 256)
 	payload = append(payload, s.opts.NodeID...)
-	for room := range rooms {
+	for room := range tx.rooms {
 		if len(payload)+1+len(room) > maxNotifyPayload {
 			payloads = append(payloads, string(payload))
 			payload = append(payload[:0], s.opts.NodeID...)
@@ -486,19 +504,7 @@ func (s *Store) notifyCommit(c WriterConn, rooms map[string]struct{}) error {
 		payload = append(payload, '\n')
 		payload = append(payload, room...)
 	}
-	payloads = append(payloads, string(payload))
-	var text strings.Builder
-	for _, p := range payloads {
-		if !s.d.RoundTrips || strings.ContainsAny(p, `'\`) || strings.ContainsAny(s.d.NotifyChannel, `'\`) {
-			if _, err := c.Exec(s.wctx, s.sql(`SELECT pg_notify(?, ?)`), s.d.NotifyChannel, p); err != nil {
-				return err
-			}
-			continue
-		}
-		fmt.Fprintf(&text, "SELECT pg_notify('%s', '%s'); ", s.d.NotifyChannel, p)
-	}
-	text.WriteString("COMMIT")
-	return s.raw(c, text.String())
+	return append(payloads, string(payload))
 }
 
 // call runs fn, turning a panic into an error so one bad request cannot kill a writer.
