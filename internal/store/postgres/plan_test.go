@@ -9,18 +9,18 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/chathooks/chathooks/internal/store/pgtest"
-	"github.com/chathooks/chathooks/internal/store/postgres"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
-// TestStatementsPlannedForTheirTableSize: on a writer connection, a statement prepared
-// while its table is nearly empty is still planned as an index lookup after the table has
-// grown (with no ANALYZE in between). With PostgreSQL's defaults, the generic plan made
-// from the empty table is a sequential scan joined to the values, kept for as long as the
-// connection lives.
+// TestStatementsPlannedForTheirTableSize: a statement that joins a list of values to a
+// table, run the way the writers run the delivery outcomes (between IndexPlans and
+// DefaultPlans), is planned as index lookups after its table has grown from nearly empty
+// (with no ANALYZE in between). With PostgreSQL's defaults, the generic plan made from the
+// empty table is a sequential scan hashed against the values, kept as the table grows.
 func TestStatementsPlannedForTheirTableSize(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	cfg, err := postgres.PoolConfig(pgtest.URL(t))
+	cfg, err := pgxpool.ParseConfig(pgtest.URL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +41,6 @@ func TestStatementsPlannedForTheirTableSize(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	exec(postgres.WriterSession)
 	exec(`CREATE TABLE d (seq BIGSERIAL PRIMARY KEY, id TEXT NOT NULL UNIQUE, status TEXT NOT NULL, owner TEXT NOT NULL)`)
 	// The shape of the delivery outcomes: an UPDATE joined to a list of values.
 	rows := make([]string, 64)
@@ -58,10 +57,17 @@ func TestStatementsPlannedForTheirTableSize(t *testing.T) {
 	}
 	exec(`INSERT INTO d (id, status, owner) SELECT 'id-' || g, 'pending', 'node' FROM generate_series(0, 9) g`)
 	for range 10 { // past the five runs after which PostgreSQL may switch to a generic plan
+		exec("BEGIN")
+		exec(sqlstore.IndexPlans)
 		exec("outcomes", args...)
+		exec(sqlstore.DefaultPlans)
+		exec("COMMIT")
 	}
 	exec(`INSERT INTO d (id, status, owner) SELECT 'id-' || g, 'pending', 'node' FROM generate_series(10, 99999) g`)
 	var plan strings.Builder
+	exec("BEGIN")
+	defer exec("ROLLBACK")
+	exec(sqlstore.IndexPlans)
 	r, err := conn.Query(ctx, `EXPLAIN EXECUTE outcomes(`+strings.TrimSuffix(strings.Repeat("'id-5','node',", 64), ",")+`)`)
 	if err != nil {
 		t.Fatal(err)

@@ -100,20 +100,6 @@ func poolConfig(url string) (*pgxpool.Config, error) {
 	return cfg, nil
 }
 
-// WriterSession is run on each writer connection when it is taken from the pool (and
-// undone before it goes back). The writers only look rows up by key, and a prepared
-// statement's generic plan is made once, from the table sizes of that moment, and kept
-// until the table is analyzed again: a plan made while the deliveries table was nearly
-// empty (a sequential scan joined to the delivery outcomes) kept being used as the table
-// grew, until each batch of outcomes took 19 ms after 30 s of load and posts backed up
-// behind it. With sequential scans priced out, the cached plans use the indexes whatever
-// the table's size was. (Planning every statement afresh instead, plan_cache_mode =
-// force_custom_plan, cost 60 % of the posts/s.)
-const WriterSession = `SET enable_seqscan = off`
-
-// writerSessionUndo restores the pool's defaults.
-const writerSessionUndo = `RESET enable_seqscan`
-
 // Open connects, applies migrations (serialized across nodes by an advisory lock) and
 // starts the writers.
 func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
@@ -229,7 +215,7 @@ func (w *writerConn) acquire(ctx context.Context) error {
 		if err != nil {
 			break
 		}
-		if _, err = c.Exec(ctx, WriterSession); err == nil {
+		if err = c.Ping(ctx); err == nil {
 			w.c = c
 			return nil
 		}
@@ -331,11 +317,6 @@ func (w *writerConn) Query(ctx context.Context, sql string, args ...any) (sqlsto
 // Close returns the connection to the pool.
 func (w *writerConn) Close() error {
 	if w.c != nil {
-		ctx, cancel := context.WithTimeout(context.Background(), acquireTimeout)
-		defer cancel()
-		if _, err := w.c.Exec(ctx, writerSessionUndo); err != nil {
-			_ = w.c.Conn().Close(ctx) // not back into the pool with the writers' settings
-		}
 		w.c.Release()
 		w.c = nil
 	}

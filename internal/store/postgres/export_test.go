@@ -1,4 +1,0 @@
-package postgres
-
-// PoolConfig is poolConfig, for tests.
-var PoolConfig = poolConfig
