@@ -50,7 +50,8 @@ type Config struct {
 	FailureShare    float64       `json:"failure_share"`
 	FailureMode     string        `json:"failure_mode"` // blackhole | 500
 	RoomRate        float64       `json:"room_rate"`
-	Nodes           int           `json:"nodes"` // servers sharing the PostgreSQL database
+	NoRoomLimit     bool          `json:"no_room_limit,omitempty"` // the server enforces no per-room limit
+	Nodes           int           `json:"nodes"`                   // servers sharing the PostgreSQL database
 	Baseline        bool          `json:"baseline"`
 	Drain           time.Duration `json:"drain"`
 	// Rate > 0 selects open-loop load: Rate posts/s offered evenly over time and rooms.
@@ -168,6 +169,9 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	} else {
 		res.Description = fmt.Sprintf("bursty: %d rooms at <= %.3g posts/s each, %d keep-alive clients posting Chime webhooks as fast as the room rate allows for %s (after %s warm-up); %d standard-format endpoints subscribed to message_send",
 			c.Rooms, c.RoomRate, c.Concurrency, c.Duration, c.Warmup, c.Endpoints)
+	}
+	if c.NoRoomLimit {
+		res.Description += "; no per-room rate limit on the server"
 	}
 	if c.Nodes > 1 {
 		res.Description += fmt.Sprintf("; %d server nodes sharing the database, posts spread over them", c.Nodes)
@@ -319,7 +323,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	for i := range c.Nodes {
 		n, err := app.New(ctx, app.Config{
 			Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, strconv.Itoa(i)), DatabaseURL: c.DatabaseURL, AdminToken: token,
-			RoomRateLimit: c.RoomRate, RoomRateBurst: 1, AllowPrivateTargets: true, Version: "bench",
+			RoomRateLimit: roomLimit(c), RoomRateBurst: 1, AllowPrivateTargets: true, Version: "bench",
 		}, log, io.Discard)
 		if err != nil {
 			return res, fmt.Errorf("bench: start server: %w", err)
@@ -694,4 +698,12 @@ func maxRSSMiB() float64 {
 		}
 	}
 	return 0
+}
+
+// roomLimit is the per-room rate limit the bench's servers enforce (0: none).
+func roomLimit(c Config) float64 {
+	if c.NoRoomLimit {
+		return 0
+	}
+	return c.RoomRate
 }

@@ -2,26 +2,44 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"sync"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/chathooks/chathooks/internal/clock"
 )
 
 // RoomLimiter is a token bucket per room kept in the database, so the per-room incoming
-// rate limit holds across every node sharing it. One statement per check: it refills the
-// bucket for the time elapsed, takes a token if there is one, and otherwise reports how
-// long until there will be.
+// rate limit holds across every node sharing it. The checks of concurrent posts share one
+// statement (a round trip per batch, not per post): it refills each room's bucket for the
+// time elapsed, takes a token where there is one, and otherwise reports how long until
+// there will be.
+//
+// Goroutines: Allow queues its check and waits for the answer; while checks are queued
+// one leader goroutine (started by the Allow that finds none running, ending when the
+// queue is empty) runs batches. mu guards queue (checks not yet sent) and leading (a
+// leader runs).
 type RoomLimiter struct {
 	pool  *pgxpool.Pool
 	clock clock.Clock
 	rate  float64 // tokens per second
 	burst float64
+
+	mu      sync.Mutex
+	queue   []*takeReq
+	leading bool
+}
+
+type takeReq struct {
+	room   string
+	ok     bool
+	tokens float64 // when !ok: the tokens the bucket holds
+	err    error
+	done   chan struct{}
 }
 
 // NewRoomLimiter returns a limiter of rate tokens/s with the given burst (rate 0: no limit).
@@ -32,18 +50,25 @@ func NewRoomLimiter(pool *pgxpool.Pool, c clock.Clock, rate float64, burst int) 
 	return &RoomLimiter{pool: pool, clock: c, rate: rate, burst: float64(burst)}
 }
 
-const qTakeToken = `
+// qTakeTokens takes a token for each room of $1 (distinct, sorted so that concurrent
+// batches lock buckets in the same order); rooms it could not take one for come back with
+// the tokens their bucket holds. A room in neither part had its bucket created by another
+// node concurrently (not in this statement's snapshot), which took its token.
+const qTakeTokens = `
 WITH taken AS (
-    INSERT INTO room_rate AS rr (room_id, tokens, at) VALUES ($1, $3 - 1, $2)
+    INSERT INTO room_rate AS rr (room_id, tokens, at) SELECT r, $3 - 1, $2 FROM unnest($1::text[]) AS r
     ON CONFLICT (room_id) DO UPDATE
         SET tokens = LEAST($3, rr.tokens + GREATEST(0, $2 - rr.at) * $4 / 1e6) - 1, at = GREATEST(rr.at, $2)
         WHERE LEAST($3, rr.tokens + GREATEST(0, $2 - rr.at) * $4 / 1e6) >= 1
-    RETURNING 1
+    RETURNING room_id
 )
-SELECT TRUE, 0::float8 FROM taken
+SELECT room_id, TRUE, 0::float8 FROM taken
 UNION ALL
-SELECT FALSE, LEAST($3, tokens + GREATEST(0, $2 - at) * $4 / 1e6) FROM room_rate
-WHERE room_id = $1 AND NOT EXISTS (SELECT 1 FROM taken)`
+SELECT room_id, FALSE, LEAST($3, tokens + GREATEST(0, $2 - at) * $4 / 1e6) FROM room_rate
+WHERE room_id = ANY($1::text[]) AND room_id NOT IN (SELECT room_id FROM taken)`
+
+// statementTimeout bounds one batch's statement.
+const statementTimeout = 5 * time.Second
 
 // Allow takes a token for room; when none is left it returns false and how long until one
 // is.
@@ -51,20 +76,96 @@ func (l *RoomLimiter) Allow(ctx context.Context, room string) (bool, time.Durati
 	if l.rate <= 0 {
 		return true, 0, nil
 	}
-	var ok bool
-	var tokens float64
-	err := l.pool.QueryRow(ctx, qTakeToken, room, l.clock.Now().UnixMicro(), l.burst, l.rate).Scan(&ok, &tokens)
-	if errors.Is(err, pgx.ErrNoRows) {
-		// Another node created the room's bucket concurrently (its row is not in this
-		// statement's snapshot) and took its token: throttled, with an empty bucket.
-		ok, tokens, err = false, 0, nil
-	}
-	if err != nil {
+	if err := ctx.Err(); err != nil {
 		return false, 0, fmt.Errorf("postgres: room rate limit: %w", err)
 	}
-	if ok {
+	r := &takeReq{room: room, done: make(chan struct{})}
+	l.mu.Lock()
+	l.queue = append(l.queue, r)
+	lead := !l.leading
+	l.leading = true
+	l.mu.Unlock()
+	if lead {
+		go l.lead()
+	}
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return false, 0, fmt.Errorf("postgres: room rate limit: %w", ctx.Err())
+	}
+	if r.err != nil {
+		return false, 0, fmt.Errorf("postgres: room rate limit: %w", r.err)
+	}
+	if r.ok {
 		return true, 0, nil
 	}
-	wait := time.Duration(math.Ceil((1 - tokens) / l.rate * float64(time.Second)))
+	wait := time.Duration(math.Ceil((1 - r.tokens) / l.rate * float64(time.Second)))
 	return false, max(wait, time.Millisecond), nil
+}
+
+// lead runs batches until the queue is empty. A batch holds each room once (a second
+// check of the same room waits for the next batch, so it sees the first one's take).
+func (l *RoomLimiter) lead() {
+	for {
+		l.mu.Lock()
+		var batch, rest []*takeReq
+		seen := map[string]bool{}
+		for _, r := range l.queue {
+			if seen[r.room] {
+				rest = append(rest, r)
+				continue
+			}
+			seen[r.room] = true
+			batch = append(batch, r)
+		}
+		l.queue = rest
+		if len(batch) == 0 {
+			l.leading = false
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Unlock()
+		l.take(batch)
+	}
+}
+
+// take runs one batch and answers its checks. A panic fails the batch, never the process.
+func (l *RoomLimiter) take(batch []*takeReq) {
+	byRoom := make(map[string]*takeReq, len(batch))
+	rooms := make([]string, 0, len(batch))
+	for _, r := range batch {
+		byRoom[r.room] = r
+		rooms = append(rooms, r.room)
+	}
+	slices.Sort(rooms)
+	err := func() (err error) {
+		defer func() {
+			if p := recover(); p != nil {
+				err = fmt.Errorf("panic: %v", p)
+			}
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), statementTimeout)
+		defer cancel()
+		rows, err := l.pool.Query(ctx, qTakeTokens, rooms, l.clock.Now().UnixMicro(), l.burst, l.rate)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var room string
+			var ok bool
+			var tokens float64
+			if err := rows.Scan(&room, &ok, &tokens); err != nil {
+				return err
+			}
+			if r := byRoom[room]; r != nil {
+				r.ok, r.tokens = ok, tokens
+			}
+		}
+		return rows.Err()
+	}()
+	for _, r := range batch {
+		r.err = err // rooms in no row: throttled with an empty bucket (ok false, tokens 0)
+		close(r.done)
+	}
 }

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -73,5 +74,56 @@ func TestRoomLimiterAcrossNodes(t *testing.T) {
 	}
 	if allowed < 59 || allowed > 61 {
 		t.Fatalf("%d allowed in 60s at 1/s", allowed)
+	}
+}
+
+// TestRoomLimiterBatchesChecks: concurrent checks of many rooms, some twice, share
+// statements and each room still gets exactly its one token at one instant.
+func TestRoomLimiterBatchesChecks(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	_ = pgtest.OpenURL(t, url)
+	ctx := context.Background()
+	pool, err := postgres.Pool(ctx, url, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	fake := clock.NewFake(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	l := postgres.NewRoomLimiter(pool, fake, 2, 1)
+	const rooms = 50
+	var won [rooms]atomic.Int64
+	var wg sync.WaitGroup
+	for i := range 3 * rooms {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ok, wait, err := l.Allow(ctx, fmt.Sprintf("room-%d", i%rooms))
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			if ok {
+				won[i%rooms].Add(1)
+			} else if wait < 400*time.Millisecond || wait > 500*time.Millisecond {
+				t.Errorf("retry after %v, want 0.5s", wait)
+			}
+		}()
+	}
+	wg.Wait()
+	for i := range won {
+		if n := won[i].Load(); n != 1 {
+			t.Fatalf("room-%d: %d posts allowed at one instant, want 1", i, n)
+		}
+	}
+	fake.Advance(500 * time.Millisecond)
+	if ok, _, err := l.Allow(ctx, "room-7"); !ok || err != nil {
+		t.Fatalf("after 0.5s at 2/s: ok %v, %v", ok, err)
+	}
+	// A check whose caller gives up returns at once.
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, _, err := l.Allow(cctx, "room-8"); err == nil {
+		t.Fatal("a cancelled check returned no error")
 	}
 }

@@ -1,0 +1,86 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/chathooks/chathooks/internal/ids"
+	"github.com/chathooks/chathooks/internal/store/pgtest"
+	"github.com/chathooks/chathooks/internal/store/postgres"
+)
+
+// BenchmarkRawPostRows is the floor the store's writers are compared with: the rows one
+// webhook post writes (the room's sequence number, the message, its outbox event), sent by
+// two connections with nothing around them — no batch lock, no reads, no notifications —
+// 20 posts a transaction, each transaction's statements in one round trip. One op is one
+// post's rows.
+func BenchmarkRawPostRows(b *testing.B) {
+	ctx := context.Background()
+	url := pgtest.URL(b)
+	s, err := postgres.Open(ctx, url, postgres.Options{}) // the schema
+	if err != nil {
+		b.Fatal(err)
+	}
+	s.Close()
+	pool, err := pgxpool.New(ctx, url)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer pool.Close()
+	const rooms, perTx, conns = 100, 20, 2
+	now := time.Now().UnixMicro()
+	for i := range rooms {
+		if _, err := pool.Exec(ctx, `INSERT INTO rooms (id, name, created_at, updated_at) VALUES ($1, 'R', $2, $2)`, fmt.Sprintf("r%d", i), now); err != nil {
+			b.Fatal(err)
+		}
+	}
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				first := next.Add(perTx) - perTx
+				if first >= int64(b.N) {
+					return
+				}
+				batch := &pgx.Batch{}
+				batch.Queue(`BEGIN`)
+				for k := first; k < min(first+perTx, int64(b.N)); k++ {
+					room := fmt.Sprintf("r%d", k%rooms)
+					t := time.Now()
+					id := ids.New("msg", t)
+					batch.Queue(`INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
+						VALUES ($1, $2, $1, 'webhook', 'wh', 'Alerts', '', 'disk full on host-42', 'markdown', '<p>disk full on host-42</p>', '[]', $3, 0)`, id, room, t.UnixMicro())
+					batch.Queue(`WITH s AS (UPDATE rooms SET last_seq = last_seq + 1 WHERE id = $1 RETURNING last_seq)
+						INSERT INTO events (id, type, room_id, room_seq, created_at, payload, agents)
+						SELECT $2, 'group_channel:message_send', $1, s.last_seq, $3, $4, '[]' FROM s`,
+						room, ids.New("evt", t), t.UnixMicro(), `{"room":{"id":"r"},"message":{"text":"disk full on host-42, see runbook"}}`)
+				}
+				batch.Queue(`COMMIT`)
+				if err := pool.SendBatch(ctx, batch).Close(); err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	close(errs)
+	for err := range errs {
+		b.Fatal(err)
+	}
+	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "posts/s")
+}
