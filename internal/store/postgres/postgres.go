@@ -30,8 +30,12 @@ var migrationFS embed.FS
 // Options tune the store.
 type Options struct {
 	sqlstore.Options
-	// Writers is the number of group-commit writer connections (default 2: batches commit
-	// one at a time cluster-wide, a second writer prepares the next batch meanwhile).
+	// Writers is the number of group-commit writer connections (default 1). Batches commit
+	// one at a time cluster-wide (the batch lock), and a batch costs about the same however
+	// many posts it holds, so one writer per node, whose batch gathers everything that
+	// arrived while the previous one committed, beats two that split it: measured on two
+	// cores with PostgreSQL beside, one node 3,172 posts/s with one writer against 3,029
+	// with two, two nodes 3,053 against 2,219.
 	Writers int
 	// ReadConns is the size of the read pool (default 8).
 	ReadConns int
@@ -107,7 +111,7 @@ func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
 	if o.Writers <= 0 {
-		o.Writers = 2
+		o.Writers = 1
 	}
 	if o.ReadConns <= 0 {
 		o.ReadConns = 8
