@@ -78,6 +78,9 @@ type DeliveryReader interface {
 	// claimed it yet; the asking node's own leases count too, since a lease it stopped
 	// renewing is one it does not hold), or a retry nobody holds falls due (zero: none).
 	NextClaimable(ctx context.Context, now time.Time) (time.Time, error)
+	// Claimable reports whether a claim for the endpoint at now would find anything: a
+	// delivery not yet attempted, or a retry that is due, that no lease holds.
+	Claimable(ctx context.Context, endpointID string, now time.Time) (bool, error)
 }
 
 // Dispatcher is this node's delivery engine as the domain sees it. Lease is how deliveries

@@ -652,6 +652,23 @@ func (e *Engine) recover(ctx context.Context, now time.Time) (more bool, err err
 		return false, nil
 	}
 	defer e.locked(func() { e.claiming = false; clear(e.leftWhileClaiming) })
+	// A lane scanned only by the periodic re-scan first asks the read pool whether a claim
+	// would find anything. A claim is a write through the writers (on PostgreSQL under the
+	// batch lock that every post waits for), and on a node that holds its work the answer
+	// is almost always no; the question still walks the index of unfinished deliveries
+	// (on PostgreSQL with every finished one not yet vacuumed), but beside the posts.
+	kept := wants[:0]
+	for _, w := range wants {
+		if w.reason == scanRescan && !w.w.Ordered {
+			if ok, err := e.o.Store.Claimable(ctx, w.w.EndpointID, now); err == nil && !ok {
+				continue
+			}
+		}
+		kept = append(kept, w)
+	}
+	if wants = kept; len(wants) == 0 {
+		return false, nil
+	}
 	if e.claimHook != nil {
 		e.claimHook()
 	}

@@ -555,6 +555,19 @@ func (s *Store) NextClaimable(ctx context.Context, now time.Time) (time.Time, er
 	return fromMicros(at), nil
 }
 
+// Claimable implements chat.Reader, with the conditions of qClaimFirst and qClaimRetry.
+func (s *Store) Claimable(ctx context.Context, endpointID string, now time.Time) (bool, error) {
+	var n int
+	err := s.queryRow(ctx, `SELECT
+		(SELECT COUNT(*) FROM (SELECT 1 FROM deliveries WHERE endpoint_id = ?1 AND status = 'pending' AND next_attempt_at <= ?2 AND locked_until <= ?2 LIMIT 1) AS f) +
+		(SELECT COUNT(*) FROM (SELECT 1 FROM deliveries WHERE endpoint_id = ?1 AND status = 'failed' AND next_attempt_at <= ?2 AND locked_until <= ?2 LIMIT 1) AS r)`,
+		endpointID, micros(now)).Scan(&n)
+	if err != nil {
+		return false, fmt.Errorf("store: claimable deliveries: %w", err)
+	}
+	return n > 0, nil
+}
+
 // EndpointVersion implements chat.Reader.
 func (s *Store) EndpointVersion(ctx context.Context) (int64, error) {
 	var v int64

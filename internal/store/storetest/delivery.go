@@ -185,6 +185,13 @@ func testLeasedDeliveries(t *testing.T, s chat.Store) {
 		}
 		return mine
 	}
+	claimable := func(now time.Time, want bool) {
+		t.Helper()
+		if got, err := s.Claimable(ctx, "e3", now); err != nil || got != want {
+			t.Fatalf("claimable at %v: %v %v, want %v", now.Sub(base), got, err, want)
+		}
+	}
+	claimable(base.Add(time.Second), false)
 	if got := claimAt("B", base.Add(time.Second), 500, 500); len(got) != 0 {
 		t.Fatalf("rows leased at insert were claimed by another node: %d", len(got))
 	}
@@ -226,6 +233,7 @@ func testLeasedDeliveries(t *testing.T, s chat.Store) {
 		}
 	}
 	// The failed ones are still A's after they fall due, until the lease ends.
+	claimable(base.Add(90*time.Minute), false)
 	if got := claimAt("B", base.Add(90*time.Minute), 0, 500); len(got) != 0 {
 		t.Fatalf("retries held by A were claimed: %d", len(got))
 	}
@@ -246,6 +254,7 @@ func testLeasedDeliveries(t *testing.T, s chat.Store) {
 		t.Fatalf("renewed leases were claimed: %d", len(got))
 	}
 	write(t, s, func(tx chat.Tx) error { return tx.ReleaseDeliveries("A", []string{"L069", "L068"}) })
+	claimable(base.Add(150*time.Minute), true)
 	if got := claimAt("B", base.Add(150*time.Minute), 0, 500); len(got) != 2 {
 		t.Fatalf("released retries: %+v", got)
 	}
