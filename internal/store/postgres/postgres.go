@@ -33,9 +33,9 @@ type Options struct {
 	// Writers is the number of group-commit writer connections (default 1). Batches commit
 	// one at a time cluster-wide (the batch lock), and a batch costs about the same however
 	// many posts it holds, so one writer per node, whose batch gathers everything that
-	// arrived while the previous one committed, beats two that split it: measured on two
-	// cores with PostgreSQL beside, one node 3,172 posts/s with one writer against 3,029
-	// with two, two nodes 3,053 against 2,219.
+	// arrived while the previous one committed, beats two that split it (measured on two
+	// cores with PostgreSQL beside, one run each: one node 3,172 posts/s with one writer
+	// against 3,029 with two; two nodes 3,053 against 2,219).
 	Writers int
 	// ReadConns is the size of the read pool (default 8).
 	ReadConns int
