@@ -67,18 +67,38 @@ func build(ep *endpoint, ev *chat.Event, members []chat.Member, appID string, no
 		}
 		return request{body: body, header: h}, nil
 	default:
-		body, err := json.Marshal(struct {
-			Type      string          `json:"type"`
-			Timestamp string          `json:"timestamp"`
-			Data      json.RawMessage `json:"data"`
-		}{ev.Type, ev.CreatedAt.UTC().Format(time.RFC3339Nano), ev.Payload})
+		body, err := standardBody(ev)
 		if err != nil {
-			return request{}, fmt.Errorf("delivery: encode standard body: %w", err)
+			return request{}, err
 		}
 		h.Set("User-Agent", "chathooks")
 		signing.SetStandardHeaders(h, ep.keys, ev.ID, now, body)
 		return request{body: body, header: h}, nil
 	}
+}
+
+// standardBody is the Standard Webhooks body, {"type", "timestamp", "data"}, with the
+// event's payload as data. The payload is appended as stored: chathooks encoded it (with
+// encoding/json) when it wrote the event, and having encoding/json validate and compact
+// it again for every attempt to every endpoint was a measurable share of a delivery's CPU.
+// The bytes are the same as encoding/json's.
+func standardBody(ev *chat.Event) ([]byte, error) {
+	typ, err := json.Marshal(ev.Type)
+	if err != nil {
+		return nil, fmt.Errorf("delivery: encode standard body: %w", err)
+	}
+	data := []byte(ev.Payload)
+	if len(data) == 0 {
+		data = []byte("null")
+	}
+	b := make([]byte, 0, len(data)+len(typ)+64)
+	b = append(b, `{"type":`...)
+	b = append(b, typ...)
+	b = append(b, `,"timestamp":"`...)
+	b = ev.CreatedAt.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, `","data":`...)
+	b = append(b, data...)
+	return append(b, '}'), nil
 }
 
 // rbmEvent is the JSON carried base64-encoded in the Pub/Sub envelope: RBM-shaped for
