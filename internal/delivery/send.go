@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -212,11 +213,15 @@ func (e *Engine) post(ep *endpoint, ev *chat.Event, now time.Time) (int, http.He
 		return 0, nil, "", err
 	}
 	defer resp.Body.Close()
-	buf := make([]byte, ExcerptBytes)
-	n, _ := io.ReadFull(resp.Body, buf)
+	buf := excerptBufs.Get().(*[ExcerptBytes]byte)
+	defer excerptBufs.Put(buf)
+	n, _ := io.ReadFull(resp.Body, buf[:])
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
 	return resp.StatusCode, resp.Header, excerpt(buf[:n]), nil
 }
+
+// excerptBufs holds the buffers responses are read into (excerpt copies what it keeps).
+var excerptBufs = sync.Pool{New: func() any { return new([ExcerptBytes]byte) }}
 
 // excerpt makes the recorded response text valid UTF-8.
 func excerpt(b []byte) string {
