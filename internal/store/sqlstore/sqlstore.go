@@ -216,10 +216,21 @@ func (s *Store) writer(c WriterConn) {
 			for {
 				select {
 				case r := <-s.reqs:
-					s.runBatch(c, []*writeReq{r})
+					s.runBatch(c, []*writeReq{r}, false, time.Now())
 				default:
 					return
 				}
+			}
+		}
+		start := time.Now()
+		// With a batch lock (PostgreSQL: one batch at a time across the nodes), the
+		// transaction begins and waits for the lock before the batch is gathered, so that
+		// everything that arrived while another writer held the lock joins this batch
+		// instead of waiting for the next turn.
+		begun := false
+		if s.begin != s.d.Begin && !s.opts.NoGroupCommit { // s.begin takes the batch lock
+			if begun = s.raw(c, s.begin) == nil; !begun {
+				_ = s.raw(c, "ROLLBACK") // the lock in the same text may have run; tryBatch begins again
 			}
 		}
 		batch = append(batch[:0], first)
@@ -234,7 +245,7 @@ func (s *Store) writer(c WriterConn) {
 				}
 			}
 		}
-		s.runBatch(c, batch)
+		s.runBatch(c, batch, begun, start)
 		clear(batch)
 	}
 }
@@ -254,7 +265,9 @@ const maxExclusions = 3
 // writing (it keeps its error).
 var errExclude = errors.New("a request failed after writing: rerun without it")
 
-func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
+// runBatch runs the batch and answers it. begun: the writer has already begun the
+// transaction (with the batch lock) for the first attempt.
+func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun bool, start time.Time) {
 	// Without savepoints (two statements fewer per request). A request that fails before
 	// writing anything (a missing room, a sender who is not a member: the usual domain
 	// errors, found by reads) changed nothing, so it is answered and the batch goes on. A
@@ -262,13 +275,13 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
 	// (the requests before it redo the same work; it is not run again and keeps the error
 	// it saw). After maxExclusions such reruns, every request gets a savepoint. Write
 	// functions are re-runnable: they assign their results rather than accumulate them.
-	start := time.Now()
 	for _, r := range batch {
 		r.skip = false
 	}
 	savepoints, exclusions := false, 0
 	for attempt := 0; ; attempt++ {
-		retry, err := s.tryBatch(c, batch, savepoints)
+		retry, err := s.tryBatch(c, batch, savepoints, begun)
+		begun = false
 		if errors.Is(err, errExclude) {
 			if exclusions++; exclusions >= maxExclusions {
 				savepoints = true
@@ -309,7 +322,7 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq) {
 // tells whether running it again may work. Without savepoints, a request that fails after
 // writing rolls everything back: it is answered (skip) and errExclude returned, unless no
 // other request is left to run.
-func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retry bool, err error) {
+func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, begun bool) (retry bool, err error) {
 	for _, r := range batch {
 		if !r.skip {
 			r.err = nil
@@ -319,13 +332,15 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool) (retr
 		_ = s.raw(c, "ROLLBACK")
 		return retry, err
 	}
-	if err := s.raw(c, s.begin); err != nil {
-		// With the batch lock in the same text, BEGIN may have run: roll back.
-		return abort(s.d.Retryable(err), fmt.Errorf("begin: %w", err))
-	}
-	if s.d.BatchLock != "" && s.begin == s.d.Begin {
-		if err := s.raw(c, s.d.BatchLock); err != nil {
-			return abort(s.d.Retryable(err), fmt.Errorf("batch lock: %w", err))
+	if !begun { // else the writer began it, with the batch lock, before gathering the batch
+		if err := s.raw(c, s.begin); err != nil {
+			// With the batch lock in the same text, BEGIN may have run: roll back.
+			return abort(s.d.Retryable(err), fmt.Errorf("begin: %w", err))
+		}
+		if s.d.BatchLock != "" && s.begin == s.d.Begin {
+			if err := s.raw(c, s.d.BatchLock); err != nil {
+				return abort(s.d.Retryable(err), fmt.Errorf("batch lock: %w", err))
+			}
 		}
 	}
 	tx := &Tx{s: s, c: c}
