@@ -126,7 +126,7 @@ func (h *Handlers) stream(hctx huma.Context, in *streamIn, sub *broker.Sub, last
 	hiddenIn := func(evs []chat.Event) (map[string]bool, bool) {
 		hide, err := h.svc.HiddenFrom(ctx, in.UserID, evs)
 		if err != nil {
-			h.log.WarnContext(ctx, "stream blocks", "error", err)
+			h.warn(ctx, "stream blocks", err)
 			return nil, false
 		}
 		return hide, true
@@ -136,7 +136,7 @@ func (h *Handlers) stream(hctx huma.Context, in *streamIn, sub *broker.Sub, last
 		for {
 			evs, err := h.svc.Store().RoomEventsAfter(ctx, in.ID, last, 500)
 			if err != nil {
-				h.log.WarnContext(ctx, "stream catch-up", "error", err)
+				h.warn(ctx, "stream catch-up", err)
 				return false
 			}
 			hide, ok := hiddenIn(evs)
@@ -180,7 +180,7 @@ func (h *Handlers) stream(hctx huma.Context, in *streamIn, sub *broker.Sub, last
 			}
 			if in.UserID != "" {
 				if err := h.svc.RefreshStream(ctx, in.UserID); err != nil {
-					h.log.WarnContext(ctx, "refresh stream presence", "error", err)
+					h.warn(ctx, "refresh stream presence", err)
 				}
 			}
 		case <-sub.Wake():
@@ -217,4 +217,13 @@ func (h *Handlers) stream(hctx huma.Context, in *streamIn, sub *broker.Sub, last
 			}
 		}
 	}
+}
+
+// warn logs a stream's failed read, unless the stream ended (the client went away or the
+// server is stopping): a read cut short by that is not a fault.
+func (h *Handlers) warn(ctx context.Context, msg string, err error) {
+	if ctx.Err() != nil {
+		return
+	}
+	h.log.WarnContext(ctx, msg, "error", err)
 }

@@ -40,6 +40,7 @@ type Options struct {
 	FakeClock bool
 	DataDir   string // default t.TempDir()
 	Config    func(*app.Config)
+	Log       *slog.Logger // default Logger(t)
 }
 
 // Start starts a server and stops it when the test ends.
@@ -63,7 +64,11 @@ func Start(t testing.TB, o Options) *Server {
 	if o.Config != nil {
 		o.Config(&cfg)
 	}
-	a, err := app.New(context.Background(), cfg, Logger(t), io.Discard)
+	log := o.Log
+	if log == nil {
+		log = Logger(t)
+	}
+	a, err := app.New(context.Background(), cfg, log, io.Discard)
 	if err != nil {
 		t.Fatalf("apptest: new: %v", err)
 	}
