@@ -39,6 +39,8 @@ type Options struct {
 	Writers int
 	// ReadConns is the size of the read pool (default 8).
 	ReadConns int
+
+	wrapWriter func(sqlstore.WriterConn) sqlstore.WriterConn // tests: wraps each writer connection
 }
 
 // migrationLock is the advisory lock key serializing migrations across nodes.
@@ -138,6 +140,10 @@ func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
 			}
 			pool.Close()
 			return nil, fmt.Errorf("postgres: writer connection: %w", err)
+		}
+		if o.wrapWriter != nil {
+			writers = append(writers, o.wrapWriter(w))
+			continue
 		}
 		writers = append(writers, w)
 	}

@@ -443,6 +443,12 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, begun bool
 	} else {
 		err = tx.flush()
 	}
+	if err != nil && pipelined && s.connectionFailed(err) {
+		// COMMIT went in the same round trip: the connection may have failed after it ran.
+		// Not run again (that could write the batch twice): answered unavailable, as a
+		// failed COMMIT always is.
+		return abort(false, fmt.Errorf("commit: %w", err))
+	}
 	if err != nil {
 		// A deferred statement failed at the end: its request failed after writing.
 		if s.d.Retryable(err) || s.connectionFailed(err) {
