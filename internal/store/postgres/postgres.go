@@ -85,9 +85,9 @@ var Dialect = &sqlstore.Dialect{
 // Pool opens a connection pool for helpers that run beside the store (the room rate
 // limiter); close it after use.
 func Pool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) {
-	cfg, err := poolConfig(url)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
 	}
 	cfg.MaxConns = int32(maxConns)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -95,15 +95,6 @@ func Pool(ctx context.Context, url string, maxConns int) (*pgxpool.Pool, error) 
 		return nil, fmt.Errorf("postgres: connect: %w", err)
 	}
 	return pool, nil
-}
-
-// poolConfig parses the database URL.
-func poolConfig(url string) (*pgxpool.Config, error) {
-	cfg, err := pgxpool.ParseConfig(url)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
-	}
-	return cfg, nil
 }
 
 // Open connects, applies migrations (serialized across nodes by an advisory lock) and
@@ -118,9 +109,9 @@ func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
 	if o.ReadConns <= 0 {
 		o.ReadConns = 8
 	}
-	cfg, err := poolConfig(url)
+	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: parse database URL: %w", err)
 	}
 	cfg.MaxConns = int32(o.Writers + o.ReadConns)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
@@ -141,11 +132,11 @@ func Open(ctx context.Context, url string, o Options) (*sqlstore.Store, error) {
 			pool.Close()
 			return nil, fmt.Errorf("postgres: writer connection: %w", err)
 		}
+		var wc sqlstore.WriterConn = w
 		if o.wrapWriter != nil {
-			writers = append(writers, o.wrapWriter(w))
-			continue
+			wc = o.wrapWriter(w)
 		}
-		writers = append(writers, w)
+		writers = append(writers, wc)
 	}
 	return sqlstore.New(Dialect, querier{pool}, writers, func() error { pool.Close(); return nil }, o.Options), nil
 }

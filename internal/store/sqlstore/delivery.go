@@ -357,7 +357,7 @@ func (t *Tx) disableIf(r chat.DeliveryResult) error {
 // latency tail.)
 const (
 	IndexPlans   = `SET LOCAL enable_seqscan = off`
-	DefaultPlans = `SET LOCAL enable_seqscan = on`
+	DefaultPlans = `SET LOCAL enable_seqscan TO DEFAULT`
 )
 
 func (t *Tx) completeChunk(rs []chat.DeliveryResult) error {

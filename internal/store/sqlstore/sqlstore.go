@@ -429,27 +429,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, begun bool
 		return false, nil
 	}
 	tx.cur = nil
-	notify := s.notifications(tx)
-	_, pipelined := c.(Pipeliner)
-	pipelined = pipelined && s.d.RoundTrips
-	if pipelined {
-		// The statements still pending, the notifications and COMMIT: one round trip.
-		for _, p := range notify {
-			tx.pending = append(tx.pending, Stmt{SQL: s.sql(`SELECT pg_notify(?, ?)`), Args: []any{s.d.NotifyChannel, p}})
-			tx.labels = append(tx.labels, "commit notification")
-			tx.owners = append(tx.owners, nil)
-		}
-		_, err = tx.pipeline("COMMIT", nil, nil)
-	} else {
-		err = tx.flush()
-	}
-	if err != nil && pipelined && s.connectionFailed(err) {
-		// COMMIT went in the same round trip: the connection may have failed after it ran.
-		// Not run again (that could write the batch twice): answered unavailable, as a
-		// failed COMMIT always is.
-		return abort(false, fmt.Errorf("commit: %w", err))
-	}
-	if err != nil {
+	if err := tx.flush(); err != nil {
 		// A deferred statement failed at the end: its request failed after writing.
 		if s.d.Retryable(err) || s.connectionFailed(err) {
 			return abort(true, err)
@@ -466,18 +446,35 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, begun bool
 		_, _ = abort(false, nil)
 		return false, nil
 	}
-	if pipelined {
-		return false, nil // committed
-	}
-	for _, p := range notify {
-		if _, err := c.Exec(s.wctx, s.sql(`SELECT pg_notify(?, ?)`), s.d.NotifyChannel, p); err != nil {
-			return abort(s.d.Retryable(err), fmt.Errorf("commit notification: %w", err))
-		}
-	}
-	if err := s.raw(c, "COMMIT"); err != nil {
+	// A failed COMMIT (or a connection lost while it ran) is not run again, except for a
+	// serialization failure: the transaction may have committed, and running the batch
+	// again could write it twice.
+	if err := s.commit(c, s.notifications(tx)); err != nil {
 		return abort(s.d.Retryable(err), fmt.Errorf("commit: %w", err))
 	}
 	return false, nil
+}
+
+// commit sends the commit notifications and COMMIT, in one round trip where the connection
+// pipelines statements.
+func (s *Store) commit(c WriterConn, notify []string) error {
+	if len(notify) == 0 {
+		return s.raw(c, "COMMIT")
+	}
+	stmts := make([]Stmt, 0, len(notify)+1)
+	for _, p := range notify {
+		stmts = append(stmts, Stmt{SQL: s.sql(`SELECT pg_notify(?, ?)`), Args: []any{s.d.NotifyChannel, p}})
+	}
+	if p, ok := c.(Pipeliner); ok && s.d.RoundTrips {
+		_, _, err := p.Pipeline(s.wctx, append(stmts, Stmt{SQL: "COMMIT"}), nil)
+		return err
+	}
+	for _, st := range stmts {
+		if _, err := c.Exec(s.wctx, st.SQL, st.Args...); err != nil {
+			return err
+		}
+	}
+	return s.raw(c, "COMMIT")
 }
 
 // connectionFailed reports whether err means the database connection failed (lost, closed,
