@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chathooks/chathooks/internal/apptest"
 	"github.com/chathooks/chathooks/internal/clock"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
 	"github.com/chathooks/chathooks/internal/store/postgres"
@@ -77,8 +78,10 @@ func TestRoomLimiterAcrossNodes(t *testing.T) {
 	}
 }
 
-// TestRoomLimiterBatchesChecks: concurrent checks of many rooms, some twice, share
-// statements and each room still gets exactly its one token at one instant.
+// TestRoomLimiterBatchesChecks: checks that queue while a statement runs share the next
+// ones (a room at most once per statement), and each room still gets exactly its one
+// token at one instant. The first statement is held by a lock on its room's bucket until
+// every other check has queued.
 func TestRoomLimiterBatchesChecks(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
@@ -92,25 +95,55 @@ func TestRoomLimiterBatchesChecks(t *testing.T) {
 	fake := clock.NewFake(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
 	l := postgres.NewRoomLimiter(pool, fake, 2, 1)
 	const rooms = 50
+	// Hold room-0's bucket (created first) so that the first statement waits.
+	if ok, _, err := l.Allow(ctx, "room-0"); !ok || err != nil {
+		t.Fatalf("room-0: %v %v", ok, err)
+	}
+	fake.Advance(time.Second)
+	other, err := postgres.Pool(ctx, url, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	holder, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, `SELECT 1 FROM room_rate WHERE room_id = 'room-0' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	statements := pool.Stat().AcquireCount()
 	var won [rooms]atomic.Int64
 	var wg sync.WaitGroup
-	for i := range 3 * rooms {
+	check := func(i int) {
+		defer wg.Done()
+		ok, wait, err := l.Allow(ctx, fmt.Sprintf("room-%d", i%rooms))
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		if ok {
+			won[i%rooms].Add(1)
+		} else if wait < 400*time.Millisecond || wait > 500*time.Millisecond {
+			t.Errorf("retry after %v, want 0.5s", wait)
+		}
+	}
+	wg.Add(1)
+	go check(0) // the first statement: waits for the lock
+	apptest.Eventually(t, 10*time.Second, "the first check sent", func() bool { return pool.Stat().AcquireCount() > statements })
+	for i := 1; i < 3*rooms; i++ {
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			ok, wait, err := l.Allow(ctx, fmt.Sprintf("room-%d", i%rooms))
-			if err != nil {
-				t.Error(err)
-				return
-			}
-			if ok {
-				won[i%rooms].Add(1)
-			} else if wait < 400*time.Millisecond || wait > 500*time.Millisecond {
-				t.Errorf("retry after %v, want 0.5s", wait)
-			}
-		}()
+		go check(i)
+	}
+	apptest.Eventually(t, 10*time.Second, "every other check queued", func() bool { return l.Queued() == 3*rooms-1 })
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
 	}
 	wg.Wait()
+	// 1 statement for room-0, then 149 checks of 50 rooms: three statements of distinct rooms.
+	if n := pool.Stat().AcquireCount() - statements; n != 4 {
+		t.Fatalf("%d statements for %d checks, want 4", n, 3*rooms)
+	}
 	for i := range won {
 		if n := won[i].Load(); n != 1 {
 			t.Fatalf("room-%d: %d posts allowed at one instant, want 1", i, n)
