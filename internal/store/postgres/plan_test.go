@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
+	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
+	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
@@ -84,5 +88,91 @@ func TestStatementsPlannedForTheirTableSize(t *testing.T) {
 	}
 	if strings.Contains(plan.String(), "Seq Scan on d") {
 		t.Fatalf("the outcomes are joined to a sequential scan of the grown table:\n%s", plan.String())
+	}
+}
+
+// recordingWriter keeps the text of every statement its writer connection sends.
+type recordingWriter struct {
+	sqlstore.WriterConn
+	mu   sync.Mutex
+	sent []string
+}
+
+func (w *recordingWriter) record(q string) {
+	w.mu.Lock()
+	w.sent = append(w.sent, q)
+	w.mu.Unlock()
+}
+
+func (w *recordingWriter) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	w.record(q)
+	return w.WriterConn.Exec(ctx, q, args...)
+}
+
+func (w *recordingWriter) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan func(sqlstore.Row) error) (int64, int, error) {
+	for _, s := range stmts {
+		w.record(s.SQL)
+	}
+	return w.WriterConn.(sqlstore.Pipeliner).Pipeline(ctx, stmts, scan)
+}
+
+// TestDeliveryOutcomesPlannedWithIndexes: the store sends the outcomes' joined statements
+// between IndexPlans and DefaultPlans (the test above shows what that does to their plans).
+func TestDeliveryOutcomesPlannedWithIndexes(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var rec *recordingWriter
+	o := postgres.Options{}
+	postgres.WrapWriters(&o, func(w sqlstore.WriterConn) sqlstore.WriterConn { rec = &recordingWriter{WriterConn: w}; return rec })
+	s, err := postgres.Open(ctx, pgtest.URL(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	ev := chat.Event{ID: "evt_p", Type: chat.EventRoomCreate, CreatedAt: now, Payload: []byte(`{}`)}
+	ds := []chat.Delivery{{ID: "d1", EventID: ev.ID, EventType: ev.Type, EndpointID: "e", CreatedAt: now},
+		{ID: "d2", EventID: ev.ID, EventType: ev.Type, EndpointID: "e", CreatedAt: now}}
+	if err := s.Write(ctx, func(tx chat.Tx) error {
+		if err := tx.InsertEndpoint(chat.Endpoint{ID: "e", URL: "https://example.com/e", EventTypes: []string{"*"}, Format: chat.FormatStandard,
+			SecretSealed: "sealed", Status: chat.EndpointActive, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.AppendEvent(&ev); err != nil {
+			return err
+		}
+		return tx.InsertDeliveriesLeased(ds, chat.Lease{Owner: "n", Until: now.Add(time.Minute)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	rec.sent = nil
+	rec.mu.Unlock()
+	var rs []chat.DeliveryResult
+	for _, d := range ds {
+		rs = append(rs, chat.DeliveryResult{ID: d.ID, EndpointID: "e", Owner: "n", Status: chat.DeliverySucceeded, Attempt: chat.Attempt{At: now, StatusCode: 200}})
+	}
+	if err := s.Write(ctx, func(tx chat.Tx) error { return tx.CompleteDeliveries(rs) }); err != nil {
+		t.Fatal(err)
+	}
+	rec.mu.Lock()
+	defer rec.mu.Unlock()
+	on, joined, sets := false, 0, 0
+	for _, q := range rec.sent {
+		switch {
+		case q == sqlstore.IndexPlans:
+			on = true
+			sets++
+		case q == sqlstore.DefaultPlans:
+			on = false
+		case strings.Contains(q, "FROM (VALUES"):
+			if !on {
+				t.Fatalf("sent without IndexPlans: %.80s", q)
+			}
+			joined++
+		}
+	}
+	if joined == 0 || on || sets != 1 {
+		t.Fatalf("%d joined statements, %d plan changes (want 1), left changed %v: %q", joined, sets, on, rec.sent)
 	}
 }

@@ -283,6 +283,9 @@ func (t *Tx) CompleteDeliveries(rs []chat.DeliveryResult) error {
 		}
 		return nil
 	}
+	if err := t.deferExec("delivery outcomes", IndexPlans); err != nil {
+		return err
+	}
 	for len(rs) > 0 {
 		n := chunk(len(rs))
 		if err := t.completeChunk(rs[:n]); err != nil {
@@ -290,7 +293,7 @@ func (t *Tx) CompleteDeliveries(rs []chat.DeliveryResult) error {
 		}
 		rs = rs[n:]
 	}
-	return nil
+	return t.deferExec("delivery outcomes", DefaultPlans)
 }
 
 const (
@@ -345,7 +348,7 @@ func (t *Tx) disableIf(r chat.DeliveryResult) error {
 	return nil
 }
 
-// IndexPlans and DefaultPlans surround the statements that join a list of values to the
+// IndexPlans and DefaultPlans surround a batch's statements that join a list of values to the
 // deliveries table (PostgreSQL). A prepared statement's generic plan is made once, from the
 // table sizes of that moment, and kept until the table is analyzed again: made while the
 // table was nearly empty, it was a sequential scan hashed against the values, kept as the
@@ -361,16 +364,6 @@ const (
 )
 
 func (t *Tx) completeChunk(rs []chat.DeliveryResult) error {
-	if err := t.deferExec("delivery outcomes", IndexPlans); err != nil {
-		return err
-	}
-	if err := t.completeValues(rs); err != nil {
-		return err
-	}
-	return t.deferExec("delivery outcomes", DefaultPlans)
-}
-
-func (t *Tx) completeValues(rs []chat.DeliveryResult) error {
 	n := len(rs)
 	args := make([]any, 0, 6*n)
 	for _, r := range rs {
