@@ -188,8 +188,11 @@ func (s *Store) GetMessage(ctx context.Context, roomID, id string) (chat.Message
 func (s *Store) ListMessages(ctx context.Context, q chat.MessageQuery) ([]chat.Message, error) {
 	where, args := `room_id = ?`, []any{q.RoomID}
 	if q.ThreadID != "" {
-		where += ` AND thread_id = ?`
-		args = append(args, q.ThreadID)
+		// A thread is its first message (thread_id = id, found by id) and its replies
+		// (the partial index messages_thread_replies); each row is then read by seq.
+		where = `seq IN (SELECT seq FROM messages WHERE room_id = ? AND id = ? AND thread_id = id
+			UNION ALL SELECT seq FROM messages WHERE room_id = ? AND thread_id = ? AND thread_id <> id)`
+		args = []any{q.RoomID, q.ThreadID, q.RoomID, q.ThreadID}
 	}
 	if q.After != "" {
 		where += ` AND seq > COALESCE((SELECT seq FROM messages WHERE room_id = ? AND id = ?), 9223372036854775807)`

@@ -247,6 +247,10 @@ func testMessages(t *testing.T, s chat.Store) {
 		{chat.MessageQuery{Before: "m5", Limit: 2}, "[m3 m4]"},
 		{chat.MessageQuery{After: "m1", Before: "m5", Limit: 2}, "[m2 m3]"},
 		{chat.MessageQuery{ThreadID: "m1"}, "[m1 m4 m5]"},
+		{chat.MessageQuery{ThreadID: "m1", After: "m1"}, "[m4 m5]"},
+		{chat.MessageQuery{ThreadID: "m1", Before: "m5", Limit: 1}, "[m4]"},
+		{chat.MessageQuery{ThreadID: "m2"}, "[m2]"},
+		{chat.MessageQuery{ThreadID: "m4"}, "[]"}, // a reply is not a thread of its own
 		{chat.MessageQuery{After: "unknown"}, "[]"},
 		{chat.MessageQuery{Desc: true, Limit: 2}, "[m5 m4]"},
 		{chat.MessageQuery{Desc: true, Before: "m4", Limit: 2}, "[m3 m2]"},
