@@ -19,13 +19,13 @@ func TestCheckpointOffTheWriter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
-	wdb, err := sql.Open("sqlite3", dsn(path, false))
+	wdb, err := sql.Open("sqlite3", dsn(path, writerConn))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer wdb.Close()
 	wdb.SetMaxOpenConns(1)
-	cdb, err := sql.Open("sqlite3", dsn(path, false))
+	cdb, err := sql.Open("sqlite3", dsn(path, checkpointConn))
 	if err != nil {
 		t.Fatal(err)
 	}

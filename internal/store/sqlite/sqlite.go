@@ -53,9 +53,22 @@ var Dialect = &sqlstore.Dialect{
 	Retryable: func(error) bool { return false }, // one writer: nothing to race with
 }
 
+// connRole is what a connection is opened for.
+type connRole int
+
+const (
+	writerConn     connRole = iota // the one connection that writes (and migrates)
+	checkpointConn                 // copies the log into the database beside the writer
+	readConn                       // the read pool
+)
+
 // dsn is the driver data source for the database file.
-func dsn(path string, readOnly bool) string {
+func dsn(path string, role connRole) string {
 	q := url.Values{}
+	if role == writerConn {
+		useWALBufferVFS()
+		q.Add("vfs", walBufferVFSName)
+	}
 	q.Add("_pragma", "busy_timeout(10000)")
 	q.Add("_pragma", "foreign_keys(on)")
 	q.Add("_pragma", "synchronous(full)")
@@ -65,7 +78,7 @@ func dsn(path string, readOnly bool) string {
 	// threshold, every later statement of the connection wrote its pages to a temporary
 	// file, a system call per page.
 	q.Add("_pragma", "temp_store(memory)")
-	if readOnly {
+	if role == readConn {
 		q.Add("_pragma", "query_only(on)")
 	}
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
@@ -81,7 +94,7 @@ func Open(ctx context.Context, dir string, o Options) (*sqlstore.Store, error) {
 		return nil, fmt.Errorf("sqlite: create data dir: %w", err)
 	}
 	path := filepath.Join(dir, "chathooks.db")
-	wdb, err := sql.Open("sqlite3", dsn(path, false))
+	wdb, err := sql.Open("sqlite3", dsn(path, writerConn))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: open: %w", err)
 	}
@@ -102,7 +115,7 @@ func Open(ctx context.Context, dir string, o Options) (*sqlstore.Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite: writer connection: %w", err)
 	}
-	cdb, err := sql.Open("sqlite3", dsn(path, false))
+	cdb, err := sql.Open("sqlite3", dsn(path, checkpointConn))
 	if err != nil {
 		conn.Close()
 		wdb.Close()
@@ -124,7 +137,7 @@ func Open(ctx context.Context, dir string, o Options) (*sqlstore.Store, error) {
 		wdb.Close()
 		return nil, fmt.Errorf("sqlite: writer connection: %w", err)
 	}
-	rdb, err := sql.Open("sqlite3", dsn(path, true))
+	rdb, err := sql.Open("sqlite3", dsn(path, readConn))
 	if err != nil {
 		ckpt.close()
 		conn.Close()
