@@ -363,26 +363,29 @@ const (
 	DefaultPlans = `SET LOCAL enable_seqscan TO DEFAULT`
 )
 
+// completeChunk records a chunk of results with two statements, deferred: on PostgreSQL
+// they go with the batch's next round trip instead of costing two of their own under the
+// batch lock. (Each statement keeps its own argument slice until it is sent.)
 func (t *Tx) completeChunk(rs []chat.DeliveryResult) error {
 	n := len(rs)
-	args := make([]any, 0, 6*n)
+	attempts := make([]any, 0, 6*n)
 	for _, r := range rs {
 		a := r.Attempt
-		args = append(args, r.ID, micros(a.At), a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt)
+		attempts = append(attempts, r.ID, micros(a.At), a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt)
 	}
-	if _, err := t.exec(attemptHead+strings.Repeat(attemptRow+",", n-1)+attemptRow+attemptTail, args...); err != nil {
-		return t.s.mapErr(err, "delivery attempts")
+	if err := t.deferExec("delivery attempts", attemptHead+strings.Repeat(attemptRow+",", n-1)+attemptRow+attemptTail, attempts...); err != nil {
+		return err
 	}
-	args = args[:0]
+	statuses := make([]any, 0, 6*n)
 	for _, r := range rs {
 		var next, until int64
 		if r.Status == chat.DeliveryFailed {
 			next, until = micros(r.NextAt), micros(r.LeaseUntil)
 		}
-		args = append(args, r.ID, r.Status, next, until, micros(r.Attempt.At), r.Owner)
+		statuses = append(statuses, r.ID, r.Status, next, until, micros(r.Attempt.At), r.Owner)
 	}
-	if _, err := t.exec(statusHead+strings.Repeat(statusRow+",", n-1)+statusRow+statusTail, args...); err != nil {
-		return t.s.mapErr(err, "delivery status")
+	if err := t.deferExec("delivery status", statusHead+strings.Repeat(statusRow+",", n-1)+statusRow+statusTail, statuses...); err != nil {
+		return err
 	}
 	for _, r := range rs {
 		if err := t.disableIf(r); err != nil {
