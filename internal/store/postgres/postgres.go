@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -273,21 +274,13 @@ func (w *writerConn) dropIfClosed(err error) {
 // safe).
 func (w *writerConn) Exec(ctx context.Context, sql string, args ...any) (int64, error) {
 	if strings.HasPrefix(sql, Dialect.Begin) && len(args) == 0 {
-		if w.c == nil {
-			if err := w.acquire(ctx); err != nil {
-				return 0, err
-			}
-		}
-		tag, err := w.c.Exec(ctx, sql)
-		if connLost(w.c, err) {
-			w.dropIfClosed(err)
-			if err := w.acquire(ctx); err != nil {
-				return 0, err
-			}
-			tag, err = w.c.Exec(ctx, sql)
-			w.dropIfClosed(err)
-		}
-		return tag.RowsAffected(), err
+		var n int64
+		err := w.opening(ctx, func() error {
+			tag, err := w.c.Exec(ctx, sql)
+			n = tag.RowsAffected()
+			return err
+		})
+		return n, err
 	}
 	if w.c == nil {
 		return 0, errConnLost
@@ -295,6 +288,45 @@ func (w *writerConn) Exec(ctx context.Context, sql string, args ...any) (int64, 
 	tag, err := w.c.Exec(ctx, sql, args...)
 	w.dropIfClosed(err)
 	return tag.RowsAffected(), err
+}
+
+// opening runs a transaction's first text with run, (re)connecting first if the connection
+// was lost, and once more on a fresh connection if it finds this one dead.
+func (w *writerConn) opening(ctx context.Context, run func() error) error {
+	if w.c == nil {
+		if err := w.acquire(ctx); err != nil {
+			return err
+		}
+	}
+	err := run()
+	if connLost(w.c, err) {
+		w.dropIfClosed(err)
+		if err := w.acquire(ctx); err != nil {
+			return err
+		}
+		err = run()
+		w.dropIfClosed(err)
+	}
+	return err
+}
+
+// BeginRead implements sqlstore.BeginReader: the text (BEGIN, the batch lock, then one
+// SELECT of an integer) goes in one round trip, on the simple protocol, and the integer
+// comes back.
+func (w *writerConn) BeginRead(ctx context.Context, text string) (int64, error) {
+	var n int64
+	err := w.opening(ctx, func() error {
+		rs, err := w.c.Conn().PgConn().Exec(ctx, text).ReadAll()
+		if err != nil {
+			return err
+		}
+		if len(rs) == 0 || len(rs[len(rs)-1].Rows) != 1 || len(rs[len(rs)-1].Rows[0]) != 1 {
+			return fmt.Errorf("postgres: %q returned no single value", text)
+		}
+		n, err = strconv.ParseInt(string(rs[len(rs)-1].Rows[0][0]), 10, 64)
+		return err
+	})
+	return n, err
 }
 
 // QueryRow implements sqlstore.Querier.

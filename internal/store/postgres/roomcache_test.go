@@ -3,11 +3,13 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
+	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
@@ -57,4 +59,95 @@ func TestRoomForPostAcrossNodes(t *testing.T) {
 	write(b, func(tx chat.Tx) error { return tx.InsertMember("r", "x2", now) })
 	write(a, func(tx chat.Tx) error { return tx.DeleteMember("r", "x1") }) // A's own change
 	want("two", "[x2]")
+}
+
+// roundTrips counts the round trips a writer connection makes, and keeps what each sent.
+type roundTrips struct {
+	sqlstore.WriterConn
+	sent []string // one entry a round trip (a pipeline's statements joined by " | ")
+}
+
+func (w *roundTrips) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	w.sent = append(w.sent, q)
+	return w.WriterConn.Exec(ctx, q, args...)
+}
+
+func (w *roundTrips) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	w.sent = append(w.sent, q)
+	return w.WriterConn.QueryRow(ctx, q, args...)
+}
+
+func (w *roundTrips) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan func(sqlstore.Row) error) (int64, int, error) {
+	var qs []string
+	for _, s := range stmts {
+		qs = append(qs, s.SQL)
+	}
+	w.sent = append(w.sent, strings.Join(qs, " | "))
+	return w.WriterConn.(sqlstore.Pipeliner).Pipeline(ctx, stmts, scan)
+}
+
+func (w *roundTrips) BeginRead(ctx context.Context, q string) (int64, error) {
+	w.sent = append(w.sent, q)
+	return w.WriterConn.(sqlstore.BeginReader).BeginRead(ctx, q)
+}
+
+// A batch reads the room cache generation in the round trip that begins it and takes the
+// batch lock; a post whose room is cached then costs no read at all, and a batch of
+// delivery outcomes costs one round trip between BEGIN and COMMIT.
+func TestBatchRoundTrips(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var rt *roundTrips
+	o := postgres.Options{}
+	postgres.WrapWriters(&o, func(w sqlstore.WriterConn) sqlstore.WriterConn { rt = &roundTrips{WriterConn: w}; return rt })
+	s, err := postgres.Open(ctx, pgtest.URL(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	ev := chat.Event{ID: "evt_rt", Type: chat.EventRoomCreate, CreatedAt: now, Payload: []byte(`{}`)}
+	ds := []chat.Delivery{{ID: "d1", EventID: ev.ID, EventType: ev.Type, EndpointID: "e", CreatedAt: now},
+		{ID: "d2", EventID: ev.ID, EventType: ev.Type, EndpointID: "e", CreatedAt: now}}
+	if err := s.Write(ctx, func(tx chat.Tx) error {
+		if err := tx.InsertRoom(chat.Room{ID: "r", Name: "one", CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.InsertEndpoint(chat.Endpoint{ID: "e", URL: "https://example.com/e", EventTypes: []string{"*"}, Format: chat.FormatStandard,
+			SecretSealed: "sealed", Status: chat.EndpointActive, CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.AppendEvent(&ev); err != nil {
+			return err
+		}
+		return tx.InsertDeliveriesLeased(ds, chat.Lease{Owner: "n", Until: now.Add(time.Minute)})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	post := func(tx chat.Tx) error { _, _, err := tx.RoomForPost("r"); return err }
+	if err := s.Write(ctx, post); err != nil { // fills the cache
+		t.Fatal(err)
+	}
+	rt.sent = nil // the writer is idle between batches: nothing races with these reads
+	if err := s.Write(ctx, post); err != nil {
+		t.Fatal(err)
+	}
+	if len(rt.sent) != 2 || !strings.Contains(rt.sent[0], "room_cache_generation") || !strings.HasPrefix(rt.sent[1], "COMMIT") {
+		t.Fatalf("a post with its room cached: %d round trips %q; want BEGIN with the lock and the generation, then COMMIT", len(rt.sent), rt.sent)
+	}
+	rt.sent = nil
+	var rs []chat.DeliveryResult
+	for _, d := range ds {
+		rs = append(rs, chat.DeliveryResult{ID: d.ID, EndpointID: "e", Owner: "n", Status: chat.DeliverySucceeded, Attempt: chat.Attempt{At: now, StatusCode: 200}})
+	}
+	if err := s.Write(ctx, func(tx chat.Tx) error { return tx.CompleteDeliveries(rs) }); err != nil {
+		t.Fatal(err)
+	}
+	if len(rt.sent) != 3 || !strings.Contains(rt.sent[1], "delivery_attempts") || !strings.Contains(rt.sent[1], "UPDATE deliveries") {
+		t.Fatalf("delivery outcomes: %d round trips %q; want BEGIN, one with both statements, COMMIT", len(rt.sent), rt.sent)
+	}
+	d, err := s.GetDelivery(ctx, "d1")
+	if err != nil || d.Status != chat.DeliverySucceeded {
+		t.Fatalf("d1: %+v %v", d, err)
+	}
 }

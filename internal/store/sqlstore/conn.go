@@ -50,6 +50,14 @@ type Pipeliner interface {
 	Pipeline(ctx context.Context, stmts []Stmt, scan func(Row) error) (n int64, failed int, err error)
 }
 
+// BeginReader is a WriterConn that runs a transaction's opening text (BEGIN, the batch
+// lock, then a SELECT of one integer) in one round trip and returns that integer: on
+// PostgreSQL the room cache generation is read with the lock instead of in a round trip of
+// its own.
+type BeginReader interface {
+	BeginRead(ctx context.Context, text string) (int64, error)
+}
+
 // Dialect holds what differs between database engines.
 type Dialect struct {
 	Name string

@@ -82,6 +82,9 @@ func (t *Tx) roomDataChanged() error {
 	return t.deferExec("room cache generation", `UPDATE room_cache_generation SET n = n + 1 WHERE id = 1`)
 }
 
+// qRoomGeneration reads the room cache generation.
+const qRoomGeneration = `SELECT n FROM room_cache_generation WHERE id = 1`
+
 // RoomForPost implements chat.Tx.
 func (t *Tx) RoomForPost(id string) (chat.Room, []string, error) {
 	if t.roomData {
@@ -89,7 +92,7 @@ func (t *Tx) RoomForPost(id string) (chat.Room, []string, error) {
 	}
 	if !t.s.d.SingleNode && !t.genChecked {
 		var n int64
-		if err := t.row(`SELECT n FROM room_cache_generation WHERE id = 1`).Scan(&n); err != nil {
+		if err := t.row(qRoomGeneration).Scan(&n); err != nil {
 			return chat.Room{}, nil, fmt.Errorf("store: room cache generation: %w", err)
 		}
 		t.genChecked = true

@@ -57,6 +57,7 @@ type Store struct {
 	sqlFor  map[string]string // rebound statements
 
 	begin                  string      // what starts a writer transaction (with the batch lock)
+	beginGen               bool        // begin also reads the room cache generation (BeginReader)
 	claimFirst, claimRetry string      // delivery claims with the dialect's row locking
 	routes                 routesCache // outgoing endpoint routing table (delivery.go)
 	rooms                  roomCache   // rooms as posts read them (roomcache.go)
@@ -88,6 +89,15 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 	s.begin = d.Begin
 	if d.RoundTrips && d.BatchLock != "" {
 		s.begin = d.Begin + "; " + d.BatchLock
+		s.beginGen = !d.SingleNode
+		for _, c := range writers {
+			if _, ok := c.(BeginReader); !ok {
+				s.beginGen = false
+			}
+		}
+		if s.beginGen {
+			s.begin += "; " + qRoomGeneration
+		}
 	}
 	s.claimFirst = strings.Replace(qClaimFirst, "{lock}", d.SkipLocked, 1)
 	s.claimRetry = strings.Replace(qClaimRetry, "{lock}", d.SkipLocked, 1)
@@ -216,7 +226,7 @@ func (s *Store) writer(c WriterConn) {
 			for {
 				select {
 				case r := <-s.reqs:
-					s.runBatch(c, []*writeReq{r}, false, time.Now())
+					s.runBatch(c, []*writeReq{r}, nil, time.Now())
 				default:
 					return
 				}
@@ -227,9 +237,11 @@ func (s *Store) writer(c WriterConn) {
 		// transaction begins and waits for the lock before the batch is gathered, so that
 		// everything that arrived while another writer held the lock joins this batch
 		// instead of waiting for the next turn.
-		begun := false
+		var begun *opened
 		if s.begin != s.d.Begin && !s.opts.NoGroupCommit { // s.begin takes the batch lock
-			if begun = s.raw(c, s.begin) == nil; !begun {
+			if o, err := s.beginBatch(c); err == nil {
+				begun = &o
+			} else {
 				_ = s.raw(c, "ROLLBACK") // the lock in the same text may have run; tryBatch begins again
 			}
 		}
@@ -250,6 +262,22 @@ func (s *Store) writer(c WriterConn) {
 	}
 }
 
+// opened is a writer transaction begun with the batch lock; hasGen: gen is the room cache
+// generation, read under the lock in the same round trip.
+type opened struct {
+	gen    int64
+	hasGen bool
+}
+
+// beginBatch begins a writer transaction (with the batch lock where the dialect has one).
+func (s *Store) beginBatch(c WriterConn) (opened, error) {
+	if s.beginGen {
+		n, err := c.(BeginReader).BeginRead(s.wctx, s.begin)
+		return opened{gen: n, hasGen: true}, err
+	}
+	return opened{}, s.raw(c, s.begin)
+}
+
 func (s *Store) raw(c WriterConn, q string) error {
 	_, err := c.Exec(s.wctx, q)
 	return err
@@ -265,9 +293,9 @@ const maxExclusions = 3
 // writing (it keeps its error).
 var errExclude = errors.New("a request failed after writing: rerun without it")
 
-// runBatch runs the batch and answers it. begun: the writer has already begun the
-// transaction (with the batch lock) for the first attempt.
-func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun bool, start time.Time) {
+// runBatch runs the batch and answers it. begun, if not nil: the writer has already begun
+// the transaction (with the batch lock) for the first attempt.
+func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start time.Time) {
 	// Without savepoints (two statements fewer per request). A request that fails before
 	// writing anything (a missing room, a sender who is not a member: the usual domain
 	// errors, found by reads) changed nothing, so it is answered and the batch goes on. A
@@ -281,7 +309,7 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun bool, start time
 	savepoints, exclusions := false, 0
 	for attempt := 0; ; attempt++ {
 		retry, err := s.tryBatch(c, batch, savepoints, begun)
-		begun = false
+		begun = nil
 		if errors.Is(err, errExclude) {
 			if exclusions++; exclusions >= maxExclusions {
 				savepoints = true
@@ -322,7 +350,7 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun bool, start time
 // tells whether running it again may work. Without savepoints, a request that fails after
 // writing rolls everything back: it is answered (skip) and errExclude returned, unless no
 // other request is left to run.
-func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, begun bool) (retry bool, err error) {
+func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun *opened) (retry bool, err error) {
 	for _, r := range batch {
 		if !r.skip {
 			r.err = nil
@@ -332,8 +360,9 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, begun bool
 		_ = s.raw(c, "ROLLBACK")
 		return retry, err
 	}
-	if !begun { // else the writer began it, with the batch lock, before gathering the batch
-		if err := s.raw(c, s.begin); err != nil {
+	if begun == nil { // else the writer began it, with the batch lock, before gathering the batch
+		o, err := s.beginBatch(c)
+		if err != nil {
 			// With the batch lock in the same text, BEGIN may have run: roll back.
 			return abort(s.d.Retryable(err), fmt.Errorf("begin: %w", err))
 		}
@@ -342,8 +371,13 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, begun bool
 				return abort(s.d.Retryable(err), fmt.Errorf("batch lock: %w", err))
 			}
 		}
+		begun = &o
 	}
 	tx := &Tx{s: s, c: c}
+	if begun.hasGen {
+		s.rooms.atGeneration(begun.gen)
+		tx.genChecked = true
+	}
 	defer func() {
 		if tx.roomData {
 			s.rooms.drop() // it changed cached data: committed or not, start again
