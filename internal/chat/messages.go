@@ -88,7 +88,7 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 		Format: in.Format, HTML: r.HTML, Mentions: []Mention{}, CreatedAt: now, RelayHops: in.RelayHops,
 	}
 	var res PostResult
-	err := s.write(ctx, func(tx Tx, emit func(*Event) error) error {
+	err := s.write(WithRoom(ctx, in.RoomID), func(tx Tx, emit func(*Event) error) error {
 		res = PostResult{}
 		if in.IdempotencyKey != "" {
 			prev, err := tx.IdempotentMessage(in.IdempotencyScope, in.IdempotencyKey)

@@ -77,6 +77,11 @@ func (w *roundTrips) QueryRow(ctx context.Context, q string, args ...any) sqlsto
 	return w.WriterConn.QueryRow(ctx, q, args...)
 }
 
+func (w *roundTrips) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	w.sent = append(w.sent, q)
+	return w.WriterConn.Query(ctx, q, args...)
+}
+
 func (w *roundTrips) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan func(sqlstore.Row) error) (int64, int, error) {
 	var qs []string
 	for _, s := range stmts {
@@ -149,5 +154,91 @@ func TestBatchRoundTrips(t *testing.T) {
 	d, err := s.GetDelivery(ctx, "d1")
 	if err != nil || d.Status != chat.DeliverySucceeded {
 		t.Fatalf("d1: %+v %v", d, err)
+	}
+}
+
+// The rooms a batch's posts name are read in one statement at the start of the batch:
+// five posts to five rooms not yet cached cost one round trip for all their rooms, and
+// each reads its own room and agents.
+func TestBatchReadsItsRoomsAtOnce(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	var rt *roundTrips
+	o := postgres.Options{Writers: 1}
+	postgres.WrapWriters(&o, func(w sqlstore.WriterConn) sqlstore.WriterConn { rt = &roundTrips{WriterConn: w}; return rt })
+	s, err := postgres.Open(ctx, pgtest.URL(t), o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	now := time.Now()
+	rooms := []string{"r0", "r1", "r2", "r3", "r4"}
+	if err := s.Write(ctx, func(tx chat.Tx) error {
+		if err := tx.InsertUser(chat.User{ID: "bot", Name: "bot", Kind: chat.KindAgent, CreatedAt: now}); err != nil {
+			return err
+		}
+		for _, id := range rooms {
+			if err := tx.InsertRoom(chat.Room{ID: id, Name: "name " + id, CreatedAt: now, UpdatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return tx.InsertMember("r3", "bot", now) // changes room data: the cache starts empty
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// The writer holds the gate's batch until the five posts queue behind it.
+	entered, release, gateDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		gateDone <- s.Write(ctx, func(chat.Tx) error { close(entered); <-release; return nil })
+	}()
+	<-entered
+	type read struct {
+		name   string
+		agents string
+		err    error
+	}
+	got := make([]read, len(rooms))
+	done := make(chan int, len(rooms))
+	for i, id := range rooms {
+		go func() {
+			err := s.Write(chat.WithRoom(ctx, id), func(tx chat.Tx) error {
+				room, agents, err := tx.RoomForPost(id)
+				got[i] = read{room.Name, fmt.Sprint(agents), err}
+				return err
+			})
+			if err != nil {
+				got[i].err = err
+			}
+			done <- i
+		}()
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for s.Queued() < len(rooms) {
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d of %d posts queued", s.Queued(), len(rooms))
+		}
+		time.Sleep(100 * time.Microsecond) // polling the queue length, with a deadline
+	}
+	rt.sent = nil // the writer is inside the gate: it sends nothing until released
+	close(release)
+	if err := <-gateDone; err != nil {
+		t.Fatal(err)
+	}
+	for range rooms {
+		<-done
+	}
+	for i, id := range rooms {
+		want := read{name: "name " + id, agents: "[]"}
+		if id == "r3" {
+			want.agents = "[bot]"
+		}
+		if got[i] != want {
+			t.Errorf("%s: read %+v, want %+v", id, got[i], want)
+		}
+	}
+	// The gate's batch commits (1), then the posts' batch: BEGIN with the lock and the
+	// generation, the rooms, COMMIT.
+	if len(rt.sent) != 4 || !strings.Contains(rt.sent[2], "ANY(") {
+		t.Fatalf("%d round trips %q; want the gate's COMMIT, then BEGIN, one read of the rooms, COMMIT", len(rt.sent), rt.sent)
 	}
 }

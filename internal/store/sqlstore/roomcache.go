@@ -3,6 +3,7 @@ package sqlstore
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/chathooks/chathooks/internal/chat"
@@ -81,6 +82,48 @@ func (t *Tx) roomDataChanged() error {
 	}
 	return t.deferExec("room cache generation", `UPDATE room_cache_generation SET n = n + 1 WHERE id = 1`)
 }
+
+// preloadRooms reads the rooms that the batch's posts name (writeReq.room) and the cache
+// lacks, with their agent members, in one statement, and caches them. It runs where the
+// cache's generation was read with the batch lock and before any request ran: nothing is
+// changed yet, so the entries are exact, as those RoomForPost makes. One missing room is
+// left to RoomForPost (the same one round trip).
+func (s *Store) preloadRooms(t *Tx, batch []*writeReq) error {
+	var ids []string
+	for _, r := range batch {
+		if r.skip || r.room == "" || slices.Contains(ids, r.room) {
+			continue
+		}
+		if _, ok := s.rooms.get(r.room); !ok {
+			ids = append(ids, r.room)
+		}
+	}
+	if len(ids) < 2 {
+		return nil
+	}
+	rows, err := t.c.Query(s.wctx, s.sql(qRoomsAgents), ids)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var agents string
+		room, err := scanRoomWith(rows, &agents)
+		if err != nil {
+			return err
+		}
+		list := []string{}
+		if agents != "" {
+			list = strings.Split(agents, ",") // ids hold no comma
+		}
+		s.rooms.put(room.ID, cachedRoom{room: room, agents: list})
+	}
+	return rows.Err()
+}
+
+// qRoomsAgents is qGetRoomAgents for a list of rooms (PostgreSQL: an array argument).
+const qRoomsAgents = `SELECT ` + roomCols + `, COALESCE((SELECT string_agg(u.id, ',' ORDER BY u.id) FROM members m
+	JOIN users u ON u.id = m.user_id WHERE m.room_id = rooms.id AND u.kind = 'agent'), '') FROM rooms WHERE id = ANY(?)`
 
 // qRoomGeneration reads the room cache generation.
 const qRoomGeneration = `SELECT n FROM room_cache_generation WHERE id = 1`

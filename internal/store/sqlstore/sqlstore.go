@@ -65,6 +65,7 @@ type Store struct {
 
 type writeReq struct {
 	ctx  context.Context
+	room string // the room a post names (chat.RoomOf), read ahead for the batch
 	fn   func(chat.Tx) error
 	err  error
 	skip bool // answered (err is final) within the current batch: not run again
@@ -189,11 +190,14 @@ func (s *Store) Close() error {
 	return nil
 }
 
+// Queued reports how many write requests wait for a writer.
+func (s *Store) Queued() int { return len(s.reqs) }
+
 // Write implements chat.Store: fn runs in a writer's current batch transaction; Write
 // returns once that transaction is durable.
 func (s *Store) Write(ctx context.Context, fn func(chat.Tx) error) error {
 	r := reqPool.Get().(*writeReq)
-	r.ctx, r.fn, r.err = ctx, fn, nil
+	r.ctx, r.fn, r.err, r.room = ctx, fn, nil, chat.RoomOf(ctx)
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
@@ -377,6 +381,9 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun
 	if begun.hasGen {
 		s.rooms.atGeneration(begun.gen)
 		tx.genChecked = true
+		if err := s.preloadRooms(tx, batch); err != nil {
+			return abort(s.d.Retryable(err) || s.connectionFailed(err), fmt.Errorf("read rooms: %w", err))
+		}
 	}
 	defer func() {
 		if tx.roomData {

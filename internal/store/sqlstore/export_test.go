@@ -1,4 +1,0 @@
-package sqlstore
-
-// Queued reports how many write requests wait for a writer.
-func (s *Store) Queued() int { return len(s.reqs) }
