@@ -76,7 +76,13 @@ var Dialect = &sqlstore.Dialect{
 	NoRows:        func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
 	NotifyChannel: NotifyChannel,
 	SkipLocked:    " FOR UPDATE SKIP LOCKED",
-	RoundTrips:    true,
+	// Per active endpoint, the first entry of deliveries_lease_end in order: a walk that
+	// stops at the endpoint's first live leased row (and marks the dead entries it passes,
+	// so the next call skips them).
+	NextLeaseEnd: `SELECT MIN((SELECT d.locked_until FROM deliveries d
+		WHERE d.endpoint_id = e.id AND d.lease_owner <> '' AND d.status IN ('pending', 'failed')
+		ORDER BY d.locked_until LIMIT 1)) FROM endpoints e WHERE e.status = 'active'`,
+	RoundTrips: true,
 	Retryable: func(err error) bool {
 		var pe *pgconn.PgError
 		return errors.As(err, &pe) && (pe.Code == "40P01" || pe.Code == "40001")

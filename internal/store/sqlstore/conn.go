@@ -81,6 +81,9 @@ type Dialect struct {
 	// LOCKED" on PostgreSQL, so nodes claiming at once never wait on each other; empty on
 	// SQLite, whose single writer claims alone).
 	SkipLocked string
+	// NextLeaseEnd, if set, replaces the query NextClaimable asks for the earliest end of a
+	// lease of an active endpoint's unfinished delivery (one row, one column, NULL if none).
+	NextLeaseEnd string
 	// NotifyChannel, if set, is the PostgreSQL channel on which every commit announces the
 	// rooms that got events (payload: node id, then one room id per line).
 	NotifyChannel string

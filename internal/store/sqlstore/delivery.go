@@ -532,8 +532,12 @@ func (s *Store) EventsByID(ctx context.Context, ids []string) ([]chat.Event, err
 // a retry nobody holds, among the deliveries of active endpoints.
 func (s *Store) NextClaimable(ctx context.Context, now time.Time) (time.Time, error) {
 	var lease, due *int64
-	err := s.queryRow(ctx, `SELECT MIN(d.locked_until) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-		WHERE d.lease_owner <> '' AND d.status IN ('pending', 'failed') AND e.status = 'active'`).Scan(&lease)
+	q := `SELECT MIN(d.locked_until) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+		WHERE d.lease_owner <> '' AND d.status IN ('pending', 'failed') AND e.status = 'active'`
+	if s.d.NextLeaseEnd != "" {
+		q = s.d.NextLeaseEnd
+	}
+	err := s.queryRow(ctx, q).Scan(&lease)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: next lease expiry: %w", err)
 	}
