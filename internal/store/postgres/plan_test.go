@@ -121,37 +121,11 @@ func (w *recordingWriter) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, s
 func TestDeliveryOutcomesPlannedWithIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	var rec *recordingWriter
-	o := postgres.Options{}
-	postgres.WrapWriters(&o, func(w sqlstore.WriterConn) sqlstore.WriterConn { rec = &recordingWriter{WriterConn: w}; return rec })
-	s, err := postgres.Open(ctx, pgtest.URL(t), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
-	now := time.Now()
-	ev := chat.Event{ID: "evt_p", Type: chat.EventRoomCreate, CreatedAt: now, Payload: []byte(`{}`)}
-	ds := []chat.Delivery{{ID: "d1", EventID: ev.ID, EventType: ev.Type, EndpointID: "e", CreatedAt: now},
-		{ID: "d2", EventID: ev.ID, EventType: ev.Type, EndpointID: "e", CreatedAt: now}}
-	if err := s.Write(ctx, func(tx chat.Tx) error {
-		if err := tx.InsertEndpoint(chat.Endpoint{ID: "e", URL: "https://example.com/e", EventTypes: []string{"*"}, Format: chat.FormatStandard,
-			SecretSealed: "sealed", Status: chat.EndpointActive, CreatedAt: now, UpdatedAt: now}); err != nil {
-			return err
-		}
-		if err := tx.AppendEvent(&ev); err != nil {
-			return err
-		}
-		return tx.InsertDeliveriesLeased(ds, chat.Lease{Owner: "n", Until: now.Add(time.Minute)})
-	}); err != nil {
-		t.Fatal(err)
-	}
+	s, rec := openWrapped(t, postgres.Options{}, func(w sqlstore.WriterConn) *recordingWriter { return &recordingWriter{WriterConn: w} })
+	rs := leasedDeliveries(t, s, time.Now())
 	rec.mu.Lock()
 	rec.sent = nil
 	rec.mu.Unlock()
-	var rs []chat.DeliveryResult
-	for _, d := range ds {
-		rs = append(rs, chat.DeliveryResult{ID: d.ID, EndpointID: "e", Owner: "n", Status: chat.DeliverySucceeded, Attempt: chat.Attempt{At: now, StatusCode: 200}})
-	}
 	if err := s.Write(ctx, func(tx chat.Tx) error { return tx.CompleteDeliveries(rs) }); err != nil {
 		t.Fatal(err)
 	}

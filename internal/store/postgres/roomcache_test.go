@@ -102,30 +102,11 @@ func (w *roundTrips) BeginRead(ctx context.Context, q string) (int64, error) {
 func TestBatchRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	var rt *roundTrips
-	o := postgres.Options{}
-	postgres.WrapWriters(&o, func(w sqlstore.WriterConn) sqlstore.WriterConn { rt = &roundTrips{WriterConn: w}; return rt })
-	s, err := postgres.Open(ctx, pgtest.URL(t), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, rt := openWrapped(t, postgres.Options{}, func(w sqlstore.WriterConn) *roundTrips { return &roundTrips{WriterConn: w} })
 	now := time.Now()
-	ev := chat.Event{ID: "evt_rt", Type: chat.EventRoomCreate, CreatedAt: now, Payload: []byte(`{}`)}
-	ds := []chat.Delivery{{ID: "d1", EventID: ev.ID, EventType: ev.Type, EndpointID: "e", CreatedAt: now},
-		{ID: "d2", EventID: ev.ID, EventType: ev.Type, EndpointID: "e", CreatedAt: now}}
+	rs := leasedDeliveries(t, s, now)
 	if err := s.Write(ctx, func(tx chat.Tx) error {
-		if err := tx.InsertRoom(chat.Room{ID: "r", Name: "one", CreatedAt: now, UpdatedAt: now}); err != nil {
-			return err
-		}
-		if err := tx.InsertEndpoint(chat.Endpoint{ID: "e", URL: "https://example.com/e", EventTypes: []string{"*"}, Format: chat.FormatStandard,
-			SecretSealed: "sealed", Status: chat.EndpointActive, CreatedAt: now, UpdatedAt: now}); err != nil {
-			return err
-		}
-		if err := tx.AppendEvent(&ev); err != nil {
-			return err
-		}
-		return tx.InsertDeliveriesLeased(ds, chat.Lease{Owner: "n", Until: now.Add(time.Minute)})
+		return tx.InsertRoom(chat.Room{ID: "r", Name: "one", CreatedAt: now, UpdatedAt: now})
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -141,10 +122,6 @@ func TestBatchRoundTrips(t *testing.T) {
 		t.Fatalf("a post with its room cached: %d round trips %q; want BEGIN with the lock and the generation, then COMMIT", len(rt.sent), rt.sent)
 	}
 	rt.sent = nil
-	var rs []chat.DeliveryResult
-	for _, d := range ds {
-		rs = append(rs, chat.DeliveryResult{ID: d.ID, EndpointID: "e", Owner: "n", Status: chat.DeliverySucceeded, Attempt: chat.Attempt{At: now, StatusCode: 200}})
-	}
 	if err := s.Write(ctx, func(tx chat.Tx) error { return tx.CompleteDeliveries(rs) }); err != nil {
 		t.Fatal(err)
 	}
@@ -163,14 +140,7 @@ func TestBatchRoundTrips(t *testing.T) {
 func TestBatchReadsItsRoomsAtOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	var rt *roundTrips
-	o := postgres.Options{Writers: 1}
-	postgres.WrapWriters(&o, func(w sqlstore.WriterConn) sqlstore.WriterConn { rt = &roundTrips{WriterConn: w}; return rt })
-	s, err := postgres.Open(ctx, pgtest.URL(t), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, rt := openWrapped(t, postgres.Options{Writers: 1}, func(w sqlstore.WriterConn) *roundTrips { return &roundTrips{WriterConn: w} })
 	now := time.Now()
 	rooms := []string{"r0", "r1", "r2", "r3", "r4"}
 	if err := s.Write(ctx, func(tx chat.Tx) error {
