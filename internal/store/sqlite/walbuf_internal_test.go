@@ -142,3 +142,70 @@ func TestWriterCommitsThroughTheWALBuffer(t *testing.T) {
 		}
 	}
 }
+
+// A transaction larger than the buffer's bound is written in pieces as it goes, each in
+// its place, and reads back whole.
+func TestWALBufferBoundedByLargeTransactions(t *testing.T) {
+	under := &countingFile{}
+	f := &walBufferFile{File: under}
+	var want []byte
+	off := int64(0)
+	for i := 0; len(want) < walBufferMax+walBufferMax/2; i++ {
+		page := bytes.Repeat([]byte{byte(i)}, 4096)
+		if _, err := f.WriteAt(page, off); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, page...)
+		off += int64(len(page))
+	}
+	if under.writes != 1 {
+		t.Fatalf("%d writes reached the file before the sync; want 1 (at the bound)", under.writes)
+	}
+	if len(f.buf) >= walBufferMax {
+		t.Fatalf("buffer holds %d bytes, bound %d", len(f.buf), walBufferMax)
+	}
+	if err := f.Sync(vfs.SYNC_FULL); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(want))
+	if _, err := under.SliceFile.ReadAt(got, 0); err != nil || !bytes.Equal(got, want) {
+		t.Fatalf("file differs from what was written: %v", err)
+	}
+}
+
+// Through the writer: one commit of about 10 MiB, read back by another connection.
+func TestWriterCommitsMoreThanTheBuffer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "big.db")
+	wdb, err := sql.Open("sqlite3", dsn(path, writerConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wdb.Close()
+	wdb.SetMaxOpenConns(1)
+	rdb, err := sql.Open("sqlite3", dsn(path, readConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	ctx := context.Background()
+	if _, err := wdb.ExecContext(ctx, `CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	tx, err := wdb.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	value := string(bytes.Repeat([]byte{'b'}, 10_000))
+	for range 1000 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatal(err)
+	}
+	var n, total int
+	if err := rdb.QueryRowContext(ctx, `SELECT count(*), sum(length(v)) FROM t`).Scan(&n, &total); err != nil || n != 1000 || total != 10_000_000 {
+		t.Fatalf("reader saw %d rows, %d bytes: %v", n, total, err)
+	}
+}
