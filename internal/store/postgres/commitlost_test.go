@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
-	"github.com/chathooks/chathooks/internal/store/pgtest"
 	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
@@ -42,21 +41,11 @@ func (c *lostAfterCommit) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, s
 // own first write, as "already exists").
 func TestLostCommitIsNotRunAgain(t *testing.T) {
 	t.Parallel()
-	var conn *lostAfterCommit
-	o := postgres.Options{}
-	postgres.WrapWriters(&o, func(w sqlstore.WriterConn) sqlstore.WriterConn {
-		conn = &lostAfterCommit{WriterConn: w}
-		return conn
-	})
-	s, err := postgres.Open(context.Background(), pgtest.URL(t), o)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, conn := openWrapped(t, postgres.Options{}, func(w sqlstore.WriterConn) *lostAfterCommit { return &lostAfterCommit{WriterConn: w} })
 	ctx := context.Background()
 	now := time.Now()
 	conn.armed.Store(true)
-	err = s.Write(ctx, func(tx chat.Tx) error {
+	err := s.Write(ctx, func(tx chat.Tx) error {
 		return tx.InsertRoom(chat.Room{ID: "r-lost", Name: "R", CreatedAt: now, UpdatedAt: now})
 	})
 	if conn.armed.Load() {

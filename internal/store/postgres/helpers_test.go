@@ -2,6 +2,9 @@ package postgres_test
 
 import (
 	"context"
+	"slices"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -50,3 +53,74 @@ func leasedDeliveries(t *testing.T, s *sqlstore.Store, now time.Time) []chat.Del
 	}
 	return rs
 }
+
+// roundTrips wraps a writer connection and keeps the statements of each round trip it
+// makes (a pipeline's statements together).
+type roundTrips struct {
+	sqlstore.WriterConn
+	mu   sync.Mutex
+	sent [][]string
+}
+
+func (w *roundTrips) record(qs ...string) {
+	w.mu.Lock()
+	w.sent = append(w.sent, qs)
+	w.mu.Unlock()
+}
+
+// trips returns the round trips since the last reset, each a text (a pipeline's
+// statements joined by " | ").
+func (w *roundTrips) trips() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	out := make([]string, len(w.sent))
+	for i, qs := range w.sent {
+		out[i] = strings.Join(qs, " | ")
+	}
+	return out
+}
+
+// statements returns every statement sent since the last reset, in order.
+func (w *roundTrips) statements() []string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return slices.Concat(w.sent...)
+}
+
+func (w *roundTrips) reset() {
+	w.mu.Lock()
+	w.sent = nil
+	w.mu.Unlock()
+}
+
+func (w *roundTrips) Exec(ctx context.Context, q string, args ...any) (int64, error) {
+	w.record(q)
+	return w.WriterConn.Exec(ctx, q, args...)
+}
+
+func (w *roundTrips) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
+	w.record(q)
+	return w.WriterConn.QueryRow(ctx, q, args...)
+}
+
+func (w *roundTrips) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
+	w.record(q)
+	return w.WriterConn.Query(ctx, q, args...)
+}
+
+func (w *roundTrips) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan func(sqlstore.Row) error) (int64, int, error) {
+	qs := make([]string, len(stmts))
+	for i, st := range stmts {
+		qs[i] = st.SQL
+	}
+	w.record(qs...)
+	return w.WriterConn.(sqlstore.Pipeliner).Pipeline(ctx, stmts, scan)
+}
+
+func (w *roundTrips) BeginRead(ctx context.Context, q string) (int64, error) {
+	w.record(q)
+	return w.WriterConn.(sqlstore.BeginReader).BeginRead(ctx, q)
+}
+
+// newRoundTrips is openWrapped's wrap for roundTrips.
+func newRoundTrips(c sqlstore.WriterConn) *roundTrips { return &roundTrips{WriterConn: c} }

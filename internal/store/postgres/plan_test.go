@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -91,48 +90,20 @@ func TestStatementsPlannedForTheirTableSize(t *testing.T) {
 	}
 }
 
-// recordingWriter keeps the text of every statement its writer connection sends.
-type recordingWriter struct {
-	sqlstore.WriterConn
-	mu   sync.Mutex
-	sent []string
-}
-
-func (w *recordingWriter) record(q string) {
-	w.mu.Lock()
-	w.sent = append(w.sent, q)
-	w.mu.Unlock()
-}
-
-func (w *recordingWriter) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	w.record(q)
-	return w.WriterConn.Exec(ctx, q, args...)
-}
-
-func (w *recordingWriter) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan func(sqlstore.Row) error) (int64, int, error) {
-	for _, s := range stmts {
-		w.record(s.SQL)
-	}
-	return w.WriterConn.(sqlstore.Pipeliner).Pipeline(ctx, stmts, scan)
-}
-
 // TestDeliveryOutcomesPlannedWithIndexes: the store sends the outcomes' joined statements
 // between IndexPlans and DefaultPlans (the test above shows what that does to their plans).
 func TestDeliveryOutcomesPlannedWithIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, rec := openWrapped(t, postgres.Options{}, func(w sqlstore.WriterConn) *recordingWriter { return &recordingWriter{WriterConn: w} })
+	s, rt := openWrapped(t, postgres.Options{}, newRoundTrips)
 	rs := leasedDeliveries(t, s, time.Now())
-	rec.mu.Lock()
-	rec.sent = nil
-	rec.mu.Unlock()
+	rt.reset()
 	if err := s.Write(ctx, func(tx chat.Tx) error { return tx.CompleteDeliveries(rs) }); err != nil {
 		t.Fatal(err)
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
+	sent := rt.statements()
 	on, joined, sets := false, 0, 0
-	for _, q := range rec.sent {
+	for _, q := range sent {
 		switch {
 		case q == sqlstore.IndexPlans:
 			on = true
@@ -147,6 +118,6 @@ func TestDeliveryOutcomesPlannedWithIndexes(t *testing.T) {
 		}
 	}
 	if joined == 0 || on || sets != 1 {
-		t.Fatalf("%d joined statements, %d plan changes (want 1), left changed %v: %q", joined, sets, on, rec.sent)
+		t.Fatalf("%d joined statements, %d plan changes (want 1), left changed %v: %q", joined, sets, on, sent)
 	}
 }

@@ -61,48 +61,13 @@ func TestRoomForPostAcrossNodes(t *testing.T) {
 	want("two", "[x2]")
 }
 
-// roundTrips counts the round trips a writer connection makes, and keeps what each sent.
-type roundTrips struct {
-	sqlstore.WriterConn
-	sent []string // one entry a round trip (a pipeline's statements joined by " | ")
-}
-
-func (w *roundTrips) Exec(ctx context.Context, q string, args ...any) (int64, error) {
-	w.sent = append(w.sent, q)
-	return w.WriterConn.Exec(ctx, q, args...)
-}
-
-func (w *roundTrips) QueryRow(ctx context.Context, q string, args ...any) sqlstore.Row {
-	w.sent = append(w.sent, q)
-	return w.WriterConn.QueryRow(ctx, q, args...)
-}
-
-func (w *roundTrips) Query(ctx context.Context, q string, args ...any) (sqlstore.Rows, error) {
-	w.sent = append(w.sent, q)
-	return w.WriterConn.Query(ctx, q, args...)
-}
-
-func (w *roundTrips) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan func(sqlstore.Row) error) (int64, int, error) {
-	var qs []string
-	for _, s := range stmts {
-		qs = append(qs, s.SQL)
-	}
-	w.sent = append(w.sent, strings.Join(qs, " | "))
-	return w.WriterConn.(sqlstore.Pipeliner).Pipeline(ctx, stmts, scan)
-}
-
-func (w *roundTrips) BeginRead(ctx context.Context, q string) (int64, error) {
-	w.sent = append(w.sent, q)
-	return w.WriterConn.(sqlstore.BeginReader).BeginRead(ctx, q)
-}
-
 // A batch reads the room cache generation in the round trip that begins it and takes the
 // batch lock; a post whose room is cached then costs no read at all, and a batch of
 // delivery outcomes costs one round trip between BEGIN and COMMIT.
 func TestBatchRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, rt := openWrapped(t, postgres.Options{}, func(w sqlstore.WriterConn) *roundTrips { return &roundTrips{WriterConn: w} })
+	s, rt := openWrapped(t, postgres.Options{}, newRoundTrips)
 	now := time.Now()
 	rs := leasedDeliveries(t, s, now)
 	if err := s.Write(ctx, func(tx chat.Tx) error {
@@ -114,19 +79,19 @@ func TestBatchRoundTrips(t *testing.T) {
 	if err := s.Write(ctx, post); err != nil { // fills the cache
 		t.Fatal(err)
 	}
-	rt.sent = nil // the writer is idle between batches: nothing races with these reads
+	rt.reset()
 	if err := s.Write(ctx, post); err != nil {
 		t.Fatal(err)
 	}
-	if len(rt.sent) != 2 || !strings.Contains(rt.sent[0], "room_cache_generation") || !strings.HasPrefix(rt.sent[1], "COMMIT") {
-		t.Fatalf("a post with its room cached: %d round trips %q; want BEGIN with the lock and the generation, then COMMIT", len(rt.sent), rt.sent)
+	if sent := rt.trips(); len(sent) != 2 || !strings.Contains(sent[0], "room_cache_generation") || !strings.HasPrefix(sent[1], "COMMIT") {
+		t.Fatalf("a post with its room cached: %d round trips %q; want BEGIN with the lock and the generation, then COMMIT", len(sent), sent)
 	}
-	rt.sent = nil
+	rt.reset()
 	if err := s.Write(ctx, func(tx chat.Tx) error { return tx.CompleteDeliveries(rs) }); err != nil {
 		t.Fatal(err)
 	}
-	if len(rt.sent) != 3 || !strings.Contains(rt.sent[1], "delivery_attempts") || !strings.Contains(rt.sent[1], "UPDATE deliveries") {
-		t.Fatalf("delivery outcomes: %d round trips %q; want BEGIN, one with both statements, COMMIT", len(rt.sent), rt.sent)
+	if sent := rt.trips(); len(sent) != 3 || !strings.Contains(sent[1], "delivery_attempts") || !strings.Contains(sent[1], "UPDATE deliveries") {
+		t.Fatalf("delivery outcomes: %d round trips %q; want BEGIN, one with both statements, COMMIT", len(sent), sent)
 	}
 	d, err := s.GetDelivery(ctx, "d1")
 	if err != nil || d.Status != chat.DeliverySucceeded {
@@ -140,7 +105,7 @@ func TestBatchRoundTrips(t *testing.T) {
 func TestBatchReadsItsRoomsAtOnce(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, rt := openWrapped(t, postgres.Options{Writers: 1}, func(w sqlstore.WriterConn) *roundTrips { return &roundTrips{WriterConn: w} })
+	s, rt := openWrapped(t, postgres.Options{Writers: 1}, newRoundTrips)
 	now := time.Now()
 	rooms := []string{"r0", "r1", "r2", "r3", "r4"}
 	if err := s.Write(ctx, func(tx chat.Tx) error {
@@ -189,7 +154,7 @@ func TestBatchReadsItsRoomsAtOnce(t *testing.T) {
 		}
 		time.Sleep(100 * time.Microsecond) // polling the queue length, with a deadline
 	}
-	rt.sent = nil // the writer is inside the gate: it sends nothing until released
+	rt.reset() // the writer is inside the gate: it sends nothing until released
 	close(release)
 	if err := <-gateDone; err != nil {
 		t.Fatal(err)
@@ -208,7 +173,7 @@ func TestBatchReadsItsRoomsAtOnce(t *testing.T) {
 	}
 	// The gate's batch commits (1), then the posts' batch: BEGIN with the lock and the
 	// generation, the rooms, COMMIT.
-	if len(rt.sent) != 4 || !strings.Contains(rt.sent[2], "ANY(") {
-		t.Fatalf("%d round trips %q; want the gate's COMMIT, then BEGIN, one read of the rooms, COMMIT", len(rt.sent), rt.sent)
+	if sent := rt.trips(); len(sent) != 4 || !strings.Contains(sent[2], "ANY(") {
+		t.Fatalf("%d round trips %q; want the gate's COMMIT, then BEGIN, one read of the rooms, COMMIT", len(sent), sent)
 	}
 }
