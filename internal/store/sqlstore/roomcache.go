@@ -3,7 +3,6 @@ package sqlstore
 import (
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/chathooks/chathooks/internal/chat"
@@ -112,18 +111,13 @@ func (s *Store) preloadRooms(t *Tx, batch []*writeReq) error {
 		if err != nil {
 			return err
 		}
-		list := []string{}
-		if agents != "" {
-			list = strings.Split(agents, ",") // ids hold no comma
-		}
-		s.rooms.put(room.ID, cachedRoom{room: room, agents: list})
+		s.rooms.put(room.ID, cachedRoom{room: room, agents: splitAgents(agents)})
 	}
 	return rows.Err()
 }
 
-// qRoomsAgents is qGetRoomAgents for a list of rooms (PostgreSQL: an array argument).
-const qRoomsAgents = `SELECT ` + roomCols + `, COALESCE((SELECT string_agg(u.id, ',' ORDER BY u.id) FROM members m
-	JOIN users u ON u.id = m.user_id WHERE m.room_id = rooms.id AND u.kind = 'agent'), '') FROM rooms WHERE id = ANY(?)`
+// qRoomsAgents reads a list of rooms with their agent members (PostgreSQL: an array).
+const qRoomsAgents = roomsWithAgents + `id = ANY(?)`
 
 // qRoomGeneration reads the room cache generation.
 const qRoomGeneration = `SELECT n FROM room_cache_generation WHERE id = 1`

@@ -316,17 +316,26 @@ func (t *Tx) GetRoom(id string) (chat.Room, error) {
 	if t.agents == nil {
 		t.agents = map[string][]string{}
 	}
-	list := []string{}
-	if agents != "" {
-		list = strings.Split(agents, ",") // ids hold no comma
-	}
-	t.agents[id] = list
+	t.agents[id] = splitAgents(agents)
 	return r, nil
 }
 
-// qGetRoomAgents reads a room with its agent members' ids, comma-separated by id.
-const qGetRoomAgents = `SELECT ` + roomCols + `, COALESCE((SELECT string_agg(u.id, ',' ORDER BY u.id) FROM members m
-	JOIN users u ON u.id = m.user_id WHERE m.room_id = rooms.id AND u.kind = 'agent'), '') FROM rooms WHERE id = ?`
+// roomsWithAgents reads rooms with their agent members' ids, comma-separated by id
+// (splitAgents undoes it); a condition on id completes it.
+const roomsWithAgents = `SELECT ` + roomCols + `, COALESCE((SELECT string_agg(u.id, ',' ORDER BY u.id) FROM members m
+	JOIN users u ON u.id = m.user_id WHERE m.room_id = rooms.id AND u.kind = 'agent'), '') FROM rooms WHERE `
+
+// qGetRoomAgents reads one room with its agent members.
+const qGetRoomAgents = roomsWithAgents + `id = ?`
+
+// splitAgents turns roomsWithAgents' list into ids (never nil: a room without agents has
+// an empty list).
+func splitAgents(agents string) []string {
+	if agents == "" {
+		return []string{}
+	}
+	return strings.Split(agents, ",") // ids hold no comma
+}
 
 // InsertRoom implements chat.Tx.
 func (t *Tx) InsertRoom(r chat.Room) error {
