@@ -96,22 +96,8 @@ func TestWALBufferReadsItsOwnWrites(t *testing.T) {
 // The writer connection opens its write-ahead log through the buffer, and what it commits
 // is at once visible to a connection that reads the log itself.
 func TestWriterCommitsThroughTheWALBuffer(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "w.db")
-	wdb, err := sql.Open("sqlite3", dsn(path, writerConn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wdb.Close()
-	wdb.SetMaxOpenConns(1)
-	rdb, err := sql.Open("sqlite3", dsn(path, readConn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	wdb, rdb := writerAndReader(t)
 	ctx := context.Background()
-	if _, err := wdb.ExecContext(ctx, `CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)`); err != nil {
-		t.Fatal(err)
-	}
 	conn, err := wdb.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -175,22 +161,8 @@ func TestWALBufferBoundedByLargeTransactions(t *testing.T) {
 
 // Through the writer: one commit of about 10 MiB, read back by another connection.
 func TestWriterCommitsMoreThanTheBuffer(t *testing.T) {
-	path := filepath.Join(t.TempDir(), "big.db")
-	wdb, err := sql.Open("sqlite3", dsn(path, writerConn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wdb.Close()
-	wdb.SetMaxOpenConns(1)
-	rdb, err := sql.Open("sqlite3", dsn(path, readConn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rdb.Close()
+	wdb, rdb := writerAndReader(t)
 	ctx := context.Background()
-	if _, err := wdb.ExecContext(ctx, `CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)`); err != nil {
-		t.Fatal(err)
-	}
 	tx, err := wdb.BeginTx(ctx, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -208,4 +180,26 @@ func TestWriterCommitsMoreThanTheBuffer(t *testing.T) {
 	if err := rdb.QueryRowContext(ctx, `SELECT count(*), sum(length(v)) FROM t`).Scan(&n, &total); err != nil || n != 1000 || total != 10_000_000 {
 		t.Fatalf("reader saw %d rows, %d bytes: %v", n, total, err)
 	}
+}
+
+// writerAndReader opens a new database as the store does: its writer (one connection) and
+// a read pool; the writer has made table t (n, v).
+func writerAndReader(t *testing.T) (wdb, rdb *sql.DB) {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "db")
+	wdb, err := sql.Open("sqlite3", dsn(path, writerConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = wdb.Close() })
+	wdb.SetMaxOpenConns(1)
+	rdb, err = sql.Open("sqlite3", dsn(path, readConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = rdb.Close() })
+	if _, err := wdb.Exec(`CREATE TABLE t (n INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	return wdb, rdb
 }
