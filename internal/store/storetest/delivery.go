@@ -83,6 +83,9 @@ func testDeliveries(t *testing.T, s chat.Store) {
 	if d3, _ := s.GetDelivery(ctx, "d3"); d3.Status != chat.DeliveryPending {
 		t.Fatalf("a completion without the lease changed the row: %+v", d3)
 	}
+	if as, err := s.DeliveryAttempts(ctx, "d3"); err != nil || len(as) != 1 {
+		t.Fatalf("the attempt of a completion without the lease was not kept: %v %+v", err, as)
+	}
 	as, err := s.DeliveryAttempts(ctx, "d2")
 	if err != nil || len(as) != 1 || as[0].StatusCode != 500 || as[0].ResponseExcerpt != "boom" {
 		t.Fatalf("attempts: %v %+v", err, as)
