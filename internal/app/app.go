@@ -122,7 +122,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		a.Metrics.CommitDuration.Observe(d.Seconds())
 	}
 	st, err := store.Open(ctx, cfg.DataDir, cfg.DatabaseURL, store.Options{
-		SQLite:   sqlite.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe}},
+		SQLite: sqlite.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe,
+			CommitWindow: sqlite.CommitWindow, ObserveWindow: func(d time.Duration) { a.Metrics.CommitWindow.Set(d.Seconds()) }}},
 		Postgres: postgres.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe, NodeID: a.nodeID}},
 	})
 	if err != nil {

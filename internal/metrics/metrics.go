@@ -18,6 +18,9 @@ type Metrics struct {
 	IncomingPosts   *prometheus.CounterVec
 	CommitBatch     prometheus.Histogram
 	CommitDuration  prometheus.Histogram
+	// CommitWindow is how long the writer gathers after a batch's first request (0 unless
+	// it is short of CPU).
+	CommitWindow prometheus.Gauge
 	// Deliveries counts delivery attempts by endpoint and outcome (succeeded, failed,
 	// dead, gone).
 	Deliveries      *prometheus.CounterVec
@@ -52,6 +55,9 @@ func New() *Metrics {
 			Name: "chathooks_store_commit_duration_seconds", Help: "Time a writer spent on one write transaction, from its first statement to the end of its commit; the sum's rate is how busy the writers are.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}),
+		CommitWindow: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "chathooks_store_commit_window_seconds", Help: "How long the writer gathers requests for one commit after the first: opened while the writer waits for a CPU (fewer commits, less CPU each), 0 otherwise.",
+		}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chathooks_delivery_attempts_total", Help: "Delivery attempts by endpoint and outcome (succeeded, failed, dead, gone).",
 		}, []string{"endpoint_id", "outcome"}),
@@ -66,7 +72,7 @@ func New() *Metrics {
 			Name: "chathooks_delivery_panics_total", Help: "Panics recovered in delivery goroutines (each gives its lease back).",
 		}),
 	}
-	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.CommitDuration, m.Deliveries, m.DeliveryLatency, m.DeliveryRescanFound, m.DeliveryPanics,
+	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.CommitDuration, m.CommitWindow, m.Deliveries, m.DeliveryLatency, m.DeliveryRescanFound, m.DeliveryPanics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -248,3 +248,62 @@ func TestBatchFailureAfterWrite(t *testing.T) {
 		checkCommitted(t, s, ids)
 	})
 }
+
+// With its commit window open, the writer waits it out after a batch's first request and
+// commits what arrived meanwhile with it; after a batch of one (a serial client) it never
+// waits.
+func TestWriterGathersThroughItsCommitWindow(t *testing.T) {
+	ch := make(chan int, 64)
+	o := sqlstore.WithFixedCommitWindow(sqlstore.Options{ObserveBatch: func(n int, _ time.Duration) { ch <- n }}, time.Millisecond)
+	s, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{Options: o})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	var gathered atomic.Int32
+	s.OnGathering(func(int) { gathered.Add(1) })
+	setup(t, s, ch) // a batch of one
+	var runs atomic.Int32
+	ctx := context.Background()
+	if err := s.Write(ctx, post("serial", &runs)); err != nil {
+		t.Fatal(err)
+	}
+	if n := <-ch; n != 1 || gathered.Load() != 0 {
+		t.Fatalf("after a batch of one: batch of %d, %d windows waited", n, gathered.Load())
+	}
+	// A batch of two opens the way to the window.
+	batch(t, s, ch, []func(chat.Tx) error{post("m1", &runs), post("m2", &runs)})
+
+	// The next request's batch waits: the hook (on the writer, before the window) queues a
+	// second request, which must join the first one's commit.
+	second := make(chan error, 1)
+	var waited atomic.Bool
+	s.OnGathering(func(n int) {
+		waited.Store(true)
+		if n != 1 {
+			t.Errorf("the window began with %d requests, want 1", n)
+		}
+		go func() { second <- s.Write(ctx, post("late", &runs)) }()
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Queued() < 1 {
+			if time.Now().After(deadline) {
+				t.Error("the second request was not queued")
+				return
+			}
+			time.Sleep(100 * time.Microsecond) // polling the queue length, with a deadline
+		}
+	})
+	if err := s.Write(ctx, post("early", &runs)); err != nil {
+		t.Fatal(err)
+	}
+	if !waited.Load() {
+		t.Fatal("the writer committed without waiting out its window")
+	}
+	if err := <-second; err != nil {
+		t.Fatal(err)
+	}
+	if n := <-ch; n != 2 {
+		t.Fatalf("the window's batch has %d requests, want 2 (the late one joined)", n)
+	}
+	checkCommitted(t, s, []string{"serial", "m1", "m2", "early", "late"})
+}

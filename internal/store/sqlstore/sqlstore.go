@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
@@ -33,6 +34,13 @@ type Options struct {
 	NoGroupCommit bool
 	// NodeID identifies this process in commit notifications (dialects with NotifyChannel).
 	NodeID string
+	// CommitWindow, if positive, is the longest a writer gathers after a batch's first
+	// request while it is short of CPU (see pacer); 0: never.
+	CommitWindow time.Duration
+	// ObserveWindow, if set, is told each new commit window (from the writer goroutine).
+	ObserveWindow func(time.Duration)
+	// windowFixed keeps the commit window open at CommitWindow (tests of the gathering).
+	windowFixed bool
 }
 
 var _ chat.Store = (*Store)(nil)
@@ -61,6 +69,10 @@ type Store struct {
 	claimFirst, claimRetry string      // delivery claims with the dialect's row locking
 	routes                 routesCache // outgoing endpoint routing table (delivery.go)
 	rooms                  roomCache   // rooms as posts read them (roomcache.go)
+
+	// gathering, if set (tests), is told when a writer starts waiting out a commit window
+	// with the batch's first n requests.
+	gathering atomic.Pointer[func(n int)]
 }
 
 type writeReq struct {
@@ -221,6 +233,8 @@ func (s *Store) Write(ctx context.Context, fn func(chat.Tx) error) error {
 
 func (s *Store) writer(c WriterConn) {
 	defer s.wg.Done()
+	pace := newPacer(s.opts.CommitWindow, s.opts.windowFixed, s.opts.ObserveWindow, time.Now())
+	var window *time.Timer
 	batch := make([]*writeReq, 0, s.opts.MaxBatch)
 	for {
 		var first *writeReq
@@ -230,7 +244,7 @@ func (s *Store) writer(c WriterConn) {
 			for {
 				select {
 				case r := <-s.reqs:
-					s.runBatch(c, []*writeReq{r}, nil, time.Now())
+					s.runBatch(c, []*writeReq{r}, nil, time.Now(), nil)
 				default:
 					return
 				}
@@ -251,19 +265,39 @@ func (s *Store) writer(c WriterConn) {
 		}
 		batch = append(batch[:0], first)
 		if !s.opts.NoGroupCommit {
-		drain:
-			for len(batch) < s.opts.MaxBatch {
-				select {
-				case r := <-s.reqs:
-					batch = append(batch, r)
-				default:
-					break drain
+			batch = s.gather(batch)
+			// The window is waited out whole, then what arrived meanwhile joins: one
+			// wake-up instead of one per request.
+			if w := pace.wait(); w > 0 && len(batch) < s.opts.MaxBatch {
+				if f := s.gathering.Load(); f != nil {
+					(*f)(len(batch))
 				}
+				if window == nil {
+					window = time.NewTimer(w)
+				} else {
+					window.Reset(w)
+				}
+				<-window.C
+				batch = s.gather(batch)
+				start = time.Now()
 			}
 		}
-		s.runBatch(c, batch, begun, start)
+		s.runBatch(c, batch, begun, start, pace)
 		clear(batch)
 	}
+}
+
+// gather adds the requests already waiting to batch, up to MaxBatch.
+func (s *Store) gather(batch []*writeReq) []*writeReq {
+	for len(batch) < s.opts.MaxBatch {
+		select {
+		case r := <-s.reqs:
+			batch = append(batch, r)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // opened is a writer transaction begun with the batch lock; hasGen: gen is the room cache
@@ -299,7 +333,7 @@ var errExclude = errors.New("a request failed after writing: rerun without it")
 
 // runBatch runs the batch and answers it. begun, if not nil: the writer has already begun
 // the transaction (with the batch lock) for the first attempt.
-func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start time.Time) {
+func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start time.Time, pace *pacer) {
 	// Without savepoints (two statements fewer per request). A request that fails before
 	// writing anything (a missing room, a sender who is not a member: the usual domain
 	// errors, found by reads) changed nothing, so it is answered and the batch goes on. A
@@ -310,9 +344,10 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 	for _, r := range batch {
 		r.skip = false
 	}
+	pace.begin()
 	savepoints, exclusions := false, 0
 	for attempt := 0; ; attempt++ {
-		retry, err := s.tryBatch(c, batch, savepoints, begun)
+		retry, err := s.tryBatch(c, batch, savepoints, begun, pace)
 		begun = nil
 		if errors.Is(err, errExclude) {
 			if exclusions++; exclusions >= maxExclusions {
@@ -341,6 +376,7 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 		}
 		break
 	}
+	pace.batchDone(len(batch), time.Now())
 	if s.opts.ObserveBatch != nil {
 		s.opts.ObserveBatch(len(batch), time.Since(start))
 	}
@@ -354,7 +390,7 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 // tells whether running it again may work. Without savepoints, a request that fails after
 // writing rolls everything back: it is answered (skip) and errExclude returned, unless no
 // other request is left to run.
-func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun *opened) (retry bool, err error) {
+func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun *opened, pace *pacer) (retry bool, err error) {
 	for _, r := range batch {
 		if !r.skip {
 			r.err = nil
@@ -490,7 +526,11 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun
 	// A failed COMMIT (or a connection lost while it ran) is not run again, except for a
 	// serialization failure: the transaction may have committed, and running the batch
 	// again could write it twice.
-	if err := s.commit(c, s.notifications(tx)); err != nil {
+	notify := s.notifications(tx)
+	pace.stop() // a commit's flush is the disk's time, not a wait for a CPU
+	err = s.commit(c, notify)
+	pace.run()
+	if err != nil {
 		return abort(s.d.Retryable(err), fmt.Errorf("commit: %w", err))
 	}
 	return false, nil

@@ -1,0 +1,14 @@
+package sqlstore
+
+import "time"
+
+// WithFixedCommitWindow returns o with a commit window that stays open at w whatever the
+// writer measures, so that a test sees the writer gather.
+func WithFixedCommitWindow(o Options, w time.Duration) Options {
+	o.CommitWindow, o.windowFixed = w, true
+	return o
+}
+
+// OnGathering sets a hook told, on the writer goroutine, when the writer starts waiting out
+// a commit window with the batch's first n requests.
+func (s *Store) OnGathering(f func(n int)) { s.gathering.Store(&f) }

@@ -1,0 +1,132 @@
+package sqlstore
+
+import (
+	"runtime"
+	"time"
+)
+
+// pacer opens a group-commit window while the writer is short of CPU.
+//
+// A writer that commits as soon as a request waits makes as many commits as it can. Each
+// commit costs CPU of its own (the log write and its flush, the engine's commit work).
+// While the machine has CPU to spare that buys the lowest latency at no cost. Once the
+// cores are saturated, the writer — one goroutine — waits for a CPU behind the goroutines
+// that serve requests and make deliveries, its batches take longer, everything queued
+// behind it slows, and the work per result grows: the state feeds itself. The pacer
+// measures that wait: the share of the writer's statement time (each commit excluded, its
+// flush is the disk's) in which the writer's thread was not running. Above openAbove it
+// makes the writer gather for a short window after a batch's first request (doubling up
+// to the maximum while the shortage lasts), so the same requests cost fewer commits;
+// below closeBelow it halves the window down to none. A serial client (batches of one)
+// never waits: the window applies only after a batch of more than one request.
+//
+// A pacer belongs to one writer goroutine; nothing else touches it. The writer is locked
+// to its OS thread while it runs a batch (begin to batchDone), so that the thread's CPU
+// clock is the writer's; between batches it is not, so waking it costs no thread
+// hand-over.
+type pacer struct {
+	max    time.Duration
+	window time.Duration // the current window; 0: commit as soon as the queue is drained
+	last   int           // requests in the last batch
+
+	// The current sample: statement wall time and thread CPU time since since.
+	since     time.Time
+	wall, cpu time.Duration
+	// Where the running interval started (run), for stop.
+	w0    time.Time
+	c0    time.Duration
+	clock func() time.Duration // the calling thread's CPU time
+	// fixed: the window stays at max whatever is measured (tests of the writer's gathering).
+	fixed bool
+	// observe, if set, is told each new window.
+	observe func(time.Duration)
+}
+
+const (
+	pacePeriod  = 500 * time.Millisecond // how often the window is reconsidered
+	paceMinWall = 50 * time.Millisecond  // statement time a sample needs to count
+	paceFirst   = 500 * time.Microsecond // the window when it first opens
+	openAbove   = 0.30                   // share of statement time spent waiting for a CPU
+	closeBelow  = 0.20
+)
+
+// newPacer returns a pacer with windows up to max, or nil (no window) when max is not
+// positive or this platform has no per-thread CPU clock.
+func newPacer(max time.Duration, fixed bool, observe func(time.Duration), now time.Time) *pacer {
+	if max <= 0 {
+		return nil
+	}
+	if _, ok := threadCPU(); !ok {
+		return nil
+	}
+	p := &pacer{max: max, since: now, fixed: fixed, observe: observe, clock: func() time.Duration { d, _ := threadCPU(); return d }}
+	if fixed {
+		p.window = max
+	}
+	return p
+}
+
+// begin starts a batch: the writer stays on this thread until batchDone.
+func (p *pacer) begin() {
+	if p != nil {
+		runtime.LockOSThread()
+		p.run()
+	}
+}
+
+// run marks the start of statement time; stop its end (a commit is not statement time).
+func (p *pacer) run() {
+	if p != nil {
+		p.w0, p.c0 = time.Now(), p.clock()
+	}
+}
+
+func (p *pacer) stop() {
+	if p != nil && !p.w0.IsZero() {
+		p.wall += time.Since(p.w0)
+		p.cpu += p.clock() - p.c0
+		p.w0 = time.Time{}
+	}
+}
+
+// batchDone records a finished batch of n requests and reconsiders the window once a
+// period.
+func (p *pacer) batchDone(n int, now time.Time) {
+	if p == nil {
+		return
+	}
+	p.stop()
+	runtime.UnlockOSThread()
+	p.last = n
+	if now.Sub(p.since) < pacePeriod {
+		return
+	}
+	if p.wall >= paceMinWall && !p.fixed {
+		was := p.window
+		p.adjust(1 - float64(p.cpu)/float64(p.wall))
+		if p.window != was && p.observe != nil {
+			p.observe(p.window)
+		}
+	}
+	p.since, p.wall, p.cpu = now, 0, 0
+}
+
+// adjust moves the window by the share of statement time the writer waited for a CPU.
+func (p *pacer) adjust(waited float64) {
+	switch {
+	case waited > openAbove:
+		p.window = min(p.max, max(paceFirst, 2*p.window))
+	case waited < closeBelow:
+		if p.window /= 2; p.window < paceFirst {
+			p.window = 0
+		}
+	}
+}
+
+// wait is how long the writer gathers after a batch's first request (0: not at all).
+func (p *pacer) wait() time.Duration {
+	if p == nil || p.last <= 1 {
+		return 0
+	}
+	return p.window
+}
