@@ -6,19 +6,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"syscall"
-	"time"
 )
-
-// cpuTime is the CPU time (user + system) this process has used so far: server, load
-// generator and receivers together, as they share the process.
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return 0
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // commitStats reads, from each node's /metrics, how many write transactions it has
 // committed, how many write requests they held (the group-commit histogram) and the
