@@ -117,7 +117,7 @@ func (w *roundTrips) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan f
 	return w.WriterConn.(sqlstore.Pipeliner).Pipeline(ctx, stmts, scan)
 }
 
-func (w *roundTrips) BeginRead(ctx context.Context, q string) (int64, error) {
+func (w *roundTrips) BeginRead(ctx context.Context, q string) ([]int64, error) {
 	w.record(q)
 	return w.WriterConn.(sqlstore.BeginReader).BeginRead(ctx, q)
 }

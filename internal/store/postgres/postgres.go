@@ -317,22 +317,29 @@ func (w *writerConn) opening(ctx context.Context, run func() error) error {
 }
 
 // BeginRead implements sqlstore.BeginReader: the text (BEGIN, the batch lock, then one
-// SELECT of an integer) goes in one round trip, on the simple protocol, and the integer
+// SELECT of a row of integers) goes in one round trip, on the simple protocol, and the row
 // comes back.
-func (w *writerConn) BeginRead(ctx context.Context, text string) (int64, error) {
-	var n int64
+func (w *writerConn) BeginRead(ctx context.Context, text string) ([]int64, error) {
+	var row []int64
 	err := w.opening(ctx, func() error {
 		rs, err := w.c.Conn().PgConn().Exec(ctx, text).ReadAll()
 		if err != nil {
 			return err
 		}
-		if len(rs) == 0 || len(rs[len(rs)-1].Rows) != 1 || len(rs[len(rs)-1].Rows[0]) != 1 {
-			return fmt.Errorf("postgres: %q returned no single value", text)
+		if len(rs) == 0 || len(rs[len(rs)-1].Rows) != 1 {
+			return fmt.Errorf("postgres: %q returned no single row", text)
 		}
-		n, err = strconv.ParseInt(string(rs[len(rs)-1].Rows[0][0]), 10, 64)
-		return err
+		row = row[:0]
+		for _, v := range rs[len(rs)-1].Rows[0] {
+			n, err := strconv.ParseInt(string(v), 10, 64)
+			if err != nil {
+				return fmt.Errorf("postgres: %q: %w", text, err)
+			}
+			row = append(row, n)
+		}
+		return nil
 	})
-	return n, err
+	return row, err
 }
 
 // QueryRow implements sqlstore.Querier.

@@ -61,9 +61,10 @@ func TestRoomForPostAcrossNodes(t *testing.T) {
 	want("two", "[x2]")
 }
 
-// A batch reads the room cache generation in the round trip that begins it and takes the
-// batch lock; a post whose room is cached then costs no read at all, and a batch of
-// delivery outcomes costs one round trip between BEGIN and COMMIT.
+// A batch reads the room cache generation and the endpoint version in the round trip that
+// begins it and takes the batch lock; a post whose room and routes are cached then costs no
+// read at all, and a batch of delivery outcomes costs one round trip between BEGIN and
+// COMMIT.
 func TestBatchRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -75,7 +76,13 @@ func TestBatchRoundTrips(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	post := func(tx chat.Tx) error { _, _, err := tx.RoomForPost("r"); return err }
+	post := func(tx chat.Tx) error {
+		if _, _, err := tx.RoomForPost("r"); err != nil {
+			return err
+		}
+		_, err := tx.EndpointRoutes()
+		return err
+	}
 	if err := s.Write(ctx, post); err != nil { // fills the cache
 		t.Fatal(err)
 	}
@@ -83,8 +90,8 @@ func TestBatchRoundTrips(t *testing.T) {
 	if err := s.Write(ctx, post); err != nil {
 		t.Fatal(err)
 	}
-	if sent := rt.trips(); len(sent) != 2 || !strings.Contains(sent[0], "room_cache_generation") || !strings.HasPrefix(sent[1], "COMMIT") {
-		t.Fatalf("a post with its room cached: %d round trips %q; want BEGIN with the lock and the generation, then COMMIT", len(sent), sent)
+	if sent := rt.trips(); len(sent) != 2 || !strings.Contains(sent[0], "room_cache_generation") || !strings.Contains(sent[0], "endpoint_version") || !strings.HasPrefix(sent[1], "COMMIT") {
+		t.Fatalf("a post with its room and routes cached: %d round trips %q; want BEGIN with the lock, the generation and the endpoint version, then COMMIT", len(sent), sent)
 	}
 	rt.reset()
 	if err := s.Write(ctx, func(tx chat.Tx) error { return tx.CompleteDeliveries(rs) }); err != nil {

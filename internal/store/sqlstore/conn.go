@@ -51,11 +51,11 @@ type Pipeliner interface {
 }
 
 // BeginReader is a WriterConn that runs a transaction's opening text (BEGIN, the batch
-// lock, then a SELECT of one integer) in one round trip and returns that integer: on
-// PostgreSQL the room cache generation is read with the lock instead of in a round trip of
-// its own.
+// lock, then a SELECT of one row of integers) in one round trip and returns that row: on
+// PostgreSQL the room cache generation and the endpoint version are read with the lock
+// instead of in round trips of their own.
 type BeginReader interface {
-	BeginRead(ctx context.Context, text string) (int64, error)
+	BeginRead(ctx context.Context, text string) ([]int64, error)
 }
 
 // Dialect holds what differs between database engines.

@@ -122,6 +122,11 @@ const qRoomsAgents = roomsWithAgents + `id = ANY(?)`
 // qRoomGeneration reads the room cache generation.
 const qRoomGeneration = `SELECT n FROM room_cache_generation WHERE id = 1`
 
+// qBeginReads reads, with the batch lock, the two values a batch checks its caches by: the
+// room cache generation and the endpoint version (both exact until the batch itself
+// changes them, as batches hold the lock in turn).
+const qBeginReads = `SELECT g.n, v.version FROM room_cache_generation g, endpoint_version v WHERE g.id = 1 AND v.id = 1`
+
 // RoomForPost implements chat.Tx.
 func (t *Tx) RoomForPost(id string) (chat.Room, []string, error) {
 	if t.roomData {

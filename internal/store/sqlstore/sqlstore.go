@@ -65,7 +65,7 @@ type Store struct {
 	sqlFor  map[string]string // rebound statements
 
 	begin                  string      // what starts a writer transaction (with the batch lock)
-	beginGen               bool        // begin also reads the room cache generation (BeginReader)
+	beginGen               bool        // begin also reads the room cache generation and the endpoint version (BeginReader)
 	claimFirst, claimRetry string      // delivery claims with the dialect's row locking
 	routes                 routesCache // outgoing endpoint routing table (delivery.go)
 	rooms                  roomCache   // rooms as posts read them (roomcache.go)
@@ -109,7 +109,7 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 			}
 		}
 		if s.beginGen {
-			s.begin += "; " + qRoomGeneration
+			s.begin += "; " + qBeginReads
 		}
 	}
 	s.claimFirst = strings.Replace(qClaimFirst, "{lock}", d.SkipLocked, 1)
@@ -301,17 +301,23 @@ func (s *Store) gather(batch []*writeReq) []*writeReq {
 }
 
 // opened is a writer transaction begun with the batch lock; hasGen: gen is the room cache
-// generation, read under the lock in the same round trip.
+// generation and version the endpoint version, read under the lock in the same round trip.
 type opened struct {
-	gen    int64
-	hasGen bool
+	gen, version int64
+	hasGen       bool
 }
 
 // beginBatch begins a writer transaction (with the batch lock where the dialect has one).
 func (s *Store) beginBatch(c WriterConn) (opened, error) {
 	if s.beginGen {
-		n, err := c.(BeginReader).BeginRead(s.wctx, s.begin)
-		return opened{gen: n, hasGen: true}, err
+		row, err := c.(BeginReader).BeginRead(s.wctx, s.begin)
+		if err == nil && len(row) != 2 {
+			err = fmt.Errorf("begin: read %d values, want the room cache generation and the endpoint version", len(row))
+		}
+		if err != nil {
+			return opened{}, err
+		}
+		return opened{gen: row[0], version: row[1], hasGen: true}, nil
 	}
 	return opened{}, s.raw(c, s.begin)
 }
@@ -417,6 +423,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun
 	if begun.hasGen {
 		s.rooms.atGeneration(begun.gen)
 		tx.genChecked = true
+		tx.version, tx.versionRead = begun.version, true
 		if err := s.preloadRooms(tx, batch); err != nil {
 			return abort(s.d.Retryable(err) || s.connectionFailed(err), fmt.Errorf("read rooms: %w", err))
 		}
