@@ -67,6 +67,7 @@ type BenchCmd struct {
 	BacklogWatch    time.Duration `default:"10s" help:"With --backlog: how long to watch the restarted server."`
 	CPUProfile      string        `help:"Write a CPU profile of the whole run (server and load generator) to this file."`
 	Trace           string        `help:"Write an execution trace of the whole run to this file (go tool trace)."`
+	MemProfile      string        `help:"Write an allocation profile of the whole run (go tool pprof -sample_index=alloc_space) to this file."`
 }
 
 type cliArgs struct {
@@ -162,6 +163,14 @@ func (b BenchCmd) Run(e *env) error {
 			return err
 		}
 		defer rec.stop()
+	}
+	if b.MemProfile != "" {
+		f, err := os.Create(b.MemProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		defer func() { _ = pprof.Lookup("allocs").WriteTo(f, 0) }()
 	}
 	if b.Backlog > 0 {
 		res, err := bench.Backlog(e.ctx, b.Backlog, b.BacklogWatch, e.stderr)
