@@ -14,7 +14,8 @@ import (
 // that serve requests and make deliveries, its batches take longer, everything queued
 // behind it slows, and the work per result grows: the state feeds itself. The pacer
 // measures that wait: the share of the writer's statement time (each commit excluded, its
-// flush is the disk's) in which the writer's thread was not running. Above openAbove it
+// flush is the disk's) in which the writer's thread was not running. Above openAbove in
+// two periods in a row (one noisy period must not cost a closed-loop client its rate) it
 // makes the writer gather for a short window after a batch's first request (doubling up
 // to the maximum while the shortage lasts), so the same requests cost fewer commits;
 // below closeBelow it halves the window down to none. A serial client (batches of one)
@@ -28,6 +29,7 @@ type pacer struct {
 	max    time.Duration
 	window time.Duration // the current window; 0: commit as soon as the queue is drained
 	last   int           // requests in the last batch
+	short  bool          // the last period's wait was above openAbove
 
 	// The current sample: statement wall time and thread CPU time since since.
 	since     time.Time
@@ -113,8 +115,10 @@ func (p *pacer) batchDone(n int, now time.Time) {
 
 // adjust moves the window by the share of statement time the writer waited for a CPU.
 func (p *pacer) adjust(waited float64) {
+	wasShort := p.short
+	p.short = waited > openAbove
 	switch {
-	case waited > openAbove:
+	case p.short && wasShort:
 		p.window = min(p.max, max(paceFirst, 2*p.window))
 	case waited < closeBelow:
 		if p.window /= 2; p.window < paceFirst {

@@ -28,7 +28,10 @@ func TestPacerOpensUnderCPUShortageOnly(t *testing.T) {
 	}{
 		{400 * time.Millisecond, 380 * time.Millisecond, 0, "on a CPU 95 % of the time: no window"},
 		{400 * time.Millisecond, 300 * time.Millisecond, 0, "waited 25 %: between the thresholds, stays closed"},
-		{400 * time.Millisecond, 240 * time.Millisecond, paceFirst, "waited 40 %: opens"},
+		{400 * time.Millisecond, 240 * time.Millisecond, 0, "waited 40 % once: not yet"},
+		{400 * time.Millisecond, 360 * time.Millisecond, 0, "waited 10 %: the shortage did not last"},
+		{400 * time.Millisecond, 240 * time.Millisecond, 0, "waited 40 %: once again"},
+		{400 * time.Millisecond, 240 * time.Millisecond, paceFirst, "twice in a row: opens"},
 		{400 * time.Millisecond, 240 * time.Millisecond, 2 * paceFirst, "still short: doubles"},
 		{400 * time.Millisecond, 240 * time.Millisecond, 4 * paceFirst, "doubles to the maximum"},
 		{400 * time.Millisecond, 240 * time.Millisecond, 4 * paceFirst, "never past the maximum"},
@@ -52,6 +55,7 @@ func TestPacerOpensUnderCPUShortageOnly(t *testing.T) {
 func TestPacerReconsidersOncePerPeriod(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	p := &pacer{max: 2 * time.Millisecond, since: now, clock: func() time.Duration { return 0 }}
+	p.short = true       // the period before was short of CPU too
 	p.wall = time.Second // all of it waiting for a CPU
 	p.batchDone(2, now.Add(pacePeriod-time.Nanosecond))
 	if p.window != 0 || p.wall != time.Second {
