@@ -145,6 +145,9 @@ type PhaseResult struct {
 	CommitsPerSec     float64 `json:"commits_per_sec"`
 	RequestsPerCommit float64 `json:"write_requests_per_commit"`
 	WriterBusy        float64 `json:"writer_busy"` // seconds of writing per second, all writers
+	// CommitWindowMS is the commit window a writer had open when the load ended (SQLite
+	// opens one while its writer waits for a CPU).
+	CommitWindowMS float64 `json:"commit_window_ms"`
 	// Open-loop runs: posts due in the measured window, how late the generator sent them
 	// (its own lag, included in every latency above), and the delivery verdict.
 	Offered  int64    `json:"offered_posts,omitempty"`
@@ -565,11 +568,11 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	}
 	measuring.Store(true)
 	d0, cpu0 := received(), cpuTime()
-	commits0, reqs0, busy0 := commitStats(ctx, client, nodeURLs)
+	c0 := commitStats(ctx, client, nodeURLs)
 	watch(measureTo, "run", nil)
 	measuring.Store(false)
 	d1, t1, cpu1 := received(), time.Now(), cpuTime()
-	commits1, reqs1, busy1 := commitStats(ctx, client, nodeURLs)
+	c1 := commitStats(ctx, client, nodeURLs)
 	sample(t1, "run")
 	endOfLoad := last
 	if c.Rate <= 0 {
@@ -595,11 +598,12 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	res.PostLatency = plat.Summary()
 	res.DeliveriesPerSec = float64(d1-d0) / elapsed
 	res.CPUCores = (cpu1 - cpu0).Seconds() / elapsed
-	res.CommitsPerSec = (commits1 - commits0) / elapsed
-	res.WriterBusy = (busy1 - busy0) / elapsed
-	if commits1 > commits0 {
-		res.RequestsPerCommit = (reqs1 - reqs0) / (commits1 - commits0)
+	res.CommitsPerSec = (c1.commits - c0.commits) / elapsed
+	res.WriterBusy = (c1.busy - c0.busy) / elapsed
+	if c1.commits > c0.commits {
+		res.RequestsPerCommit = (c1.requests - c0.requests) / (c1.commits - c0.commits)
 	}
+	res.CommitWindowMS = c1.window * 1000
 	if c.Rate > 0 {
 		res.Offered = offeredMeasured
 		l := lag.Summary()

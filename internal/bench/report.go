@@ -52,7 +52,11 @@ func WriteTable(w io.Writer, r Result) {
 		fmt.Fprintf(w, "  %-37s %s\n", "errors by status", strings.Join(errs, " "))
 		fmt.Fprintf(w, "  %-37s %.0f MiB\n", "peak RSS (server + load)", p.RSSMiB)
 		fmt.Fprintf(w, "  %-37s %.2f cores\n", "CPU used (server + load)", p.CPUCores)
-		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s, summed over the writers)\n", "commits", p.CommitsPerSec, p.RequestsPerCommit, p.WriterBusy)
+		window := ""
+		if p.CommitWindowMS > 0 {
+			window = fmt.Sprintf("; commit window %.1f ms at the end of the load", p.CommitWindowMS)
+		}
+		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s, summed over the writers%s)\n", "commits", p.CommitsPerSec, p.RequestsPerCommit, p.WriterBusy, window)
 		if p.Verdict.Text != "" {
 			fmt.Fprintf(w, "  %s\n", p.Verdict.Text)
 		}

@@ -8,10 +8,17 @@ import (
 	"strings"
 )
 
+// commitSample is what commitStats reads from the nodes' metrics.
+type commitSample struct {
+	commits, requests, busy float64 // summed over the nodes
+	window                  float64 // the longest commit window open on a node (seconds)
+}
+
 // commitStats reads, from each node's /metrics, how many write transactions it has
-// committed, how many write requests they held (the group-commit histogram) and the
-// seconds its writers spent on them.
-func commitStats(ctx context.Context, client *http.Client, urls []string) (commits, requests, busy float64) {
+// committed, how many write requests they held (the group-commit histogram), the seconds
+// its writers spent on them and the commit window its writer has open.
+func commitStats(ctx context.Context, client *http.Client, urls []string) commitSample {
+	var c commitSample
 	for _, u := range urls {
 		req, err := http.NewRequestWithContext(ctx, "GET", u+"/metrics", nil)
 		if err != nil {
@@ -33,14 +40,16 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) (commi
 			}
 			switch name {
 			case "chathooks_store_commit_batch_size_count":
-				commits += f
+				c.commits += f
 			case "chathooks_store_commit_batch_size_sum":
-				requests += f
+				c.requests += f
 			case "chathooks_store_commit_duration_seconds_sum":
-				busy += f
+				c.busy += f
+			case "chathooks_store_commit_window_seconds":
+				c.window = max(c.window, f)
 			}
 		}
 		resp.Body.Close()
 	}
-	return commits, requests, busy
+	return c
 }
