@@ -16,3 +16,17 @@ func RoomOf(ctx context.Context) string {
 	id, _ := ctx.Value(roomHintKey{}).(string)
 	return id
 }
+
+type unwaitedKey struct{}
+
+// Unwaited marks a write whose latency nobody waits on (the delivery engine recording
+// outcomes): a store may hold it a moment to commit it with others.
+func Unwaited(ctx context.Context) context.Context {
+	return context.WithValue(ctx, unwaitedKey{}, true)
+}
+
+// IsUnwaited reports whether a write was marked by Unwaited.
+func IsUnwaited(ctx context.Context) bool {
+	v, _ := ctx.Value(unwaitedKey{}).(bool)
+	return v
+}

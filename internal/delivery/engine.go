@@ -929,7 +929,7 @@ func (e *Engine) flush(batch []result) {
 	}
 	var err error
 	for attempt := range 3 {
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		ctx, cancel := context.WithTimeout(chat.Unwaited(context.Background()), 30*time.Second)
 		err = e.o.Store.Write(ctx, func(tx chat.Tx) error {
 			if len(release) > 0 {
 				if err := tx.ReleaseDeliveries(e.owner, release); err != nil {

@@ -157,5 +157,5 @@ func Open(ctx context.Context, dir string, o Options) (*sqlstore.Store, error) {
 	rdb.SetConnMaxIdleTime(0)
 	read := sqlstore.NewDBQuerier(rdb)
 	closeDBs := func() error { return errors.Join(read.Close(), rdb.Close(), ckpt.close(), wdb.Close()) }
-	return sqlstore.New(Dialect, read, []sqlstore.WriterConn{sqlstore.NewConnWriter(conn)}, closeDBs, o.Options), nil
+	return sqlstore.New(Dialect, read, []sqlstore.WriterConn{newNativeWriter(conn)}, closeDBs, o.Options), nil
 }

@@ -12,11 +12,14 @@ import (
 func sample(p *pacer, now *time.Time, wall, cpu time.Duration) time.Duration {
 	p.wall, p.cpu = wall, cpu
 	*now = now.Add(pacePeriod)
-	p.batchDone(2, *now)
+	p.batchDone(two, *now)
 	return p.window
 }
 
-func TestPacerOpensUnderCPUShortageOnly(t *testing.T) {
+// two is a batch of two waited-on requests.
+var two = []*writeReq{{}, {}}
+
+func TestPacerOpensUnderCPUShortage(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	var told []time.Duration
 	p := &pacer{max: 2 * time.Millisecond, since: now, clock: func() time.Duration { return 0 },
@@ -36,9 +39,8 @@ func TestPacerOpensUnderCPUShortageOnly(t *testing.T) {
 		{400 * time.Millisecond, 240 * time.Millisecond, 4 * paceFirst, "doubles to the maximum"},
 		{400 * time.Millisecond, 240 * time.Millisecond, 4 * paceFirst, "never past the maximum"},
 		{400 * time.Millisecond, 300 * time.Millisecond, 4 * paceFirst, "waited 25 %: between the thresholds, stays open"},
-		{40 * time.Millisecond, 0, 4 * paceFirst, "too little statement time to judge"},
 		{400 * time.Millisecond, 360 * time.Millisecond, 2 * paceFirst, "waited 10 %: halves"},
-		{400 * time.Millisecond, 360 * time.Millisecond, paceFirst, "halves again"},
+		{40 * time.Millisecond, 0, paceFirst, "too little statement time to judge: a quiet writer halves too"},
 		{400 * time.Millisecond, 360 * time.Millisecond, 0, "closes below the first window"},
 	}
 	for i, s := range steps {
@@ -52,18 +54,52 @@ func TestPacerOpensUnderCPUShortageOnly(t *testing.T) {
 	}
 }
 
+// A busy writer whose batches carry unwaited writes (delivery outcomes) opens the window
+// even when it gets its CPU; a busy writer of waited-on writes only does not.
+func TestPacerOpensForBusyUnwaitedWrites(t *testing.T) {
+	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
+	p := &pacer{max: 2 * time.Millisecond, since: now, clock: func() time.Duration { return 0 }}
+	period := func(busy time.Duration, batch []*writeReq) time.Duration {
+		p.wall, p.cpu = 200*time.Millisecond, 190*time.Millisecond // on a CPU 95 % of the time
+		p.batch0 = now
+		now = now.Add(pacePeriod)
+		p.busy = busy - now.Sub(p.batch0) // batchDone adds this batch's time
+		p.batchDone(batch, now)
+		return p.window
+	}
+	outcome := []*writeReq{{}, {unwaited: true}}
+	steps := []struct {
+		busy  time.Duration
+		batch []*writeReq
+		want  time.Duration
+		why   string
+	}{
+		{450 * time.Millisecond, two, 0, "busy 90 %, nothing unwaited: no window"},
+		{450 * time.Millisecond, outcome, paceFirst, "busy 90 % with outcomes: opens"},
+		{420 * time.Millisecond, outcome, 2 * paceFirst, "busy 84 %: doubles"},
+		{300 * time.Millisecond, outcome, 2 * paceFirst, "busy 60 %: holds"},
+		{200 * time.Millisecond, outcome, paceFirst, "busy 40 %: halves"},
+		{450 * time.Millisecond, two, 0, "no outcomes any more: closes"},
+	}
+	for i, s := range steps {
+		if got := period(s.busy, s.batch); got != s.want {
+			t.Fatalf("step %d (%s): window %v, want %v", i, s.why, got, s.want)
+		}
+	}
+}
+
 func TestPacerReconsidersOncePerPeriod(t *testing.T) {
 	now := time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
 	p := &pacer{max: 2 * time.Millisecond, since: now, clock: func() time.Duration { return 0 }}
 	p.short = true       // the period before was short of CPU too
 	p.wall = time.Second // all of it waiting for a CPU
-	p.batchDone(2, now.Add(pacePeriod-time.Nanosecond))
+	p.batchDone(two, now.Add(pacePeriod-time.Nanosecond))
 	if p.window != 0 || p.wall != time.Second {
 		t.Fatalf("reconsidered before the period ended: window %v, sample %v", p.window, p.wall)
 	}
-	p.batchDone(2, now.Add(pacePeriod))
-	if p.window != paceFirst || p.wall != 0 || p.cpu != 0 {
-		t.Fatalf("after the period: window %v, sample %v/%v (want a new sample)", p.window, p.wall, p.cpu)
+	p.batchDone(two, now.Add(pacePeriod))
+	if p.window != paceFirst || p.wall != 0 || p.cpu != 0 || p.busy != 0 || p.unwaited {
+		t.Fatalf("after the period: window %v, sample %v/%v/%v (want a new sample)", p.window, p.wall, p.cpu, p.busy)
 	}
 }
 

@@ -78,10 +78,12 @@ type Store struct {
 type writeReq struct {
 	ctx  context.Context
 	room string // the room a post names (chat.RoomOf), read ahead for the batch
-	fn   func(chat.Tx) error
-	err  error
-	skip bool // answered (err is final) within the current batch: not run again
-	done chan struct{}
+	// unwaited: nobody waits on this write's latency (chat.Unwaited): the pacer counts them
+	unwaited bool
+	fn       func(chat.Tx) error
+	err      error
+	skip     bool // answered (err is final) within the current batch: not run again
+	done     chan struct{}
 }
 
 var reqPool = sync.Pool{New: func() any { return &writeReq{done: make(chan struct{}, 1)} }}
@@ -209,7 +211,7 @@ func (s *Store) Queued() int { return len(s.reqs) }
 // returns once that transaction is durable.
 func (s *Store) Write(ctx context.Context, fn func(chat.Tx) error) error {
 	r := reqPool.Get().(*writeReq)
-	r.ctx, r.fn, r.err, r.room = ctx, fn, nil, chat.RoomOf(ctx)
+	r.ctx, r.fn, r.err, r.room, r.unwaited = ctx, fn, nil, chat.RoomOf(ctx), chat.IsUnwaited(ctx)
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()
@@ -382,7 +384,7 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 		}
 		break
 	}
-	pace.batchDone(len(batch), time.Now())
+	pace.batchDone(batch, time.Now())
 	if s.opts.ObserveBatch != nil {
 		s.opts.ObserveBatch(len(batch), time.Since(start))
 	}

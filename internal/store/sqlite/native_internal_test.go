@@ -1,0 +1,80 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/ncruces/go-sqlite3"
+
+	"github.com/chathooks/chathooks/internal/chat"
+)
+
+// openNative opens a database file with one writer connection wrapped as the store wraps it.
+func openNative(t *testing.T) *nativeWriter {
+	t.Helper()
+	db, err := sql.Open("sqlite3", dsn(filepath.Join(t.TempDir(), "n.db"), writerConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := newNativeWriter(conn)
+	t.Cleanup(func() { w.Close() })
+	return w
+}
+
+type label string // a named string type, as the domain's statuses are
+
+// The writer's statements that return no rows run on the driver's own statements, and
+// each run starts the statement's instruction count from zero, so a short statement never
+// reaches the driver's progress handler (which yields the goroutine every 16th call).
+func TestNativeWriterResetsEachStatementsCount(t *testing.T) {
+	ctx := context.Background()
+	w := openNative(t)
+	if _, err := w.Exec(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, n INTEGER, at TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	const q = `INSERT INTO t (name, n) VALUES (?, ?)`
+	for i := range 2000 {
+		if n, err := w.Exec(ctx, q, label("x"), i); err != nil || n != 1 {
+			t.Fatalf("insert %d: %d rows, %v", i, n, err)
+		}
+	}
+	var steps int
+	if err := w.conn.Raw(func(any) error {
+		st := w.stmts[q]
+		if st == nil {
+			t.Fatal("the insert did not run on a driver statement")
+		}
+		steps = st.Status(sqlite3.STMTSTATUS_VM_STEP, false)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if steps != 0 {
+		t.Fatalf("the statement's instruction count is %d after 2,000 runs; want it reset after each", steps)
+	}
+	// Rows affected, a named type bound as text, and what bind does not take (a time)
+	// going through database/sql.
+	if n, err := w.Exec(ctx, `UPDATE t SET n = n + 1 WHERE name = ? AND n < 3`, label("x")); err != nil || n != 3 {
+		t.Fatalf("update: %d rows, %v", n, err)
+	}
+	if n, err := w.Exec(ctx, `UPDATE t SET at = ? WHERE id = 1`, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)); err != nil || n != 1 {
+		t.Fatalf("update with a time: %d rows, %v", n, err)
+	}
+	var at string
+	var n int
+	if err := w.QueryRow(ctx, `SELECT at, (SELECT count(*) FROM t WHERE name = 'x') FROM t WHERE id = 1`).Scan(&at, &n); err != nil || at == "" || n != 2000 {
+		t.Fatalf("read back: %q %d %v", at, n, err)
+	}
+	// A constraint error comes back as the driver's error, as through database/sql.
+	if _, err := w.Exec(ctx, `INSERT INTO t (id, name) VALUES (?, ?)`, 1, "dup"); Dialect.Classify(err) != chat.CodeAlreadyExists {
+		t.Fatalf("duplicate key: %v (class %q)", err, Dialect.Classify(err))
+	}
+}
