@@ -25,8 +25,16 @@ import (
 // With a window the writer gathers for a short time after a batch's first request
 // (doubling up to the maximum while a sign lasts), so the same requests cost fewer
 // commits; once neither sign is seen (the wait below closeBelow, and no unwaited writes
-// or the writer busy less than busyBelow) it halves the window down to none. A serial client (batches of one) never
-// waits: the window applies only after a batch of more than one request.
+// or the writer busy less than busyBelow) it halves the window down to none. A serial
+// client (batches of one) never waits: the window applies only after a batch of more than
+// one request. (On SQLite the writer's statements no longer yield their CPU inside the
+// driver, see sqlite's nativeWriter, so the first sign now shows only a machine short of
+// CPU for other reasons; the second is the one deliveries raise.)
+//
+// A pacer belongs to one writer goroutine; nothing else touches it. The writer is locked
+// to its OS thread while it runs a batch (begin to batchDone), so that the thread's CPU
+// clock is the writer's; between batches it is not, so waking it costs no thread
+// hand-over.
 type pacer struct {
 	max    time.Duration
 	window time.Duration // the current window; 0: commit as soon as the queue is drained
@@ -136,8 +144,8 @@ func (p *pacer) batchDone(batch []*writeReq, now time.Time) {
 }
 
 // adjust moves the window by the share of statement time the writer waited for a CPU
-// (negative: not judged) and the share of the period it was busy with batches that held
-// unwaited writes (0: none).
+// (negative: not judged) and the share of the period it spent inside batches, counted only
+// when it wrote something unwaited in the period (0 otherwise).
 func (p *pacer) adjust(waited, busy float64) {
 	wasShort := p.short
 	p.short = waited > openAbove
