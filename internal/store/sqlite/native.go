@@ -22,7 +22,7 @@ import (
 // yields the goroutine (runtime.Gosched). With the cores saturated each yield left the
 // writer a millisecond or more at the back of the run queue — most of the time it waited
 // for a CPU. Resetting a statement's instruction count after each execution keeps a
-// statement of fewer than 1,000 instructions (every statement of a post or an outcome)
+// statement of fewer than 1,000 instructions (an outcome's, a post's to a dozen endpoints)
 // from ever reaching the handler. database/sql's prepared statements cannot be reached to
 // reset them, so these run here; they also skip database/sql's argument conversion.
 //
