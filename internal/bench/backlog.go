@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/chathooks/chathooks/internal/app"
@@ -43,7 +42,7 @@ func Backlog(ctx context.Context, n int, watch time.Duration, progress io.Writer
 		return res, err
 	}
 	defer os.RemoveAll(dir)
-	recv, err := StartReceiver("ok", 0, &sync.Map{}, &Latencies{})
+	recv, err := StartReceiver("ok", 0, &SendTimes{}, &Latencies{})
 	if err != nil {
 		return res, err
 	}

@@ -341,7 +341,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	a := api{base: srv.URL(), token: token, client: client}
 
 	// Receivers and endpoints.
-	var sent sync.Map
+	var sent SendTimes
 	var dlat Latencies
 	failing := int(math.Round(float64(c.Endpoints) * c.FailureShare))
 	var receivers []*Receiver
@@ -419,7 +419,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		buf = strconv.AppendInt(buf, n, 10)
 		buf = append(buf, `; disk usage 91% on host-42:/var, see runbook"}`...)
 		if measured {
-			sent.Store(strconv.FormatInt(n, 10), from)
+			sent.Store(uint64(n), from)
 		}
 		sentPosts.Add(1)
 		resp, err := client.Post(s.url, "application/json", bytes.NewReader(buf))
