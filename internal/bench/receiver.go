@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -64,24 +63,29 @@ func (s *SendTimes) Load(token uint64) (time.Time, bool) {
 	return time.Unix(0, ns), ok
 }
 
-// postToken finds the token the load generator puts in every post's text ("chbench:N;"),
+// postToken finds the number the load generator puts in every post's text ("chbench:N;"),
 // stored with the post's send time before it is sent (a delivery can beat the post's own
-// response); nil if there is none.
-func postToken(body []byte) []byte {
+// response); false if there is none.
+func postToken(body []byte) (uint64, bool) {
 	const mark = "chbench:"
 	i := bytes.Index(body, []byte(mark))
 	if i < 0 {
-		return nil
+		return 0, false
 	}
-	digits := body[i+len(mark):]
-	n := 0
-	for n < len(digits) && digits[n] >= '0' && digits[n] <= '9' {
-		n++
+	var n uint64
+	digits := 0
+	for _, c := range body[i+len(mark):] {
+		switch {
+		case c >= '0' && c <= '9' && digits < 19:
+			n = 10*n + uint64(c-'0')
+			digits++
+		case c == ';' && digits > 0:
+			return n, true
+		default:
+			return 0, false
+		}
 	}
-	if n == 0 || n == len(digits) || digits[n] != ';' {
-		return nil
-	}
-	return digits[:n]
+	return 0, false
 }
 
 // StartReceiver listens on 127.0.0.1:0.
@@ -142,11 +146,9 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	// The latency is recorded before the delivery is counted: the run reads the latencies
 	// once the count says everything arrived.
-	if tok := postToken(body); tok != nil {
-		if n, err := strconv.ParseUint(string(tok), 10, 64); err == nil {
-			if t, ok := r.sent.Load(n); ok {
-				r.lat.Add(now.Sub(t))
-			}
+	if tok, ok := postToken(body); ok {
+		if t, ok := r.sent.Load(tok); ok {
+			r.lat.Add(now.Sub(t))
 		}
 	}
 	r.got.Add(1)
