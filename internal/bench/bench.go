@@ -146,7 +146,7 @@ type PhaseResult struct {
 	RequestsPerCommit float64 `json:"write_requests_per_commit"`
 	WriterBusy        float64 `json:"writer_busy"` // seconds of writing per second, all writers
 	// CommitWindowMS is the commit window a writer had open when the load ended (SQLite
-	// opens one while its writer waits for a CPU).
+	// opens one while its writer is busy recording delivery outcomes or short of CPU).
 	CommitWindowMS float64 `json:"commit_window_ms"`
 	// Open-loop runs: posts due in the measured window, how late the generator sent them
 	// (its own lag, included in every latency above), and the delivery verdict.

@@ -33,11 +33,11 @@ type Options struct {
 	ReadConns int
 }
 
-// CommitWindow is the longest the writer gathers requests for one commit while it is
-// short of CPU (sqlstore.Options.CommitWindow). Each commit costs CPU of its own (the log
-// written and flushed with synchronous=FULL, SQLite's commit work); with the cores
-// saturated, fewer commits leave the CPU to the work itself. Measured on 2 cores: 2 ms
-// let deliveries keep up where they fell behind, 1 ms did less.
+// CommitWindow is the longest the writer gathers requests for one commit while it is busy
+// recording delivery outcomes or short of CPU (sqlstore.Options.CommitWindow). Each commit
+// costs CPU of its own (the log written and flushed with synchronous=FULL, SQLite's commit
+// work); with the cores saturated, fewer commits leave the CPU to the work itself.
+// Measured on 2 cores: 2 ms let deliveries keep up where they fell behind, 1 ms did less.
 const CommitWindow = 2 * time.Millisecond
 
 // Dialect is SQLite's.

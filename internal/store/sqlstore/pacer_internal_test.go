@@ -61,9 +61,8 @@ func TestPacerOpensForBusyUnwaitedWrites(t *testing.T) {
 	p := &pacer{max: 2 * time.Millisecond, since: now, clock: func() time.Duration { return 0 }}
 	period := func(busy time.Duration, batch []*writeReq) time.Duration {
 		p.wall, p.cpu = 200*time.Millisecond, 190*time.Millisecond // on a CPU 95 % of the time
-		p.batch0 = now
 		now = now.Add(pacePeriod)
-		p.busy = busy - now.Sub(p.batch0) // batchDone adds this batch's time
+		p.busy, p.batch0 = busy, now // the period's batches, the last one ending as it began
 		p.batchDone(batch, now)
 		return p.window
 	}

@@ -35,7 +35,7 @@ type Options struct {
 	// NodeID identifies this process in commit notifications (dialects with NotifyChannel).
 	NodeID string
 	// CommitWindow, if positive, is the longest a writer gathers after a batch's first
-	// request while it is short of CPU (see pacer); 0: never.
+	// request while commits cost more than they buy (see pacer); 0: never.
 	CommitWindow time.Duration
 	// ObserveWindow, if set, is told each new commit window (from the writer goroutine).
 	ObserveWindow func(time.Duration)
