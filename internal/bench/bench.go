@@ -57,6 +57,10 @@ type Config struct {
 	// Rate > 0 selects open-loop load: Rate posts/s offered evenly over time and rooms.
 	Rate     float64   `json:"rate,omitempty"`
 	Progress io.Writer `json:"-"`
+	// Measure, if set, is called when the main run's measured window opens and the
+	// function it returns when the window closes (profiles of the load alone, without
+	// set-up, warm-up, drain or the comparison run).
+	Measure func() (stop func()) `json:"-"`
 }
 
 func (c *Config) defaults() {
@@ -197,6 +201,7 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		fmt.Fprintln(c.Progress, "comparison run: all endpoints healthy...")
 		hc := c
 		hc.FailureShare = 0
+		hc.Measure = nil
 		h, err := runOnce(ctx, hc)
 		if err != nil {
 			return res, err
@@ -566,11 +571,16 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	for _, n := range nodes {
 		nodeURLs = append(nodeURLs, n.URL())
 	}
+	stopMeasure := func() {}
+	if c.Measure != nil {
+		stopMeasure = c.Measure()
+	}
 	measuring.Store(true)
 	d0, cpu0 := received(), cpuTime()
 	c0 := commitStats(ctx, client, nodeURLs)
 	watch(measureTo, "run", nil)
 	measuring.Store(false)
+	stopMeasure()
 	d1, t1, cpu1 := received(), time.Now(), cpuTime()
 	c1 := commitStats(ctx, client, nodeURLs)
 	sample(t1, "run")

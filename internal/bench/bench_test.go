@@ -15,12 +15,27 @@ import (
 func TestBenchSmoke(t *testing.T) {
 	t.Parallel()
 	var progress, table bytes.Buffer
+	// The measured window opens once, in the main run (after the comparison run), and
+	// closes before the drain.
+	var opened, closed int
+	var atOpen, atClose string
 	res, err := bench.Run(context.Background(), bench.Config{
 		DataDir: t.TempDir(), Duration: 1500 * time.Millisecond, Rooms: 60, RoomRate: 1, Concurrency: 8,
 		Endpoints: 2, FailureShare: 0.5, FailureMode: "blackhole", Drain: 20 * time.Second, Progress: &progress,
+		Measure: func() func() {
+			opened++
+			atOpen = progress.String()
+			return func() { closed++; atClose = progress.String() }
+		},
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if opened != 1 || closed != 1 {
+		t.Fatalf("measured window opened %d and closed %d times", opened, closed)
+	}
+	if !strings.Contains(atOpen, "run...\n") || strings.Contains(atClose[len(atOpen):], "drain") {
+		t.Fatalf("measured window not around the main run's load:\nat open:\n%s\nat close:\n%s", atOpen, atClose)
 	}
 	for _, p := range []bench.PhaseResult{*res.Healthy, res.Run} {
 		if p.Accepted == 0 || p.PostLatency.Count == 0 {

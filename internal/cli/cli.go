@@ -65,8 +65,8 @@ type BenchCmd struct {
 	JSON            string        `help:"Also write the result as JSON to this file ('-' for stdout)."`
 	Backlog         int           `help:"Instead: seed this many pending deliveries, restart a server process on them, and measure time to first delivery and peak RSS."`
 	BacklogWatch    time.Duration `default:"10s" help:"With --backlog: how long to watch the restarted server."`
-	CPUProfile      string        `help:"Write a CPU profile of the whole run (server and load generator) to this file."`
-	Trace           string        `help:"Write an execution trace of the whole run to this file (go tool trace)."`
+	CPUProfile      string        `help:"Write a CPU profile of the measured load (server and load generator) to this file."`
+	Trace           string        `help:"Write an execution trace of the measured load to this file (go tool trace)."`
 	MemProfile      string        `help:"Write an allocation profile of the whole run (go tool pprof -sample_index=alloc_space) to this file."`
 }
 
@@ -146,6 +146,9 @@ func (b BenchCmd) Run(e *env) error {
 	if b.Rate < 0 {
 		return errors.New("--rate must not be negative")
 	}
+	// Profiles and the trace cover the measured window of the load only (with --backlog,
+	// the whole command); the allocation profile counts from the start of the process.
+	var recorders []func() (stop func())
 	for _, rec := range []struct {
 		path  string
 		start func(io.Writer) error
@@ -159,10 +162,24 @@ func (b BenchCmd) Run(e *env) error {
 			return err
 		}
 		defer f.Close()
-		if err := rec.start(f); err != nil {
-			return err
+		recorders = append(recorders, func() func() {
+			if err := rec.start(f); err != nil {
+				fmt.Fprintf(e.stderr, "chathooks: %s: %v\n", rec.path, err)
+				return func() {}
+			}
+			return rec.stop
+		})
+	}
+	measure := func() (stop func()) {
+		var stops []func()
+		for _, start := range recorders {
+			stops = append(stops, start())
 		}
-		defer rec.stop()
+		return func() {
+			for _, s := range stops {
+				s()
+			}
+		}
 	}
 	if b.MemProfile != "" {
 		f, err := os.Create(b.MemProfile)
@@ -173,6 +190,7 @@ func (b BenchCmd) Run(e *env) error {
 		defer func() { _ = pprof.Lookup("allocs").WriteTo(f, 0) }()
 	}
 	if b.Backlog > 0 {
+		defer measure()()
 		res, err := bench.Backlog(e.ctx, b.Backlog, b.BacklogWatch, e.stderr)
 		if err != nil {
 			return err
@@ -184,7 +202,7 @@ func (b BenchCmd) Run(e *env) error {
 		DatabaseURL: b.DatabaseURL, Duration: b.Duration, Warmup: b.Warmup, Rooms: b.Rooms, RoomRate: b.RoomRate, NoRoomLimit: b.NoRoomLimit,
 		Concurrency: b.Concurrency, Endpoints: b.Endpoints, ReceiverLatency: b.ReceiverLatency,
 		FailureShare: b.FailureShare, FailureMode: b.FailureMode, Baseline: b.Baseline, Drain: b.Drain, Progress: e.stderr,
-		Nodes: b.Nodes, Rate: b.Rate,
+		Nodes: b.Nodes, Rate: b.Rate, Measure: measure,
 	})
 	if err != nil {
 		return err
