@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -75,6 +76,77 @@ func TestNativeWriterResetsEachStatementsCount(t *testing.T) {
 	}
 	// A constraint error comes back as the driver's error, as through database/sql.
 	if _, err := w.Exec(ctx, `INSERT INTO t (id, name) VALUES (?, ?)`, 1, "dup"); Dialect.Classify(err) != chat.CodeAlreadyExists {
+		t.Fatalf("duplicate key: %v (class %q)", err, Dialect.Classify(err))
+	}
+}
+
+// One-row reads run on the driver's statements too, with database/sql's conversions into
+// each destination, its errors for NULL and for no row, and database/sql behind it for
+// destinations they do not take.
+func TestNativeWriterReadsOneRow(t *testing.T) {
+	ctx := context.Background()
+	w := openNative(t)
+	if _, err := w.Exec(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT, n INTEGER, f REAL, b BLOB, v)`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.Exec(ctx, `INSERT INTO t VALUES (1, '42', 7, 1.5, x'00ff', NULL)`); err != nil {
+		t.Fatal(err)
+	}
+	const q = `SELECT name, n, f, b, v, n, name, n > 100 FROM t WHERE id = ?`
+	for range 2000 {
+		var (
+			name    string
+			n       int64
+			f       float64
+			b       []byte
+			v       sql.NullString
+			nText   string
+			nameInt int
+			flag    bool
+		)
+		if err := w.QueryRow(ctx, q, 1).Scan(&name, &n, &f, &b, &v, &nText, &nameInt, &flag); err != nil {
+			t.Fatal(err)
+		}
+		if name != "42" || n != 7 || f != 1.5 || string(b) != "\x00\xff" || v.Valid || nText != "7" || nameInt != 42 || flag {
+			t.Fatalf("got %q %d %v %x %+v %q %d %v", name, n, f, b, v, nText, nameInt, flag)
+		}
+	}
+	var steps int
+	if err := w.conn.Raw(func(any) error {
+		st := w.stmts[q]
+		if st == nil {
+			t.Fatal("the read did not run on a driver statement")
+		}
+		steps = st.Status(sqlite3.STMTSTATUS_VM_STEP, false)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if steps != 0 {
+		t.Fatalf("the read's instruction count is %d after 2,000 runs; want it reset after each", steps)
+	}
+	var s string
+	if err := w.QueryRow(ctx, `SELECT v FROM t WHERE id = 1`).Scan(&s); err == nil {
+		t.Fatal("NULL scanned into a string without an error")
+	}
+	if err := w.QueryRow(ctx, `SELECT name FROM t WHERE id = ?`, 2).Scan(&s); !errors.Is(err, sql.ErrNoRows) {
+		t.Fatalf("no row: %v", err)
+	}
+	if err := w.QueryRow(ctx, `SELECT name, n FROM t WHERE id = 1`).Scan(&s); err == nil {
+		t.Fatal("two columns scanned into one destination without an error")
+	}
+	// A destination the native path does not take: the statement runs once, through
+	// database/sql.
+	var small int32
+	if err := w.QueryRow(ctx, `UPDATE t SET n = n + 1 WHERE id = 1 RETURNING n`).Scan(&small); err != nil || small != 8 {
+		t.Fatalf("int32 through database/sql: %d, %v", small, err)
+	}
+	// A write that returns its row, and a constraint error from it.
+	var n int64
+	if err := w.QueryRow(ctx, `UPDATE t SET n = n + 1 WHERE id = 1 RETURNING n`).Scan(&n); err != nil || n != 9 {
+		t.Fatalf("update returning: %d, %v", n, err)
+	}
+	if err := w.QueryRow(ctx, `INSERT INTO t (id) VALUES (1) RETURNING id`).Scan(&n); Dialect.Classify(err) != chat.CodeAlreadyExists {
 		t.Fatalf("duplicate key: %v (class %q)", err, Dialect.Classify(err))
 	}
 }
