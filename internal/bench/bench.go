@@ -152,6 +152,10 @@ type PhaseResult struct {
 	// CommitWindowMS is the commit window a writer had open when the load ended (SQLite
 	// opens one while its writer is busy recording delivery outcomes or short of CPU).
 	CommitWindowMS float64 `json:"commit_window_ms"`
+	// ServerPostMS is the server's mean time on a post (request read to answer written,
+	// from its metrics): the rest of the post latency is the network stack, the load
+	// generator and waits for a CPU on either side.
+	ServerPostMS float64 `json:"server_post_ms"`
 	// Open-loop runs: posts due in the measured window, how late the generator sent them
 	// (its own lag, included in every latency above), and the delivery verdict.
 	Offered  int64    `json:"offered_posts,omitempty"`
@@ -614,6 +618,9 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		res.RequestsPerCommit = (c1.requests - c0.requests) / (c1.commits - c0.commits)
 	}
 	res.CommitWindowMS = c1.window * 1000
+	if n := c1.posts - c0.posts; n > 0 {
+		res.ServerPostMS = (c1.postSecs - c0.postSecs) / n * 1000
+	}
 	if c.Rate > 0 {
 		res.Offered = offeredMeasured
 		l := lag.Summary()

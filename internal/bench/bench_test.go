@@ -100,6 +100,10 @@ func TestBenchRateSmoke(t *testing.T) {
 	if p.ExpectedDeliveries != 2*p.Accepted || p.Delivered != p.ExpectedDeliveries || int64(p.DeliveryLatency.Count) != p.Delivered || p.Duplicates != 0 {
 		t.Fatalf("delivered %d of %d (latencies %d, duplicates %d)", p.Delivered, p.ExpectedDeliveries, p.DeliveryLatency.Count, p.Duplicates)
 	}
+	// The server's own time on a post, from its metrics, is part of what the client saw.
+	if p.ServerPostMS <= 0 || p.ServerPostMS > p.PostLatency.Max {
+		t.Fatalf("server time on a post %.3f ms, post latency %+v", p.ServerPostMS, p.PostLatency)
+	}
 	if p.SendLag == nil || p.SendLag.Count != int(p.Offered) || p.PostLatency.Max < p.SendLag.Max {
 		t.Fatalf("send lag %+v, post latency %+v", p.SendLag, p.PostLatency)
 	}
@@ -120,7 +124,7 @@ func TestBenchRateSmoke(t *testing.T) {
 		t.Fatalf("verdict %+v", p.Verdict)
 	}
 	bench.WriteTable(&table, res)
-	for _, want := range []string{"offered posts (open loop)", "post→receiver latency from due time", "generator lag", "backlog", p.Verdict.Text} {
+	for _, want := range []string{"offered posts (open loop)", "post→receiver latency from due time", "generator lag", "backlog", "in the server's handler", p.Verdict.Text} {
 		if !strings.Contains(table.String(), want) {
 			t.Fatalf("table lacks %q:\n%s", want, table.String())
 		}

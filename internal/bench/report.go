@@ -38,6 +38,9 @@ func WriteTable(w io.Writer, r Result) {
 			fmt.Fprintf(w, "  %-37s p50 %6.2f  p90 %6.2f  p99 %6.2f  max %7.2f ms\n", "generator lag (sent − due)", p.SendLag.P50, p.SendLag.P90, p.SendLag.P99, p.SendLag.Max)
 		}
 		fmt.Fprintf(w, "  %-37s p50 %6.2f  p90 %6.2f  p99 %6.2f  max %7.2f ms\n", "post latency"+latFrom, p.PostLatency.P50, p.PostLatency.P90, p.PostLatency.P99, p.PostLatency.Max)
+		if p.ServerPostMS > 0 {
+			fmt.Fprintf(w, "  %-37s mean %5.2f ms\n", "  of it in the server's handler", p.ServerPostMS)
+		}
 		fmt.Fprintf(w, "  %-37s %12.0f /s\n", "deliveries (healthy endpoints)", p.DeliveriesPerSec)
 		fmt.Fprintf(w, "  %-37s p50 %6.2f  p90 %6.2f  p99 %6.2f  max %7.2f ms\n", "post→receiver latency"+latFrom, p.DeliveryLatency.P50, p.DeliveryLatency.P90, p.DeliveryLatency.P99, p.DeliveryLatency.Max)
 		fmt.Fprintf(w, "  %-37s %d of %d (drained in %.1fs), %d duplicates\n", "delivered after drain", p.Delivered, p.ExpectedDeliveries, p.DrainSeconds, p.Duplicates)

@@ -12,11 +12,16 @@ import (
 type commitSample struct {
 	commits, requests, busy float64 // summed over the nodes
 	window                  float64 // the longest commit window open on a node (seconds)
+	posts, postSecs         float64 // Chime posts answered and the seconds the server spent on them
 }
+
+// chimeRoute is the route label of Chime posts in the request metrics.
+const chimeRoute = `route="/incomingwebhooks/{id}"`
 
 // commitStats reads, from each node's /metrics, how many write transactions it has
 // committed, how many write requests they held (the group-commit histogram), the seconds
-// its writers spent on them and the commit window its writer has open.
+// its writers spent on them, the commit window its writer has open, and the Chime posts it
+// answered with the time it took over them.
 func commitStats(ctx context.Context, client *http.Client, urls []string) commitSample {
 	var c commitSample
 	for _, u := range urls {
@@ -47,6 +52,14 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 				c.busy += f
 			case "chathooks_store_commit_window_seconds":
 				c.window = max(c.window, f)
+			}
+			if strings.Contains(name, chimeRoute) {
+				switch {
+				case strings.HasPrefix(name, "chathooks_http_request_duration_seconds_sum{"):
+					c.postSecs += f
+				case strings.HasPrefix(name, "chathooks_http_request_duration_seconds_count{"):
+					c.posts += f
+				}
 			}
 		}
 		resp.Body.Close()
