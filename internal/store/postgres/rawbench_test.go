@@ -1,6 +1,8 @@
 package postgres_test
 
 import (
+	"os"
+	"strconv"
 	"context"
 	"fmt"
 	"sync"
@@ -20,7 +22,9 @@ import (
 // webhook post writes (the room's sequence number, the message, its outbox event), sent by
 // two connections with nothing around them — no batch lock, no reads, no notifications —
 // 20 posts a transaction, each transaction's statements in one round trip. One op is one
-// post's rows.
+// post's rows. RAW_ROOMS, RAW_CONNS and RAW_PERTX change the rooms the posts are spread
+// over (100), the connections (2) and the posts a transaction (20): one connection with the
+// server's batch size is the shape of a node's single writer.
 func BenchmarkRawPostRows(b *testing.B) {
 	ctx := context.Background()
 	url := pgtest.URL(b)
@@ -34,7 +38,7 @@ func BenchmarkRawPostRows(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer pool.Close()
-	const rooms, perTx, conns = 100, 20, 2
+	rooms, perTx, conns := envInt("RAW_ROOMS", 100), envInt("RAW_PERTX", 20), envInt("RAW_CONNS", 2)
 	now := time.Now().UnixMicro()
 	for i := range rooms {
 		if _, err := pool.Exec(ctx, `INSERT INTO rooms (id, name, created_at, updated_at) VALUES ($1, 'R', $2, $2)`, fmt.Sprintf("r%d", i), now); err != nil {
@@ -51,14 +55,14 @@ func BenchmarkRawPostRows(b *testing.B) {
 		go func() {
 			defer wg.Done()
 			for {
-				first := next.Add(perTx) - perTx
+				first := next.Add(int64(perTx)) - int64(perTx)
 				if first >= int64(b.N) {
 					return
 				}
 				batch := &pgx.Batch{}
 				batch.Queue(`BEGIN`)
-				for k := first; k < min(first+perTx, int64(b.N)); k++ {
-					room := fmt.Sprintf("r%d", k%rooms)
+				for k := first; k < min(first+int64(perTx), int64(b.N)); k++ {
+					room := fmt.Sprintf("r%d", k%int64(rooms))
 					t := time.Now()
 					id := ids.New("msg", t)
 					batch.Queue(`INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
@@ -83,4 +87,11 @@ func BenchmarkRawPostRows(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "posts/s")
+}
+
+func envInt(name string, def int) int {
+	if v, err := strconv.Atoi(os.Getenv(name)); err == nil && v > 0 {
+		return v
+	}
+	return def
 }
