@@ -1,10 +1,10 @@
 package postgres_test
 
 import (
-	"os"
-	"strconv"
 	"context"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
