@@ -30,6 +30,24 @@ func openNative(t *testing.T) *nativeWriter {
 	return w
 }
 
+// vmSteps is the instruction count of the driver statement the writer holds for q (the
+// test fails if q did not run on one).
+func vmSteps(t *testing.T, w *nativeWriter, q string) int {
+	t.Helper()
+	var steps int
+	if err := w.conn.Raw(func(any) error {
+		st := w.stmts[q]
+		if st == nil {
+			t.Fatalf("%q did not run on a driver statement", q)
+		}
+		steps = st.Status(sqlite3.STMTSTATUS_VM_STEP, false)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return steps
+}
+
 type label string // a named string type, as the domain's statuses are
 
 // The writer's statements that return no rows run on the driver's own statements, and
@@ -47,18 +65,7 @@ func TestNativeWriterResetsEachStatementsCount(t *testing.T) {
 			t.Fatalf("insert %d: %d rows, %v", i, n, err)
 		}
 	}
-	var steps int
-	if err := w.conn.Raw(func(any) error {
-		st := w.stmts[q]
-		if st == nil {
-			t.Fatal("the insert did not run on a driver statement")
-		}
-		steps = st.Status(sqlite3.STMTSTATUS_VM_STEP, false)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if steps != 0 {
+	if steps := vmSteps(t, w, q); steps != 0 {
 		t.Fatalf("the statement's instruction count is %d after 2,000 runs; want it reset after each", steps)
 	}
 	// Rows affected, a named type bound as text, and what bind does not take (a time)
@@ -111,18 +118,7 @@ func TestNativeWriterReadsOneRow(t *testing.T) {
 			t.Fatalf("got %q %d %v %x %+v %q %d %v", name, n, f, b, v, nText, nameInt, flag)
 		}
 	}
-	var steps int
-	if err := w.conn.Raw(func(any) error {
-		st := w.stmts[q]
-		if st == nil {
-			t.Fatal("the read did not run on a driver statement")
-		}
-		steps = st.Status(sqlite3.STMTSTATUS_VM_STEP, false)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if steps != 0 {
+	if steps := vmSteps(t, w, q); steps != 0 {
 		t.Fatalf("the read's instruction count is %d after 2,000 runs; want it reset after each", steps)
 	}
 	var s string
