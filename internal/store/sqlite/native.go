@@ -6,7 +6,6 @@ import (
 	"database/sql/driver"
 	"errors"
 	"fmt"
-	"reflect"
 	"strings"
 
 	"github.com/ncruces/go-sqlite3"
@@ -26,7 +25,7 @@ import (
 // statement of fewer than 1,000 instructions (an outcome's, a post's to a dozen endpoints)
 // from ever reaching the handler. database/sql's prepared statements cannot be reached to
 // reset them, so these run here; they also skip database/sql's argument conversion and
-// its per-query bookkeeping (a one-row read costs about half as much here).
+// its per-query bookkeeping.
 //
 // Only the writer goroutine uses it (stmts is not guarded).
 type nativeWriter struct {
@@ -228,11 +227,22 @@ func (w *nativeWriter) Close() error {
 	return errors.Join(err, w.ConnWriter.Close())
 }
 
-// bind binds args to st's parameters 1..n as database/sql would convert them (named types
-// by their kind); false if one is of another kind (a time, a driver.Valuer, a pointer):
-// then database/sql runs the statement.
+// bind binds args to st's parameters 1..n as database/sql would: the driver takes the base
+// types as they are and leaves every other kind to database/sql's default converter (named
+// types by their kind, pointers dereferenced, driver.Valuers asked for their value), used
+// here too. false if a value is still of another type (a time, which the driver encodes
+// its own way) or cannot be converted: then database/sql runs the statement.
 func bind(st *sqlite3.Stmt, args []any) bool {
 	for i, a := range args {
+		switch a.(type) {
+		case nil, string, int64, int, bool, float64, []byte:
+		default:
+			v, err := driver.DefaultParameterConverter.ConvertValue(a)
+			if err != nil {
+				return false
+			}
+			a = v
+		}
 		id := i + 1
 		var err error
 		switch v := a.(type) {
@@ -250,22 +260,8 @@ func bind(st *sqlite3.Stmt, args []any) bool {
 			err = st.BindFloat(id, v)
 		case []byte:
 			err = st.BindBlob(id, v)
-		case driver.Valuer:
-			return false
 		default:
-			rv := reflect.ValueOf(a)
-			switch rv.Kind() {
-			case reflect.String:
-				err = st.BindText(id, rv.String())
-			case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
-				err = st.BindInt64(id, rv.Int())
-			case reflect.Bool:
-				err = st.BindBool(id, rv.Bool())
-			case reflect.Float32, reflect.Float64:
-				err = st.BindFloat(id, rv.Float())
-			default:
-				return false
-			}
+			return false
 		}
 		if err != nil {
 			return false

@@ -76,6 +76,20 @@ func TestNativeWriterResetsEachStatementsCount(t *testing.T) {
 	if n, err := w.Exec(ctx, `UPDATE t SET at = ? WHERE id = 1`, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)); err != nil || n != 1 {
 		t.Fatalf("update with a time: %d rows, %v", n, err)
 	}
+	// A driver.Valuer and a pointer are converted as database/sql converts them, and run
+	// on a driver statement.
+	two := int64(2)
+	const setName = `UPDATE t SET at = ? WHERE id = ?`
+	if n, err := w.Exec(ctx, setName, sql.NullString{String: "valued", Valid: true}, &two); err != nil || n != 1 {
+		t.Fatalf("update with a Valuer and a pointer: %d rows, %v", n, err)
+	}
+	if vmSteps(t, w, setName) != 0 {
+		t.Fatal("the update's instruction count was not reset")
+	}
+	var valued string
+	if err := w.QueryRow(ctx, `SELECT at FROM t WHERE id = 2`).Scan(&valued); err != nil || valued != "valued" {
+		t.Fatalf("read back: %q %v", valued, err)
+	}
 	var at string
 	var n int
 	if err := w.QueryRow(ctx, `SELECT at, (SELECT count(*) FROM t WHERE name = 'x') FROM t WHERE id = 1`).Scan(&at, &n); err != nil || at == "" || n != 2000 {
