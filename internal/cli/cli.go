@@ -148,36 +148,39 @@ func (b BenchCmd) Run(e *env) error {
 	}
 	// Profiles and the trace cover the measured window of the load only (with --backlog,
 	// the whole command); the allocation profile counts from the start of the process.
-	var recorders []func() (stop func())
-	for _, rec := range []struct {
-		path  string
+	type recording struct {
+		f     *os.File
 		start func(io.Writer) error
 		stop  func()
-	}{{b.CPUProfile, pprof.StartCPUProfile, pprof.StopCPUProfile}, {b.Trace, trace.Start, trace.Stop}} {
-		if rec.path == "" {
+	}
+	var recordings []recording
+	for _, r := range []struct {
+		path string
+		recording
+	}{{b.CPUProfile, recording{nil, pprof.StartCPUProfile, pprof.StopCPUProfile}}, {b.Trace, recording{nil, trace.Start, trace.Stop}}} {
+		if r.path == "" {
 			continue
 		}
-		f, err := os.Create(rec.path)
+		f, err := os.Create(r.path)
 		if err != nil {
 			return err
 		}
 		defer f.Close()
-		recorders = append(recorders, func() func() {
-			if err := rec.start(f); err != nil {
-				fmt.Fprintf(e.stderr, "chathooks: %s: %v\n", rec.path, err)
-				return func() {}
-			}
-			return rec.stop
-		})
+		r.f = f
+		recordings = append(recordings, r.recording)
 	}
 	measure := func() (stop func()) {
-		var stops []func()
-		for _, start := range recorders {
-			stops = append(stops, start())
+		var started []recording
+		for _, r := range recordings {
+			if err := r.start(r.f); err != nil {
+				fmt.Fprintf(e.stderr, "chathooks: %s: %v\n", r.f.Name(), err)
+				continue
+			}
+			started = append(started, r)
 		}
 		return func() {
-			for _, s := range stops {
-				s()
+			for _, r := range started {
+				r.stop()
 			}
 		}
 	}
