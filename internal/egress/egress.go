@@ -15,6 +15,7 @@ package egress
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
@@ -44,6 +45,8 @@ type Options struct {
 	// Resolver resolves host names; nil means net.DefaultResolver. Tests inject a Go resolver
 	// whose Dial points at a fake DNS server.
 	Resolver *net.Resolver
+	// RootCAs, if set, replaces the system's roots for verifying servers' certificates.
+	RootCAs *x509.CertPool
 }
 
 const (
@@ -70,7 +73,7 @@ func NewClient(o Options) *http.Client {
 // dialFunc connects to one literal "ip:port"; tests wrap the real one to see every dial.
 type dialFunc func(ctx context.Context, network, address string) (net.Conn, error)
 
-func newTransport(o Options, wrapDial func(dialFunc) dialFunc) *http.Transport {
+func newTransport(o Options, wrapDial func(dialFunc) dialFunc) *transport {
 	if o.MaxIdleConnsPerHost <= 0 {
 		o.MaxIdleConnsPerHost = defaultMaxIdleConnsPerHost
 	}
@@ -96,24 +99,20 @@ func newTransport(o Options, wrapDial func(dialFunc) dialFunc) *http.Transport {
 	if wrapDial != nil {
 		g.dial = wrapDial(g.dial)
 	}
-
-	protocols := new(http.Protocols)
-	protocols.SetHTTP1(true) // HTTP/1.1 only, over TLS too: one request per connection at a time
-
-	return &http.Transport{
-		Proxy:                  nil, // an environment proxy would bypass the address check
-		DialContext:            g.DialContext,
-		Protocols:              protocols,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    10 * time.Second,
-		DisableKeepAlives:      false,
-		MaxIdleConns:           0, // no global cap; idle connections expire after IdleConnTimeout
-		MaxIdleConnsPerHost:    o.MaxIdleConnsPerHost,
-		MaxConnsPerHost:        0, // concurrency is bounded per endpoint by the delivery engine
-		IdleConnTimeout:        90 * time.Second,
-		ResponseHeaderTimeout:  0, // per-request timeouts come from the request context
-		ExpectContinueTimeout:  0,
-		MaxResponseHeaderBytes: 64 << 10,
+	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
+	if o.RootCAs != nil {
+		tlsConfig.RootCAs = o.RootCAs
+	}
+	// No proxy (an environment proxy would bypass the address check), HTTP/1.1 only, over
+	// TLS too: one request per connection at a time; whole-request deadlines come from the
+	// request context.
+	return &transport{
+		dial:             g.DialContext,
+		tlsConfig:        tlsConfig,
+		handshakeTimeout: 10 * time.Second,
+		maxIdlePerHost:   o.MaxIdleConnsPerHost,
+		idleTimeout:      90 * time.Second,
+		maxHeaderBytes:   64 << 10,
 	}
 }
 

@@ -482,9 +482,7 @@ func TestHTTP1OverTLS(t *testing.T) {
 	srv.EnableHTTP2 = true
 	srv.StartTLS()
 	defer srv.Close()
-	c := NewClient(Options{AllowPrivate: true})
-	tr := c.Transport.(*http.Transport)
-	tr.TLSClientConfig = srv.Client().Transport.(*http.Transport).TLSClientConfig.Clone()
+	c := NewClient(Options{AllowPrivate: true, RootCAs: srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs})
 	resp, err := get(t, c, srv.URL)
 	if err != nil {
 		t.Fatal(err)
@@ -503,24 +501,18 @@ func TestTransportSettings(t *testing.T) {
 	t.Setenv("HTTP_PROXY", "http://127.0.0.1:9")
 	t.Setenv("HTTPS_PROXY", "http://127.0.0.1:9")
 	c := NewClient(Options{})
-	tr, ok := c.Transport.(*http.Transport)
+	tr, ok := c.Transport.(*transport)
 	if !ok {
 		t.Fatalf("transport %T", c.Transport)
 	}
-	if tr.Proxy != nil {
-		t.Fatal("Proxy is set; an environment proxy would bypass the guard")
+	if tr.maxIdlePerHost != 64 || tr.idleTimeout <= 0 || tr.maxHeaderBytes != 64<<10 {
+		t.Fatalf("maxIdlePerHost=%d idleTimeout=%s maxHeaderBytes=%d", tr.maxIdlePerHost, tr.idleTimeout, tr.maxHeaderBytes)
 	}
-	if tr.MaxIdleConnsPerHost != 64 || tr.MaxConnsPerHost != 0 || tr.ResponseHeaderTimeout != 0 {
-		t.Fatalf("MaxIdleConnsPerHost=%d MaxConnsPerHost=%d ResponseHeaderTimeout=%s", tr.MaxIdleConnsPerHost, tr.MaxConnsPerHost, tr.ResponseHeaderTimeout)
+	if tr.handshakeTimeout <= 0 || tr.handshakeTimeout > 30*time.Second {
+		t.Fatalf("handshakeTimeout %s", tr.handshakeTimeout)
 	}
-	if tr.TLSHandshakeTimeout <= 0 || tr.TLSHandshakeTimeout > 30*time.Second {
-		t.Fatalf("TLSHandshakeTimeout %s", tr.TLSHandshakeTimeout)
-	}
-	if tr.DisableKeepAlives || tr.Protocols == nil || tr.Protocols.HTTP2() || !tr.Protocols.HTTP1() {
-		t.Fatalf("keep-alive / protocols: %v %v", tr.DisableKeepAlives, tr.Protocols)
-	}
-	if tr.TLSClientConfig == nil || tr.TLSClientConfig.MinVersion < tls.VersionTLS12 || tr.TLSClientConfig.InsecureSkipVerify {
-		t.Fatalf("TLS config %+v", tr.TLSClientConfig)
+	if tr.tlsConfig == nil || tr.tlsConfig.MinVersion < tls.VersionTLS12 || tr.tlsConfig.InsecureSkipVerify {
+		t.Fatalf("TLS config %+v", tr.tlsConfig)
 	}
 	if c.Timeout != 0 || c.Jar != nil || c.CheckRedirect == nil {
 		t.Fatalf("client: timeout %s, jar %v", c.Timeout, c.Jar)
@@ -528,7 +520,7 @@ func TestTransportSettings(t *testing.T) {
 	if err := c.CheckRedirect(nil, nil); !errors.Is(err, http.ErrUseLastResponse) {
 		t.Fatalf("CheckRedirect = %v", err)
 	}
-	if got := NewClient(Options{MaxIdleConnsPerHost: 8}).Transport.(*http.Transport).MaxIdleConnsPerHost; got != 8 {
+	if got := NewClient(Options{MaxIdleConnsPerHost: 8}).Transport.(*transport).maxIdlePerHost; got != 8 {
 		t.Fatalf("MaxIdleConnsPerHost option ignored: %d", got)
 	}
 	// With the proxy variables set, a permitted request still goes straight to the server.
