@@ -347,6 +347,10 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	}
 	srv := nodes[0]
 	client := newClient(c.Concurrency)
+	// Before the nodes shut down (deferred calls run last first): a connection the client
+	// dialed and never used would hold a node's shutdown for 5 s (net/http's server waits
+	// that long for a new connection's first request).
+	defer client.CloseIdleConnections()
 	a := api{base: srv.URL(), token: token, client: client}
 
 	// Receivers and endpoints.

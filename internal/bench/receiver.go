@@ -1,8 +1,8 @@
 package bench
 
 import (
+	"bufio"
 	"bytes"
-	"context"
 	"hash/maphash"
 	"io"
 	"net"
@@ -13,11 +13,14 @@ import (
 )
 
 // Receiver is a local webhook endpoint: healthy (answers 200 after an optional delay),
-// black hole (never answers) or failing (answers 500).
+// black hole (never answers) or failing (answers 500). It shares the cores with the server
+// it measures, so it answers from a plain HTTP/1.1 loop a connection (requests parsed by
+// http.ReadRequest) rather than net/http's server, whose per-request machinery (a context,
+// a response writer, a goroutine that watches the connection while the handler runs) cost
+// more CPU than the server's own work on a delivery.
 type Receiver struct {
 	Mode  string // "ok", "blackhole", "500"
 	URL   string
-	srv   *http.Server
 	ln    net.Listener
 	delay time.Duration
 	sent  *SendTimes
@@ -25,13 +28,16 @@ type Receiver struct {
 	got   atomic.Int64
 	dupes atomic.Int64
 	// seen holds a hash of every webhook-id received (duplicates), seeded per receiver.
-	seenMu  sync.Mutex
-	seen    map[uint64]struct{}
-	seed    maphash.Seed
-	stopped chan struct{}
-	// bodies are read buffers (*bytes.Buffer): the load side should cost as little as it
-	// can, as it shares the cores with the server it measures.
-	bodies sync.Pool
+	seenMu sync.Mutex
+	seen   map[uint64]struct{}
+	seed   maphash.Seed
+	// conns are the open connections, closed by Close; wg counts their goroutines and the
+	// accepting one.
+	connsMu sync.Mutex
+	conns   map[net.Conn]struct{}
+	closed  bool
+	wg      sync.WaitGroup
+	stopped chan struct{} // closed by Close: ends healthy receivers' delays
 }
 
 // SendTimes holds when each measured post was due, by its token, for the receivers to
@@ -94,45 +100,105 @@ func StartReceiver(mode string, delay time.Duration, sent *SendTimes, lat *Laten
 	if err != nil {
 		return nil, err
 	}
-	r := &Receiver{Mode: mode, ln: ln, delay: delay, sent: sent, lat: lat, URL: "http://" + ln.Addr().String() + "/hook", stopped: make(chan struct{}),
-		seen: map[uint64]struct{}{}, seed: maphash.MakeSeed()}
-	r.srv = &http.Server{Handler: r, ReadHeaderTimeout: 10 * time.Second}
-	go r.srv.Serve(ln) //nolint:errcheck // ends with Close
+	r := &Receiver{Mode: mode, ln: ln, delay: delay, sent: sent, lat: lat, URL: "http://" + ln.Addr().String() + "/hook",
+		seen: map[uint64]struct{}{}, seed: maphash.MakeSeed(), conns: map[net.Conn]struct{}{}, stopped: make(chan struct{})}
+	r.wg.Add(1)
+	go r.accept()
 	return r, nil
 }
 
-func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
-	buf, _ := r.bodies.Get().(*bytes.Buffer)
-	if buf == nil {
-		buf = new(bytes.Buffer)
-	}
-	defer r.bodies.Put(buf)
-	buf.Reset()
-	_, _ = buf.ReadFrom(io.LimitReader(req.Body, 1<<20))
-	body := buf.Bytes()
-	switch r.Mode {
-	case "blackhole":
-		select {
-		case <-req.Context().Done():
-		case <-r.stopped:
+// accept serves each connection in a goroutine of its own until the listener closes.
+func (r *Receiver) accept() {
+	defer r.wg.Done()
+	for {
+		c, err := r.ln.Accept()
+		if err != nil {
+			return
 		}
-		return
-	case "500":
-		w.WriteHeader(http.StatusInternalServerError)
-		return
+		r.connsMu.Lock()
+		if r.closed {
+			r.connsMu.Unlock()
+			c.Close()
+			return
+		}
+		r.conns[c] = struct{}{}
+		r.wg.Add(1)
+		r.connsMu.Unlock()
+		go r.serve(c)
 	}
-	if r.delay > 0 {
-		t := time.NewTimer(r.delay)
-		select {
-		case <-t.C:
-		case <-req.Context().Done():
-			t.Stop()
+}
+
+var (
+	respOK   = []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	resp500  = []byte("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+	respBad  = []byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+	bodyMax  = int64(1 << 20)
+	headWait = 10 * time.Second
+)
+
+// serve answers the requests of one connection in turn until it closes or a request says
+// Connection: close. A black hole reads requests and never answers: the client gives up and
+// closes, or Close does.
+func (r *Receiver) serve(c net.Conn) {
+	defer r.wg.Done()
+	defer func() {
+		r.connsMu.Lock()
+		delete(r.conns, c)
+		r.connsMu.Unlock()
+		c.Close()
+	}()
+	br := bufio.NewReader(c)
+	var body bytes.Buffer
+	for {
+		// A request must arrive whole within headWait of the first byte; an idle
+		// keep-alive connection may wait for ever (Close ends it).
+		if _, err := br.Peek(1); err != nil {
+			return
+		}
+		c.SetReadDeadline(time.Now().Add(headWait))
+		req, err := http.ReadRequest(br)
+		if err != nil {
+			c.Write(respBad)
+			return
+		}
+		body.Reset()
+		if _, err := body.ReadFrom(io.LimitReader(req.Body, bodyMax)); err != nil {
+			return
+		}
+		if _, err := io.Copy(io.Discard, req.Body); err != nil {
+			return
+		}
+		c.SetReadDeadline(time.Time{})
+		resp := r.handle(req, body.Bytes())
+		if resp == nil { // black hole, or closing
+			_, _ = io.Copy(io.Discard, br)
+			return
+		}
+		if _, err := c.Write(resp); err != nil || req.Close {
 			return
 		}
 	}
+}
+
+// handle records one request and returns the response to send (nil: none, ever).
+func (r *Receiver) handle(req *http.Request, body []byte) []byte {
+	switch r.Mode {
+	case "blackhole":
+		return nil
+	case "500":
+		return resp500
+	}
+	if r.delay > 0 { // the answer time of a slow endpoint
+		t := time.NewTimer(r.delay)
+		select {
+		case <-t.C:
+		case <-r.stopped:
+			t.Stop()
+			return nil
+		}
+	}
 	now := time.Now()
-	id := req.Header.Get("webhook-id")
-	if id != "" {
+	if id := req.Header.Get("webhook-id"); id != "" {
 		h := maphash.String(r.seed, id)
 		r.seenMu.Lock()
 		_, dup := r.seen[h]
@@ -140,8 +206,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		r.seenMu.Unlock()
 		if dup {
 			r.dupes.Add(1)
-			w.WriteHeader(http.StatusOK)
-			return
+			return respOK
 		}
 	}
 	// The latency is recorded before the delivery is counted: the run reads the latencies
@@ -152,7 +217,7 @@ func (r *Receiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	r.got.Add(1)
-	w.WriteHeader(http.StatusOK)
+	return respOK
 }
 
 // Requests is how many deliveries arrived, duplicates included.
@@ -161,11 +226,18 @@ func (r *Receiver) Requests() int64 { return r.got.Load() + r.dupes.Load() }
 // Received is how many distinct events arrived.
 func (r *Receiver) Received() int64 { return r.got.Load() }
 
-// Close stops the receiver, releasing black-holed requests.
+// Close stops the receiver: it closes the listener and every connection (releasing
+// black-holed requests) and waits for their goroutines.
 func (r *Receiver) Close() {
-	close(r.stopped)
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	_ = r.srv.Shutdown(ctx)
-	_ = r.srv.Close()
+	r.ln.Close()
+	r.connsMu.Lock()
+	if !r.closed {
+		close(r.stopped)
+	}
+	r.closed = true
+	for c := range r.conns {
+		c.Close()
+	}
+	r.connsMu.Unlock()
+	r.wg.Wait()
 }

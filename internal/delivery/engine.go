@@ -14,9 +14,12 @@
 // on PostgreSQL it lasts an endpoint timeout plus LeaseMargin and the renewer extends it,
 // so other nodes take a dead node's work when its leases expire. Goroutines: Dispatch
 // runs on the writer's caller and only appends to lanes; the dispatcher loop (one) reloads
-// endpoints when they changed, claims from the store for lanes marked scan, and starts a
-// send goroutine per attempt within each lane's in-flight bound, breaker and rate limit;
-// a send goroutine makes one attempt and hands its outcome to the recorder; the recorder
+// endpoints when they changed, claims from the store for lanes marked scan, and starts
+// send goroutines within each lane's in-flight bound, breaker and rate limit; a send
+// goroutine makes an attempt, hands its outcome to the recorder and, in the same critical
+// section that frees its slot, takes the lane's next delivery if take allows one (not
+// once Stop began, nor while endpoints wait to be reloaded), ending and signalling the
+// loop when there is none; the recorder
 // (one) writes outcomes in batches and then puts failed deliveries in their lane's retry
 // heap; the renewer (PostgreSQL only) extends this node's leases. Every change to the
 // state is made under the mutex and followed by a signal on a one-slot channel that the
@@ -119,7 +122,9 @@ type Engine struct {
 	// store holds their outcome).
 	claiming          bool
 	leftWhileClaiming map[string]struct{}
-	rnd               *rand.Rand
+	// stopping: Stop began; send goroutines finish their attempt and take no next one.
+	stopping bool
+	rnd      *rand.Rand
 
 	maxTimeout atomic.Int64 // the longest endpoint timeout (ns), for leases
 	inflight   sync.WaitGroup
@@ -239,6 +244,7 @@ func (e *Engine) Stop(ctx context.Context) error {
 		return nil
 	}
 	e.started = false // a second Stop does nothing
+	e.locked(func() { e.stopping = true })
 	e.stop()
 	<-e.loopDone
 	<-e.renewDone
@@ -512,7 +518,7 @@ func (e *Engine) round(ctx context.Context) time.Duration {
 				delete(e.lanes, id)
 				continue
 			}
-			items, w := l.take(now)
+			items, w := l.take(now, 0)
 			earliest(w)
 			for _, it := range items {
 				starts = append(starts, start{l: l, it: it, ep: l.ep})

@@ -2,6 +2,7 @@ package delivery_test
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"os"
 	"strings"
@@ -447,5 +448,46 @@ func TestManualRetryWhileTheOutcomeIsRecorded(t *testing.T) {
 	waitStatus(t, s, ep.ID, "", chat.DeliverySucceeded, 1)
 	if retried.Status != chat.DeliveryPending {
 		t.Fatalf("manual retry answered %+v", retried)
+	}
+}
+
+// A lane with more work than slots: its send goroutines go from one delivery to the next
+// (never more than max_in_flight at once), and once Stop begins each finishes its attempt
+// and takes no other.
+func TestBusyLaneSendsInTurnAndStopsTakingAtStop(t *testing.T) {
+	t.Parallel()
+	s, _ := startHooked(t)
+	var inFlight, most atomic.Int32
+	gate := make(chan struct{})
+	rc := newReceiver(t, func(n int, w http.ResponseWriter, _ *http.Request, _ []byte) {
+		cur := inFlight.Add(1)
+		for m := most.Load(); cur > m && !most.CompareAndSwap(m, cur); m = most.Load() {
+		}
+		if n >= 30 {
+			<-gate
+		}
+		inFlight.Add(-1)
+		w.WriteHeader(http.StatusOK)
+	})
+	createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventMessageSend}, "max_in_flight": 2})
+	mkUser(t, s, "u", "human")
+	mkRoom(t, s, "r", "u")
+	for i := range 40 {
+		send(t, s, "r", "u", fmt.Sprint("m", i))
+	}
+	within(t, 5*time.Second, "30 answered and 2 more waiting", func() bool { return rc.count() == 32 })
+	if m := most.Load(); m > 2 {
+		t.Fatalf("%d requests in flight at once, max_in_flight is 2", m)
+	}
+	e := s.DeliveryEngine()
+	stopped := make(chan error, 1)
+	go func() { stopped <- e.Stop(context.Background()) }()
+	apptest.Eventually(t, 5*time.Second, "Stop begun", func() bool { return engine.Stopping(e) })
+	close(gate)
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+	if n := rc.count(); n != 32 {
+		t.Fatalf("%d requests after Stop, want the 32 sent before it", n)
 	}
 }

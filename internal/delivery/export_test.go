@@ -20,3 +20,10 @@ func Held(e *Engine, endpointID string) int {
 	})
 	return n
 }
+
+// Stopping reports whether e's Stop has begun.
+func Stopping(e *Engine) bool {
+	var b bool
+	e.locked(func() { b = e.stopping })
+	return b
+}

@@ -300,9 +300,9 @@ func (l *lane) admissible(it *item) bool { return !l.fifo || it.ordered }
 func (l *lane) retryQuota() int { return max(1, l.ep.InFlight()/2) }
 
 // take pops the deliveries to send now (breaker, in-flight bound, rate limit, retry quota
-// permitting) and returns them with when the lane next needs a look (zero: only when
-// something changes).
-func (l *lane) take(now time.Time) (out []*item, wakeAt time.Time) {
+// permitting; at most most of them, if most > 0) and returns them with when the lane next
+// needs a look (zero: only when something changes).
+func (l *lane) take(now time.Time, most int) (out []*item, wakeAt time.Time) {
 	earliest := func(t time.Time) {
 		if !t.IsZero() && (wakeAt.IsZero() || t.Before(wakeAt)) {
 			wakeAt = t
@@ -331,6 +331,9 @@ func (l *lane) take(now time.Time) (out []*item, wakeAt time.Time) {
 		limit = 1 // half-open: one probe at a time
 	}
 	free := limit - l.inFlight()
+	if most > 0 {
+		free = min(free, most)
+	}
 	if free <= 0 {
 		return nil, wakeAt
 	}

@@ -24,11 +24,23 @@ const ExcerptBytes = 1024
 // can be reused.
 const drainBytes = 64 << 10
 
-// send makes one attempt of it to ep and hands its outcome to the recorder. A panic is a
-// bug: it is recovered, logged and counted, and the lease is given back (the delivery is
-// claimed again), so the process lives on.
+// send is a send goroutine: it makes an attempt of it to ep and, while its lane has more
+// to send at once, goes on with the next (taken in the same critical section that
+// accounts for the attempt), so a busy lane keeps its slots full without a new goroutine
+// or a dispatcher round a delivery. When the lane has nothing for it, the dispatcher loop
+// is signalled and the goroutine ends.
 func (e *Engine) send(l *lane, it *item, ep *endpoint) {
 	defer e.inflight.Done()
+	for it != nil {
+		it, ep = e.attempt(l, it, ep)
+	}
+}
+
+// attempt makes one attempt of it to ep, hands its outcome to the recorder and returns
+// the lane's next delivery to send at once, if any. A panic is a bug: it is recovered,
+// logged and counted, and the lease is given back (the delivery is claimed again), so the
+// process lives on.
+func (e *Engine) attempt(l *lane, it *item, ep *endpoint) (next *item, nextEp *endpoint) {
 	handed := false
 	defer func() {
 		p := recover()
@@ -107,12 +119,33 @@ func (e *Engine) send(l *lane, it *item, ep *endpoint) {
 		m.DeliveryLatency.Observe(lat.Seconds())
 	}
 	var change string
-	e.locked(func() { change = l.finished(it, ok, end) })
+	e.locked(func() {
+		change = l.finished(it, ok, end)
+		next, nextEp = e.continueWith(l, end)
+	})
 	handed = true
 	e.results <- result{it: it, r: res}
-	e.signal()
+	if next == nil {
+		e.signal()
+	}
 	e.logChange(l, ep, it, res, change)
 	e.report(it, ev, res, change)
+	return next, nextEp
+}
+
+// continueWith takes lane l's next delivery to send at once for a send goroutine that
+// just finished an attempt (e.mu held): none once the engine stops or while endpoints wait
+// to be reloaded (the loop reloads before anything is sent), else what take allows. The
+// slot goes from one attempt to the next, so the loop has nothing to do for it.
+func (e *Engine) continueWith(l *lane, now time.Time) (*item, *endpoint) {
+	if e.stopping || e.epDirty {
+		return nil, nil
+	}
+	items, _ := l.take(now, 1)
+	if len(items) == 0 {
+		return nil, nil
+	}
+	return items[0], l.ep
 }
 
 // report tells Options.OnChange of an endpoint health change.
