@@ -550,6 +550,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	sample := func(now time.Time, phase string) {
 		s := Second{T: now.Sub(t0).Seconds(), Phase: phase, Offered: offered(now), Accepted: acceptedAll.Load(), Delivered: received()}
 		s.Backlog = s.Accepted*int64(len(healthy)) - s.Delivered
+		s.PostMaxMS, s.DeliveryMaxMS = plat.TakePeak(), dlat.TakePeak()
 		fmt.Fprintf(c.Progress, "%s  errors %v  rss %.0f MiB\n", timelineRow(last, s), errSnapshot(), maxRSSMiB())
 		res.Timeline = append(res.Timeline, s)
 		last = s

@@ -59,6 +59,10 @@ type Second struct {
 	Accepted  int64   `json:"accepted"`
 	Delivered int64   `json:"delivered"` // distinct deliveries at healthy receivers
 	Backlog   int64   `json:"backlog"`   // accepted × healthy endpoints − delivered
+	// The longest latency from due time of the measured posts answered, and of their
+	// deliveries received, since the previous sample (0: none).
+	PostMaxMS     float64 `json:"post_max_ms"`
+	DeliveryMaxMS float64 `json:"delivery_max_ms"`
 }
 
 // Verdict says whether deliveries kept up with accepted posts.

@@ -8,15 +8,27 @@ import (
 
 // Latencies collects durations from many goroutines.
 type Latencies struct {
-	mu sync.Mutex
-	d  []time.Duration
+	mu   sync.Mutex
+	d    []time.Duration
+	peak time.Duration // the longest since TakePeak last ran
 }
 
 // Add records one duration.
 func (l *Latencies) Add(d time.Duration) {
 	l.mu.Lock()
 	l.d = append(l.d, d)
+	l.peak = max(l.peak, d)
 	l.mu.Unlock()
+}
+
+// TakePeak returns the longest duration recorded since it last ran, in milliseconds (0:
+// none), and starts over.
+func (l *Latencies) TakePeak() float64 {
+	l.mu.Lock()
+	p := l.peak
+	l.peak = 0
+	l.mu.Unlock()
+	return float64(p.Microseconds()) / 1000
 }
 
 // Summary is a latency distribution in milliseconds.
