@@ -551,6 +551,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		s := Second{T: now.Sub(t0).Seconds(), Phase: phase, Offered: offered(now), Accepted: acceptedAll.Load(), Delivered: received()}
 		s.Backlog = s.Accepted*int64(len(healthy)) - s.Delivered
 		s.PostMaxMS, s.DeliveryMaxMS = plat.TakePeak(), dlat.TakePeak()
+		s.CPU = cpuTime().Seconds()
 		fmt.Fprintf(c.Progress, "%s  errors %v  rss %.0f MiB\n", timelineRow(last, s), errSnapshot(), maxRSSMiB())
 		res.Timeline = append(res.Timeline, s)
 		last = s

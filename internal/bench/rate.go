@@ -63,6 +63,8 @@ type Second struct {
 	// deliveries received, since the previous sample (0: none).
 	PostMaxMS     float64 `json:"post_max_ms"`
 	DeliveryMaxMS float64 `json:"delivery_max_ms"`
+	// CPU is the process's CPU time so far (server, load and receivers), in seconds.
+	CPU float64 `json:"cpu_s"`
 }
 
 // Verdict says whether deliveries kept up with accepted posts.

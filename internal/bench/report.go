@@ -18,7 +18,7 @@ func WriteTable(w io.Writer, r Result) {
 	phase := func(name string, p PhaseResult) {
 		fmt.Fprintf(w, "%s (%s)\n", name, p.Storage)
 		if p.Timeline != nil {
-			fmt.Fprintf(w, "  %-8s %8s %9s %10s %10s %10s %10s %10s\n", "phase", "t (s)", "offered/s", "accepted/s", "deliv./s", "backlog", "post max", "deliv. max")
+			fmt.Fprintf(w, "  %-8s %8s %9s %10s %10s %10s %10s %10s %6s\n", "phase", "t (s)", "offered/s", "accepted/s", "deliv./s", "backlog", "post max", "deliv. max", "cores")
 			var prev Second
 			for _, s := range p.Timeline {
 				fmt.Fprintf(w, "  %s\n", timelineRow(prev, s))
@@ -75,7 +75,8 @@ func WriteTable(w io.Writer, r Result) {
 
 // timelineRow is one timeline sample as a table row: rates over the time since the
 // previous sample, or, when that is a sliver of a second (noise as a rate), the counts.
-// The last two columns are the longest latencies (ms) seen since the previous sample.
+// Then the longest latencies (ms) seen since the previous sample, and the cores the process
+// used meanwhile.
 func timelineRow(prev, s Second) string {
 	peak := func(ms float64) string {
 		if ms == 0 {
@@ -85,9 +86,13 @@ func timelineRow(prev, s Second) string {
 	}
 	dt := s.T - prev.T
 	if dt < 0.5 {
-		return fmt.Sprintf("%-8s %8.1f %8d+ %9d+ %9d+ %10d %10s %10s", s.Phase, s.T,
-			s.Offered-prev.Offered, s.Accepted-prev.Accepted, s.Delivered-prev.Delivered, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS))
+		return fmt.Sprintf("%-8s %8.1f %8d+ %9d+ %9d+ %10d %10s %10s %6s", s.Phase, s.T,
+			s.Offered-prev.Offered, s.Accepted-prev.Accepted, s.Delivered-prev.Delivered, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), "")
 	}
-	return fmt.Sprintf("%-8s %8.1f %9.0f %10.0f %10.0f %10d %10s %10s", s.Phase, s.T,
-		float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS))
+	cores := ""
+	if prev.CPU > 0 {
+		cores = fmt.Sprintf("%.2f", (s.CPU-prev.CPU)/dt)
+	}
+	return fmt.Sprintf("%-8s %8.1f %9.0f %10.0f %10.0f %10d %10s %10s %6s", s.Phase, s.T,
+		float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), cores)
 }
