@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/app"
+	"github.com/chathooks/chathooks/internal/egress"
 )
 
 // Config is the load shape.
@@ -230,17 +231,32 @@ func randomToken() string {
 	return hex.EncodeToString(b[:])
 }
 
+// newClient is the load generator's client: the server's own outgoing one (HTTP/1.1, the
+// calling goroutine writes and reads on the connection), allowed to reach loopback. It has
+// no overall timeout; postJSON bounds each request.
 func newClient(conns int) *http.Client {
-	return &http.Client{
-		Timeout: 30 * time.Second,
-		Transport: &http.Transport{
-			Proxy:               nil,
-			DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-			MaxIdleConns:        conns * 2,
-			MaxIdleConnsPerHost: conns * 2,
-			IdleConnTimeout:     90 * time.Second,
-		},
+	return egress.NewClient(egress.Options{AllowPrivate: true, MaxIdleConnsPerHost: conns * 2})
+}
+
+// requestTimeout bounds each request of the load generator.
+const requestTimeout = 30 * time.Second
+
+// postJSON posts body to url and reads the whole answer; it returns the status.
+func postJSON(client *http.Client, url string, body []byte) (int, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	if err != nil {
+		return 0, err
 	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, err
+	}
+	_, _ = io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode, nil
 }
 
 // api calls the admin API and decodes a JSON answer.
@@ -435,17 +451,15 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 			sent.Store(uint64(n), from)
 		}
 		sentPosts.Add(1)
-		resp, err := client.Post(s.url, "application/json", bytes.NewReader(buf))
+		code, err := postJSON(client, s.url, buf)
 		if err != nil {
 			if ctx.Err() == nil {
 				countErr("transport")
 			}
 			return buf
 		}
-		_, _ = io.Copy(io.Discard, resp.Body)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			countErr(strconv.Itoa(resp.StatusCode))
+		if code != http.StatusOK {
+			countErr(strconv.Itoa(code))
 			return buf
 		}
 		acceptedAll.Add(1)
@@ -677,12 +691,9 @@ func baseline(ctx context.Context, c Config) (BaselineResult, error) {
 			defer wg.Done()
 			for bctx.Err() == nil {
 				t := time.Now()
-				resp, err := client.Post(url, "application/json", bytes.NewReader(body))
-				if err != nil {
+				if _, err := postJSON(client, url, body); err != nil {
 					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
 				n.Add(1)
 				lat.Add(time.Since(t))
 			}
