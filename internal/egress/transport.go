@@ -64,8 +64,8 @@ var (
 // RoundTrip sends req on an idle connection to its host, or a new one, and returns the
 // response; its body owns the connection until it is read to the end or closed. A request
 // that fails on a reused connection before any byte of a response arrived (the server had
-// closed the idle connection) is sent once more on a new connection, if its body can be
-// read again: deliveries are at-least-once and carry a stable id for receivers to drop
+// closed the idle connection) is sent once more on a newly dialed connection, if its body
+// can be read again: deliveries are at-least-once and carry a stable id for receivers to drop
 // repeats.
 func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	closeBody := func() {
@@ -98,7 +98,8 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	key := u.Scheme + "://" + addr
 	ctx := req.Context()
 	for try := 0; ; try++ {
-		pc, err := t.get(ctx, key, u.Scheme == "https", addr, host)
+		// The resend dials: the other idle connections to the host may be as stale.
+		pc, err := t.get(ctx, key, u.Scheme == "https", addr, host, try > 0)
 		if err != nil {
 			closeBody()
 			return nil, err
@@ -186,8 +187,11 @@ func contextError(ctx context.Context, err error) error {
 	return err
 }
 
-// get returns an idle connection for key, or dials a new one.
-func (t *transport) get(ctx context.Context, key string, useTLS bool, addr, host string) (*conn, error) {
+// get returns an idle connection for key, or dials a new one (always, if fresh).
+func (t *transport) get(ctx context.Context, key string, useTLS bool, addr, host string, fresh bool) (*conn, error) {
+	if fresh {
+		return t.connect(ctx, key, useTLS, addr, host)
+	}
 	now := time.Now()
 	var expired []*conn
 	t.mu.Lock()

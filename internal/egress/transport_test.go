@@ -345,3 +345,52 @@ func TestTransportIdleTimeout(t *testing.T) {
 		t.Fatalf("pool after the sweep: %d hosts, sweep armed %v", len(tr.idle), tr.sweep != nil)
 	}
 }
+
+// When the server closed every kept-alive connection (it restarted, say), the resend dials
+// instead of trying the next idle connection, which is as stale as the first.
+func TestTransportStaleConnectionsResendDials(t *testing.T) {
+	var both sync.WaitGroup
+	both.Add(2)
+	closed := make(chan struct{}, 2)
+	url := rawServer(t, func(n int, c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, _, err := readRequest(br); err != nil {
+			return
+		}
+		if n <= 2 {
+			both.Done()
+			both.Wait() // both connections carry a request at once: both go back to the pool
+			fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
+			c.Close()
+			closed <- struct{}{}
+			return
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfresh")
+	})
+	c := NewClient(Options{AllowPrivate: true})
+	t.Cleanup(c.CloseIdleConnections)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if resp, err := post(t, c, url, "x"); err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+			}
+		}()
+	}
+	wg.Wait()
+	<-closed
+	<-closed
+	if n := len(c.Transport.(*transport).idle); n != 1 {
+		t.Fatalf("%d hosts in the pool, want the one with two stale connections", n)
+	}
+	resp, err := post(t, c, url, "again")
+	if err != nil {
+		t.Fatalf("after the server closed every connection: %v", err)
+	}
+	if got := readAll(t, resp); got != "fresh" {
+		t.Fatalf("answer %q, want the new connection's", got)
+	}
+}
