@@ -241,7 +241,7 @@ func (e *Engine) post(ep *endpoint, ev *chat.Event, now time.Time) (int, http.He
 		return 0, nil, "", err
 	}
 	hr.Header = req.header
-	resp, err := e.o.Client.Do(hr)
+	resp, err := e.roundTrip(hr)
 	if err != nil {
 		return 0, nil, "", err
 	}
@@ -251,6 +251,21 @@ func (e *Engine) post(ep *endpoint, ev *chat.Event, now time.Time) (int, http.He
 	n, _ := io.ReadFull(resp.Body, buf[:])
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, drainBytes))
 	return resp.StatusCode, resp.Header, excerpt(buf[:n]), nil
+}
+
+// roundTrip sends hr with the client's transport itself: http.Client.Do would copy the
+// headers of every request for redirects, which the egress client never follows (a 3xx
+// comes back as the response either way). Errors are wrapped as Client.Do wraps them.
+func (e *Engine) roundTrip(hr *http.Request) (*http.Response, error) {
+	rt := e.o.Client.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	resp, err := rt.RoundTrip(hr)
+	if err != nil {
+		return nil, &url.Error{Op: "Post", URL: hr.URL.String(), Err: err}
+	}
+	return resp, nil
 }
 
 // excerptBufs holds the buffers responses are read into (excerpt copies what it keeps).
