@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -229,6 +230,12 @@ func randomToken() string {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+// loadLabels marks the calling goroutine, and those it starts, as the load generator's in
+// CPU profiles (pprof -tagfocus bench=load), apart from the server's.
+func loadLabels() {
+	pprof.SetGoroutineLabels(pprof.WithLabels(context.Background(), pprof.Labels("bench", "load")))
 }
 
 // newClient is the load generator's client: the server's own outgoing one (HTTP/1.1, the
@@ -490,6 +497,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				loadLabels()
 				timer := time.NewTimer(time.Hour)
 				defer timer.Stop()
 				buf := make([]byte, 0, 256)
@@ -531,6 +539,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
+				loadLabels()
 				timer := time.NewTimer(time.Hour)
 				defer timer.Stop()
 				buf := make([]byte, 0, 256)
