@@ -394,3 +394,51 @@ func TestTransportStaleConnectionsResendDials(t *testing.T) {
 		t.Fatalf("answer %q, want the new connection's", got)
 	}
 }
+
+// Closing a body while another goroutine is blocked reading it ends the read at once and
+// closes the connection.
+func TestTransportCloseDuringRead(t *testing.T) {
+	gone := make(chan struct{})
+	url := rawServer(t, func(_ int, c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, _, err := readRequest(br); err != nil {
+			return
+		}
+		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart")
+		if _, err := br.ReadByte(); err != nil { // until the client closes
+			close(gone)
+		}
+	})
+	c := NewClient(Options{AllowPrivate: true})
+	resp, err := post(t, c, url, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 4)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan error, 1)
+	go func() {
+		_, err := resp.Body.Read(make([]byte, 10)) // blocks: 96 more bytes are promised
+		read <- err
+	}()
+	// The reader may not have blocked yet; either way Close must end it and the connection.
+	resp.Body.Close()
+	select {
+	case err := <-read:
+		if err == nil {
+			t.Fatal("a read across Close succeeded")
+		}
+	case <-time.After(testTimeout):
+		t.Fatal("the blocked read did not end at Close")
+	}
+	select {
+	case <-gone:
+	case <-time.After(testTimeout):
+		t.Fatal("the connection was not closed")
+	}
+	if n := len(c.Transport.(*transport).idle); n != 0 {
+		t.Fatalf("%d hosts with idle connections after an early close", n)
+	}
+}
