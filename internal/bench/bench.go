@@ -240,12 +240,13 @@ func loadLabels() {
 
 // newClient is the load generator's client: the server's own outgoing one (HTTP/1.1, the
 // calling goroutine writes and reads on the connection), allowed to reach loopback. It has
-// no overall timeout; postJSON bounds each request.
+// no overall timeout (http.Client's would add a goroutine a request with a transport not
+// its own): every request is bounded by requestTimeout on its context instead.
 func newClient(conns int) *http.Client {
 	return egress.NewClient(egress.Options{AllowPrivate: true, MaxIdleConnsPerHost: conns * 2})
 }
 
-// requestTimeout bounds each request of the load generator.
+// requestTimeout bounds each request the benchmark makes.
 const requestTimeout = 30 * time.Second
 
 // postJSON posts body to url and reads the whole answer; it returns the status.
@@ -277,6 +278,8 @@ func (a api) do(ctx context.Context, method, path string, body, out any) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, a.base+"/api/v1"+path, bytes.NewReader(b))
 	if err != nil {
 		return err

@@ -133,12 +133,16 @@ func (r *Receiver) accept() {
 	}
 }
 
+// The receivers' answers, whole.
 var (
-	respOK   = []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
-	resp500  = []byte("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
-	respBad  = []byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
-	bodyMax  = int64(1 << 20)
-	headWait = 10 * time.Second
+	respOK  = []byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+	resp500 = []byte("HTTP/1.1 500 Internal Server Error\r\nContent-Length: 0\r\n\r\n")
+	respBad = []byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+)
+
+const (
+	bodyMax  = 1 << 20          // the most of a request body a receiver keeps
+	headWait = 10 * time.Second // how long a request may take to arrive once begun
 )
 
 // serve answers the requests of one connection in turn until it closes or a request says

@@ -23,6 +23,8 @@ const chimeRoute = `route="/incomingwebhooks/{id}"`
 // its writers spent on them, the commit window its writer has open, and the Chime posts it
 // answered with the time it took over them.
 func commitStats(ctx context.Context, client *http.Client, urls []string) commitSample {
+	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
+	defer cancel()
 	var c commitSample
 	for _, u := range urls {
 		req, err := http.NewRequestWithContext(ctx, "GET", u+"/metrics", nil)

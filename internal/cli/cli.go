@@ -149,15 +149,16 @@ func (b BenchCmd) Run(e *env) error {
 	// Profiles and the trace cover the measured window of the load only (with --backlog,
 	// the whole command); the allocation profile counts from the start of the process.
 	type recording struct {
-		f     *os.File
+		path  string
 		start func(io.Writer) error
 		stop  func()
+		f     *os.File
 	}
 	var recordings []recording
-	for _, r := range []struct {
-		path string
-		recording
-	}{{b.CPUProfile, recording{nil, pprof.StartCPUProfile, pprof.StopCPUProfile}}, {b.Trace, recording{nil, trace.Start, trace.Stop}}} {
+	for _, r := range []recording{
+		{path: b.CPUProfile, start: pprof.StartCPUProfile, stop: pprof.StopCPUProfile},
+		{path: b.Trace, start: trace.Start, stop: trace.Stop},
+	} {
 		if r.path == "" {
 			continue
 		}
@@ -167,13 +168,13 @@ func (b BenchCmd) Run(e *env) error {
 		}
 		defer f.Close()
 		r.f = f
-		recordings = append(recordings, r.recording)
+		recordings = append(recordings, r)
 	}
 	measure := func() (stop func()) {
 		var started []recording
 		for _, r := range recordings {
 			if err := r.start(r.f); err != nil {
-				fmt.Fprintf(e.stderr, "chathooks: %s: %v\n", r.f.Name(), err)
+				fmt.Fprintf(e.stderr, "chathooks: %s: %v\n", r.path, err)
 				continue
 			}
 			started = append(started, r)
