@@ -99,16 +99,12 @@ func newTransport(o Options, wrapDial func(dialFunc) dialFunc) *transport {
 	if wrapDial != nil {
 		g.dial = wrapDial(g.dial)
 	}
-	tlsConfig := &tls.Config{MinVersion: tls.VersionTLS12}
-	if o.RootCAs != nil {
-		tlsConfig.RootCAs = o.RootCAs
-	}
 	// No proxy (an environment proxy would bypass the address check), HTTP/1.1 only, over
 	// TLS too: one request per connection at a time; whole-request deadlines come from the
 	// request context.
 	return &transport{
 		dial:             g.DialContext,
-		tlsConfig:        tlsConfig,
+		tlsConfig:        &tls.Config{MinVersion: tls.VersionTLS12, RootCAs: o.RootCAs}, // nil: the system's
 		handshakeTimeout: 10 * time.Second,
 		maxIdlePerHost:   o.MaxIdleConnsPerHost,
 		idleTimeout:      90 * time.Second,

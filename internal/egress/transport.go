@@ -393,7 +393,9 @@ func (b *body) finish(ended bool) {
 	if !b.state.CompareAndSwap(bodyOpen, next) {
 		return
 	}
-	if b.stop() && ended && b.keep && b.pc.nc.SetDeadline(time.Time{}) == nil {
+	// An idle connection keeps the deadline of its last request: nothing reads it then,
+	// and the next exchange sets its own.
+	if b.stop() && ended && b.keep {
 		b.t.put(b.pc)
 		return
 	}

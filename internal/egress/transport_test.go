@@ -45,6 +45,27 @@ func rawServer(t *testing.T, serve func(n int, c net.Conn)) string {
 	return "http://" + ln.Addr().String()
 }
 
+// silentServer reads one request on each connection, answers it with answer (nothing if
+// empty), and then waits: gone is closed once the client closes a connection.
+func silentServer(t *testing.T, answer string) (url string, gone <-chan struct{}) {
+	t.Helper()
+	closed := make(chan struct{})
+	var once sync.Once
+	url = rawServer(t, func(_ int, c net.Conn) {
+		br := bufio.NewReader(c)
+		if _, _, err := readRequest(br); err != nil {
+			return
+		}
+		if answer != "" {
+			io.WriteString(c, answer)
+		}
+		if _, err := br.ReadByte(); err != nil { // blocks until the client closes
+			once.Do(func() { close(closed) })
+		}
+	})
+	return url, closed
+}
+
 // readRequest reads one request and its body from br.
 func readRequest(br *bufio.Reader) (*http.Request, string, error) {
 	req, err := http.ReadRequest(br)
@@ -211,16 +232,7 @@ func TestTransportStaleConnection(t *testing.T) {
 // A request whose context ends while the server says nothing fails with the context's
 // error, and its connection is closed.
 func TestTransportDeadline(t *testing.T) {
-	gone := make(chan struct{})
-	url := rawServer(t, func(_ int, c net.Conn) {
-		br := bufio.NewReader(c)
-		if _, _, err := readRequest(br); err != nil {
-			return
-		}
-		if _, err := br.ReadByte(); err != nil { // blocks until the client closes
-			close(gone)
-		}
-	})
+	url, gone := silentServer(t, "")
 	c := NewClient(Options{AllowPrivate: true})
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
@@ -395,35 +407,55 @@ func TestTransportStaleConnectionsResendDials(t *testing.T) {
 	}
 }
 
-// Closing a body while another goroutine is blocked reading it ends the read at once and
-// closes the connection.
+// readEntered is a connection that reports each Read as it begins.
+type readEntered struct {
+	net.Conn
+	entered chan struct{}
+}
+
+func (c readEntered) Read(p []byte) (int, error) {
+	select {
+	case c.entered <- struct{}{}:
+	default:
+	}
+	return c.Conn.Read(p)
+}
+
+// Closing a body while another goroutine is reading it (the connection's Read has begun,
+// with nothing more coming) ends the read at once and closes the connection.
 func TestTransportCloseDuringRead(t *testing.T) {
-	gone := make(chan struct{})
-	url := rawServer(t, func(_ int, c net.Conn) {
-		br := bufio.NewReader(c)
-		if _, _, err := readRequest(br); err != nil {
-			return
-		}
-		fmt.Fprintf(c, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart")
-		if _, err := br.ReadByte(); err != nil { // until the client closes
-			close(gone)
+	url, gone := silentServer(t, "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart")
+	entered := make(chan struct{}, 16)
+	tr := newTransport(Options{AllowPrivate: true}, func(next dialFunc) dialFunc {
+		return func(ctx context.Context, network, address string) (net.Conn, error) {
+			nc, err := next(ctx, network, address)
+			if err != nil {
+				return nil, err
+			}
+			// Should the test fail with the read still blocked, the server would wait for
+			// this connection's end for ever: end it first (cleanups run last first).
+			t.Cleanup(func() { nc.Close() })
+			return readEntered{nc, entered}, nil
 		}
 	})
-	c := NewClient(Options{AllowPrivate: true})
+	c := &http.Client{Transport: tr}
 	resp, err := post(t, c, url, "x")
 	if err != nil {
 		t.Fatal(err)
 	}
 	buf := make([]byte, 4)
-	if _, err := io.ReadFull(resp.Body, buf); err != nil {
-		t.Fatal(err)
+	if _, err := io.ReadFull(resp.Body, buf); err != nil || string(buf) != "part" {
+		t.Fatalf("read %q, %v", buf, err)
+	}
+	for len(entered) > 0 { // the reads that brought the head and "part"
+		<-entered
 	}
 	read := make(chan error, 1)
 	go func() {
-		_, err := resp.Body.Read(make([]byte, 10)) // blocks: 96 more bytes are promised
+		_, err := resp.Body.Read(make([]byte, 10)) // 96 more bytes are promised, none sent
 		read <- err
 	}()
-	// The reader may not have blocked yet; either way Close must end it and the connection.
+	<-entered // the body's read is on the connection now
 	resp.Body.Close()
 	select {
 	case err := <-read:
@@ -438,7 +470,7 @@ func TestTransportCloseDuringRead(t *testing.T) {
 	case <-time.After(testTimeout):
 		t.Fatal("the connection was not closed")
 	}
-	if n := len(c.Transport.(*transport).idle); n != 0 {
+	if n := len(tr.idle); n != 0 {
 		t.Fatalf("%d hosts with idle connections after an early close", n)
 	}
 }
