@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/app"
+	"github.com/chathooks/chathooks/internal/cputime"
 	"github.com/chathooks/chathooks/internal/egress"
 )
 
@@ -577,7 +578,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		s := Second{T: now.Sub(t0).Seconds(), Phase: phase, Offered: offered(now), Accepted: acceptedAll.Load(), Delivered: received()}
 		s.Backlog = s.Accepted*int64(len(healthy)) - s.Delivered
 		s.PostMaxMS, s.DeliveryMaxMS = plat.TakePeak(), dlat.TakePeak()
-		s.CPU = cpuTime().Seconds()
+		s.CPU = cputime.Process().Seconds()
 		fmt.Fprintf(c.Progress, "%s  errors %v  rss %.0f MiB\n", timelineRow(last, s), errSnapshot(), maxRSSMiB())
 		res.Timeline = append(res.Timeline, s)
 		last = s
@@ -612,12 +613,12 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		stopMeasure = c.Measure()
 	}
 	measuring.Store(true)
-	d0, cpu0 := received(), cpuTime()
+	d0, cpu0 := received(), cputime.Process()
 	c0 := commitStats(ctx, client, nodeURLs)
 	watch(measureTo, "run", nil)
 	measuring.Store(false)
 	stopMeasure()
-	d1, t1, cpu1 := received(), time.Now(), cpuTime()
+	d1, t1, cpu1 := received(), time.Now(), cputime.Process()
 	c1 := commitStats(ctx, client, nodeURLs)
 	sample(t1, "run")
 	endOfLoad := last

@@ -31,3 +31,14 @@ func BenchmarkConcurrentMessageInserts(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDeliveryLifecycle is the writer's time a delivery: its leased row written and
+// its successful attempt recorded (see storetest.BenchDeliveryLifecycle).
+func BenchmarkDeliveryLifecycle(b *testing.B) {
+	s, err := postgres.Open(context.Background(), pgtest.URL(b), postgres.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchDeliveryLifecycle(b, s)
+}

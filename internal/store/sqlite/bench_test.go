@@ -41,3 +41,14 @@ func BenchmarkConcurrentMessageInserts(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkDeliveryLifecycle is the writer's time a delivery: its leased row written and
+// its successful attempt recorded (see storetest.BenchDeliveryLifecycle).
+func BenchmarkDeliveryLifecycle(b *testing.B) {
+	s, err := sqlite.Open(context.Background(), b.TempDir(), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	storetest.BenchDeliveryLifecycle(b, s)
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/cputime"
 	"github.com/chathooks/chathooks/internal/ids"
 )
 
@@ -98,4 +99,53 @@ func reportWrites(b *testing.B, lat <-chan []time.Duration, elapsed time.Duratio
 	if batches > 0 {
 		b.ReportMetric(float64(batched)/float64(batches), "msgs/commit")
 	}
+}
+
+// BenchDeliveryLifecycle measures the writer's cost of a delivery on s: each op is one
+// delivery row written leased to its node (as a post's fan-out writes it) and, in a later
+// transaction, its successful attempt recorded (as the engine records it). Transactions
+// carry 32 new deliveries over 4 endpoints and the outcomes of the previous 32, the mix of
+// a node keeping up with its posts; one writer, so ns/op is the writer's time a delivery.
+func BenchDeliveryLifecycle(b *testing.B, s chat.Store) {
+	ctx := context.Background()
+	const endpoints, perTx = 4, 32
+	err := s.Write(ctx, func(tx chat.Tx) error {
+		for i := range endpoints {
+			if err := tx.InsertEndpoint(endpoint(fmt.Sprintf("bench%d", i), "", "*")); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		b.Fatal(err)
+	}
+	owner := "node-" + ids.New("n", time.Now())
+	var prev []chat.Delivery
+	b.ResetTimer()
+	cpu0 := cputime.Process()
+	for done := 0; done < b.N; done += perTx {
+		now := time.Now()
+		ds := make([]chat.Delivery, perTx)
+		for i := range ds {
+			ds[i] = chat.Delivery{ID: ids.New("dlv", now), EventID: "evt_bench", EventType: chat.EventMessageSend,
+				EndpointID: fmt.Sprintf("bench%d", i%endpoints), CreatedAt: now}
+		}
+		rs := make([]chat.DeliveryResult, len(prev))
+		for i, d := range prev {
+			rs[i] = chat.DeliveryResult{ID: d.ID, EndpointID: d.EndpointID, Owner: owner, Status: chat.DeliverySucceeded,
+				Attempt: chat.Attempt{At: now, StatusCode: 200, LatencyMS: 1}}
+		}
+		err := s.Write(ctx, func(tx chat.Tx) error {
+			if err := tx.InsertDeliveriesLeased(ds, chat.Lease{Owner: owner, Until: now.Add(time.Minute)}); err != nil {
+				return err
+			}
+			return tx.CompleteDeliveries(rs)
+		})
+		if err != nil {
+			b.Fatal(err)
+		}
+		prev = ds
+	}
+	b.ReportMetric(float64((cputime.Process()-cpu0).Nanoseconds())/float64(b.N), "cpu-ns/op")
 }

@@ -1,15 +1,15 @@
 //go:build unix
 
-package bench
+package cputime
 
 import (
 	"syscall"
 	"time"
 )
 
-// cpuTime is the CPU time (user + system) this process has used so far: server, load
-// generator and receivers together, as they share the process.
-func cpuTime() time.Duration {
+// Process is the CPU time (user + system) this process has used so far, all its
+// goroutines together.
+func Process() time.Duration {
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
 		return 0
