@@ -297,14 +297,21 @@ func (t *Tx) CompleteDeliveries(rs []chat.DeliveryResult) error {
 }
 
 const (
-	attemptRow  = `(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT))`
+	attemptRow  = `(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))`
 	attemptHead = `INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, response)
 		SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES `
-	// The attempt of a delivery deleted meanwhile (its endpoint went) is dropped.
-	attemptTail = `) AS v WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.column1)`
-	statusRow   = `(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT))`
-	statusHead  = `UPDATE deliveries SET status = v.column2, attempt_count = attempt_count + 1, next_attempt_at = v.column3,
-		locked_until = v.column4, lease_owner = CASE WHEN v.column4 = 0 THEN '' ELSE lease_owner END, updated_at = v.column5
+	// The attempt of a delivery deleted meanwhile (its endpoint went) is dropped, and so is
+	// a success the status update below keeps in the delivery's row (the lease is the
+	// result's).
+	attemptTail = `) AS v WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.column1
+		AND (v.column7 <> 'succeeded' OR d.lease_owner <> v.column8))`
+	statusRow  = `(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS TEXT))`
+	statusHead = `UPDATE deliveries SET status = v.column2, attempt_count = attempt_count + 1, next_attempt_at = v.column3,
+		locked_until = v.column4, lease_owner = CASE WHEN v.column4 = 0 THEN '' ELSE lease_owner END, updated_at = v.column5,
+		success_at = CASE WHEN v.column2 = 'succeeded' THEN v.column5 ELSE success_at END,
+		success_code = CASE WHEN v.column2 = 'succeeded' THEN v.column7 ELSE success_code END,
+		success_latency_ms = CASE WHEN v.column2 = 'succeeded' THEN v.column8 ELSE success_latency_ms END,
+		success_response = CASE WHEN v.column2 = 'succeeded' THEN v.column9 ELSE success_response END
 		FROM (VALUES `
 	// A completion without the lease (another owner took it) leaves the row alone.
 	statusTail = `) AS v WHERE deliveries.id = v.column1 AND deliveries.lease_owner = v.column6`
@@ -321,17 +328,31 @@ const (
 	qStatusOne = `UPDATE deliveries SET status = ?2, attempt_count = attempt_count + 1, next_attempt_at = ?3,
 		locked_until = ?4, lease_owner = CASE WHEN ?4 = 0 THEN '' ELSE lease_owner END, updated_at = ?5
 		WHERE id = ?1 AND lease_owner = ?6`
+	// qSucceededOne records a success in the delivery's row, its attempt included.
+	qSucceededOne = `UPDATE deliveries SET status = 'succeeded', attempt_count = attempt_count + 1, next_attempt_at = 0,
+		locked_until = 0, lease_owner = '', updated_at = ?2, success_at = ?2, success_code = ?3, success_latency_ms = ?4,
+		success_response = ?5 WHERE id = ?1 AND lease_owner = ?6`
 )
 
 // completeOne records one result with the same effect as a row of completeChunk: the
-// status (only with the lease), then the attempt (only if the delivery still exists).
+// status (only with the lease), then the attempt (only if the delivery still exists) in
+// delivery_attempts, or, for a success with the lease, in the status update itself.
 func (t *Tx) completeOne(r chat.DeliveryResult) error {
 	a := r.Attempt
-	var next, until int64
-	if r.Status == chat.DeliveryFailed {
-		next, until = micros(r.NextAt), micros(r.LeaseUntil)
+	var n int64
+	var err error
+	if r.Status == chat.DeliverySucceeded {
+		n, err = t.exec(qSucceededOne, r.ID, micros(a.At), a.StatusCode, a.LatencyMS, a.ResponseExcerpt, r.Owner)
+		if err == nil && n == 1 {
+			return t.disableIf(r)
+		}
+	} else {
+		var next, until int64
+		if r.Status == chat.DeliveryFailed {
+			next, until = micros(r.NextAt), micros(r.LeaseUntil)
+		}
+		n, err = t.exec(qStatusOne, r.ID, r.Status, next, until, micros(a.At), r.Owner)
 	}
-	n, err := t.exec(qStatusOne, r.ID, r.Status, next, until, micros(a.At), r.Owner)
 	if err != nil {
 		return t.s.mapErr(err, "delivery status")
 	}
@@ -374,26 +395,28 @@ const (
 	DefaultPlans = `SET LOCAL enable_seqscan TO DEFAULT`
 )
 
-// completeChunk records a chunk of results with two statements, deferred: on PostgreSQL
+// completeChunk records a chunk of results with two statements, deferred (the attempts
+// first: a success whose lease the status update then ends is kept in the row instead): on PostgreSQL
 // they go with the batch's next round trip instead of costing two of their own under the
 // batch lock. (Each statement keeps its own argument slice until it is sent.)
 func (t *Tx) completeChunk(rs []chat.DeliveryResult) error {
 	n := len(rs)
-	attempts := make([]any, 0, 6*n)
+	attempts := make([]any, 0, 8*n)
 	for _, r := range rs {
 		a := r.Attempt
-		attempts = append(attempts, r.ID, micros(a.At), a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt)
+		attempts = append(attempts, r.ID, micros(a.At), a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt, r.Status, r.Owner)
 	}
 	if err := t.deferExec("delivery attempts", attemptHead+strings.Repeat(attemptRow+",", n-1)+attemptRow+attemptTail, attempts...); err != nil {
 		return err
 	}
-	statuses := make([]any, 0, 6*n)
+	statuses := make([]any, 0, 9*n)
 	for _, r := range rs {
 		var next, until int64
 		if r.Status == chat.DeliveryFailed {
 			next, until = micros(r.NextAt), micros(r.LeaseUntil)
 		}
-		statuses = append(statuses, r.ID, r.Status, next, until, micros(r.Attempt.At), r.Owner)
+		a := r.Attempt
+		statuses = append(statuses, r.ID, r.Status, next, until, micros(a.At), r.Owner, a.StatusCode, a.LatencyMS, a.ResponseExcerpt)
 	}
 	if err := t.deferExec("delivery status", statusHead+strings.Repeat(statusRow+",", n-1)+statusRow+statusTail, statuses...); err != nil {
 		return err
@@ -466,8 +489,15 @@ func (t *Tx) RetryDelivery(id string, now time.Time, l chat.Lease) (chat.Deliver
 	if l.Owner == "" {
 		t.deliveries = true
 	}
+	// A success kept in the row joins the other attempts: the row will hold the next one.
+	if _, err := t.exec(`INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, response)
+		SELECT id, success_at, success_code, success_latency_ms, '', success_response FROM deliveries
+		WHERE id = ? AND success_at <> 0`, id); err != nil {
+		return chat.Delivery{}, t.s.mapErr(err, "delivery attempts")
+	}
 	d, err := scanDelivery(t.row(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?,
-		locked_until = ?, lease_owner = ? WHERE id = ? RETURNING `+deliveryCols, n, n, micros(l.Until), l.Owner, id))
+		locked_until = ?, lease_owner = ?, success_at = 0, success_code = 0, success_latency_ms = 0, success_response = ''
+		WHERE id = ? RETURNING `+deliveryCols, n, n, micros(l.Until), l.Owner, id))
 	return d, t.s.notFound(err, fmt.Sprintf("delivery %q", id))
 }
 
@@ -511,8 +541,12 @@ func (s *Store) ListDeliveries(ctx context.Context, q chat.DeliveryQuery) ([]cha
 
 // DeliveryAttempts implements chat.Reader.
 func (s *Store) DeliveryAttempts(ctx context.Context, id string) ([]chat.Attempt, error) {
-	rows, err := s.query(ctx, `SELECT at, status_code, latency_ms, error, response FROM delivery_attempts
-		WHERE delivery_id = ? ORDER BY at, n`, id)
+	// A success kept in the delivery's row is its last attempt.
+	rows, err := s.query(ctx, `SELECT at, status_code, latency_ms, error, response FROM (
+		SELECT at, n, status_code, latency_ms, error, response FROM delivery_attempts WHERE delivery_id = ?1
+		UNION ALL
+		SELECT success_at, 9223372036854775807, success_code, success_latency_ms, '', success_response FROM deliveries
+		WHERE id = ?1 AND success_at <> 0) AS a ORDER BY at, n`, id)
 	return collect(rows, err, func(r Row) (chat.Attempt, error) {
 		var a chat.Attempt
 		var at int64

@@ -137,6 +137,24 @@ func testDeliveries(t *testing.T, s chat.Store) {
 	if err != nil || len(list) != 1 || list[0].ID != "d1" {
 		t.Fatalf("list by status after a cursor: %v %+v", err, list)
 	}
+	// The first success, recorded before the manual retry, stays in the log before the
+	// failure that followed, and a second success after both.
+	if c := find(claim("n7", t0.Add(4*time.Hour), 0, 5), "d1"); c == nil {
+		t.Fatal("the retry of d1 was not claimed when due")
+	}
+	write(t, s, func(tx chat.Tx) error {
+		return tx.CompleteDeliveries([]chat.DeliveryResult{{ID: "d1", EndpointID: "e1", Owner: "n7", Status: chat.DeliverySucceeded,
+			Attempt: chat.Attempt{At: t0.Add(4 * time.Hour), StatusCode: 202, LatencyMS: 7, ResponseExcerpt: "queued"}}})
+	})
+	as, err = s.DeliveryAttempts(ctx, "d1")
+	if err != nil || len(as) != 3 || as[0].StatusCode != 200 || as[0].LatencyMS != 3 || !as[0].At.Equal(t0) ||
+		as[1].StatusCode != 503 || as[2].StatusCode != 202 || as[2].LatencyMS != 7 || as[2].ResponseExcerpt != "queued" ||
+		!as[2].At.Equal(t0.Add(4*time.Hour)) || as[2].Error != "" {
+		t.Fatalf("attempts of d1 (success, manual retry, failure, success): %v %+v", err, as)
+	}
+	if d1, err := s.GetDelivery(ctx, "d1"); err != nil || d1.Status != chat.DeliverySucceeded || d1.AttemptCount != 3 {
+		t.Fatalf("d1 after its second success: %v %+v", err, d1)
+	}
 	evs, err := s.EventsByID(ctx, []string{"evt_1", "nope"})
 	if err != nil || len(evs) != 1 {
 		t.Fatalf("events by id: %v %+v", err, evs)
