@@ -107,14 +107,20 @@ func (c *Config) defaults() {
 
 // Result is what one run measured.
 type Result struct {
-	Date        time.Time       `json:"date"`
-	Machine     Machine         `json:"machine"`
-	Config      Config          `json:"config"`
-	Baseline    *BaselineResult `json:"baseline,omitempty"`
-	Healthy     *PhaseResult    `json:"all_healthy,omitempty"` // with failure_share > 0: the comparison run
-	Run         PhaseResult     `json:"run"`
-	IsolationX  float64         `json:"isolation_p99_ratio,omitempty"`
-	Description string          `json:"description"`
+	Date     time.Time       `json:"date"`
+	Machine  Machine         `json:"machine"`
+	Config   Config          `json:"config"`
+	Baseline *BaselineResult `json:"baseline,omitempty"`
+	// With failure_share > 0: the comparison runs, all endpoints healthy, one before the
+	// run and one after it, so that a machine whose speed drifts over the minutes moves
+	// both sides of the ratio alike.
+	Healthy      *PhaseResult `json:"all_healthy,omitempty"`
+	HealthyAfter *PhaseResult `json:"all_healthy_after,omitempty"`
+	Run          PhaseResult  `json:"run"`
+	// IsolationX is the healthy endpoints' p99 in the run over the mean of the comparison
+	// runs' p99s.
+	IsolationX  float64 `json:"isolation_p99_ratio,omitempty"`
+	Description string  `json:"description"`
 }
 
 // Machine describes where it ran.
@@ -167,8 +173,8 @@ type PhaseResult struct {
 	Verdict  Verdict  `json:"verdict"`
 }
 
-// Run runs the benchmark: the baseline (if asked), an all-healthy comparison run (if a
-// failure share is set) and the configured run.
+// Run runs the benchmark: the baseline (if asked), then the configured run, between two
+// all-healthy comparison runs if a failure share is set.
 func Run(ctx context.Context, c Config) (Result, error) {
 	c.defaults()
 	if c.Rate > 0 {
@@ -204,25 +210,32 @@ func Run(ctx context.Context, c Config) (Result, error) {
 		}
 		res.Baseline = &b
 	}
-	if c.FailureShare > 0 {
-		fmt.Fprintln(c.Progress, "comparison run: all endpoints healthy...")
+	healthy := func(when string) (*PhaseResult, error) {
+		if c.FailureShare == 0 {
+			return nil, nil
+		}
+		fmt.Fprintf(c.Progress, "comparison run %s: all endpoints healthy...\n", when)
 		hc := c
 		hc.FailureShare = 0
 		hc.Measure = nil
 		h, err := runOnce(ctx, hc)
-		if err != nil {
-			return res, err
-		}
-		res.Healthy = &h
+		return &h, err
 	}
-	fmt.Fprintln(c.Progress, "run...")
-	r, err := runOnce(ctx, c)
-	if err != nil {
+	var err error
+	if res.Healthy, err = healthy("before"); err != nil {
 		return res, err
 	}
-	res.Run = r
-	if res.Healthy != nil && res.Healthy.DeliveryLatency.P99 > 0 {
-		res.IsolationX = r.DeliveryLatency.P99 / res.Healthy.DeliveryLatency.P99
+	fmt.Fprintln(c.Progress, "run...")
+	if res.Run, err = runOnce(ctx, c); err != nil {
+		return res, err
+	}
+	if res.HealthyAfter, err = healthy("after"); err != nil {
+		return res, err
+	}
+	if res.Healthy != nil && res.HealthyAfter != nil {
+		if mean := (res.Healthy.DeliveryLatency.P99 + res.HealthyAfter.DeliveryLatency.P99) / 2; mean > 0 {
+			res.IsolationX = res.Run.DeliveryLatency.P99 / mean
+		}
 	}
 	return res, nil
 }

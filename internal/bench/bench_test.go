@@ -11,11 +11,11 @@ import (
 )
 
 // A short run of the real benchmark: rooms, webhooks, endpoints, receivers (one black
-// hole), the all-healthy comparison run and the report.
+// hole), the all-healthy comparison runs before and after it, and the report.
 func TestBenchSmoke(t *testing.T) {
 	t.Parallel()
 	var progress, table bytes.Buffer
-	// The measured window opens once, in the main run (after the comparison run), and
+	// The measured window opens once, in the main run (between the comparison runs), and
 	// closes before the drain.
 	var opened, closed int
 	var atOpen, atClose string
@@ -38,10 +38,14 @@ func TestBenchSmoke(t *testing.T) {
 	if i := strings.LastIndex(atOpen, "run...\n"); i >= 0 {
 		main = atOpen[i:]
 	}
-	if main == "" || strings.Contains(main, "\nrun ") || !strings.Contains("\n"+inWindow, "\nrun ") || strings.Contains(inWindow, "drain") {
+	if main == "" || strings.Contains(main, "\nrun ") || !strings.Contains(atOpen, "comparison run before") ||
+		strings.Contains(atClose, "comparison run after") || !strings.Contains("\n"+inWindow, "\nrun ") || strings.Contains(inWindow, "drain") {
 		t.Fatalf("measured window not around the main run's load:\nat open:\n%s\nat close:\n%s", atOpen, atClose)
 	}
-	for _, p := range []bench.PhaseResult{*res.Healthy, res.Run} {
+	if res.Healthy == nil || res.HealthyAfter == nil {
+		t.Fatalf("comparison runs: before %v, after %v", res.Healthy, res.HealthyAfter)
+	}
+	for _, p := range []bench.PhaseResult{*res.Healthy, res.Run, *res.HealthyAfter} {
 		if p.Accepted == 0 || p.PostLatency.Count == 0 {
 			t.Fatalf("no accepted posts: %+v", p)
 		}
@@ -59,11 +63,15 @@ func TestBenchSmoke(t *testing.T) {
 	if tl := res.Run.Timeline; len(tl) == 0 || tl[len(tl)-1].Backlog != 0 || tl[len(tl)-1].Phase != "drain" {
 		t.Fatalf("timeline does not end drained: %+v", tl)
 	}
-	if res.Healthy.ExpectedDeliveries/res.Healthy.Accepted < 2 || res.IsolationX <= 0 {
-		t.Fatalf("comparison run: %+v ratio %v", res.Healthy, res.IsolationX)
+	if res.Healthy.ExpectedDeliveries/res.Healthy.Accepted < 2 || res.HealthyAfter.ExpectedDeliveries/res.HealthyAfter.Accepted < 2 {
+		t.Fatalf("comparison runs did not deliver to both endpoints: %+v %+v", res.Healthy, res.HealthyAfter)
+	}
+	mean := (res.Healthy.DeliveryLatency.P99 + res.HealthyAfter.DeliveryLatency.P99) / 2
+	if want := res.Run.DeliveryLatency.P99 / mean; res.IsolationX != want {
+		t.Fatalf("isolation ratio %v, want the run's p99 over the comparison runs' mean, %v", res.IsolationX, want)
 	}
 	bench.WriteTable(&table, res)
-	for _, want := range []string{"accepted posts", "post→receiver latency", "isolation:"} {
+	for _, want := range []string{"accepted posts", "post→receiver latency", "isolation:", "healthy, before the run", "healthy, after the run"} {
 		if !strings.Contains(table.String(), want) {
 			t.Fatalf("table lacks %q:\n%s", want, table.String())
 		}

@@ -65,11 +65,14 @@ func WriteTable(w io.Writer, r Result) {
 		}
 	}
 	if r.Healthy != nil {
-		phase("all endpoints healthy", *r.Healthy)
+		phase("all endpoints healthy, before the run", *r.Healthy)
 	}
 	phase("run", r.Run)
+	if r.HealthyAfter != nil {
+		phase("all endpoints healthy, after the run", *r.HealthyAfter)
+	}
 	if r.IsolationX > 0 {
-		fmt.Fprintf(w, "isolation: healthy endpoints' p99 with failures / without = %.2f×\n", r.IsolationX)
+		fmt.Fprintf(w, "isolation: healthy endpoints' p99 with failures / without (mean of the runs before and after) = %.2f×\n", r.IsolationX)
 	}
 }
 

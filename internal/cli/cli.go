@@ -57,7 +57,7 @@ type BenchCmd struct {
 	Concurrency     int           `help:"Concurrent keep-alive HTTP clients posting. Default 64, or rate / 10 (at least 64) with --rate."`
 	Endpoints       int           `default:"4" help:"Outgoing endpoints (standard format, message_send), each a local receiver."`
 	ReceiverLatency time.Duration `default:"0s" help:"How long healthy receivers take to answer."`
-	FailureShare    float64       `default:"0" help:"Share of endpoints that fail (0..1); with > 0 an all-healthy run is made first for comparison."`
+	FailureShare    float64       `default:"0" help:"Share of endpoints that fail (0..1); with > 0 the run is compared with all-healthy runs made before and after it."`
 	FailureMode     string        `default:"blackhole" enum:"blackhole,500" help:"How failing endpoints fail: blackhole (never answer) or 500."`
 	Baseline        bool          `default:"true" negatable:"" help:"Measure a bare net/http handler first, for context."`
 	Drain           time.Duration `default:"30s" help:"How long to wait after the load for deliveries to finish."`
