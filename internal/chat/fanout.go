@@ -77,6 +77,8 @@ type DeliveryReader interface {
 	// endpoint may be claimable: a lease ends (a time already past if it ended and nobody
 	// claimed it yet; the asking node's own leases count too, since a lease it stopped
 	// renewing is one it does not hold), or a retry nobody holds falls due (zero: none).
+	// On a single-node store a lease lasts until the process restarts (its start releases
+	// them all), so there only retries count.
 	NextClaimable(ctx context.Context, now time.Time) (time.Time, error)
 	// Claimable reports whether a claim for the endpoint at now would find anything: a
 	// delivery not yet attempted, or a retry that is due, that no lease holds.

@@ -433,8 +433,12 @@ func (t *Tx) completeChunk(rs []chat.DeliveryResult) error {
 func (t *Tx) ReleaseDeliveries(owner string, ids []string) error {
 	t.deliveries = true
 	if len(ids) == 0 {
-		_, err := t.exec(`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE lease_owner = ?`, owner)
-		return t.s.mapErr(err, "release deliveries")
+		for _, q := range qReleaseOwner {
+			if _, err := t.exec(q, owner); err != nil {
+				return t.s.mapErr(err, "release deliveries")
+			}
+		}
+		return nil
 	}
 	for len(ids) > 0 {
 		n := chunk(len(ids))
@@ -477,10 +481,33 @@ func (t *Tx) RenewLeases(owner string, until time.Time, ids []string) (int64, er
 // limits on parameters).
 const renewChunk = 1000
 
+// Leases are only ever on unfinished deliveries (pending, or failed with a retry due): a
+// completion that finishes one ends its lease. So the statements that look for leased rows
+// say which of the two they want, and each reads its status's partial index (SQLite keeps
+// no index of leases; without the status, and with the owner a parameter, it scanned the
+// table).
+var (
+	qReleaseOwner = [...]string{
+		`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE status = 'pending' AND lease_owner = ?`,
+		`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE status = 'failed' AND lease_owner = ?`,
+	}
+	qReleaseAll = [...]string{
+		`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE status = 'pending' AND lease_owner <> ''`,
+		`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE status = 'failed' AND lease_owner <> ''`,
+	}
+)
+
 // ReleaseAllLeases implements chat.Tx.
 func (t *Tx) ReleaseAllLeases() (int64, error) {
-	n, err := t.exec(`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE lease_owner <> ''`)
-	return n, t.s.mapErr(err, "release leases")
+	var total int64
+	for _, q := range qReleaseAll {
+		n, err := t.exec(q)
+		if err != nil {
+			return total, t.s.mapErr(err, "release leases")
+		}
+		total += n
+	}
+	return total, nil
 }
 
 // RetryDelivery implements chat.Tx.
@@ -577,16 +604,19 @@ func (s *Store) EventsByID(ctx context.Context, ids []string) ([]chat.Event, err
 // a retry nobody holds, among the deliveries of active endpoints.
 func (s *Store) NextClaimable(ctx context.Context, now time.Time) (time.Time, error) {
 	var lease, due *int64
-	q := `SELECT MIN(d.locked_until) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
-		WHERE d.lease_owner <> '' AND d.status IN ('pending', 'failed') AND e.status = 'active'`
-	if s.d.NextLeaseEnd != "" {
-		q = s.d.NextLeaseEnd
+	// A single node's leases last until it restarts, and its start gives them all back:
+	// none ends while it runs.
+	if !s.d.SingleNode {
+		q := `SELECT MIN(d.locked_until) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+			WHERE d.lease_owner <> '' AND d.status IN ('pending', 'failed') AND e.status = 'active'`
+		if s.d.NextLeaseEnd != "" {
+			q = s.d.NextLeaseEnd
+		}
+		if err := s.queryRow(ctx, q).Scan(&lease); err != nil {
+			return time.Time{}, fmt.Errorf("store: next lease expiry: %w", err)
+		}
 	}
-	err := s.queryRow(ctx, q).Scan(&lease)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("store: next lease expiry: %w", err)
-	}
-	err = s.queryRow(ctx, `SELECT MIN(d.next_attempt_at) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
+	err := s.queryRow(ctx, `SELECT MIN(d.next_attempt_at) FROM deliveries d JOIN endpoints e ON e.id = d.endpoint_id
 		WHERE d.status = 'failed' AND d.locked_until <= ? AND e.status = 'active'`, micros(now)).Scan(&due)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("store: next retry due: %w", err)

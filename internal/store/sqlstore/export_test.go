@@ -1,6 +1,9 @@
 package sqlstore
 
-import "time"
+import (
+	"strings"
+	"time"
+)
 
 // WithFixedCommitWindow returns o with a commit window that stays open at w whatever the
 // writer measures, so that a test sees the writer gather.
@@ -12,3 +15,7 @@ func WithFixedCommitWindow(o Options, w time.Duration) Options {
 // OnGathering sets a hook told, on the writer goroutine, when the writer starts waiting out
 // a commit window with the batch's first n requests.
 func (s *Store) OnGathering(f func(n int)) { s.gathering.Store(&f) }
+
+// UnfinishedStatements are the statements that look for leased or claimable rows.
+var UnfinishedStatements = append(append(qReleaseOwner[:], qReleaseAll[:]...), qClaimOrdered,
+	strings.Replace(qClaimFirst, "{lock}", "", 1), strings.Replace(qClaimRetry, "{lock}", "", 1))

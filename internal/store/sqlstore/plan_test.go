@@ -1,0 +1,68 @@
+package sqlstore_test
+
+import (
+	"context"
+	"database/sql"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/chathooks/chathooks/internal/store/sqlite"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
+)
+
+var numbered = regexp.MustCompile(`\?(\d+)`)
+
+// On SQLite (which keeps no index of leases) the statements that look for leased or
+// claimable rows read the partial indexes of unfinished deliveries, never the whole table
+// or an endpoint's whole history.
+func TestLeaseAndClaimStatementsReadUnfinishedDeliveriesOnly(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := sqlite.Open(context.Background(), dir, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(dir, "chathooks.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, q := range sqlstore.UnfinishedStatements {
+		n := strings.Count(q, "?") // parameters: ? each, or ?1 to ?N
+		for _, m := range numbered.FindAllStringSubmatch(q, -1) {
+			if i, _ := strconv.Atoi(m[1]); n < i || n == strings.Count(q, "?") {
+				n = i
+			}
+		}
+		args := make([]any, n)
+		for i := range args {
+			args[i] = "x"
+		}
+		rows, err := db.Query("EXPLAIN QUERY PLAN "+q, args...)
+		if err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		var plan []string
+		for rows.Next() {
+			var id, parent, unused int
+			var detail string
+			if err := rows.Scan(&id, &parent, &unused, &detail); err != nil {
+				t.Fatal(err)
+			}
+			plan = append(plan, detail)
+			if strings.HasPrefix(detail, "SCAN deliveries") && !strings.Contains(detail, "USING INDEX deliveries_first") &&
+				!strings.Contains(detail, "USING INDEX deliveries_retry") || strings.Contains(detail, "deliveries_endpoint") {
+				t.Errorf("%s\nreads %q", q, detail)
+			}
+		}
+		rows.Close()
+		if len(plan) == 0 {
+			t.Errorf("%s: no plan", q)
+		}
+		t.Logf("%s\n  %s", q, strings.Join(plan, "\n  "))
+	}
+}
