@@ -161,6 +161,11 @@ type PhaseResult struct {
 	// CommitWindowMS is the commit window a writer had open when the load ended (SQLite
 	// opens one while its writer is busy recording delivery outcomes or short of CPU).
 	CommitWindowMS float64 `json:"commit_window_ms"`
+	// The whole machine in the measured window (Linux): the share of its CPU time busy with
+	// anything, and the share its hypervisor ran something else while its CPUs were ready
+	// (a virtual machine's CPUs are then slower than their cores suggest).
+	MachineBusy  float64 `json:"machine_busy_share"`
+	MachineSteal float64 `json:"machine_steal_share"`
 	// ServerPostMS is the server's mean time on a post (request read to answer written,
 	// from its metrics): the rest of the post latency is the network stack, the load
 	// generator and waits for a CPU on either side.
@@ -592,6 +597,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		s.Backlog = s.Accepted*int64(len(healthy)) - s.Delivered
 		s.PostMaxMS, s.DeliveryMaxMS = plat.TakePeak(), dlat.TakePeak()
 		s.CPU = cputime.Process().Seconds()
+		s.Machine, _ = cputime.ReadMachine()
 		fmt.Fprintf(c.Progress, "%s  errors %v  rss %.0f MiB\n", timelineRow(last, s), errSnapshot(), maxRSSMiB())
 		res.Timeline = append(res.Timeline, s)
 		last = s
@@ -627,11 +633,13 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	}
 	measuring.Store(true)
 	d0, cpu0 := received(), cputime.Process()
+	m0, _ := cputime.ReadMachine()
 	c0 := commitStats(ctx, client, nodeURLs)
 	watch(measureTo, "run", nil)
 	measuring.Store(false)
 	stopMeasure()
 	d1, t1, cpu1 := received(), time.Now(), cputime.Process()
+	m1, _ := cputime.ReadMachine()
 	c1 := commitStats(ctx, client, nodeURLs)
 	sample(t1, "run")
 	endOfLoad := last
@@ -658,6 +666,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	res.PostLatency = plat.Summary()
 	res.DeliveriesPerSec = float64(d1-d0) / elapsed
 	res.CPUCores = (cpu1 - cpu0).Seconds() / elapsed
+	res.MachineBusy, res.MachineSteal = m1.Since(m0).Shares()
 	res.CommitsPerSec = (c1.commits - c0.commits) / elapsed
 	res.WriterBusy = (c1.busy - c0.busy) / elapsed
 	if c1.commits > c0.commits {

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/chathooks/chathooks/internal/cputime"
 )
 
 // schedule is the open-loop load: post k is due at k/rate seconds after the start, in
@@ -65,6 +67,9 @@ type Second struct {
 	DeliveryMaxMS float64 `json:"delivery_max_ms"`
 	// CPU is the process's CPU time so far (server, load and receivers), in seconds.
 	CPU float64 `json:"cpu_s"`
+	// Machine is the whole machine's CPU time so far, in clock ticks (Linux; zero
+	// elsewhere): what else ran, and on a virtual machine what the hypervisor took.
+	Machine cputime.Machine `json:"machine_cpu_ticks"`
 }
 
 // Verdict says whether deliveries kept up with accepted posts.

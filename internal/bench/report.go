@@ -18,7 +18,7 @@ func WriteTable(w io.Writer, r Result) {
 	phase := func(name string, p PhaseResult) {
 		fmt.Fprintf(w, "%s (%s)\n", name, p.Storage)
 		if p.Timeline != nil {
-			fmt.Fprintf(w, "  %-8s %8s %9s %10s %10s %10s %10s %10s %6s\n", "phase", "t (s)", "offered/s", "accepted/s", "deliv./s", "backlog", "post max", "deliv. max", "cores")
+			fmt.Fprintf(w, "  %-8s %8s %9s %10s %10s %10s %10s %10s %6s %6s\n", "phase", "t (s)", "offered/s", "accepted/s", "deliv./s", "backlog", "post max", "deliv. max", "cores", "steal")
 			var prev Second
 			for _, s := range p.Timeline {
 				fmt.Fprintf(w, "  %s\n", timelineRow(prev, s))
@@ -55,6 +55,9 @@ func WriteTable(w io.Writer, r Result) {
 		fmt.Fprintf(w, "  %-37s %s\n", "errors by status", strings.Join(errs, " "))
 		fmt.Fprintf(w, "  %-37s %.0f MiB\n", "peak RSS (server + load)", p.RSSMiB)
 		fmt.Fprintf(w, "  %-37s %.2f cores\n", "CPU used (server + load)", p.CPUCores)
+		if p.MachineBusy+p.MachineSteal > 0 {
+			fmt.Fprintf(w, "  %-37s %.0f %% busy, %.1f %% stolen by the hypervisor\n", "machine CPU time (all processes)", p.MachineBusy*100, p.MachineSteal*100)
+		}
 		window := ""
 		if p.CommitWindowMS > 0 {
 			window = fmt.Sprintf("; commit window %.1f ms at the end of the load", p.CommitWindowMS)
@@ -78,8 +81,8 @@ func WriteTable(w io.Writer, r Result) {
 
 // timelineRow is one timeline sample as a table row: rates over the time since the
 // previous sample, or, when that is a sliver of a second (noise as a rate), the counts.
-// Then the longest latencies (ms) seen since the previous sample, and the cores the process
-// used meanwhile.
+// Then the longest latencies (ms) seen since the previous sample, the cores the process
+// used meanwhile, and the share of the machine's CPU time its hypervisor took.
 func timelineRow(prev, s Second) string {
 	peak := func(ms float64) string {
 		if ms == 0 {
@@ -92,10 +95,13 @@ func timelineRow(prev, s Second) string {
 		return fmt.Sprintf("%-8s %8.1f %8d+ %9d+ %9d+ %10d %10s %10s %6s", s.Phase, s.T,
 			s.Offered-prev.Offered, s.Accepted-prev.Accepted, s.Delivered-prev.Delivered, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), "")
 	}
-	cores := ""
+	cores, steal := "", ""
 	if prev.CPU > 0 {
 		cores = fmt.Sprintf("%.2f", (s.CPU-prev.CPU)/dt)
 	}
-	return fmt.Sprintf("%-8s %8.1f %9.0f %10.0f %10.0f %10d %10s %10s %6s", s.Phase, s.T,
-		float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), cores)
+	if _, st := s.Machine.Since(prev.Machine).Shares(); prev.Machine.Busy > 0 {
+		steal = fmt.Sprintf("%.0f %%", st*100)
+	}
+	return fmt.Sprintf("%-8s %8.1f %9.0f %10.0f %10.0f %10d %10s %10s %6s %6s", s.Phase, s.T,
+		float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), cores, steal)
 }

@@ -1,3 +1,4 @@
-// Package cputime reads the CPU time the process has used, for benchmarks that report
-// the CPU a unit of work cost next to its wall time.
+// Package cputime reads the CPU time the process and the whole machine have used, for
+// benchmarks that report the CPU a unit of work cost next to its wall time, and how much
+// of the machine was theirs.
 package cputime
