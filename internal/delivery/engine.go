@@ -924,7 +924,7 @@ func (e *Engine) safeFlush(batch []result) {
 // heap, finished ones leave, given-back ones are claimable again. If the batch cannot be
 // recorded, its deliveries are held again and attempted again (at least once).
 func (e *Engine) flush(batch []result) {
-	var done []chat.DeliveryResult
+	done := make([]chat.DeliveryResult, 0, len(batch))
 	var release []string
 	for _, r := range batch {
 		if r.release {

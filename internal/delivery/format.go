@@ -23,18 +23,13 @@ func build(ep *endpoint, ev *chat.Event, members []chat.Member, appID string, no
 	if chat.IsChatTarget(ep.Format) {
 		return buildChat(ep, ev)
 	}
-	h := make(http.Header, 8+len(ep.Headers))
-	for k, v := range ep.Headers {
-		h.Set(k, v)
-	}
-	h.Set("Content-Type", "application/json")
+	h := ep.requestHeader(3)
 	switch ep.Format {
 	case chat.FormatSendbird:
 		body, err := sendbirdBody(ev, members, ep.IncludeMembers, appID)
 		if err != nil {
 			return request{}, err
 		}
-		h.Set("User-Agent", "SendBird")
 		for _, s := range ep.secrets {
 			sig := signing.SendbirdSignature(s, body)
 			h.Add(signing.HeaderSendbirdSignature, sig)
@@ -61,7 +56,6 @@ func build(ep *endpoint, ev *chat.Event, members []chat.Member, appID string, no
 		if err != nil {
 			return request{}, fmt.Errorf("delivery: encode rbm envelope: %w", err)
 		}
-		h.Set("User-Agent", "chathooks")
 		for _, s := range ep.secrets {
 			h.Add(signing.HeaderRBMSignature, signing.RBMSignature(s, data))
 		}
@@ -71,7 +65,6 @@ func build(ep *endpoint, ev *chat.Event, members []chat.Member, appID string, no
 		if err != nil {
 			return request{}, err
 		}
-		h.Set("User-Agent", "chathooks")
 		signing.SetStandardHeaders(h, ep.keys, ev.ID, now, body)
 		return request{body: body, header: h}, nil
 	}

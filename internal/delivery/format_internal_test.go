@@ -51,3 +51,29 @@ func BenchmarkStandardBody(b *testing.B) {
 		}
 	}
 }
+
+// A request's headers are the endpoint's configured ones with the format's content type
+// and user agent over them, and each request gets its own copy: what one request adds
+// (a signature under a name also configured) reaches neither the endpoint nor the next.
+func TestRequestHeadersAreTheEndpointsCopied(t *testing.T) {
+	t.Parallel()
+	e := chat.Endpoint{ID: "ep", Format: chat.FormatSendbird, Headers: map[string]string{
+		"content-type": "text/plain", "user-agent": "mine", "x-team": "ops", "X-Signature": "configured"}}
+	ep := &endpoint{Endpoint: e, header: baseHeader(e)}
+	h := ep.requestHeader(3)
+	if h.Get("Content-Type") != "application/json" || h.Get("User-Agent") != "SendBird" || h.Get("X-Team") != "ops" {
+		t.Fatalf("headers %v", h)
+	}
+	h.Add("X-Signature", "sig-1")
+	h.Set("X-Team", "changed")
+	next := ep.requestHeader(3)
+	if got := next.Values("X-Signature"); len(got) != 1 || got[0] != "configured" || next.Get("X-Team") != "ops" {
+		t.Fatalf("a request's changes reached the next one: %v", next)
+	}
+	if got := ep.header.Values("X-Signature"); len(got) != 1 {
+		t.Fatalf("a request's changes reached the endpoint: %v", ep.header)
+	}
+	if ua := baseHeader(chat.Endpoint{Format: chat.FormatStandard}).Get("User-Agent"); ua != "chathooks" {
+		t.Fatalf("standard user agent %q", ua)
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"container/heap"
 	"fmt"
 	"math"
+	"net/http"
 	"slices"
 	"time"
 
@@ -17,13 +18,44 @@ import (
 // endpoint is an endpoint ready to send: its secrets opened, its policy computed.
 type endpoint struct {
 	chat.Endpoint
-	secrets []string // live secrets in clear, newest first
-	keys    [][]byte // standard format: decoded keys of secrets
+	secrets []string    // live secrets in clear, newest first
+	keys    [][]byte    // standard format: decoded keys of secrets
+	header  http.Header // the headers every request carries (not chat targets); read-only
 	policy  policy
+}
+
+// requestHeader is a new header for one request: the endpoint's own headers and room for
+// extra more. The value slices are shared, clipped so that adding to one copies it.
+func (ep *endpoint) requestHeader(extra int) http.Header {
+	h := make(http.Header, len(ep.header)+extra)
+	for k, v := range ep.header {
+		h[k] = slices.Clip(v)
+	}
+	return h
+}
+
+// baseHeader is what every request of a signed format carries besides its signature: the
+// endpoint's configured headers, then the content type and user agent of the format, which
+// take precedence over configured ones.
+func baseHeader(e chat.Endpoint) http.Header {
+	h := make(http.Header, len(e.Headers)+2)
+	for k, v := range e.Headers {
+		h.Set(k, v)
+	}
+	h.Set("Content-Type", "application/json")
+	if e.Format == chat.FormatSendbird {
+		h.Set("User-Agent", "SendBird")
+	} else {
+		h.Set("User-Agent", "chathooks")
+	}
+	return h
 }
 
 func openEndpoint(e chat.Endpoint, box chat.SecretBox, now time.Time) (*endpoint, error) {
 	ep := &endpoint{Endpoint: e, policy: policyFor(e)}
+	if !chat.IsChatTarget(e.Format) {
+		ep.header = baseHeader(e)
+	}
 	cur, err := box.Open(e.SecretSealed)
 	if err != nil {
 		return nil, fmt.Errorf("delivery: endpoint %s: %w", e.ID, err)
