@@ -110,7 +110,7 @@ func TestDeliveryOutcomesPlannedWithIndexes(t *testing.T) {
 			sets++
 		case q == sqlstore.DefaultPlans:
 			on = false
-		case strings.Contains(q, "FROM (VALUES"):
+		case strings.Contains(q, "(VALUES"):
 			if !on {
 				t.Fatalf("sent without IndexPlans: %.80s", q)
 			}

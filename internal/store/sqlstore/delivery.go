@@ -269,11 +269,10 @@ func (t *Tx) ClaimDeliveries(c chat.Claim) ([]chat.Claimed, error) {
 }
 
 // CompleteDeliveries implements chat.Tx. Where statements cost round trips (PostgreSQL),
-// per chunk of results one multi-row INSERT of the attempts and one UPDATE ... FROM
-// (VALUES ...) of the statuses. On SQLite a statement costs no round trip, and SQLite runs
-// UPDATE ... FROM (VALUES ...) about twenty times slower per row than the same update by
-// id (measured: 260 µs against 13 µs a row on a 60,000-row table), so there each result
-// is two prepared statements.
+// per chunk of results one statement (outcomeHead). On SQLite a statement costs no round
+// trip, and SQLite runs UPDATE ... FROM (VALUES ...) about twenty times slower per row
+// than the same update by id (measured: 260 µs against 13 µs a row on a 60,000-row
+// table), so there each result is its own prepared statements (completeOne).
 func (t *Tx) CompleteDeliveries(rs []chat.DeliveryResult) error {
 	if !t.s.d.RoundTrips {
 		for _, r := range rs {
@@ -296,25 +295,28 @@ func (t *Tx) CompleteDeliveries(rs []chat.DeliveryResult) error {
 	return t.deferExec("delivery outcomes", DefaultPlans)
 }
 
+// The outcomes of a chunk of results in one statement (PostgreSQL): the status
+// updates, which keep a success in the delivery's row when the lease is the result's,
+// and the attempt rows of the rest, for deliveries that still exist (their endpoint may
+// have gone meanwhile). A completion without the lease (another owner took it) leaves
+// the row alone and keeps its attempt in the log.
 const (
-	attemptRow  = `(CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS TEXT))`
-	attemptHead = `INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, response)
-		SELECT v.column1, v.column2, v.column3, v.column4, v.column5, v.column6 FROM (VALUES `
-	// The attempt of a delivery deleted meanwhile (its endpoint went) is dropped, and so is
-	// a success the status update below keeps in the delivery's row (the lease is the
-	// result's).
-	attemptTail = `) AS v WHERE EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.column1
-		AND (v.column7 <> 'succeeded' OR d.lease_owner <> v.column8))`
-	statusRow  = `(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS TEXT))`
-	statusHead = `UPDATE deliveries SET status = v.column2, attempt_count = attempt_count + 1, next_attempt_at = v.column3,
-		locked_until = v.column4, lease_owner = CASE WHEN v.column4 = 0 THEN '' ELSE lease_owner END, updated_at = v.column5,
-		success_at = CASE WHEN v.column2 = 'succeeded' THEN v.column5 ELSE success_at END,
-		success_code = CASE WHEN v.column2 = 'succeeded' THEN v.column7 ELSE success_code END,
-		success_latency_ms = CASE WHEN v.column2 = 'succeeded' THEN v.column8 ELSE success_latency_ms END,
-		success_response = CASE WHEN v.column2 = 'succeeded' THEN v.column9 ELSE success_response END
-		FROM (VALUES `
-	// A completion without the lease (another owner took it) leaves the row alone.
-	statusTail = `) AS v WHERE deliveries.id = v.column1 AND deliveries.lease_owner = v.column6`
+	outcomeRow = `(CAST(? AS TEXT), CAST(? AS TEXT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS BIGINT), CAST(? AS TEXT),
+		CAST(? AS INTEGER), CAST(? AS BIGINT), CAST(? AS TEXT), CAST(? AS TEXT))`
+	outcomeHead = `WITH v (id, status, next_at, lease_until, at, owner, code, latency_ms, error, response) AS (VALUES `
+	outcomeTail = `),
+	u AS (UPDATE deliveries SET status = v.status, attempt_count = deliveries.attempt_count + 1, next_attempt_at = v.next_at,
+		locked_until = v.lease_until, lease_owner = CASE WHEN v.lease_until = 0 THEN '' ELSE deliveries.lease_owner END,
+		updated_at = v.at,
+		success_at = CASE WHEN v.status = 'succeeded' THEN v.at ELSE deliveries.success_at END,
+		success_code = CASE WHEN v.status = 'succeeded' THEN v.code ELSE deliveries.success_code END,
+		success_latency_ms = CASE WHEN v.status = 'succeeded' THEN v.latency_ms ELSE deliveries.success_latency_ms END,
+		success_response = CASE WHEN v.status = 'succeeded' THEN v.response ELSE deliveries.success_response END
+		FROM v WHERE deliveries.id = v.id AND deliveries.lease_owner = v.owner RETURNING deliveries.id)
+	INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, response)
+	SELECT v.id, v.at, v.code, v.latency_ms, v.error, v.response FROM v
+	WHERE (v.status <> 'succeeded' OR NOT EXISTS (SELECT 1 FROM u WHERE u.id = v.id))
+		AND EXISTS (SELECT 1 FROM deliveries d WHERE d.id = v.id)`
 )
 
 const (
@@ -395,30 +397,21 @@ const (
 	DefaultPlans = `SET LOCAL enable_seqscan TO DEFAULT`
 )
 
-// completeChunk records a chunk of results with two statements, deferred (the attempts
-// first: a success whose lease the status update then ends is kept in the row instead): on PostgreSQL
-// they go with the batch's next round trip instead of costing two of their own under the
-// batch lock. (Each statement keeps its own argument slice until it is sent.)
+// completeChunk records a chunk of results with one statement, deferred: on PostgreSQL it
+// goes with the batch's next round trip instead of costing one of its own under the batch
+// lock. (The statement keeps its own argument slice until it is sent.)
 func (t *Tx) completeChunk(rs []chat.DeliveryResult) error {
 	n := len(rs)
-	attempts := make([]any, 0, 8*n)
-	for _, r := range rs {
-		a := r.Attempt
-		attempts = append(attempts, r.ID, micros(a.At), a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt, r.Status, r.Owner)
-	}
-	if err := t.deferExec("delivery attempts", attemptHead+strings.Repeat(attemptRow+",", n-1)+attemptRow+attemptTail, attempts...); err != nil {
-		return err
-	}
-	statuses := make([]any, 0, 9*n)
+	args := make([]any, 0, 10*n)
 	for _, r := range rs {
 		var next, until int64
 		if r.Status == chat.DeliveryFailed {
 			next, until = micros(r.NextAt), micros(r.LeaseUntil)
 		}
 		a := r.Attempt
-		statuses = append(statuses, r.ID, r.Status, next, until, micros(a.At), r.Owner, a.StatusCode, a.LatencyMS, a.ResponseExcerpt)
+		args = append(args, r.ID, r.Status, next, until, micros(a.At), r.Owner, a.StatusCode, a.LatencyMS, a.Error, a.ResponseExcerpt)
 	}
-	if err := t.deferExec("delivery status", statusHead+strings.Repeat(statusRow+",", n-1)+statusRow+statusTail, statuses...); err != nil {
+	if err := t.deferExec("delivery outcomes", outcomeHead+strings.Repeat(outcomeRow+",", n-1)+outcomeRow+outcomeTail, args...); err != nil {
 		return err
 	}
 	for _, r := range rs {
