@@ -25,7 +25,19 @@ func rawServer(t *testing.T, serve func(n int, c net.Conn)) string {
 		t.Fatal(err)
 	}
 	var wg sync.WaitGroup
-	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	var mu sync.Mutex
+	conns := map[net.Conn]bool{}
+	// The cleanup closes what is still open, so that a test that failed while a client
+	// and a handler waited on each other ends rather than hangs.
+	t.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -34,6 +46,9 @@ func rawServer(t *testing.T, serve func(n int, c net.Conn)) string {
 			if err != nil {
 				return
 			}
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
@@ -237,7 +252,8 @@ func TestTransportDeadline(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader("x"))
-	_, err := c.Do(req)
+	var err error
+	returnsWithin(t, "a request to a silent server past its deadline", func() { _, err = c.Do(req) })
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("error %v, want the context's deadline", err)
 	}
@@ -269,8 +285,26 @@ func TestTransportDeadline(t *testing.T) {
 		t.Fatalf("read %q, %v", buf, err)
 	}
 	cancel()
-	if _, err := resp.Body.Read(buf); !errors.Is(err, context.Canceled) {
+	returnsWithin(t, "a read of a body whose request was cancelled", func() { _, err = resp.Body.Read(buf) })
+	if !errors.Is(err, context.Canceled) {
 		t.Fatalf("read after cancel: %v", err)
+	}
+}
+
+// returnsWithin runs f and fails the test if f has not returned within testTimeout: what
+// it waits for is a deadline or a cancellation, and if that broke, the test would
+// otherwise hang until the test binary's own timeout.
+func returnsWithin(t *testing.T, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f()
+	}()
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		t.Fatalf("%s did not return within %v", what, testTimeout)
 	}
 }
 
