@@ -63,8 +63,8 @@ func TestRoomForPostAcrossNodes(t *testing.T) {
 
 // A batch reads the room cache generation and the endpoint version in the round trip that
 // begins it and takes the batch lock; a post whose room and routes are cached then costs no
-// read at all, and a batch of delivery outcomes costs one round trip between BEGIN and
-// COMMIT.
+// read at all, and a batch of delivery outcomes costs one round trip after BEGIN: its
+// statements with the COMMIT.
 func TestBatchRoundTrips(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -97,8 +97,9 @@ func TestBatchRoundTrips(t *testing.T) {
 	if err := s.Write(ctx, func(tx chat.Tx) error { return tx.CompleteDeliveries(rs) }); err != nil {
 		t.Fatal(err)
 	}
-	if sent := rt.trips(); len(sent) != 3 || !strings.Contains(sent[1], "delivery_attempts") || !strings.Contains(sent[1], "UPDATE deliveries") {
-		t.Fatalf("delivery outcomes: %d round trips %q; want BEGIN, one with both statements, COMMIT", len(sent), sent)
+	if sent := rt.trips(); len(sent) != 2 || !strings.Contains(sent[1], "delivery_attempts") || !strings.Contains(sent[1], "UPDATE deliveries") ||
+		!strings.HasSuffix(sent[1], "COMMIT") {
+		t.Fatalf("delivery outcomes: %d round trips %q; want BEGIN, then the statements with COMMIT", len(sent), sent)
 	}
 	d, err := s.GetDelivery(ctx, "d1")
 	if err != nil || d.Status != chat.DeliverySucceeded {

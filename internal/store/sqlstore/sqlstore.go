@@ -515,8 +515,8 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun
 		return false, nil
 	}
 	tx.cur = nil
-	if err := tx.flush(); err != nil {
-		// A deferred statement failed at the end: its request failed after writing.
+	// A deferred statement that fails at the end fails its request after writing.
+	failedAtEnd := func(err error) (bool, error) {
 		if s.d.Retryable(err) || s.connectionFailed(err) {
 			return abort(true, err)
 		}
@@ -536,7 +536,23 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun
 	// serialization failure: the transaction may have committed, and running the batch
 	// again could write it twice.
 	notify := s.notifications(tx)
-	pace.stop() // a commit's flush is the disk's time, not a wait for a CPU
+	if _, ok := c.(Pipeliner); ok && s.d.RoundTrips && len(tx.pending) > 0 {
+		// The deferred statements, the notifications and COMMIT in one round trip.
+		pace.stop() // a commit's flush is the disk's time, not a wait for a CPU
+		stmtErr, commitErr := tx.flushAndCommit(s.notifyStmts(notify))
+		pace.run()
+		switch {
+		case stmtErr != nil:
+			return failedAtEnd(stmtErr)
+		case commitErr != nil:
+			return abort(s.d.Retryable(commitErr), fmt.Errorf("commit: %w", commitErr))
+		}
+		return false, nil
+	}
+	if err := tx.flush(); err != nil {
+		return failedAtEnd(err)
+	}
+	pace.stop()
 	err = s.commit(c, notify)
 	pace.run()
 	if err != nil {
@@ -551,10 +567,7 @@ func (s *Store) commit(c WriterConn, notify []string) error {
 	if len(notify) == 0 {
 		return s.raw(c, "COMMIT")
 	}
-	stmts := make([]Stmt, 0, len(notify)+1)
-	for _, p := range notify {
-		stmts = append(stmts, Stmt{SQL: s.sql(`SELECT pg_notify(?, ?)`), Args: []any{s.d.NotifyChannel, p}})
-	}
+	stmts := s.notifyStmts(notify)
 	if p, ok := c.(Pipeliner); ok && s.d.RoundTrips {
 		_, _, err := p.Pipeline(s.wctx, append(stmts, Stmt{SQL: "COMMIT"}), nil)
 		return err
@@ -565,6 +578,15 @@ func (s *Store) commit(c WriterConn, notify []string) error {
 		}
 	}
 	return s.raw(c, "COMMIT")
+}
+
+// notifyStmts are the statements that send the commit notifications.
+func (s *Store) notifyStmts(notify []string) []Stmt {
+	stmts := make([]Stmt, 0, len(notify)+1)
+	for _, p := range notify {
+		stmts = append(stmts, Stmt{SQL: s.sql(`SELECT pg_notify(?, ?)`), Args: []any{s.d.NotifyChannel, p}})
+	}
+	return stmts
 }
 
 // connectionFailed reports whether err means the database connection failed (lost, closed,

@@ -95,6 +95,30 @@ func (t *Tx) pipeline(q string, args []any, scan func(Row) error) (int64, error)
 	return n, err
 }
 
+// flushAndCommit sends the pending statements, then after and COMMIT, in one round trip.
+// stmtErr is the failure of a pending statement, which stops the rest (the COMMIT does not
+// run), blamed as flush blames it. commitErr is any other failure: of after or the COMMIT,
+// or a lost connection, after which the transaction may have committed.
+func (t *Tx) flushAndCommit(after []Stmt) (stmtErr, commitErr error) {
+	n := len(t.pending)
+	stmts := append(append(t.pending, after...), Stmt{SQL: "COMMIT"})
+	labels, owners := t.labels, t.owners
+	t.pending, t.labels, t.owners = nil, nil, nil
+	_, failed, err := t.c.(Pipeliner).Pipeline(t.s.wctx, stmts, nil)
+	if err == nil {
+		return nil, nil
+	}
+	if failed >= n || t.s.connectionFailed(err) {
+		return nil, err
+	}
+	t.broken = true
+	err = t.s.mapErr(err, labels[failed])
+	if t.earlier == nil {
+		t.earlier, t.earlierErr = owners[failed], err
+	}
+	return err, nil
+}
+
 // flush sends the pending statements; the writer calls it before the commit (and after
 // each request when it runs them under savepoints).
 func (t *Tx) flush() error {
