@@ -25,18 +25,7 @@ func (o *Deliveries) ListDeliveries(ctx context.Context, q DeliveryQuery) ([]Del
 
 // GetDelivery returns a delivery with its attempts, oldest first.
 func (o *Deliveries) GetDelivery(ctx context.Context, id string) (DeliveryDetail, error) {
-	d, err := o.svc.store.GetDelivery(ctx, id)
-	if err != nil {
-		return DeliveryDetail{}, err
-	}
-	as, err := o.svc.store.DeliveryAttempts(ctx, id)
-	if err != nil {
-		return DeliveryDetail{}, err
-	}
-	if as == nil {
-		as = []Attempt{}
-	}
-	return DeliveryDetail{Delivery: d, Attempts: as}, nil
+	return o.svc.store.GetDeliveryDetail(ctx, id)
 }
 
 // RetryDelivery schedules an attempt now (manual retry), whatever the delivery's status,

@@ -70,7 +70,9 @@ type DeliveryReader interface {
 	EndpointVersion(ctx context.Context) (int64, error)
 	GetDelivery(ctx context.Context, id string) (Delivery, error)
 	ListDeliveries(ctx context.Context, q DeliveryQuery) ([]Delivery, error)
-	DeliveryAttempts(ctx context.Context, deliveryID string) ([]Attempt, error)
+	// GetDeliveryDetail returns a delivery with its attempts, oldest first, read as of one
+	// moment: an outcome recorded meanwhile shows in both or in neither.
+	GetDeliveryDetail(ctx context.Context, id string) (DeliveryDetail, error)
 	// EventsByID returns the events with these ids (in no particular order).
 	EventsByID(ctx context.Context, ids []string) ([]Event, error)
 	// NextClaimable returns the earliest time at which an unfinished delivery of an active

@@ -87,12 +87,17 @@ func scanDelivery(r Row) (chat.Delivery, error) {
 	if err := r.Scan(&d.ID, &d.EventID, &d.EventType, &d.EndpointID, &d.Status, &d.AttemptCount, &next, &created); err != nil {
 		return d, err
 	}
+	return deliveryFrom(d, next, created), nil
+}
+
+// deliveryFrom completes a delivery scanned from deliveryCols with its times.
+func deliveryFrom(d chat.Delivery, next, created int64) chat.Delivery {
 	d.CreatedAt = fromMicros(created)
 	if d.Status == chat.DeliveryPending || d.Status == chat.DeliveryFailed {
 		t := fromMicros(next)
 		d.NextAttemptAt = &t
 	}
-	return d, nil
+	return d
 }
 
 // routesCache is the routing table of one endpoint version, shared by the writers.
@@ -559,21 +564,54 @@ func (s *Store) ListDeliveries(ctx context.Context, q chat.DeliveryQuery) ([]cha
 	return collect(rows, err, scanDelivery)
 }
 
-// DeliveryAttempts implements chat.Reader.
-func (s *Store) DeliveryAttempts(ctx context.Context, id string) ([]chat.Attempt, error) {
-	// A success kept in the delivery's row is its last attempt.
-	rows, err := s.query(ctx, `SELECT at, status_code, latency_ms, error, response FROM (
-		SELECT at, n, status_code, latency_ms, error, response FROM delivery_attempts WHERE delivery_id = ?1
+// GetDeliveryDetail implements chat.Reader: the delivery's row and its attempts in one
+// statement, so that they are read as of one moment (as two reads, an outcome recorded
+// between them showed a pending delivery with its successful attempt). A success kept in
+// the delivery's row is its last attempt.
+func (s *Store) GetDeliveryDetail(ctx context.Context, id string) (chat.DeliveryDetail, error) {
+	rows, err := s.query(ctx, `SELECT k, id, event_id, event_type, endpoint_id, status, attempt_count, next_attempt_at,
+		created_at, at, n, code, latency_ms, error, response FROM (
+		SELECT 0 AS k, `+deliveryCols+`, 0 AS at, 0 AS n, 0 AS code, 0 AS latency_ms, '' AS error, '' AS response
+		FROM deliveries WHERE id = ?1
 		UNION ALL
-		SELECT success_at, 9223372036854775807, success_code, success_latency_ms, '', success_response FROM deliveries
-		WHERE id = ?1 AND success_at <> 0) AS a ORDER BY at, n`, id)
-	return collect(rows, err, func(r Row) (chat.Attempt, error) {
+		SELECT 1, '', '', '', '', '', 0, 0, 0, at, n, status_code, latency_ms, error, response
+		FROM delivery_attempts WHERE delivery_id = ?1
+		UNION ALL
+		SELECT 1, '', '', '', '', '', 0, 0, 0, success_at, 9223372036854775807, success_code, success_latency_ms, '', success_response
+		FROM deliveries WHERE id = ?1 AND success_at <> 0) AS x ORDER BY k, at, n`, id)
+	if err != nil {
+		return chat.DeliveryDetail{}, fmt.Errorf("store: query: %w", err)
+	}
+	defer rows.Close()
+	var out chat.DeliveryDetail
+	found := false
+	for rows.Next() {
+		var k int
+		var d chat.Delivery
 		var a chat.Attempt
-		var at int64
-		err := r.Scan(&at, &a.StatusCode, &a.LatencyMS, &a.Error, &a.ResponseExcerpt)
+		var next, created, at, n int64
+		if err := rows.Scan(&k, &d.ID, &d.EventID, &d.EventType, &d.EndpointID, &d.Status, &d.AttemptCount, &next, &created,
+			&at, &n, &a.StatusCode, &a.LatencyMS, &a.Error, &a.ResponseExcerpt); err != nil {
+			return chat.DeliveryDetail{}, fmt.Errorf("store: scan: %w", err)
+		}
+		if k == 0 {
+			found = true
+			out.Delivery = deliveryFrom(d, next, created)
+			continue
+		}
 		a.At = fromMicros(at)
-		return a, err
-	})
+		out.Attempts = append(out.Attempts, a)
+	}
+	if err := rows.Err(); err != nil {
+		return chat.DeliveryDetail{}, fmt.Errorf("store: rows: %w", err)
+	}
+	if !found {
+		return chat.DeliveryDetail{}, chat.Errorf(chat.CodeNotFound, "delivery %q not found", id)
+	}
+	if out.Attempts == nil {
+		out.Attempts = []chat.Attempt{}
+	}
+	return out, nil
 }
 
 // EventsByID implements chat.Reader.

@@ -83,10 +83,10 @@ func testDeliveries(t *testing.T, s chat.Store) {
 	if d3, _ := s.GetDelivery(ctx, "d3"); d3.Status != chat.DeliveryPending {
 		t.Fatalf("a completion without the lease changed the row: %+v", d3)
 	}
-	if as, err := s.DeliveryAttempts(ctx, "d3"); err != nil || len(as) != 1 {
+	if as, err := attemptsOf(ctx, s, "d3"); err != nil || len(as) != 1 {
 		t.Fatalf("the attempt of a completion without the lease was not kept: %v %+v", err, as)
 	}
-	as, err := s.DeliveryAttempts(ctx, "d2")
+	as, err := attemptsOf(ctx, s, "d2")
 	if err != nil || len(as) != 1 || as[0].StatusCode != 500 || as[0].ResponseExcerpt != "boom" {
 		t.Fatalf("attempts: %v %+v", err, as)
 	}
@@ -146,7 +146,7 @@ func testDeliveries(t *testing.T, s chat.Store) {
 		return tx.CompleteDeliveries([]chat.DeliveryResult{{ID: "d1", EndpointID: "e1", Owner: "n7", Status: chat.DeliverySucceeded,
 			Attempt: chat.Attempt{At: t0.Add(4 * time.Hour), StatusCode: 202, LatencyMS: 7, ResponseExcerpt: "queued"}}})
 	})
-	as, err = s.DeliveryAttempts(ctx, "d1")
+	as, err = attemptsOf(ctx, s, "d1")
 	if err != nil || len(as) != 3 || as[0].StatusCode != 200 || as[0].LatencyMS != 3 || !as[0].At.Equal(t0) ||
 		as[1].StatusCode != 503 || as[2].StatusCode != 202 || as[2].LatencyMS != 7 || as[2].ResponseExcerpt != "queued" ||
 		!as[2].At.Equal(t0.Add(4*time.Hour)) || as[2].Error != "" {
@@ -154,6 +154,17 @@ func testDeliveries(t *testing.T, s chat.Store) {
 	}
 	if d1, err := s.GetDelivery(ctx, "d1"); err != nil || d1.Status != chat.DeliverySucceeded || d1.AttemptCount != 3 {
 		t.Fatalf("d1 after its second success: %v %+v", err, d1)
+	}
+	if dd, err := s.GetDeliveryDetail(ctx, "d1"); err != nil || dd.ID != "d1" || dd.Status != chat.DeliverySucceeded ||
+		dd.AttemptCount != 3 || dd.EndpointID != "e1" || dd.EventID != "evt_1" || dd.NextAttemptAt != nil || len(dd.Attempts) != 3 {
+		t.Fatalf("detail of d1: %v %+v", err, dd)
+	}
+	if dd, err := s.GetDeliveryDetail(ctx, "d2"); err != nil || dd.Status != chat.DeliveryFailed || dd.NextAttemptAt == nil ||
+		!dd.CreatedAt.Equal(t0.Add(time.Microsecond)) || len(dd.Attempts) != 1 {
+		t.Fatalf("detail of d2: %v %+v", err, dd)
+	}
+	if _, err := s.GetDeliveryDetail(ctx, "nope"); chat.ErrorCode(err) != chat.CodeNotFound {
+		t.Fatalf("detail of a missing delivery: %v", err)
 	}
 	evs, err := s.EventsByID(ctx, []string{"evt_1", "nope"})
 	if err != nil || len(evs) != 1 {
@@ -242,7 +253,7 @@ func testLeasedDeliveries(t *testing.T, s chat.Store) {
 		if err != nil || got.AttemptCount != 1 {
 			t.Fatalf("delivery %s: %v %+v", d.ID, err, got)
 		}
-		as, err := s.DeliveryAttempts(ctx, d.ID)
+		as, err := attemptsOf(ctx, s, d.ID)
 		if err != nil || len(as) != 1 || as[0].LatencyMS != int64(i) {
 			t.Fatalf("attempts of %s: %v %+v", d.ID, err, as)
 		}
@@ -309,4 +320,10 @@ func testLeasedDeliveries(t *testing.T, s chat.Store) {
 	if v2, err := s.EndpointVersion(ctx); err != nil || v2 == v1 {
 		t.Fatalf("endpoint version after a change: %v %d", err, v2)
 	}
+}
+
+// attemptsOf is a delivery's attempts as GetDeliveryDetail reads them.
+func attemptsOf(ctx context.Context, s chat.Store, id string) ([]chat.Attempt, error) {
+	d, err := s.GetDeliveryDetail(ctx, id)
+	return d.Attempts, err
 }
