@@ -515,64 +515,46 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun
 		return false, nil
 	}
 	tx.cur = nil
-	// A deferred statement that fails at the end fails its request after writing.
-	failedAtEnd := func(err error) (bool, error) {
-		if s.d.Retryable(err) || s.connectionFailed(err) {
-			return abort(true, err)
-		}
-		if tx.earlier == nil {
-			return abort(false, err) // no request to blame: the batch fails
-		}
-		tx.earlier.err, tx.earlier.skip = tx.earlierErr, true
-		for _, o := range batch {
-			if !o.skip {
-				return abort(false, errExclude)
-			}
-		}
-		_, _ = abort(false, nil)
-		return false, nil
-	}
 	// A failed COMMIT (or a connection lost while it ran) is not run again, except for a
 	// serialization failure: the transaction may have committed, and running the batch
 	// again could write it twice.
 	notify := s.notifications(tx)
-	if _, ok := c.(Pipeliner); ok && s.d.RoundTrips && len(tx.pending) > 0 {
+	var stmtErr, commitErr error
+	pace.stop() // a commit's flush is the disk's time, not a wait for a CPU
+	if _, ok := c.(Pipeliner); ok && s.d.RoundTrips {
 		// The deferred statements, the notifications and COMMIT in one round trip.
-		pace.stop() // a commit's flush is the disk's time, not a wait for a CPU
-		stmtErr, commitErr := tx.flushAndCommit(s.notifyStmts(notify))
-		pace.run()
-		switch {
-		case stmtErr != nil:
-			return failedAtEnd(stmtErr)
-		case commitErr != nil:
-			return abort(s.d.Retryable(commitErr), fmt.Errorf("commit: %w", commitErr))
-		}
-		return false, nil
+		stmtErr, commitErr = tx.flushAndCommit(s.notifyStmts(notify))
+	} else {
+		// Statements ran as they came (nothing is deferred without pipelining).
+		commitErr = s.commit(c, notify)
 	}
-	if err := tx.flush(); err != nil {
-		return failedAtEnd(err)
-	}
-	pace.stop()
-	err = s.commit(c, notify)
 	pace.run()
-	if err != nil {
-		return abort(s.d.Retryable(err), fmt.Errorf("commit: %w", err))
+	switch {
+	case commitErr != nil:
+		return abort(s.d.Retryable(commitErr), fmt.Errorf("commit: %w", commitErr))
+	case stmtErr == nil:
+		return false, nil
+	case s.d.Retryable(stmtErr):
+		return abort(true, stmtErr)
+	case tx.earlier == nil:
+		return abort(false, stmtErr) // no request to blame: the batch fails
 	}
+	// A deferred statement failed at the end: its request failed after writing. The
+	// batch runs again without it.
+	tx.earlier.err, tx.earlier.skip = tx.earlierErr, true
+	for _, o := range batch {
+		if !o.skip {
+			return abort(false, errExclude)
+		}
+	}
+	_, _ = abort(false, nil)
 	return false, nil
 }
 
-// commit sends the commit notifications and COMMIT, in one round trip where the connection
-// pipelines statements.
+// commit sends the commit notifications and COMMIT, one statement at a time (a writer
+// connection that does not pipeline).
 func (s *Store) commit(c WriterConn, notify []string) error {
-	if len(notify) == 0 {
-		return s.raw(c, "COMMIT")
-	}
-	stmts := s.notifyStmts(notify)
-	if p, ok := c.(Pipeliner); ok && s.d.RoundTrips {
-		_, _, err := p.Pipeline(s.wctx, append(stmts, Stmt{SQL: "COMMIT"}), nil)
-		return err
-	}
-	for _, st := range stmts {
+	for _, st := range s.notifyStmts(notify) {
 		if _, err := c.Exec(s.wctx, st.SQL, st.Args...); err != nil {
 			return err
 		}
@@ -582,7 +564,7 @@ func (s *Store) commit(c WriterConn, notify []string) error {
 
 // notifyStmts are the statements that send the commit notifications.
 func (s *Store) notifyStmts(notify []string) []Stmt {
-	stmts := make([]Stmt, 0, len(notify)+1)
+	stmts := make([]Stmt, 0, len(notify)+1) // room for the COMMIT
 	for _, p := range notify {
 		stmts = append(stmts, Stmt{SQL: s.sql(`SELECT pg_notify(?, ?)`), Args: []any{s.d.NotifyChannel, p}})
 	}

@@ -80,19 +80,30 @@ func (t *Tx) deferScan(what, q string, scan func(Row) error, args ...any) error 
 
 // pipeline sends the pending statements followed by q (scanned by scan, or executed).
 func (t *Tx) pipeline(q string, args []any, scan func(Row) error) (int64, error) {
-	stmts := append(t.pending, Stmt{SQL: t.s.sql(q), Args: args})
-	labels, owners := t.labels, t.owners
-	t.pending, t.labels, t.owners = nil, nil, nil
-	n, failed, err := t.c.(Pipeliner).Pipeline(t.s.wctx, stmts, scan)
-	if err != nil && failed < len(labels) {
-		t.broken = true
-		err = t.s.mapErr(err, labels[failed])
-		if o := owners[failed]; o != t.cur && t.earlier == nil {
-			t.earlier, t.earlierErr = o, err
-		}
+	n, pendingFailed, err := t.send([]Stmt{{SQL: t.s.sql(q), Args: args}}, scan)
+	if pendingFailed {
 		return 0, err
 	}
 	return n, err
+}
+
+// send sends the pending statements followed by more, together (the last scanned by
+// scan, or executed). When a pending statement fails (the rest does not run), its error
+// is mapped, the transaction marked broken and the request that deferred it blamed.
+func (t *Tx) send(more []Stmt, scan func(Row) error) (n int64, pendingFailed bool, err error) {
+	stmts := append(t.pending, more...)
+	labels, owners := t.labels, t.owners
+	t.pending, t.labels, t.owners = nil, nil, nil
+	n, failed, err := t.c.(Pipeliner).Pipeline(t.s.wctx, stmts, scan)
+	if err == nil || failed >= len(labels) {
+		return n, false, err
+	}
+	t.broken = true
+	err = t.s.mapErr(err, labels[failed])
+	if o := owners[failed]; o != t.cur && t.earlier == nil {
+		t.earlier, t.earlierErr = o, err
+	}
+	return 0, true, err
 }
 
 // flushAndCommit sends the pending statements, then after and COMMIT, in one round trip.
@@ -100,21 +111,12 @@ func (t *Tx) pipeline(q string, args []any, scan func(Row) error) (int64, error)
 // run), blamed as flush blames it. commitErr is any other failure: of after or the COMMIT,
 // or a lost connection, after which the transaction may have committed.
 func (t *Tx) flushAndCommit(after []Stmt) (stmtErr, commitErr error) {
-	n := len(t.pending)
-	stmts := append(append(t.pending, after...), Stmt{SQL: "COMMIT"})
-	labels, owners := t.labels, t.owners
-	t.pending, t.labels, t.owners = nil, nil, nil
-	_, failed, err := t.c.(Pipeliner).Pipeline(t.s.wctx, stmts, nil)
+	_, pendingFailed, err := t.send(append(after, Stmt{SQL: "COMMIT"}), nil)
 	if err == nil {
 		return nil, nil
 	}
-	if failed >= n || t.s.connectionFailed(err) {
+	if !pendingFailed || t.s.connectionFailed(err) {
 		return nil, err
-	}
-	t.broken = true
-	err = t.s.mapErr(err, labels[failed])
-	if t.earlier == nil {
-		t.earlier, t.earlierErr = owners[failed], err
 	}
 	return err, nil
 }
