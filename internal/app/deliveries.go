@@ -48,7 +48,7 @@ func (a *App) initDeliveries() *deliveryWiring {
 		o.box = box
 		o.client = egress.NewClient(egress.Options{AllowPrivate: a.cfg.AllowPrivateTargets})
 		o.engine = delivery.New(delivery.Options{
-			Store: a.Store, Box: box, Client: o.client, Clock: a.cfg.Clock, Log: a.log, Metrics: a.Metrics,
+			Store: a.Store, Box: box, Transport: o.client.Transport, Clock: a.cfg.Clock, Log: a.log, Metrics: a.Metrics,
 			AppID: box.InstallationID(), NodeID: a.nodeID,
 			LeaseMargin: a.cfg.DeliveryLeaseMargin, Rescan: a.cfg.DeliveryRescan,
 			OnChange: func(c chat.EndpointChange) {

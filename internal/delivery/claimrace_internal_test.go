@@ -194,7 +194,7 @@ func newRace(t *testing.T, status int) *race {
 		t.Fatal(err)
 	}
 	r.rs = &claimRaceStore{Store: st, claimed: make(chan struct{}), release: make(chan struct{})}
-	r.e = New(Options{Store: r.rs, Box: box, Client: &http.Client{}, Clock: r.fc, Rescan: time.Hour})
+	r.e = New(Options{Store: r.rs, Box: box, Transport: http.DefaultTransport, Clock: r.fc, Rescan: time.Hour})
 	return r
 }
 

@@ -56,14 +56,16 @@ import (
 
 // Options configure an Engine.
 type Options struct {
-	Store   chat.Store
-	Box     chat.SecretBox
-	Client  *http.Client // the SSRF-guarded egress client
-	Clock   clock.Clock
-	Log     *slog.Logger
-	Metrics *metrics.Metrics // may be nil
-	AppID   string           // Sendbird app_id
-	NodeID  string           // lease owner; generated when empty
+	Store chat.Store
+	Box   chat.SecretBox
+	// Transport (required) sends the attempts: the SSRF-guarded egress client's (it follows no
+	// redirects: a 3xx is the attempt's answer).
+	Transport http.RoundTripper
+	Clock     clock.Clock
+	Log       *slog.Logger
+	Metrics   *metrics.Metrics // may be nil
+	AppID     string           // Sendbird app_id
+	NodeID    string           // lease owner; generated when empty
 	// LeaseMargin is added to the longest endpoint timeout to make a lease (default 30s):
 	// how long a dead node's deliveries wait before another node takes them.
 	LeaseMargin time.Duration

@@ -253,15 +253,11 @@ func (e *Engine) post(ep *endpoint, ev *chat.Event, now time.Time) (int, http.He
 	return resp.StatusCode, resp.Header, excerpt(buf[:n]), nil
 }
 
-// roundTrip sends hr with the client's transport itself: http.Client.Do would copy the
-// headers of every request for redirects, which the egress client never follows (a 3xx
-// comes back as the response either way). Errors are wrapped as Client.Do wraps them.
+// roundTrip sends hr on the engine's transport (no http.Client: Client.Do would copy the
+// headers of every request for redirects, which are never followed here). Errors are
+// wrapped as Client.Do wraps them.
 func (e *Engine) roundTrip(hr *http.Request) (*http.Response, error) {
-	rt := e.o.Client.Transport
-	if rt == nil {
-		rt = http.DefaultTransport
-	}
-	resp, err := rt.RoundTrip(hr)
+	resp, err := e.o.Transport.RoundTrip(hr)
 	if err != nil {
 		return nil, &url.Error{Op: "Post", URL: hr.URL.String(), Err: err}
 	}
