@@ -32,12 +32,7 @@ func TestLeaseAndClaimStatementsReadUnfinishedDeliveriesOnly(t *testing.T) {
 	}
 	defer db.Close()
 	for _, q := range sqlstore.UnfinishedStatements {
-		n := strings.Count(q, "?") // parameters: ? each, or ?1 to ?N
-		for _, m := range numbered.FindAllStringSubmatch(q, -1) {
-			if i, _ := strconv.Atoi(m[1]); n < i || n == strings.Count(q, "?") {
-				n = i
-			}
-		}
+		n := params(q)
 		args := make([]any, n)
 		for i := range args {
 			args[i] = "x"
@@ -65,4 +60,17 @@ func TestLeaseAndClaimStatementsReadUnfinishedDeliveriesOnly(t *testing.T) {
 		}
 		t.Logf("%s\n  %s", q, strings.Join(plan, "\n  "))
 	}
+}
+
+// params is how many parameters q takes: the highest ?N, or one a "?".
+func params(q string) int {
+	n := 0
+	for _, m := range numbered.FindAllStringSubmatch(q, -1) {
+		i, _ := strconv.Atoi(m[1])
+		n = max(n, i)
+	}
+	if n == 0 {
+		n = strings.Count(q, "?")
+	}
+	return n
 }

@@ -124,9 +124,9 @@ func BenchDeliveryLifecycle(b *testing.B, s chat.Store) {
 	var prev []chat.Delivery
 	b.ResetTimer()
 	cpu0 := cputime.Process()
-	for done := 0; done < b.N; done += perTx {
+	for done := 0; done < b.N; done += len(prev) {
 		now := time.Now()
-		ds := make([]chat.Delivery, perTx)
+		ds := make([]chat.Delivery, min(perTx, b.N-done))
 		for i := range ds {
 			ds[i] = chat.Delivery{ID: ids.New("dlv", now), EventID: "evt_bench", EventType: chat.EventMessageSend,
 				EndpointID: fmt.Sprintf("bench%d", i%endpoints), CreatedAt: now}
