@@ -52,6 +52,7 @@ var Dialect = &sqlstore.Dialect{
 	Name:               "postgres",
 	Begin:              "BEGIN",
 	BatchLock:          "SELECT pg_advisory_xact_lock(6867636862617463)", // "chbatch"
+	BatchGuard:         "SELECT chathooks_batch_guard(?, ?)",               // migration 0013
 	DollarPlaceholders: true,
 	Classify: func(err error) chat.Code {
 		var pe *pgconn.PgError
@@ -385,8 +386,49 @@ func (r watchedRow) Scan(dest ...any) error {
 	return err
 }
 
-// Pipeline implements sqlstore.Pipeliner with one pgx.Batch.
-func (w writerConn) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan func(sqlstore.Row) error) (n int64, failed int, err error) {
+// Pipeline implements sqlstore.Pipeliner with one pgx.Batch. A pipeline that begins a
+// transaction (re)connects first, as Exec's BEGIN does, and is sent once more on a fresh
+// connection only when none of it can have run: the driver sent nothing, or the server's
+// first answer ended the connection (its answers come in order, so BEGIN never ran, nor
+// the COMMIT the pipeline may end with).
+func (w *writerConn) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan func(sqlstore.Row) error) (n int64, failed int, err error) {
+	if len(stmts) == 0 || stmts[0].SQL != Dialect.Begin || len(stmts[0].Args) != 0 {
+		if w.c == nil {
+			return 0, 0, errConnLost
+		}
+		n, failed, err = w.pipeline(ctx, stmts, scan)
+		w.dropIfClosed(err)
+		return n, failed, err
+	}
+	if w.c == nil || w.c.Conn().IsClosed() {
+		w.dropIfClosed(errConnLost)
+		if err := w.acquire(ctx); err != nil {
+			return 0, 0, err
+		}
+	}
+	n, failed, err = w.pipeline(ctx, stmts, scan)
+	if err != nil && failed == 0 && nothingRan(err) {
+		w.dropIfClosed(err)
+		if w.c == nil {
+			if err := w.acquire(ctx); err != nil {
+				return 0, 0, err
+			}
+		}
+		n, failed, err = w.pipeline(ctx, stmts, scan)
+	}
+	w.dropIfClosed(err)
+	return n, failed, err
+}
+
+// nothingRan reports whether err, the failure of a pipeline's first statement, says that
+// no statement of it ran: the driver sent nothing, or the server answered with the end of
+// the connection.
+func nothingRan(err error) bool {
+	var pe *pgconn.PgError
+	return pgconn.SafeToRetry(err) || errors.As(err, &pe) && lostConnection(pe)
+}
+
+func (w *writerConn) pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan func(sqlstore.Row) error) (n int64, failed int, err error) {
 	b := &pgx.Batch{}
 	for _, s := range stmts {
 		b.Queue(s.SQL, s.Args...)

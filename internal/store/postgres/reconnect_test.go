@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
+	"github.com/chathooks/chathooks/internal/store/postgres"
 )
 
 // terminateBackends kills, from another connection, every server process whose
@@ -102,5 +104,41 @@ func TestWritersReconnectAfterBackendsKilled(t *testing.T) {
 	}
 	if err := s.Ping(ctx); err != nil {
 		t.Fatalf("readiness: %v", err)
+	}
+}
+
+// A whole batch (BEGIN to COMMIT in one round trip) sent on a connection the server
+// dropped while it sat idle finds the connection ended before anything of it ran, and is
+// sent once more on a fresh connection: the post succeeds, and is stored once.
+func TestWholeBatchReconnectsAfterBackendsKilled(t *testing.T) {
+	t.Parallel()
+	app := fmt.Sprintf("chtest-whole-%d", time.Now().UnixNano())
+	s, rt := openWrappedAt(t, withAppName(t, pgtest.URL(t), app), postgres.Options{Writers: 1}, newRoundTrips)
+	ctx := context.Background()
+	now := time.Now()
+	if err := s.Write(ctx, func(tx chat.Tx) error {
+		return tx.InsertRoom(chat.Room{ID: "r", Name: "R", CreatedAt: now, UpdatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var agents, routes []string
+	if err := s.Write(ctx, postIn("r", "m0", now, &agents, &routes)); err != nil {
+		t.Fatal(err)
+	}
+	for round := range 3 {
+		if n := terminateBackends(t, app); n == 0 {
+			t.Fatal("no backend of the store found to terminate")
+		}
+		id := fmt.Sprint("m", round+1)
+		rt.reset()
+		if err := s.Write(ctx, postIn("r", id, now, &agents, &routes)); err != nil {
+			t.Fatalf("round %d: first post after the kill: %v", round, err)
+		}
+		if sent := rt.trips(); len(sent) != 1 || !strings.HasPrefix(sent[0], "BEGIN") || !strings.HasSuffix(sent[0], "COMMIT") {
+			t.Fatalf("round %d: round trips %q; want the whole batch (sent again inside the connection)", round, sent)
+		}
+		if _, err := s.GetMessage(ctx, "r", id); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
 	}
 }

@@ -69,6 +69,11 @@ type Dialect struct {
 	// deadlock, and a room's events commit in sequence order cluster-wide. Each batch is
 	// still one group commit of many requests.
 	BatchLock string
+	// BatchGuard, if set, is a statement run right after BatchLock that fails the
+	// transaction unless the room cache generation and the endpoint version are its two
+	// arguments: with it, a batch prepared with the values the last one left is sent
+	// whole, BEGIN to COMMIT, in one round trip (whole.go).
+	BatchGuard string
 	// Numbered placeholders: false keeps "?" and "?N" (SQLite); true rewrites them to "$N".
 	DollarPlaceholders bool
 	// Classify maps a driver error to a domain code: CodeAlreadyExists for unique

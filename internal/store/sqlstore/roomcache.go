@@ -88,15 +88,7 @@ func (t *Tx) roomDataChanged() error {
 // changed yet, so the entries are exact, as those RoomForPost makes. One missing room is
 // left to RoomForPost (the same one round trip).
 func (s *Store) preloadRooms(t *Tx, batch []*writeReq) error {
-	var ids []string
-	for _, r := range batch {
-		if r.skip || r.room == "" || slices.Contains(ids, r.room) {
-			continue
-		}
-		if _, ok := s.rooms.get(r.room); !ok {
-			ids = append(ids, r.room)
-		}
-	}
+	ids := s.uncachedRooms(batch)
 	if len(ids) < 2 {
 		return nil
 	}
@@ -114,6 +106,20 @@ func (s *Store) preloadRooms(t *Tx, batch []*writeReq) error {
 		s.rooms.put(room.ID, cachedRoom{room: room, agents: splitAgents(agents)})
 	}
 	return rows.Err()
+}
+
+// uncachedRooms are the rooms the batch's posts name that the cache lacks.
+func (s *Store) uncachedRooms(batch []*writeReq) []string {
+	var ids []string
+	for _, r := range batch {
+		if r.skip || r.room == "" || slices.Contains(ids, r.room) {
+			continue
+		}
+		if _, ok := s.rooms.get(r.room); !ok {
+			ids = append(ids, r.room)
+		}
+	}
+	return ids
 }
 
 // qRoomsAgents reads a list of rooms with their agent members (PostgreSQL: an array).

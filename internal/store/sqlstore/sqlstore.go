@@ -66,6 +66,8 @@ type Store struct {
 
 	begin                  string      // what starts a writer transaction (with the batch lock)
 	beginGen               bool        // begin also reads the room cache generation and the endpoint version (BeginReader)
+	whole                  bool        // batches may be sent whole, BEGIN to COMMIT (whole.go)
+	expect                 expectation // what a whole batch expects (whole.go)
 	claimFirst, claimRetry string      // delivery claims with the dialect's row locking
 	routes                 routesCache // outgoing endpoint routing table (delivery.go)
 	rooms                  roomCache   // rooms as posts read them (roomcache.go)
@@ -112,6 +114,12 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 		}
 		if s.beginGen {
 			s.begin += "; " + qBeginReads
+		}
+		s.whole = s.beginGen && d.BatchGuard != ""
+		for _, c := range writers {
+			if _, ok := c.(Pipeliner); !ok {
+				s.whole = false
+			}
 		}
 	}
 	s.claimFirst = strings.Replace(qClaimFirst, "{lock}", d.SkipLocked, 1)
@@ -258,7 +266,8 @@ func (s *Store) writer(c WriterConn) {
 		// everything that arrived while another writer held the lock joins this batch
 		// instead of waiting for the next turn.
 		var begun *opened
-		if s.begin != s.d.Begin && !s.opts.NoGroupCommit { // s.begin takes the batch lock
+		// A whole batch (whole.go) is not begun before it is sent.
+		if _, _, known := s.expect.get(); s.begin != s.d.Begin && !s.opts.NoGroupCommit && !(s.whole && known) { // s.begin takes the batch lock
 			if o, err := s.beginBatch(c); err == nil {
 				begun = &o
 			} else {
@@ -404,11 +413,18 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun
 			r.err = nil
 		}
 	}
+	tx := &Tx{s: s, c: c}
 	abort := func(retry bool, err error) (bool, error) {
-		_ = s.raw(c, "ROLLBACK")
+		if !tx.unopened { // else nothing was sent: there is nothing to roll back
+			_ = s.raw(c, "ROLLBACK")
+		}
+		if err != nil {
+			s.expect.forget()
+		}
 		return retry, err
 	}
-	if begun == nil { // else the writer began it, with the batch lock, before gathering the batch
+	whole := begun == nil && !savepoints && s.prepareWhole(tx, batch)
+	if begun == nil && !whole { // else the writer began it, with the batch lock, before gathering the batch
 		o, err := s.beginBatch(c)
 		if err != nil {
 			// With the batch lock in the same text, BEGIN may have run: roll back.
@@ -421,10 +437,9 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun
 		}
 		begun = &o
 	}
-	tx := &Tx{s: s, c: c}
-	if begun.hasGen {
+	if begun != nil && begun.hasGen {
 		s.rooms.atGeneration(begun.gen)
-		tx.genChecked = true
+		tx.gen, tx.genChecked = begun.gen, true
 		tx.version, tx.versionRead = begun.version, true
 		if err := s.preloadRooms(tx, batch); err != nil {
 			return abort(s.d.Retryable(err) || s.connectionFailed(err), fmt.Errorf("read rooms: %w", err))
@@ -454,6 +469,11 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun
 		}
 		tx.wrote, tx.broken, tx.cur = false, false, r
 		err := s.call(r.fn, tx)
+		if tx.openErr != nil {
+			// BEGIN, the lock or the guard of a whole batch failed, sent with this
+			// request's statement: nothing of the batch ran. It runs again, begun first.
+			return abort(true, tx.openErr)
+		}
 		if savepoints {
 			// Under savepoints each request's statements are sent before its RELEASE.
 			if err == nil {
@@ -530,9 +550,20 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun
 	}
 	pace.run()
 	switch {
+	case tx.openErr != nil && stmtErr != nil:
+		// BEGIN, the lock or the guard failed, and the database said so: nothing of the
+		// batch ran (not its COMMIT either). It runs again, begun first.
+		return abort(true, tx.openErr)
 	case commitErr != nil:
 		return abort(s.d.Retryable(commitErr), fmt.Errorf("commit: %w", commitErr))
 	case stmtErr == nil:
+		if begun != nil && begun.hasGen || whole {
+			if tx.roomData || tx.endpoints {
+				s.expect.forget()
+			} else {
+				s.expect.set(tx.gen, tx.version)
+			}
+		}
 		return false, nil
 	case s.d.Retryable(stmtErr):
 		return abort(true, stmtErr)

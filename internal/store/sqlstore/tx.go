@@ -48,6 +48,17 @@ type Tx struct {
 	cur        *writeReq
 	earlier    *writeReq
 	earlierErr error
+	// A whole batch (whole.go): unopened, the transaction is not begun yet, and was
+	// prepared expecting the room cache generation expGen and the endpoint version
+	// expVersion; opening, the first statements of pending are its BEGIN, lock and guard
+	// (until sent); openErr, they failed (the guard found the caches stale, or the
+	// connection failed): the batch runs again. gen is the room cache generation the batch
+	// runs with, either way.
+	unopened           bool
+	expGen, expVersion int64
+	opening            int
+	openErr            error
+	gen                int64
 }
 
 // deferExec runs a statement whose result is not needed: on a Pipeliner connection it is
@@ -91,14 +102,19 @@ func (t *Tx) pipeline(q string, args []any, scan func(Row) error) (int64, error)
 // scan, or executed). When a pending statement fails (the rest does not run), its error
 // is mapped, the transaction marked broken and the request that deferred it blamed.
 func (t *Tx) send(more []Stmt, scan func(Row) error) (n int64, pendingFailed bool, err error) {
+	t.open()
 	stmts := append(t.pending, more...)
-	labels, owners := t.labels, t.owners
-	t.pending, t.labels, t.owners = nil, nil, nil
+	labels, owners, opening := t.labels, t.owners, t.opening
+	t.pending, t.labels, t.owners, t.opening = nil, nil, nil, 0
 	n, failed, err := t.c.(Pipeliner).Pipeline(t.s.wctx, stmts, scan)
 	if err == nil || failed >= len(labels) {
 		return n, false, err
 	}
 	t.broken = true
+	if failed < opening {
+		t.openErr = err
+		return 0, true, err
+	}
 	err = t.s.mapErr(err, labels[failed])
 	if o := owners[failed]; o != t.cur && t.earlier == nil {
 		t.earlier, t.earlierErr = o, err
@@ -150,6 +166,7 @@ func (t *Tx) membersChanged() { t.agents = nil }
 
 func (t *Tx) exec(q string, args ...any) (int64, error) {
 	t.wrote = true
+	t.open()
 	if len(t.pending) > 0 {
 		n, err := t.pipeline(q, args, nil)
 		if err != nil {
@@ -171,6 +188,7 @@ func (t *Tx) row(q string, args ...any) Row {
 	if !isRead(q) {
 		t.wrote = true
 	}
+	t.open()
 	if len(t.pending) > 0 {
 		return pipelinedRow{t, q, args}
 	}
@@ -193,6 +211,7 @@ func (t *Tx) query(q string, args ...any) (Rows, error) {
 	if !isRead(q) {
 		t.wrote = true
 	}
+	t.open()
 	if err := t.flush(); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,155 @@
+package postgres_test
+
+import (
+	"context"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/store/pgtest"
+	"github.com/chathooks/chathooks/internal/store/postgres"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
+)
+
+// openWrappedAt is openWrapped on the database at url (to share it with another node).
+func openWrappedAt[W sqlstore.WriterConn](t *testing.T, url string, o postgres.Options, wrap func(sqlstore.WriterConn) W) (*sqlstore.Store, W) {
+	t.Helper()
+	var w W
+	postgres.WrapWriters(&o, func(c sqlstore.WriterConn) sqlstore.WriterConn { w = wrap(c); return w })
+	s, err := postgres.Open(context.Background(), url, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = s.Close() })
+	return s, w
+}
+
+// postIn is a write like a post's: the room read through the cache, the routes, a message
+// and its event (statements whose results nobody waits for).
+func postIn(room, id string, now time.Time, got *[]string, routes *[]string) func(chat.Tx) error {
+	return func(tx chat.Tx) error {
+		_, agents, err := tx.RoomForPost(room)
+		if err != nil {
+			return err
+		}
+		r, err := tx.EndpointRoutes()
+		if err != nil {
+			return err
+		}
+		*got, *routes = agents, r.Match(chat.EventMessageSend, agents, "")
+		m := chat.Message{ID: id, RoomID: room, ThreadID: id, Sender: chat.Sender{Type: chat.SenderWebhook, ID: "wh", Name: "W"},
+			Text: "t", Format: "markdown", HTML: "<p>t</p>", Mentions: []chat.Mention{}, CreatedAt: now}
+		if err := tx.InsertMessage(m); err != nil {
+			return err
+		}
+		return tx.AppendEvent(&chat.Event{ID: "evt_" + id, Type: chat.EventMessageSend, RoomID: room, CreatedAt: now, Payload: []byte(`{}`)})
+	}
+}
+
+// A batch prepared with the caches as the node's last batch left them is sent whole:
+// BEGIN, the batch lock, the guard, its statements and COMMIT in one round trip. When
+// another node changed the room cache generation or the endpoint version meanwhile, the
+// guard fails the transaction before anything of it runs, and the batch runs again begun
+// the usual way, reading what the other node changed; it commits once.
+func TestWholeBatchGuardSeesOtherNodes(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	a, rt := openWrappedAt(t, url, postgres.Options{Options: sqlstore.Options{NodeID: "node-a"}, Writers: 1, ReadConns: 1}, newRoundTrips)
+	b := openNode(t, url, "node-b", 1)
+	ctx := context.Background()
+	now := time.Now()
+	write := func(s *sqlstore.Store, fn func(chat.Tx) error) {
+		t.Helper()
+		if err := s.Write(chat.WithRoom(ctx, "r"), fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(b, func(tx chat.Tx) error {
+		if err := tx.InsertUser(chat.User{ID: "x1", Name: "x1", Kind: chat.KindAgent, CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.InsertRoom(chat.Room{ID: "r", Name: "R", CreatedAt: now, UpdatedAt: now})
+	})
+	var agents, routes []string
+	write(a, postIn("r", "m0", now, &agents, &routes)) // begun the usual way: reads the generation and the version
+	rt.reset()
+	write(a, postIn("r", "m1", now, &agents, &routes))
+	sent := rt.trips()
+	if len(sent) != 1 || !strings.HasPrefix(sent[0], "BEGIN | SELECT pg_advisory_xact_lock") || !strings.Contains(sent[0], "chathooks_batch_guard") ||
+		!strings.Contains(sent[0], "INSERT INTO messages") || !strings.HasSuffix(sent[0], "COMMIT") {
+		t.Fatalf("a post with its room and routes cached: %d round trips %q; want one: BEGIN, the lock, the guard, the statements, COMMIT", len(sent), sent)
+	}
+
+	stale := func(what, id string) {
+		t.Helper()
+		rt.reset()
+		write(a, postIn("r", id, now, &agents, &routes))
+		sent := rt.trips()
+		if len(sent) < 3 || !strings.Contains(sent[0], "chathooks_batch_guard") || !strings.HasSuffix(sent[0], "COMMIT") ||
+			!strings.Contains(sent[2], "room_cache_generation") {
+			t.Fatalf("after node B changed %s: round trips %q; want the whole batch, then (its guard failed) ROLLBACK and a begun batch", what, sent)
+		}
+		if _, err := a.GetMessage(ctx, "r", id); err != nil {
+			t.Fatalf("message %s: %v", id, err)
+		}
+	}
+	write(b, func(tx chat.Tx) error { return tx.InsertMember("r", "x1", now) })
+	stale("a member", "m2")
+	if !slices.Equal(agents, []string{"x1"}) {
+		t.Fatalf("node A's post read agents %v after node B added x1", agents)
+	}
+	write(b, func(tx chat.Tx) error {
+		return tx.InsertEndpoint(chat.Endpoint{ID: "e", URL: "https://example.com/e", EventTypes: []string{"*"}, Format: chat.FormatStandard,
+			SecretSealed: "sealed", Status: chat.EndpointActive, CreatedAt: now, UpdatedAt: now})
+	})
+	stale("an endpoint", "m3")
+	if !slices.Equal(routes, []string{"e"}) {
+		t.Fatalf("node A's post routed to %v after node B created endpoint e", routes)
+	}
+	// And the batch after that is whole again.
+	rt.reset()
+	write(a, postIn("r", "m4", now, &agents, &routes))
+	if sent := rt.trips(); len(sent) != 1 {
+		t.Fatalf("%d round trips %q; want one", len(sent), sent)
+	}
+}
+
+// A request of a whole batch that needs an answer from the database (here a read) begins
+// the transaction with it: BEGIN, the lock and the guard go in that read's round trip, and
+// the COMMIT in the next.
+func TestWholeBatchBeginsWithItsFirstRead(t *testing.T) {
+	t.Parallel()
+	s, rt := openWrapped(t, postgres.Options{Writers: 1}, newRoundTrips)
+	ctx := context.Background()
+	now := time.Now()
+	if err := s.Write(ctx, func(tx chat.Tx) error {
+		if err := tx.InsertUser(chat.User{ID: "u", Name: "U", Kind: chat.KindHuman, CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.InsertRoom(chat.Room{ID: "r", Name: "R", CreatedAt: now, UpdatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var agents, routes []string
+	for _, id := range []string{"m0", "m1"} {
+		if err := s.Write(ctx, postIn("r", id, now, &agents, &routes)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rt.reset()
+	var name string
+	if err := s.Write(ctx, func(tx chat.Tx) error {
+		u, err := tx.GetUser("u")
+		name = u.Name
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	sent := rt.trips()
+	if name != "U" || len(sent) != 2 || !strings.HasPrefix(sent[0], "BEGIN | SELECT pg_advisory_xact_lock") ||
+		!strings.Contains(sent[0], "chathooks_batch_guard") || !strings.Contains(sent[0], "FROM users") || sent[1] != "COMMIT" {
+		t.Fatalf("read %q in %d round trips %q; want BEGIN, the lock, the guard and the read, then COMMIT", name, len(sent), sent)
+	}
+}

@@ -1,0 +1,86 @@
+package sqlstore
+
+import (
+	"sync"
+)
+
+// Whole batches (PostgreSQL). A batch that begins with BEGIN and the batch lock in a
+// round trip of its own holds the lock while its writer runs the requests and sends their
+// statements: two round trips and all the Go work of the batch under the lock, every
+// batch. A batch can instead be prepared without beginning: its requests run against the
+// caches as this node's last committed batch left them (the room cache generation and the
+// endpoint version it ran with, kept in Store.expect), their statements wait, and BEGIN,
+// the batch lock, a guard and COMMIT are sent with them, in one round trip. The guard
+// (Dialect.BatchGuard) runs right after the lock and fails the transaction, before any of
+// the batch's statements run, if either value changed (another node changed rooms,
+// members or endpoints); the batch then runs again, beginning the usual way. With several
+// writers, one writer prepares and sends its batch while another's is in the database:
+// the second waits for the lock in the database, not in a round trip after it.
+//
+// A request that needs a result from the database before it can go on (a read, or a
+// statement whose rows it counts) opens the transaction then: BEGIN, the lock and the
+// guard go ahead of its statement, in the same round trip, and the batch goes on as a
+// begun one.
+
+// expectation is what the next batch of this node's writers expects the room cache
+// generation and the endpoint version to be. mu guards every field; ok is false until a
+// batch commits having read them and changed neither, and after any batch that changed
+// one or failed.
+type expectation struct {
+	mu           sync.Mutex
+	gen, version int64
+	ok           bool
+}
+
+func (e *expectation) get() (gen, version int64, ok bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.gen, e.version, e.ok
+}
+
+func (e *expectation) set(gen, version int64) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.gen, e.version, e.ok = gen, version, true
+}
+
+func (e *expectation) forget() {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.ok = false
+}
+
+// prepareWhole sets tx up to run batch unopened, if the store sends whole batches, the
+// expectation is known, and the batch's rooms are cached (reading several rooms at once
+// needs a begun transaction: see preloadRooms). It reports whether it did.
+func (s *Store) prepareWhole(tx *Tx, batch []*writeReq) bool {
+	if !s.whole {
+		return false
+	}
+	gen, version, ok := s.expect.get()
+	if !ok {
+		return false
+	}
+	s.rooms.atGeneration(gen)
+	if len(s.uncachedRooms(batch)) >= 2 {
+		return false
+	}
+	tx.unopened, tx.expGen, tx.expVersion = true, gen, version
+	tx.gen, tx.genChecked = gen, true
+	tx.version, tx.versionRead = version, true
+	return true
+}
+
+// open puts BEGIN, the batch lock and the guard ahead of the pending statements, if the
+// transaction has not been begun: the next round trip begins it.
+func (t *Tx) open() {
+	if !t.unopened {
+		return
+	}
+	t.unopened = false
+	d := t.s.d
+	t.pending = append([]Stmt{{SQL: d.Begin}, {SQL: d.BatchLock}, {SQL: t.s.sql(d.BatchGuard), Args: []any{t.expGen, t.expVersion}}}, t.pending...)
+	t.labels = append([]string{"begin", "batch lock", "batch guard"}, t.labels...)
+	t.owners = append([]*writeReq{nil, nil, nil}, t.owners...)
+	t.opening = 3
+}
