@@ -52,7 +52,7 @@ var Dialect = &sqlstore.Dialect{
 	Name:               "postgres",
 	Begin:              "BEGIN",
 	BatchLock:          "SELECT pg_advisory_xact_lock(6867636862617463)", // "chbatch"
-	BatchGuard:         "SELECT chathooks_batch_guard(?, ?)",               // migration 0013
+	BatchGuard:         "SELECT chathooks_batch_guard(?, ?)",             // migration 0013
 	DollarPlaceholders: true,
 	Classify: func(err error) chat.Code {
 		var pe *pgconn.PgError
