@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -43,7 +44,7 @@ type Tx struct {
 	// running. earlier: a statement of another request than cur failed when sent (that
 	// request failed after writing, with earlierErr).
 	pending    []Stmt
-	labels     []string
+	labels     []stmtLabel
 	owners     []*writeReq
 	cur        *writeReq
 	earlier    *writeReq
@@ -61,30 +62,52 @@ type Tx struct {
 	gen                int64
 }
 
+// stmtLabel names a deferred statement in errors: what it writes, and the id of the row
+// when it has one (quoted only when an error needs the text).
+type stmtLabel struct{ what, id string }
+
+func (l stmtLabel) String() string {
+	if l.id == "" {
+		return l.what
+	}
+	return l.what + " " + strconv.Quote(l.id)
+}
+
 // deferExec runs a statement whose result is not needed: on a Pipeliner connection it is
 // sent with the request's next statement (or when the request ends), saving a round trip;
 // its error is then returned by that statement's call, or by flush.
 func (t *Tx) deferExec(what, q string, args ...any) error {
+	return t.deferExecID(stmtLabel{what: what}, q, args...)
+}
+
+// deferExecID is deferExec for the row named by l.
+func (t *Tx) deferExecID(l stmtLabel, q string, args ...any) error {
 	if _, ok := t.c.(Pipeliner); !ok || !t.s.d.RoundTrips {
 		_, err := t.exec(q, args...)
-		return t.s.mapErr(err, what)
+		if err != nil {
+			return t.s.mapErr(err, l.String())
+		}
+		return nil
 	}
 	t.wrote = true
 	t.pending = append(t.pending, Stmt{SQL: t.s.sql(q), Args: args})
-	t.labels = append(t.labels, what)
+	t.labels = append(t.labels, l)
 	t.owners = append(t.owners, t.cur)
 	return nil
 }
 
-// deferScan is deferExec for a statement that returns one row: scan reads it when the
+// deferScan is deferExecID for a statement that returns one row: scan reads it when the
 // statement is sent (at once where statements are not pipelined).
-func (t *Tx) deferScan(what, q string, scan func(Row) error, args ...any) error {
+func (t *Tx) deferScan(l stmtLabel, q string, scan func(Row) error, args ...any) error {
 	if _, ok := t.c.(Pipeliner); !ok || !t.s.d.RoundTrips {
-		return t.s.mapErr(scan(t.row(q, args...)), what)
+		if err := scan(t.row(q, args...)); err != nil {
+			return t.s.mapErr(err, l.String())
+		}
+		return nil
 	}
 	t.wrote = true
 	t.pending = append(t.pending, Stmt{SQL: t.s.sql(q), Args: args, Scan: scan})
-	t.labels = append(t.labels, what)
+	t.labels = append(t.labels, l)
 	t.owners = append(t.owners, t.cur)
 	return nil
 }
@@ -115,7 +138,7 @@ func (t *Tx) send(more []Stmt, scan func(Row) error) (n int64, pendingFailed boo
 		t.openErr = err
 		return 0, true, err
 	}
-	err = t.s.mapErr(err, labels[failed])
+	err = t.s.mapErr(err, labels[failed].String())
 	if o := owners[failed]; o != t.cur && t.earlier == nil {
 		t.earlier, t.earlierErr = o, err
 	}
@@ -152,7 +175,7 @@ func (t *Tx) flush() error {
 	_, err := t.pipeline(last.SQL, last.Args, scan) // q is already rebound: sql() leaves "$N" alone
 	if err != nil {
 		t.broken = true
-		err = t.s.mapErr(err, lastLabel)
+		err = t.s.mapErr(err, lastLabel.String())
 		if lastOwner != t.cur && t.earlier == nil {
 			t.earlier, t.earlierErr = lastOwner, err
 		}
@@ -466,7 +489,7 @@ func (t *Tx) InsertMessage(m chat.Message) error {
 	if err != nil {
 		return fmt.Errorf("store: encode mentions: %w", err)
 	}
-	return t.deferExec(fmt.Sprintf("message %q", m.ID), `INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
+	return t.deferExecID(stmtLabel{"message", m.ID}, `INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.RoomID, m.ThreadID, m.Sender.Type, m.Sender.ID, m.Sender.Name, m.Sender.AvatarURL, m.Text, m.Format, m.HTML, string(mentions), micros(m.CreatedAt), m.RelayHops)
 }
@@ -573,7 +596,7 @@ func (t *Tx) AppendEvent(e *chat.Event) error {
 	if e.RoomID != "" && t.s.d.RoundTrips {
 		// One statement: the room's next sequence number and the event row, sent with the
 		// request's next statement or when it ends; e.RoomSeq is set then.
-		return t.deferScan(fmt.Sprintf("event %q", e.ID), qAppendRoomEvent, func(r Row) error {
+		return t.deferScan(stmtLabel{"event", e.ID}, qAppendRoomEvent, func(r Row) error {
 			err := r.Scan(&e.RoomSeq)
 			if t.noRows(err) {
 				return chat.Errorf(chat.CodeNotFound, "room %q not found", e.RoomID)
@@ -597,7 +620,10 @@ func (t *Tx) AppendEvent(e *chat.Event) error {
 	}
 	_, err := t.exec(`INSERT INTO events (id, type, room_id, room_seq, created_at, payload, agents) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.Type, e.RoomID, e.RoomSeq, micros(e.CreatedAt), string(e.Payload), agents)
-	return t.s.mapErr(err, fmt.Sprintf("event %q", e.ID))
+	if err != nil { // the label is formatted only for an error
+		return t.s.mapErr(err, fmt.Sprintf("event %q", e.ID))
+	}
+	return nil
 }
 
 // qAppendRoomEvent takes a room's next sequence number and inserts the event with it, in

@@ -80,7 +80,7 @@ func (t *Tx) open() {
 	t.unopened = false
 	d := t.s.d
 	t.pending = append([]Stmt{{SQL: d.Begin}, {SQL: d.BatchLock}, {SQL: t.s.sql(d.BatchGuard), Args: []any{t.expGen, t.expVersion}}}, t.pending...)
-	t.labels = append([]string{"begin", "batch lock", "batch guard"}, t.labels...)
+	t.labels = append([]stmtLabel{{what: "begin"}, {what: "batch lock"}, {what: "batch guard"}}, t.labels...)
 	t.owners = append([]*writeReq{nil, nil, nil}, t.owners...)
 	t.opening = 3
 }
