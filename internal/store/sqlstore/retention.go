@@ -1,0 +1,113 @@
+package sqlstore
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/chat"
+)
+
+// The delivery log's retention walks deliveries by seq and events by pos: their primary
+// keys, in commit order, which is creation order give or take a commit and the nodes'
+// clocks. Each step reads a window of at most limit rows after the cursor through the
+// primary key, then deletes what may go within that window by primary-key range, so a step
+// costs the same whatever the tables hold, and rows that must stay at the old end (an
+// unfinished delivery, an event it names) are stepped over once per walk, not once per
+// step.
+//
+// The newest row of each table is never deleted: SQLite gives a new row the greatest
+// rowid plus one, so deleting the newest would hand its position out again, and positions
+// (Reader.Events, delivery order) must only grow.
+const (
+	// qDeliveryWindow: how many deliveries follow ?1 (up to ?2), the last one's seq and its
+	// creation time.
+	qDeliveryWindow = `SELECT w.n, w.last, COALESCE(d.created_at, 0) FROM (SELECT COUNT(*) AS n, COALESCE(MAX(seq), 0) AS last
+		FROM (SELECT seq FROM deliveries WHERE seq > ?1 ORDER BY seq LIMIT ?2) AS x) AS w LEFT JOIN deliveries d ON d.seq = w.last`
+	// prunableDeliveries: the finished deliveries of the window (?1, ?2] created before ?3.
+	prunableDeliveries = `seq > ?1 AND seq <= ?2 AND created_at < ?3 AND status IN ('succeeded', 'dead')
+		AND seq < (SELECT MAX(seq) FROM deliveries)`
+	// The attempts go first, counted; the foreign key's cascade would take them anyway.
+	qPruneAttempts   = `DELETE FROM delivery_attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE ` + prunableDeliveries + `)`
+	qPruneDeliveries = `DELETE FROM deliveries WHERE ` + prunableDeliveries
+
+	// qEventWindow is qDeliveryWindow for events.
+	qEventWindow = `SELECT w.n, w.last, COALESCE(e.created_at, 0) FROM (SELECT COUNT(*) AS n, COALESCE(MAX(pos), 0) AS last
+		FROM (SELECT pos FROM events WHERE pos > ?1 ORDER BY pos LIMIT ?2) AS x) AS w LEFT JOIN events e ON e.pos = w.last`
+	// qPruneEvents deletes the events of the window (?1, ?2] created before ?3, except those
+	// an unfinished delivery names (its attempts need the event), each room's latest event
+	// (a room's last activity, shown by the console) and the newest event. The event ids of
+	// the unfinished deliveries are read once per statement, through the partial indexes of
+	// the pending and the retried deliveries (there is no index of deliveries by event: it
+	// would cost every delivery written an index entry): a hash on PostgreSQL, an automatic
+	// index on SQLite.
+	qPruneEvents = `WITH unfinished AS MATERIALIZED (
+		SELECT event_id FROM deliveries WHERE status = 'pending'
+		UNION ALL
+		SELECT event_id FROM deliveries WHERE status = 'failed')
+	DELETE FROM events WHERE pos > ?1 AND pos <= ?2 AND created_at < ?3 AND pos < (SELECT MAX(pos) FROM events)
+		AND (room_id = '' OR room_seq <> COALESCE((SELECT last_seq FROM rooms WHERE rooms.id = events.room_id), 0))
+		AND NOT EXISTS (SELECT 1 FROM unfinished u WHERE u.event_id = events.id)`
+)
+
+// RetentionStatements are the statements of a retention step (for plan tests).
+var RetentionStatements = []string{qDeliveryWindow, qPruneAttempts, qPruneDeliveries, qEventWindow, qPruneEvents}
+
+// PruneDeliveries implements chat.Tx.
+func (t *Tx) PruneDeliveries(before time.Time, after int64, limit int) (chat.PruneStep, error) {
+	var st chat.PruneStep
+	err := t.pruneStep(qDeliveryWindow, before, after, limit, &st, func(end int64) error {
+		n, err := t.exec(qPruneAttempts, after, end, micros(before))
+		if err != nil {
+			return t.s.mapErr(err, "prune delivery attempts")
+		}
+		st.Attempts = n
+		if st.Deleted, err = t.exec(qPruneDeliveries, after, end, micros(before)); err != nil {
+			return t.s.mapErr(err, "prune deliveries")
+		}
+		return nil
+	})
+	return st, err
+}
+
+// PruneEvents implements chat.Tx.
+func (t *Tx) PruneEvents(before time.Time, after int64, limit int) (chat.PruneStep, error) {
+	var st chat.PruneStep
+	err := t.pruneStep(qEventWindow, before, after, limit, &st, func(end int64) error {
+		var err error
+		if st.Deleted, err = t.exec(qPruneEvents, after, end, micros(before)); err != nil {
+			return t.s.mapErr(err, "prune events")
+		}
+		return nil
+	})
+	return st, err
+}
+
+// pruneStep reads the window after `after` with window (one of the window queries), fills
+// st.Next and st.Done, and runs del on the window's end unless the window is empty. On
+// PostgreSQL the statements are planned with sequential scans priced out (IndexPlans), so a
+// plan made while a table was small cannot scan it whole once it has grown.
+func (t *Tx) pruneStep(window string, before time.Time, after int64, limit int, st *chat.PruneStep, del func(end int64) error) (err error) {
+	if limit <= 0 {
+		return fmt.Errorf("store: prune: limit %d is not positive", limit)
+	}
+	if t.s.d.RoundTrips {
+		if _, err := t.exec(IndexPlans); err != nil {
+			return t.s.mapErr(err, "prune")
+		}
+		defer func() {
+			if _, rerr := t.exec(DefaultPlans); rerr != nil && err == nil {
+				err = t.s.mapErr(rerr, "prune")
+			}
+		}()
+	}
+	var n, end, lastCreated int64
+	if err := t.row(window, after, limit).Scan(&n, &end, &lastCreated); err != nil {
+		return fmt.Errorf("store: prune window: %w", err)
+	}
+	*st = chat.PruneStep{Next: end, Done: n < int64(limit) || lastCreated >= micros(before)}
+	if n == 0 {
+		st.Next, st.Done = after, true
+		return nil
+	}
+	return del(end)
+}
