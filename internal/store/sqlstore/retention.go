@@ -49,6 +49,14 @@ const (
 		AND NOT EXISTS (SELECT 1 FROM unfinished u WHERE u.event_id = events.id)`
 )
 
+// On PostgreSQL the events of a step are joined to the unfinished deliveries by hashing
+// (or merging), never by a nested loop: a plan made while few deliveries were unfinished,
+// kept as a generic plan, would otherwise scan every unfinished delivery once per event.
+const (
+	HashJoins    = `SET LOCAL enable_nestloop = off`
+	DefaultJoins = `SET LOCAL enable_nestloop TO DEFAULT`
+)
+
 // RetentionStatements are the statements of a retention step (for plan tests).
 var RetentionStatements = []string{qDeliveryWindow, qPruneAttempts, qPruneDeliveries, qEventWindow, qPruneEvents}
 
@@ -72,8 +80,17 @@ func (t *Tx) PruneDeliveries(before time.Time, after int64, limit int) (chat.Pru
 // PruneEvents implements chat.Tx.
 func (t *Tx) PruneEvents(before time.Time, after int64, limit int) (chat.PruneStep, error) {
 	var st chat.PruneStep
-	err := t.pruneStep(qEventWindow, before, after, limit, &st, func(end int64) error {
-		var err error
+	err := t.pruneStep(qEventWindow, before, after, limit, &st, func(end int64) (err error) {
+		if t.s.d.RoundTrips {
+			if _, err := t.exec(HashJoins); err != nil {
+				return t.s.mapErr(err, "prune events")
+			}
+			defer func() {
+				if _, rerr := t.exec(DefaultJoins); rerr != nil && err == nil {
+					err = t.s.mapErr(rerr, "prune events")
+				}
+			}()
+		}
 		if st.Deleted, err = t.exec(qPruneEvents, after, end, micros(before)); err != nil {
 			return t.s.mapErr(err, "prune events")
 		}
