@@ -13,8 +13,8 @@ type PruneStep struct {
 	Attempts int64 // delivery attempts deleted with the deliveries
 	// Next is the position of the last row examined (the next step starts after it).
 	Next int64
-	// Done: the window was the last one worth examining, because it reached the end of the
-	// table or ended on a row created at or after the cut-off.
+	// Done: the window was the last one worth examining: it reached the end of the table,
+	// or none of its rows was created before the cut-off.
 	Done bool
 }
 
@@ -36,7 +36,7 @@ func (p DeliveryLogPruned) Rows() int64 { return p.Deliveries + p.Attempts + p.E
 // more than retention ago, with their attempts, and then the outbox events created more than
 // retention ago that no unfinished delivery still needs (see Tx.PruneEvents for the few that
 // are kept). It walks each table from its oldest row in steps of DeliveryLogBatch rows, each
-// step its own write, until a step reaches rows younger than the cut-off; it stops early
+// step its own write, until a step finds only rows younger than the cut-off; it stops early
 // when ctx ends. Messages (the chat history) are never pruned. retention <= 0 does nothing.
 func (s *Service) PruneDeliveryLog(ctx context.Context, retention time.Duration) (DeliveryLogPruned, error) {
 	if retention <= 0 {

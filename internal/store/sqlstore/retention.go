@@ -13,16 +13,17 @@ import (
 // primary key, then deletes what may go within that window by primary-key range, so a step
 // costs the same whatever the tables hold, and rows that must stay at the old end (an
 // unfinished delivery, an event it names) are stepped over once per walk, not once per
-// step.
+// step. A walk ends with a window that holds no row created before the cut-off (or with
+// the end of the table): one row stamped by a clock running ahead does not end it.
 //
 // The newest row of each table is never deleted: SQLite gives a new row the greatest
 // rowid plus one, so deleting the newest would hand its position out again, and positions
 // (Reader.Events, delivery order) must only grow.
 const (
-	// qDeliveryWindow: how many deliveries follow ?1 (up to ?2), the last one's seq and its
-	// creation time.
-	qDeliveryWindow = `SELECT w.n, w.last, COALESCE(d.created_at, 0) FROM (SELECT COUNT(*) AS n, COALESCE(MAX(seq), 0) AS last
-		FROM (SELECT seq FROM deliveries WHERE seq > ?1 ORDER BY seq LIMIT ?2) AS x) AS w LEFT JOIN deliveries d ON d.seq = w.last`
+	// qDeliveryWindow: how many deliveries follow ?1 (up to ?2), the last one's seq and the
+	// oldest creation time among them.
+	qDeliveryWindow = `SELECT COUNT(*), COALESCE(MAX(seq), 0), COALESCE(MIN(created_at), 0)
+		FROM (SELECT seq, created_at FROM deliveries WHERE seq > ?1 ORDER BY seq LIMIT ?2) AS w`
 	// prunableDeliveries: the finished deliveries of the window (?1, ?2] created before ?3.
 	prunableDeliveries = `seq > ?1 AND seq <= ?2 AND created_at < ?3 AND status IN ('succeeded', 'dead')
 		AND seq < (SELECT MAX(seq) FROM deliveries)`
@@ -31,8 +32,8 @@ const (
 	qPruneDeliveries = `DELETE FROM deliveries WHERE ` + prunableDeliveries
 
 	// qEventWindow is qDeliveryWindow for events.
-	qEventWindow = `SELECT w.n, w.last, COALESCE(e.created_at, 0) FROM (SELECT COUNT(*) AS n, COALESCE(MAX(pos), 0) AS last
-		FROM (SELECT pos FROM events WHERE pos > ?1 ORDER BY pos LIMIT ?2) AS x) AS w LEFT JOIN events e ON e.pos = w.last`
+	qEventWindow = `SELECT COUNT(*), COALESCE(MAX(pos), 0), COALESCE(MIN(created_at), 0)
+		FROM (SELECT pos, created_at FROM events WHERE pos > ?1 ORDER BY pos LIMIT ?2) AS w`
 	// qPruneEvents deletes the events of the window (?1, ?2] created before ?3, except those
 	// an unfinished delivery names (its attempts need the event), each room's latest event
 	// (a room's last activity, shown by the console) and the newest event. The event ids of
@@ -117,11 +118,11 @@ func (t *Tx) pruneStep(window string, before time.Time, after int64, limit int, 
 			}
 		}()
 	}
-	var n, end, lastCreated int64
-	if err := t.row(window, after, limit).Scan(&n, &end, &lastCreated); err != nil {
+	var n, end, oldest int64
+	if err := t.row(window, after, limit).Scan(&n, &end, &oldest); err != nil {
 		return fmt.Errorf("store: prune window: %w", err)
 	}
-	*st = chat.PruneStep{Next: end, Done: n < int64(limit) || lastCreated >= micros(before)}
+	*st = chat.PruneStep{Next: end, Done: n < int64(limit) || oldest >= micros(before)}
 	if n == 0 {
 		st.Next, st.Done = after, true
 		return nil

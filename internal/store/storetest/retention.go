@@ -209,17 +209,17 @@ func testRetention(t *testing.T, s chat.Store) {
 
 // testRetentionSteps: a step examines at most limit rows after its cursor, so it deletes at
 // most limit deliveries (with their attempts) or events; it reports where the next step
-// starts, and that the walk is done when its window reaches the end or ends on a row
-// created at or after the cut-off.
+// starts, and that the walk is done when its window reaches the end of the table or holds
+// no row created before the cut-off.
 func testRetentionSteps(t *testing.T, s chat.Store) {
 	old, before, recent := t0, t0.Add(24*time.Hour), t0.Add(48*time.Hour)
 	write(t, s, func(tx chat.Tx) error { return tx.InsertEndpoint(endpoint("e1", "", "*")) })
-	// Eight old events, each with a dead delivery (one attempt), then two recent ones; the
+	// Eight old events, each with a dead delivery (one attempt), then four recent ones; the
 	// first two old deliveries are still pending.
 	var evs []chat.Event
 	var ds []chat.Delivery
 	dead := map[string][]string{}
-	for i := range 10 {
+	for i := range 12 {
 		at := old
 		if i >= 8 {
 			at = recent
@@ -247,8 +247,8 @@ func testRetentionSteps(t *testing.T, s chat.Store) {
 		})
 		return st
 	}
-	// Deliveries, three at a time: da db dc (dc goes), dd de df, dg dh di (di is recent:
-	// done), though dj is left.
+	// Deliveries, three at a time: da db dc (dc goes), dd de df, dg dh di (di is recent),
+	// dj dk dl (all recent: done, though the table goes on).
 	st := step(func(tx chat.Tx) (chat.PruneStep, error) { return tx.PruneDeliveries(before, 0, 3) })
 	if st.Deleted != 1 || st.Attempts != 1 || st.Done || st.Next == 0 {
 		t.Fatalf("first step: %+v, want dc gone and more to come", st)
@@ -260,10 +260,14 @@ func testRetentionSteps(t *testing.T, s chat.Store) {
 	}
 	wantDeliveries(t, s, []string{"dg"}, []string{"dd", "de", "df"})
 	st = step(func(tx chat.Tx) (chat.PruneStep, error) { return tx.PruneDeliveries(before, st.Next, 3) })
-	if st.Deleted != 2 || st.Attempts != 2 || !st.Done {
-		t.Fatalf("third step: %+v, want dg dh gone and the walk done at the recent di", st)
+	if st.Deleted != 2 || st.Attempts != 2 || st.Done {
+		t.Fatalf("third step: %+v, want dg dh gone", st)
 	}
-	wantDeliveries(t, s, []string{"da", "db", "di", "dj"}, []string{"dg", "dh"})
+	st = step(func(tx chat.Tx) (chat.PruneStep, error) { return tx.PruneDeliveries(before, st.Next, 3) })
+	if st.Deleted != 0 || !st.Done {
+		t.Fatalf("fourth step: %+v, want the walk done at a window of recent deliveries", st)
+	}
+	wantDeliveries(t, s, []string{"da", "db", "di", "dj", "dk", "dl"}, []string{"dg", "dh"})
 	last := st.Next
 	st = step(func(tx chat.Tx) (chat.PruneStep, error) { return tx.PruneDeliveries(before, last+1000, 3) })
 	if st.Deleted != 0 || !st.Done || st.Next != last+1000 {
@@ -271,7 +275,7 @@ func testRetentionSteps(t *testing.T, s chat.Store) {
 	}
 
 	// Events, four at a time: evt_a..evt_d (evt_c and evt_d go: the others are needed by
-	// pending deliveries), evt_e..evt_h, evt_i evt_j (the end).
+	// pending deliveries), evt_e..evt_h, evt_i..evt_l (all recent: done).
 	st = step(func(tx chat.Tx) (chat.PruneStep, error) { return tx.PruneEvents(before, 0, 4) })
 	if st.Deleted != 2 || st.Done {
 		t.Fatalf("first event step: %+v", st)
@@ -285,7 +289,7 @@ func testRetentionSteps(t *testing.T, s chat.Store) {
 	if st.Deleted != 0 || !st.Done {
 		t.Fatalf("third event step: %+v", st)
 	}
-	wantEvents(t, s, []string{"evt_a", "evt_b", "evt_i", "evt_j"}, []string{"evt_e", "evt_f", "evt_g", "evt_h"})
+	wantEvents(t, s, []string{"evt_a", "evt_b", "evt_i", "evt_l"}, []string{"evt_e", "evt_f", "evt_g", "evt_h"})
 
 	// Once the walks are done, walking again from the start deletes nothing.
 	if d, a, e := pruneLog(t, s, before, 1); d+a+e != 0 {
@@ -295,4 +299,21 @@ func testRetentionSteps(t *testing.T, s chat.Store) {
 	if err == nil {
 		t.Fatal("a step with limit 0 was accepted")
 	}
+}
+
+// testRetentionClockAhead: an event stamped by a clock running far ahead does not end the
+// walk: the old events after it are pruned all the same, and it stays until its time.
+func testRetentionClockAhead(t *testing.T, s chat.Store) {
+	old, before, recent := t0, t0.Add(24*time.Hour), t0.Add(48*time.Hour)
+	appendEvents(t, s,
+		chat.Event{ID: "evt_1", CreatedAt: old},
+		chat.Event{ID: "evt_ahead", CreatedAt: t0.Add(10000 * time.Hour)},
+		chat.Event{ID: "evt_2", CreatedAt: old},
+		chat.Event{ID: "evt_3", CreatedAt: old},
+		chat.Event{ID: "evt_4", CreatedAt: recent},
+	)
+	if _, _, e := pruneLog(t, s, before, 2); e != 3 {
+		t.Fatalf("pruned %d events, want evt_1, evt_2, evt_3", e)
+	}
+	wantEvents(t, s, []string{"evt_ahead", "evt_4"}, []string{"evt_1", "evt_2", "evt_3"})
 }
