@@ -58,15 +58,29 @@ func (s *Service) PruneDeliveryLog(ctx context.Context, retention time.Duration)
 	return out, err
 }
 
+// maxPrunePause bounds the pause between two steps of the delivery log's retention.
+const maxPrunePause = time.Second
+
 // pruneWalk runs step, each time in a write of its own, from the start of its table until
-// a step is done or ctx ends; it returns the rows and attempts deleted.
+// a step is done or ctx ends; it returns the rows and attempts deleted. After a step that
+// deleted rows it pauses as long as the step took (up to maxPrunePause), so that catching
+// up with a long history (the first start with a retention, or a shorter one) takes at
+// most about half of the writer's time. The pause is measured on the wall clock: it paces
+// the work, it schedules nothing.
 func (s *Service) pruneWalk(ctx context.Context, step func(tx Tx, after int64) (PruneStep, error)) (rows, attempts int64, err error) {
 	var after int64
+	var pause *time.Timer
+	defer func() {
+		if pause != nil {
+			pause.Stop()
+		}
+	}()
 	for {
 		if err := ctx.Err(); err != nil {
 			return rows, attempts, err
 		}
 		var st PruneStep
+		began := time.Now()
 		err := s.store.Write(ctx, func(tx Tx) error {
 			var err error
 			st, err = step(tx, after)
@@ -80,5 +94,19 @@ func (s *Service) pruneWalk(ctx context.Context, step func(tx Tx, after int64) (
 			return rows, attempts, nil
 		}
 		after = st.Next
+		if st.Deleted == 0 {
+			continue
+		}
+		d := min(time.Since(began), maxPrunePause)
+		if pause == nil {
+			pause = time.NewTimer(d)
+		} else {
+			pause.Reset(d)
+		}
+		select {
+		case <-ctx.Done():
+			return rows, attempts, ctx.Err()
+		case <-pause.C:
+		}
 	}
 }
