@@ -120,6 +120,9 @@ func TestRetentionStepsPlannedWithIndexes(t *testing.T) {
 	if d.Deleted != 1 || !d.Done || e.Deleted != 0 || !e.Done {
 		t.Fatalf("steps: %+v %+v", d, e)
 	}
+	for _, trip := range rt.trips() {
+		t.Logf("round trip: %.160s", strings.Join(strings.Fields(trip), " "))
+	}
 	on, hashed, planned, sets := false, false, 0, 0
 	for _, q := range rt.statements() {
 		switch {

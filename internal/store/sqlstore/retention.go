@@ -83,12 +83,12 @@ func (t *Tx) PruneEvents(before time.Time, after int64, limit int) (chat.PruneSt
 	var st chat.PruneStep
 	err := t.pruneStep(qEventWindow, before, after, limit, &st, func(end int64) (err error) {
 		if t.s.d.RoundTrips {
-			if _, err := t.exec(HashJoins); err != nil {
-				return t.s.mapErr(err, "prune events")
+			if err := t.deferExec("prune events", HashJoins); err != nil {
+				return err
 			}
 			defer func() {
-				if _, rerr := t.exec(DefaultJoins); rerr != nil && err == nil {
-					err = t.s.mapErr(rerr, "prune events")
+				if rerr := t.deferExec("prune events", DefaultJoins); err == nil {
+					err = rerr
 				}
 			}()
 		}
@@ -109,12 +109,14 @@ func (t *Tx) pruneStep(window string, before time.Time, after int64, limit int, 
 		return fmt.Errorf("store: prune: limit %d is not positive", limit)
 	}
 	if t.s.d.RoundTrips {
-		if _, err := t.exec(IndexPlans); err != nil {
-			return t.s.mapErr(err, "prune")
+		// Deferred: each setting goes with the statement that follows it, not in a round trip
+		// of its own under the batch lock.
+		if err := t.deferExec("prune", IndexPlans); err != nil {
+			return err
 		}
 		defer func() {
-			if _, rerr := t.exec(DefaultPlans); rerr != nil && err == nil {
-				err = t.s.mapErr(rerr, "prune")
+			if rerr := t.deferExec("prune", DefaultPlans); err == nil {
+				err = rerr
 			}
 		}()
 	}
