@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"slices"
 	"sync/atomic"
 	"time"
@@ -56,6 +57,11 @@ type Config struct {
 	// MaxStreams bounds the live (SSE) streams this process serves at once; beyond it a new
 	// stream is answered 503. 0: DefaultMaxStreams.
 	MaxStreams int
+	// DeliveryRetention is how long finished deliveries, their attempts and the outbox
+	// events are kept (see chat.Service.PruneDeliveryLog); 0 keeps them for good.
+	DeliveryRetention time.Duration
+	// JanitorInterval is how often the janitor runs (0: the JanitorInterval constant).
+	JanitorInterval time.Duration
 }
 
 // App is one running chathooks server.
@@ -86,25 +92,49 @@ type App struct {
 // Routes returns the server's route table.
 func (a *App) Routes() []server.Route { return slices.Clone(a.routes) }
 
-// JanitorInterval is how often expired idempotency keys and presence leases are pruned.
+// JanitorInterval is how often expired idempotency keys and presence leases, and the
+// delivery log past its retention, are pruned.
 const JanitorInterval = 10 * time.Minute
 
-// janitor prunes expired rows now and then, until ctx ends.
+// janitor prunes expired rows at start and then every interval, until ctx ends.
 func (a *App) janitor(ctx context.Context) {
 	defer close(a.janitorDone)
-	t := time.NewTicker(JanitorInterval)
+	every := a.cfg.JanitorInterval
+	if every <= 0 {
+		every = JanitorInterval
+	}
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if n, err := a.Service.Prune(ctx); err != nil && ctx.Err() == nil {
-			a.log.Warn("prune expired rows", slog.Any("error", err))
-		} else if n > 0 {
-			a.log.Debug("pruned expired rows", slog.Int64("rows", n))
-		}
+		a.pruneOnce(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
+	}
+}
+
+// pruneOnce runs one round of the janitor. A panic in it is a bug: logged, and the janitor
+// goes on at its next round (it never takes the process down).
+func (a *App) pruneOnce(ctx context.Context) {
+	defer func() {
+		if p := recover(); p != nil {
+			a.log.Error("janitor panicked", slog.Any("panic", p), slog.String("stack", string(debug.Stack())))
+		}
+	}()
+	if n, err := a.Service.Prune(ctx); err != nil && ctx.Err() == nil {
+		a.log.Warn("prune expired rows", slog.Any("error", err))
+	} else if n > 0 {
+		a.log.Debug("pruned expired rows", slog.Int64("rows", n))
+	}
+	p, err := a.Service.PruneDeliveryLog(ctx, a.cfg.DeliveryRetention)
+	if err != nil && ctx.Err() == nil {
+		a.log.Warn("prune the delivery log", slog.Any("error", err))
+	}
+	if p.Rows() > 0 {
+		a.log.Info("pruned the delivery log", slog.Int64("deliveries", p.Deliveries), slog.Int64("attempts", p.Attempts),
+			slog.Int64("events", p.Events), slog.Time("created_before", p.Before))
 	}
 }
 
@@ -115,6 +145,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 	}
 	if cfg.ShutdownTimeout <= 0 {
 		cfg.ShutdownTimeout = 15 * time.Second
+	}
+	if cfg.DeliveryRetention < 0 {
+		return nil, fmt.Errorf("app: delivery retention %s is negative", cfg.DeliveryRetention)
 	}
 	a := &App{cfg: cfg, log: log, Metrics: metrics.New(), Broker: broker.New(), served: make(chan error, 1), nodeID: ids.New("node", time.Now())}
 	observe := func(n int, d time.Duration) {

@@ -102,4 +102,14 @@ type Tx interface {
 	// Prune deletes idempotency keys created before keysBefore and stream-presence leases
 	// that expired before now; it returns how many rows went.
 	Prune(keysBefore, now time.Time) (int64, error)
+
+	// PruneDeliveries is one step of the delivery log's retention: of the (at most) limit
+	// deliveries that follow position after in commit order, it deletes the finished ones
+	// (succeeded, dead) created before before, with their attempts.
+	PruneDeliveries(before time.Time, after int64, limit int) (PruneStep, error)
+	// PruneEvents is one step of the outbox's retention: of the (at most) limit events that
+	// follow position after, it deletes those created before before that no unfinished
+	// delivery (pending, failed with a retry due) names. The newest event, and each room's
+	// latest event, are kept.
+	PruneEvents(before time.Time, after int64, limit int) (PruneStep, error)
 }

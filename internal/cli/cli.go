@@ -40,6 +40,7 @@ type ServeCmd struct {
 	DeliveryLeaseMargin time.Duration `default:"30s" env:"CHATHOOKS_DELIVERY_LEASE_MARGIN" help:"Added to the longest endpoint timeout to make a delivery lease: how long a crashed node's deliveries wait before another node takes them."`
 	DeliveryRescan      time.Duration `default:"30s" env:"CHATHOOKS_DELIVERY_RESCAN" help:"Period of the delivery engine's safety re-scan of the database (work is handed over in memory; the re-scan only catches a lost wake-up)."`
 	MaxStreams          int           `default:"5000" env:"CHATHOOKS_MAX_STREAMS" help:"Live (SSE) streams this process serves at once; more are answered 503."`
+	DeliveryRetention   time.Duration `default:"720h" env:"CHATHOOKS_DELIVERY_RETENTION" help:"How long finished deliveries (with their attempts) and outbox events are kept before they are pruned; it also bounds how far back replay and stream resume reach. 0 keeps them for good. Messages are never pruned."`
 }
 
 // VersionCmd prints the version.
@@ -254,14 +255,25 @@ func (s ServeCmd) Config() app.Config {
 		BaseURL: strings.TrimSuffix(s.BaseURL, "/"), RoomRateLimit: s.RoomRateLimit, RoomRateBurst: s.RoomRateBurst,
 		AllowPrivateTargets: s.AllowPrivateTargets, ShutdownTimeout: s.ShutdownTimeout, Version: version.String(),
 		SecretKey: s.SecretKey, DeliveryLeaseMargin: s.DeliveryLeaseMargin, DeliveryRescan: s.DeliveryRescan,
-		MaxStreams: s.MaxStreams,
+		MaxStreams: s.MaxStreams, DeliveryRetention: s.DeliveryRetention,
 	}
+}
+
+// validate checks the flags that kong's types do not.
+func (s ServeCmd) validate() error {
+	if s.RoomRateLimit < 0 || s.RoomRateBurst < 1 {
+		return errors.New("--room-rate-limit must be >= 0 and --room-rate-burst >= 1")
+	}
+	if s.DeliveryRetention < 0 {
+		return errors.New("--delivery-retention must not be negative (0 keeps the delivery log for good)")
+	}
+	return nil
 }
 
 // Run starts the server and blocks until ctx ends (SIGINT/SIGTERM), then shuts down.
 func (s ServeCmd) Run(e *env) error {
-	if s.RoomRateLimit < 0 || s.RoomRateBurst < 1 {
-		return errors.New("--room-rate-limit must be >= 0 and --room-rate-burst >= 1")
+	if err := s.validate(); err != nil {
+		return err
 	}
 	log := newLogger(e.stderr, s.LogLevel, s.LogFormat)
 	a, err := app.New(e.ctx, s.Config(), log, e.stdout)

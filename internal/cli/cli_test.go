@@ -45,6 +45,7 @@ func TestHelpListsEveryFlagWithItsEnvironmentVariable(t *testing.T) {
 		"--admin-token", "CHATHOOKS_ADMIN_TOKEN", "--base-url", "CHATHOOKS_BASE_URL",
 		"--room-rate-limit", "CHATHOOKS_ROOM_RATE_LIMIT", "--room-rate-burst", "CHATHOOKS_ROOM_RATE_BURST",
 		"--allow-private-targets", "CHATHOOKS_ALLOW_PRIVATE_TARGETS",
+		"--delivery-retention", "CHATHOOKS_DELIVERY_RETENTION",
 	} {
 		if !strings.Contains(help, want) {
 			t.Errorf("--help lacks %s:\n%s", want, help)

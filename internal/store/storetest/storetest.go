@@ -50,6 +50,7 @@ func Run(t *testing.T, open Factory) {
 		"Deliveries": testDeliveries, "Relay": testRelay, "PortalLinks": testPortalLinks,
 		"RoomAgentsInTx": testRoomAgentsInTx, "StatementErrors": testStatementErrors,
 		"RoomForPost": testRoomForPost, "Ordered": testOrdered, "AlertState": testAlertState,
+		"Retention": testRetention, "RetentionSteps": testRetentionSteps, "RetentionClockAhead": testRetentionClockAhead,
 	}
 	for name, fn := range tests {
 		t.Run(name, func(t *testing.T) {
