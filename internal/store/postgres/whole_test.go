@@ -153,3 +153,45 @@ func TestWholeBatchBeginsWithItsFirstRead(t *testing.T) {
 		t.Fatalf("read %q in %d round trips %q; want BEGIN, the lock, the guard and the read, then COMMIT", name, len(sent), sent)
 	}
 }
+
+// A whole batch whose first statement is a query (sent after BEGIN, the lock and the
+// guard went in a round trip of their own) runs again begun when the guard finds the
+// caches stale: the request sees what the other node wrote, not the guard's error.
+func TestWholeBatchStaleBeforeAQuery(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	a, rt := openWrappedAt(t, url, postgres.Options{Options: sqlstore.Options{NodeID: "node-a"}, Writers: 1, ReadConns: 1}, newRoundTrips)
+	b := openNode(t, url, "node-b", 1)
+	ctx := context.Background()
+	now := time.Now()
+	if err := b.Write(ctx, func(tx chat.Tx) error {
+		if err := tx.InsertUser(chat.User{ID: "u", Name: "U", Kind: chat.KindHuman, CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.InsertRoom(chat.Room{ID: "r", Name: "R", CreatedAt: now, UpdatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var agents, routes []string
+	for _, id := range []string{"m0", "m1"} { // the second is whole
+		if err := a.Write(ctx, postIn("r", id, now, &agents, &routes)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.Write(ctx, func(tx chat.Tx) error { return tx.InsertMember("r", "u", now) }); err != nil {
+		t.Fatal(err)
+	}
+	rt.reset()
+	var rooms []string
+	if err := a.Write(ctx, func(tx chat.Tx) error {
+		var err error
+		rooms, err = tx.UserRoomIDs("u")
+		return err
+	}); err != nil {
+		t.Fatalf("a query in a batch prepared with stale caches: %v", err)
+	}
+	sent := rt.trips()
+	if !slices.Equal(rooms, []string{"r"}) || len(sent) < 3 || !strings.Contains(sent[0], "chathooks_batch_guard") || !strings.Contains(sent[2], "room_cache_generation") {
+		t.Fatalf("rooms %v in round trips %q; want [r], read after the guard failed and the batch began again", rooms, sent)
+	}
+}

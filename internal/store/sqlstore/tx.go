@@ -130,14 +130,14 @@ func (t *Tx) send(more []Stmt, scan func(Row) error) (n int64, pendingFailed boo
 	labels, owners, opening := t.labels, t.owners, t.opening
 	t.pending, t.labels, t.owners, t.opening = nil, nil, nil, 0
 	n, failed, err := t.c.(Pipeliner).Pipeline(t.s.wctx, stmts, scan)
+	if err != nil && failed < opening { // (flush may send the guard as the last statement)
+		t.broken, t.openErr = true, err
+		return 0, true, err
+	}
 	if err == nil || failed >= len(labels) {
 		return n, false, err
 	}
 	t.broken = true
-	if failed < opening {
-		t.openErr = err
-		return 0, true, err
-	}
 	err = t.s.mapErr(err, labels[failed].String())
 	if o := owners[failed]; o != t.cur && t.earlier == nil {
 		t.earlier, t.earlierErr = o, err
