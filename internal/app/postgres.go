@@ -104,6 +104,9 @@ func (a *App) startScaleOut() {
 			if e != nil {
 				e.OtherNodeWrote()
 			}
+			if s, ok := a.Store.(interface{ OtherNodeWrote() }); ok && rooms != nil {
+				s.OtherNodeWrote() // its writers then begin batches before gathering them
+			}
 		})
 	}()
 }

@@ -114,6 +114,16 @@ func TestWholeBatchGuardSeesOtherNodes(t *testing.T) {
 	if sent := rt.trips(); len(sent) != 1 {
 		t.Fatalf("%d round trips %q; want one", len(sent), sent)
 	}
+	// While another node is heard writing, batches are begun before they are gathered.
+	a.OtherNodeWrote()
+	if !a.OthersWriting() {
+		t.Fatal("OthersWriting is false right after OtherNodeWrote")
+	}
+	rt.reset()
+	write(a, postIn("r", "m5", now, &agents, &routes))
+	if sent := rt.trips(); len(sent) != 2 || !strings.Contains(sent[0], "room_cache_generation") || strings.Contains(sent[0], "chathooks_batch_guard") {
+		t.Fatalf("with another node writing: round trips %q; want BEGIN with the lock and the reads, then the statements with COMMIT", sent)
+	}
 }
 
 // A request of a whole batch that needs an answer from the database (here a read) begins

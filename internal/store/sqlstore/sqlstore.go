@@ -64,13 +64,15 @@ type Store struct {
 	sqlMu   sync.RWMutex
 	sqlFor  map[string]string // rebound statements
 
-	begin                  string      // what starts a writer transaction (with the batch lock)
-	beginGen               bool        // begin also reads the room cache generation and the endpoint version (BeginReader)
-	whole                  bool        // batches may be sent whole, BEGIN to COMMIT (whole.go)
-	expect                 expectation // what a whole batch expects (whole.go)
-	claimFirst, claimRetry string      // delivery claims with the dialect's row locking
-	routes                 routesCache // outgoing endpoint routing table (delivery.go)
-	rooms                  roomCache   // rooms as posts read them (roomcache.go)
+	begin                  string       // what starts a writer transaction (with the batch lock)
+	beginGen               bool         // begin also reads the room cache generation and the endpoint version (BeginReader)
+	whole                  bool         // batches may be sent whole, BEGIN to COMMIT (whole.go)
+	expect                 expectation  // what a whole batch expects (whole.go)
+	born                   time.Time    // when the store opened (otherWrote counts from it)
+	otherWrote             atomic.Int64 // when another node's commit was last heard of, since born (0: never)
+	claimFirst, claimRetry string       // delivery claims with the dialect's row locking
+	routes                 routesCache  // outgoing endpoint routing table (delivery.go)
+	rooms                  roomCache    // rooms as posts read them (roomcache.go)
 
 	// gathering, if set (tests), is told when a writer starts waiting out a commit window
 	// with the batch's first n requests.
@@ -101,7 +103,7 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 	}
 	s := &Store{
 		d: d, opts: o, log: o.Logger, read: read, writers: writers, closeFn: closeFn,
-		reqs: make(chan *writeReq, 4096), stop: make(chan struct{}), sqlFor: map[string]string{},
+		reqs: make(chan *writeReq, 4096), stop: make(chan struct{}), sqlFor: map[string]string{}, born: time.Now(),
 	}
 	s.begin = d.Begin
 	if d.RoundTrips && d.BatchLock != "" {
@@ -267,7 +269,7 @@ func (s *Store) writer(c WriterConn) {
 		// instead of waiting for the next turn.
 		var begun *opened
 		// A whole batch (whole.go) is not begun before it is sent.
-		if _, _, known := s.expect.get(); s.begin != s.d.Begin && !s.opts.NoGroupCommit && !(s.whole && known) { // s.begin takes the batch lock
+		if _, _, whole := s.wholeNow(); s.begin != s.d.Begin && !s.opts.NoGroupCommit && !whole { // s.begin takes the batch lock
 			if o, err := s.beginBatch(c); err == nil {
 				begun = &o
 			} else {

@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"sync"
+	"time"
 )
 
 // Whole batches (PostgreSQL). A batch that begins with BEGIN and the batch lock in a
@@ -16,6 +17,12 @@ import (
 // members or endpoints); the batch then runs again, beginning the usual way. With several
 // writers, one writer prepares and sends its batch while another's is in the database:
 // the second waits for the lock in the database, not in a round trip after it.
+//
+// While other nodes write too, batches are begun first, as before: the lock is then
+// contended, and a writer whose BEGIN waits for it gathers everything that arrives
+// meanwhile into one batch. Sent whole, each node's batches were half as large and the
+// commits twice as many (two nodes on two cores: 3,200–4,000 posts/s against 4,300–5,100).
+// A node learns of other nodes' commits from their notifications (OtherNodeWrote).
 //
 // A request that needs a result from the database before it can go on (a read, or a
 // statement whose rows it counts) opens the transaction then: BEGIN, the lock and the
@@ -50,14 +57,35 @@ func (e *expectation) forget() {
 	e.ok = false
 }
 
+// otherWritersWindow is how long after another node's commit was last heard of batches
+// are begun first.
+const otherWritersWindow = 2 * time.Second
+
+// OtherNodeWrote tells the store that another node committed a write (its commit
+// notification arrived).
+func (s *Store) OtherNodeWrote() { s.otherWrote.Store(int64(time.Since(s.born))) }
+
+// OthersWriting reports whether another node's commit was heard of lately: this node's
+// batches are then begun before they are gathered.
+func (s *Store) OthersWriting() bool {
+	last := s.otherWrote.Load()
+	return last != 0 && time.Duration(int64(time.Since(s.born))-last) < otherWritersWindow
+}
+
+// wholeNow reports whether the next batch may be sent whole: the store can, the
+// expectation is known, and no other node was heard writing lately.
+func (s *Store) wholeNow() (gen, version int64, ok bool) {
+	if !s.whole || s.OthersWriting() {
+		return 0, 0, false
+	}
+	return s.expect.get()
+}
+
 // prepareWhole sets tx up to run batch unopened, if the store sends whole batches, the
 // expectation is known, and the batch's rooms are cached (reading several rooms at once
 // needs a begun transaction: see preloadRooms). It reports whether it did.
 func (s *Store) prepareWhole(tx *Tx, batch []*writeReq) bool {
-	if !s.whole {
-		return false
-	}
-	gen, version, ok := s.expect.get()
+	gen, version, ok := s.wholeNow()
 	if !ok {
 		return false
 	}
