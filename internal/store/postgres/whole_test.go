@@ -48,6 +48,28 @@ func postIn(room, id string, now time.Time, got *[]string, routes *[]string) fun
 	}
 }
 
+// userRoomThenPosts writes user "u" and room "r" through setup, then two posts to "r"
+// through s: the first begins the usual way (it reads the room cache generation and the
+// endpoint version), the second is sent whole.
+func userRoomThenPosts(t *testing.T, setup, s *sqlstore.Store, now time.Time) {
+	t.Helper()
+	ctx := context.Background()
+	if err := setup.Write(ctx, func(tx chat.Tx) error {
+		if err := tx.InsertUser(chat.User{ID: "u", Name: "U", Kind: chat.KindHuman, CreatedAt: now}); err != nil {
+			return err
+		}
+		return tx.InsertRoom(chat.Room{ID: "r", Name: "R", CreatedAt: now, UpdatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var agents, routes []string
+	for _, id := range []string{"m0", "m1"} {
+		if err := s.Write(ctx, postIn("r", id, now, &agents, &routes)); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // A batch prepared with the caches as the node's last batch left them is sent whole:
 // BEGIN, the batch lock, the guard, its statements and COMMIT in one round trip. When
 // another node changed the room cache generation or the endpoint version meanwhile, the
@@ -134,20 +156,7 @@ func TestWholeBatchBeginsWithItsFirstRead(t *testing.T) {
 	s, rt := openWrapped(t, postgres.Options{Writers: 1}, newRoundTrips)
 	ctx := context.Background()
 	now := time.Now()
-	if err := s.Write(ctx, func(tx chat.Tx) error {
-		if err := tx.InsertUser(chat.User{ID: "u", Name: "U", Kind: chat.KindHuman, CreatedAt: now}); err != nil {
-			return err
-		}
-		return tx.InsertRoom(chat.Room{ID: "r", Name: "R", CreatedAt: now, UpdatedAt: now})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	var agents, routes []string
-	for _, id := range []string{"m0", "m1"} {
-		if err := s.Write(ctx, postIn("r", id, now, &agents, &routes)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	userRoomThenPosts(t, s, s, now)
 	rt.reset()
 	var name string
 	if err := s.Write(ctx, func(tx chat.Tx) error {
@@ -174,20 +183,7 @@ func TestWholeBatchStaleBeforeAQuery(t *testing.T) {
 	b := openNode(t, url, "node-b", 1)
 	ctx := context.Background()
 	now := time.Now()
-	if err := b.Write(ctx, func(tx chat.Tx) error {
-		if err := tx.InsertUser(chat.User{ID: "u", Name: "U", Kind: chat.KindHuman, CreatedAt: now}); err != nil {
-			return err
-		}
-		return tx.InsertRoom(chat.Room{ID: "r", Name: "R", CreatedAt: now, UpdatedAt: now})
-	}); err != nil {
-		t.Fatal(err)
-	}
-	var agents, routes []string
-	for _, id := range []string{"m0", "m1"} { // the second is whole
-		if err := a.Write(ctx, postIn("r", id, now, &agents, &routes)); err != nil {
-			t.Fatal(err)
-		}
-	}
+	userRoomThenPosts(t, b, a, now)
 	if err := b.Write(ctx, func(tx chat.Tx) error { return tx.InsertMember("r", "u", now) }); err != nil {
 		t.Fatal(err)
 	}
