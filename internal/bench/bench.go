@@ -590,12 +590,17 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		}
 		return n
 	}
+	var nodeURLs []string
+	for _, n := range nodes {
+		nodeURLs = append(nodeURLs, n.URL())
+	}
 	// The monitor samples the counters once a second into the timeline and prints a line.
 	var last Second
 	sample := func(now time.Time, phase string) {
 		s := Second{T: now.Sub(t0).Seconds(), Phase: phase, Offered: offered(now), Accepted: acceptedAll.Load(), Delivered: received()}
 		s.Backlog = s.Accepted*int64(len(healthy)) - s.Delivered
 		s.PostMaxMS, s.DeliveryMaxMS = plat.TakePeak(), dlat.TakePeak()
+		s.SlowWrites = int64(commitStats(ctx, client, nodeURLs).slow)
 		s.CPU = cputime.Process().Seconds()
 		s.Machine, _ = cputime.ReadMachine()
 		fmt.Fprintf(c.Progress, "%s  errors %v  rss %.0f MiB\n", timelineRow(last, s), errSnapshot(), maxRSSMiB())
@@ -622,10 +627,6 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	if c.Warmup > 0 {
 		watch(measureFrom, "warm-up", nil)
 		sample(time.Now(), "warm-up")
-	}
-	var nodeURLs []string
-	for _, n := range nodes {
-		nodeURLs = append(nodeURLs, n.URL())
 	}
 	stopMeasure := func() {}
 	if c.Measure != nil {

@@ -65,6 +65,9 @@ type Second struct {
 	// deliveries received, since the previous sample (0: none).
 	PostMaxMS     float64 `json:"post_max_ms"`
 	DeliveryMaxMS float64 `json:"delivery_max_ms"`
+	// SlowWrites is how many write transactions took the servers' writers longer than
+	// SlowWrite so far: whether a stall of the posts was a stall of the writer.
+	SlowWrites int64 `json:"slow_writes"`
 	// CPU is the process's CPU time so far (server, load and receivers), in seconds.
 	CPU float64 `json:"cpu_s"`
 	// Machine is the whole machine's CPU time so far, in clock ticks (Linux; zero

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"sort"
+	"strconv"
 	"strings"
 )
 
@@ -18,7 +19,7 @@ func WriteTable(w io.Writer, r Result) {
 	phase := func(name string, p PhaseResult) {
 		fmt.Fprintf(w, "%s (%s)\n", name, p.Storage)
 		if p.Timeline != nil {
-			fmt.Fprintf(w, "  %-8s %8s %9s %10s %10s %10s %10s %10s %6s %6s\n", "phase", "t (s)", "offered/s", "accepted/s", "deliv./s", "backlog", "post max", "deliv. max", "cores", "steal")
+			fmt.Fprintf(w, "  %-8s %8s %9s %10s %10s %10s %10s %10s %7s %6s %6s\n", "phase", "t (s)", "offered/s", "accepted/s", "deliv./s", "backlog", "post max", "deliv. max", "slow wr", "cores", "steal")
 			var prev Second
 			for _, s := range p.Timeline {
 				fmt.Fprintf(w, "  %s\n", timelineRow(prev, s))
@@ -81,8 +82,9 @@ func WriteTable(w io.Writer, r Result) {
 
 // timelineRow is one timeline sample as a table row: rates over the time since the
 // previous sample, or, when that is a sliver of a second (noise as a rate), the counts.
-// Then the longest latencies (ms) seen since the previous sample, the cores the process
-// used meanwhile, and the share of the machine's CPU time its hypervisor took.
+// Then the longest latencies (ms) seen since the previous sample, the write transactions
+// that took longer than SlowWrite meanwhile, the cores the process used, and the share of
+// the machine's CPU time its hypervisor took.
 func timelineRow(prev, s Second) string {
 	peak := func(ms float64) string {
 		if ms == 0 {
@@ -92,8 +94,8 @@ func timelineRow(prev, s Second) string {
 	}
 	dt := s.T - prev.T
 	if dt < 0.5 {
-		return fmt.Sprintf("%-8s %8.1f %8d+ %9d+ %9d+ %10d %10s %10s %6s", s.Phase, s.T,
-			s.Offered-prev.Offered, s.Accepted-prev.Accepted, s.Delivered-prev.Delivered, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), "")
+		return fmt.Sprintf("%-8s %8.1f %8d+ %9d+ %9d+ %10d %10s %10s %7s %6s", s.Phase, s.T,
+			s.Offered-prev.Offered, s.Accepted-prev.Accepted, s.Delivered-prev.Delivered, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), slow(prev, s), "")
 	}
 	cores, steal := "", ""
 	if prev.CPU > 0 {
@@ -102,6 +104,15 @@ func timelineRow(prev, s Second) string {
 	if _, st := s.Machine.Since(prev.Machine).Shares(); prev.Machine.Busy > 0 {
 		steal = fmt.Sprintf("%.0f %%", st*100)
 	}
-	return fmt.Sprintf("%-8s %8.1f %9.0f %10.0f %10.0f %10d %10s %10s %6s %6s", s.Phase, s.T,
-		float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), cores, steal)
+	return fmt.Sprintf("%-8s %8.1f %9.0f %10.0f %10.0f %10d %10s %10s %7s %6s %6s", s.Phase, s.T,
+		float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), slow(prev, s), cores, steal)
+}
+
+// slow is the write transactions longer than SlowWrite since the previous sample ("-":
+// none).
+func slow(prev, s Second) string {
+	if n := s.SlowWrites - prev.SlowWrites; n > 0 && prev.T > 0 {
+		return strconv.FormatInt(n, 10)
+	}
+	return "-"
 }

@@ -3,9 +3,11 @@ package bench
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // commitSample is what commitStats reads from the nodes' metrics.
@@ -13,7 +15,15 @@ type commitSample struct {
 	commits, requests, busy float64 // summed over the nodes
 	window                  float64 // the longest commit window open on a node (seconds)
 	posts, postSecs         float64 // Chime posts answered and the seconds the server spent on them
+	slow                    float64 // write transactions longer than SlowWrite (summed over the nodes)
 }
+
+// SlowWrite is the bound past which a write transaction counts as slow in the timeline: a
+// bucket bound of the servers' commit duration histogram.
+const SlowWrite = 50 * time.Millisecond
+
+// slowBucket is that bucket's series.
+var slowBucket = fmt.Sprintf(`chathooks_store_commit_duration_seconds_bucket{le="%g"}`, SlowWrite.Seconds())
 
 // chimeRoute is the route label of Chime posts in the request metrics.
 const chimeRoute = `route="/incomingwebhooks/{id}"`
@@ -52,6 +62,10 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 				c.requests += f
 			case "chathooks_store_commit_duration_seconds_sum":
 				c.busy += f
+			case "chathooks_store_commit_duration_seconds_count":
+				c.slow += f
+			case slowBucket:
+				c.slow -= f
 			case "chathooks_store_commit_window_seconds":
 				c.window = max(c.window, f)
 			}

@@ -1,0 +1,32 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+)
+
+// commitStats reads, from each node's metrics, the commits, their requests, the writers'
+// busy time, and the write transactions longer than SlowWrite (the count past the
+// histogram's SlowWrite bucket), summed over the nodes.
+func TestCommitStats(t *testing.T) {
+	node := func(count, fast int) string {
+		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintf(w, "chathooks_store_commit_batch_size_count %d\n", count)
+			fmt.Fprintf(w, "chathooks_store_commit_batch_size_sum %d\n", 3*count)
+			fmt.Fprintf(w, "chathooks_store_commit_duration_seconds_bucket{le=\"0.025\"} %d\n", fast-1)
+			fmt.Fprintf(w, "chathooks_store_commit_duration_seconds_bucket{le=\"0.05\"} %d\n", fast)
+			fmt.Fprintf(w, "chathooks_store_commit_duration_seconds_bucket{le=\"0.1\"} %d\n", count)
+			fmt.Fprintf(w, "chathooks_store_commit_duration_seconds_sum 1.5\n")
+			fmt.Fprintf(w, "chathooks_store_commit_duration_seconds_count %d\n", count)
+		}))
+		t.Cleanup(srv.Close)
+		return srv.URL
+	}
+	c := commitStats(context.Background(), http.DefaultClient, []string{node(10, 7), node(20, 20)})
+	if c.commits != 30 || c.requests != 90 || c.busy != 3 || c.slow != 3 {
+		t.Fatalf("commits %v, requests %v, busy %v, slow %v; want 30, 90, 3, 3", c.commits, c.requests, c.busy, c.slow)
+	}
+}
