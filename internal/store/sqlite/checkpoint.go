@@ -19,6 +19,13 @@ const (
 	checkpointPagesMax = 10 * checkpointPages
 )
 
+// catchUpFrames is how many frames a background checkpoint may leave for the writer's
+// catch-up; maxPasses bounds its passes (the writer may append faster than it copies).
+const (
+	catchUpFrames = 32
+	maxPasses     = 8
+)
+
 // checkpointer copies the WAL back into the database file on its own connection, so the
 // writer's commits never wait for it. SQLite's automatic checkpoint runs inside the COMMIT
 // that crosses the threshold: the writer then copies every page of the WAL and syncs the
@@ -30,6 +37,12 @@ const (
 // with every frame copied. So after each background checkpoint, the writer's next commit
 // copies the few frames appended meanwhile itself (from the WAL hook, as SQLite's automatic
 // checkpoint does), and the write after it starts the WAL over: the WAL stays bounded.
+//
+// The catch-up copies its frames into the database file and flushes that file inside the
+// writer's COMMIT (measured under load: 11–20 ms when the background pass had left a few
+// hundred frames). So the background checkpoint runs again, each pass copying what was
+// appended during the one before (fewer each time), until at most catchUpFrames are left
+// (or maxPasses ran): the writer's share stays small.
 //
 // Goroutines: run (one) waits for a signal and checkpoints. The WAL hook runs on the
 // writer's goroutine, inside its COMMIT. Shared state: wake (one slot: a checkpoint is
@@ -45,6 +58,10 @@ type checkpointer struct {
 	running  atomic.Bool
 	finished atomic.Bool
 	done     atomic.Int64 // background checkpoints run (for tests)
+	passes   atomic.Int64 // background checkpoint passes run (for tests)
+	// afterPass, if set (tests), runs after each pass of a background checkpoint, with the
+	// frames the pass left uncopied.
+	afterPass func(left int)
 }
 
 func newCheckpointer(db *sql.DB, log *slog.Logger) *checkpointer {
@@ -101,16 +118,32 @@ func (c *checkpointer) run() {
 	}
 }
 
-// checkpoint runs one passive checkpoint (it never blocks the writer or readers). A panic
-// is logged, never a process exit.
+// checkpoint runs passive checkpoints (they never block the writer or readers) until at
+// most catchUpFrames frames are left uncopied, or maxPasses ran. A panic is logged, never
+// a process exit.
 func (c *checkpointer) checkpoint() (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
-	_, err = c.db.ExecContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)")
-	return err
+	prev := -1
+	for range maxPasses {
+		var busy, frames, copied int // copied: of the frames, those in the database file so far
+		if err := c.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
+			return err
+		}
+		c.passes.Add(1)
+		left := frames - copied
+		if c.afterPass != nil {
+			c.afterPass(left)
+		}
+		if left <= catchUpFrames || copied == prev {
+			return nil // few enough for the writer, or no progress (a reader holds older frames)
+		}
+		prev = copied
+	}
+	return nil
 }
 
 // close stops the goroutine and closes its connection.

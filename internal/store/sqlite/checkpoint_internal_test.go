@@ -90,3 +90,85 @@ func TestCheckpointOffTheWriter(t *testing.T) {
 		t.Fatalf("rows %d, %v", n, err)
 	}
 }
+
+// A background checkpoint that leaves more than catchUpFrames frames uncopied (here a
+// reader holds them until the first pass is over) runs again, so the writer's catch-up
+// inside its next commit has at most catchUpFrames frames to copy.
+func TestCheckpointPassesUntilFewFramesLeft(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "db")
+	wdb, err := sql.Open("sqlite3", dsn(path, writerConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wdb.Close()
+	wdb.SetMaxOpenConns(1)
+	cdb, err := sql.Open("sqlite3", dsn(path, checkpointConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := newCheckpointer(cdb, nil)
+	defer ckpt.close()
+	conn, err := wdb.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Raw(func(dc any) error {
+		dc.(interface{ Raw() *sqlite3.Conn }).Raw().WALHook(ckpt.hook)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	blob := strings.Repeat("x", 16<<10) // 5 pages a row
+	write := func(rows int) {
+		t.Helper()
+		for range rows {
+			if _, err := conn.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, blob); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	write(checkpointPages / 5 * 3 / 4) // three quarters of the threshold
+	// A reader's snapshot now: the frames written after it cannot be copied while it reads.
+	rdb, err := sql.Open("sqlite3", dsn(path, readConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	rtx, err := rdb.BeginTx(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := rtx.QueryRowContext(ctx, `SELECT count(*) FROM t`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	lefts := make(chan int, maxPasses)
+	ckpt.afterPass = func(left int) {
+		if len(lefts) == 0 {
+			_ = rtx.Rollback() // the reader is done: the second pass can copy the rest
+		}
+		lefts <- left
+	}
+	write(checkpointPages / 5 / 2) // past the threshold: the background checkpoint starts
+	deadline := time.Now().Add(20 * time.Second)
+	for ckpt.done.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no background checkpoint finished")
+		}
+		time.Sleep(time.Millisecond) // polling the checkpointer's counter, with a deadline
+	}
+	close(lefts)
+	var got []int
+	for l := range lefts {
+		got = append(got, l)
+	}
+	if len(got) != 2 || got[0] <= catchUpFrames || got[1] > catchUpFrames {
+		t.Fatalf("frames left after each pass: %v; want two passes, the first leaving more than %d (the reader's), the second at most %d", got, catchUpFrames, catchUpFrames)
+	}
+}
