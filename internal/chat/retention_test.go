@@ -118,3 +118,55 @@ func testPruneDeliveryLog(t *testing.T, st chat.Store) {
 		t.Fatalf("the recent delivery: %v", err)
 	}
 }
+
+// Prune forgets expired idempotency keys PruneKeysBatch at a time, each batch its own
+// write, until a batch comes back short; younger keys stay.
+func TestPruneKeysInBatches(t *testing.T) {
+	t.Parallel()
+	for name, open := range map[string]func(t *testing.T) chat.Store{
+		"sqlite": func(t *testing.T) chat.Store {
+			st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { st.Close() })
+			return st
+		},
+		"postgres": func(t *testing.T) chat.Store { return pgtest.Open(t) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			ctx := context.Background()
+			st := open(t)
+			t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+			old := 2*chat.PruneKeysBatch + 1
+			if err := st.Write(ctx, func(tx chat.Tx) error {
+				for i := range old {
+					if err := tx.InsertIdempotency("api:r", fmt.Sprint("old", i), "m", t0); err != nil {
+						return err
+					}
+				}
+				return tx.InsertIdempotency("api:r", "young", "m", t0.Add(chat.IdempotencyWindow))
+			}); err != nil {
+				t.Fatal(err)
+			}
+			cs := &writeCounter{Store: st}
+			svc := chat.NewService(chat.Config{Store: cs, Clock: clock.NewFake(t0.Add(chat.IdempotencyWindow + time.Minute)), Renderer: plainRenderer{}})
+			n, err := svc.Prune(ctx)
+			if err != nil || n != int64(old) || cs.writes.Load() != 3 {
+				t.Fatalf("pruned %d rows in %d writes (%v); want %d in 3", n, cs.writes.Load(), err, old)
+			}
+			if err := st.Write(ctx, func(tx chat.Tx) error {
+				if m, err := tx.IdempotentMessage("api:r", "young"); err != nil || m != "m" {
+					return fmt.Errorf("the young key: %q %v", m, err)
+				}
+				if m, err := tx.IdempotentMessage("api:r", "old0"); err != nil || m != "" {
+					return fmt.Errorf("an old key: %q %v", m, err)
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

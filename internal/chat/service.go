@@ -282,15 +282,32 @@ func (p *streamPresence) release(userID string) {
 // remembered.
 const IdempotencyWindow = 24 * time.Hour
 
-// Prune forgets idempotency keys older than IdempotencyWindow and expired stream-presence
-// leases.
+// PruneKeysBatch is how many idempotency keys one write of Prune deletes at most: writes
+// queued behind it wait for no more than that.
+const PruneKeysBatch = 1000
+
+// Prune forgets idempotency keys older than IdempotencyWindow, PruneKeysBatch at a time
+// (each batch its own write, until one comes back short or ctx ends), and expired
+// stream-presence leases. It returns how many rows went.
 func (s *Service) Prune(ctx context.Context) (int64, error) {
 	now := s.now()
 	var n int64
-	err := s.store.Write(ctx, func(tx Tx) error {
-		var err error
-		n, err = tx.Prune(now.Add(-IdempotencyWindow), now)
-		return err
-	})
-	return n, err
+	for {
+		var keys, leases int64
+		err := s.store.Write(ctx, func(tx Tx) error {
+			var err error
+			keys, leases, err = tx.Prune(now.Add(-IdempotencyWindow), now, PruneKeysBatch)
+			return err
+		})
+		if err != nil {
+			return n, err
+		}
+		n += keys + leases
+		if keys < PruneKeysBatch {
+			return n, nil
+		}
+		if err := ctx.Err(); err != nil {
+			return n, err
+		}
+	}
 }

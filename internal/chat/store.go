@@ -99,9 +99,10 @@ type Tx interface {
 
 	SetAdminTokenHash(hash string) error
 
-	// Prune deletes idempotency keys created before keysBefore and stream-presence leases
-	// that expired before now; it returns how many rows went.
-	Prune(keysBefore, now time.Time) (int64, error)
+	// Prune deletes at most limit idempotency keys created before keysBefore (the oldest
+	// first) and the stream-presence leases that expired before now; it returns how many
+	// keys and how many leases went.
+	Prune(keysBefore, now time.Time, limit int) (keys, leases int64, err error)
 
 	// PruneDeliveries is one step of the delivery log's retention: of the (at most) limit
 	// deliveries that follow position after in commit order, it deletes the finished ones

@@ -58,8 +58,9 @@ const (
 	DefaultJoins = `SET LOCAL enable_nestloop TO DEFAULT`
 )
 
-// RetentionStatements are the statements of a retention step (for plan tests).
-var RetentionStatements = []string{qDeliveryWindow, qPruneAttempts, qPruneDeliveries, qEventWindow, qPruneEvents}
+// RetentionStatements are the statements of a retention step, and of the idempotency
+// keys' pruning (for plan tests).
+var RetentionStatements = []string{qDeliveryWindow, qPruneAttempts, qPruneDeliveries, qEventWindow, qPruneEvents, qPruneKeys}
 
 // PruneDeliveries implements chat.Tx.
 func (t *Tx) PruneDeliveries(before time.Time, after int64, limit int) (chat.PruneStep, error) {

@@ -13,7 +13,7 @@ import (
 func TestRetentionStatementsReadNoWholeTable(t *testing.T) {
 	t.Parallel()
 	forEachPlanStep(t, sqlstore.RetentionStatements, 1, func(q, detail string) {
-		for _, table := range []string{"deliveries", "delivery_attempts", "events", "rooms"} {
+		for _, table := range []string{"deliveries", "delivery_attempts", "events", "rooms", "idempotency"} {
 			if !strings.HasPrefix(detail, "SCAN "+table) {
 				continue
 			}

@@ -640,15 +640,34 @@ func (t *Tx) SetAdminTokenHash(hash string) error {
 	return t.s.mapErr(err, "admin token")
 }
 
-// Prune implements chat.Tx.
-func (t *Tx) Prune(keysBefore, now time.Time) (int64, error) {
-	a, err := t.exec(`DELETE FROM idempotency WHERE created_at < ?`, micros(keysBefore))
-	if err != nil {
-		return 0, fmt.Errorf("store: prune idempotency keys: %w", err)
+// qPruneKeys deletes the oldest idempotency keys created before ?1, at most ?2 of them,
+// found through their creation-time index.
+const qPruneKeys = `DELETE FROM idempotency WHERE (scope, key) IN
+	(SELECT scope, key FROM idempotency WHERE created_at < ?1 ORDER BY created_at LIMIT ?2)`
+
+// Prune implements chat.Tx. On PostgreSQL the keys' statement is planned with sequential
+// scans priced out (IndexPlans), as the delivery log's retention steps are.
+func (t *Tx) Prune(keysBefore, now time.Time, limit int) (keys, leases int64, err error) {
+	if limit <= 0 {
+		return 0, 0, fmt.Errorf("store: prune idempotency keys: limit %d is not positive", limit)
 	}
-	b, err := t.exec(`DELETE FROM stream_presence WHERE expires_at < ?`, micros(now))
-	if err != nil {
-		return 0, fmt.Errorf("store: prune stream presence: %w", err)
+	if t.s.d.RoundTrips {
+		if _, err := t.exec(IndexPlans); err != nil {
+			return 0, 0, fmt.Errorf("store: prune idempotency keys: %w", err)
+		}
 	}
-	return a + b, nil
+	keys, err = t.exec(qPruneKeys, micros(keysBefore), limit)
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: prune idempotency keys: %w", err)
+	}
+	if t.s.d.RoundTrips {
+		if _, err := t.exec(DefaultPlans); err != nil {
+			return 0, 0, fmt.Errorf("store: prune idempotency keys: %w", err)
+		}
+	}
+	leases, err = t.exec(`DELETE FROM stream_presence WHERE expires_at < ?`, micros(now))
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: prune stream presence: %w", err)
+	}
+	return keys, leases, nil
 }

@@ -444,34 +444,57 @@ func testThreadsAndIdempotency(t *testing.T, s chat.Store) {
 	if got != "t2" || idem != "m1" {
 		t.Fatalf("thread %q idem %q", got, idem)
 	}
-	// Pruning forgets keys older than the cut-off and expired stream leases.
-	var pruned int64
+	// Pruning forgets keys older than the cut-off, the oldest first and at most the limit
+	// at a time, and expired stream leases.
 	write(t, s, func(tx chat.Tx) error {
+		for i := range 3 { // with "key", four old keys
+			if err := tx.InsertIdempotency("hook1", fmt.Sprint("old", i), "m1", t0.Add(time.Duration(i+1)*time.Second)); err != nil {
+				return err
+			}
+		}
 		if err := tx.InsertIdempotency("hook1", "new", "m2", t0.Add(time.Hour)); err != nil {
 			return err
 		}
 		if err := tx.InsertUser(user("lease", chat.KindHuman)); err != nil {
 			return err
 		}
-		if err := tx.SetStreamPresence("n1", "lease", t0.Add(time.Minute)); err != nil {
-			return err
-		}
-		var err error
-		pruned, err = tx.Prune(t0.Add(time.Minute), t0.Add(2*time.Minute))
-		if err != nil {
-			return err
-		}
-		if old, _ := tx.IdempotentMessage("hook1", "key"); old != "" {
-			return fmt.Errorf("old key survived pruning")
+		return tx.SetStreamPresence("n1", "lease", t0.Add(time.Minute))
+	})
+	var steps [][2]int64
+	for i := range 4 {
+		write(t, s, func(tx chat.Tx) error {
+			keys, leases, err := tx.Prune(t0.Add(time.Minute), t0.Add(2*time.Minute), 3)
+			steps = append(steps, [2]int64{keys, leases})
+			if err != nil || i > 0 {
+				return err
+			}
+			if newest, _ := tx.IdempotentMessage("hook1", "old2"); newest != "m1" {
+				return fmt.Errorf("the first step of 3 took the newest old key, not the three oldest")
+			}
+			return nil
+		})
+	}
+	if fmt.Sprint(steps) != "[[3 1] [1 0] [0 0] [0 0]]" {
+		t.Fatalf("keys and leases pruned by each step of 3: %v, want [[3 1] [1 0] [0 0] [0 0]]", steps)
+	}
+	write(t, s, func(tx chat.Tx) error {
+		for _, k := range []string{"key", "old0", "old1", "old2"} {
+			if old, _ := tx.IdempotentMessage("hook1", k); old != "" {
+				return fmt.Errorf("old key %s survived pruning", k)
+			}
 		}
 		if kept, _ := tx.IdempotentMessage("hook1", "new"); kept != "m2" {
 			return fmt.Errorf("new key pruned")
 		}
 		return nil
 	})
-	if pruned != 2 {
-		t.Fatalf("pruned %d rows, want 2", pruned)
-	}
+	write(t, s, func(tx chat.Tx) error {
+		_, _, err := tx.Prune(t0, t0, 0)
+		if err == nil {
+			return fmt.Errorf("a prune with no limit was taken")
+		}
+		return nil
+	})
 }
 
 func testBlocks(t *testing.T, s chat.Store) {
