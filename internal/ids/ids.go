@@ -6,10 +6,25 @@ package ids
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"strings"
 	"time"
 )
 
 const alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+
+// Valid reports whether id has the shape New gives ids with prefix.
+func Valid(prefix, id string) bool {
+	s, ok := strings.CutPrefix(id, prefix+"_")
+	if !ok || len(s) != 26 || s[0] > '7' { // the top digit carries 3 bits
+		return false
+	}
+	for i := range len(s) {
+		if strings.IndexByte(alphabet, s[i]) < 0 {
+			return false
+		}
+	}
+	return true
+}
 
 // New returns prefix + "_" + a 26-character time-ordered random id.
 func New(prefix string, now time.Time) string {

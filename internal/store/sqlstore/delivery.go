@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/ids"
 )
 
 const (
@@ -553,7 +554,17 @@ func (s *Store) ListDeliveries(ctx context.Context, q chat.DeliveryQuery) ([]cha
 	if q.Before != "" {
 		err := s.queryRow(ctx, `SELECT seq FROM deliveries WHERE id = ?`, q.Before).Scan(&before)
 		if err != nil && s.d.NoRows(err) {
-			return nil, chat.Errorf(chat.CodeInvalidArgument, "cursor %q is not a delivery", q.Before)
+			if !ids.Valid("dlv", q.Before) {
+				return nil, chat.Errorf(chat.CodeInvalidArgument, "cursor %q is not a delivery", q.Before)
+			}
+			// The cursor's delivery is gone (the retention pruned it while a client paged):
+			// the page goes on from the newest delivery created before it, by the time
+			// order of ids; none: nothing older is left.
+			before = 0
+			err = s.queryRow(ctx, `SELECT seq + 1 FROM deliveries WHERE id < ? ORDER BY id DESC LIMIT 1`, q.Before).Scan(&before)
+			if s.d.NoRows(err) {
+				err = nil
+			}
 		}
 		if err != nil {
 			return nil, fmt.Errorf("store: delivery cursor: %w", err)

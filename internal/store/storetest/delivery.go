@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/ids"
 )
 
 func endpoint(id, agent string, types ...string) chat.Endpoint {
@@ -326,4 +327,46 @@ func testLeasedDeliveries(t *testing.T, s chat.Store) {
 func attemptsOf(ctx context.Context, s chat.Store, id string) ([]chat.Attempt, error) {
 	d, err := s.GetDeliveryDetail(ctx, id)
 	return d.Attempts, err
+}
+
+// A page cursor naming a delivery that is no longer stored (the retention pruned it while a
+// client paged) goes on from the newest delivery created before it, by the time order of
+// delivery ids; a cursor that is no delivery id at all is refused.
+func testDeliveryCursorGone(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	at := func(sec int) time.Time { return t0.Add(time.Duration(sec) * time.Second) }
+	older, newer := ids.New("dlv", at(10)), ids.New("dlv", at(30))
+	write(t, s, func(tx chat.Tx) error {
+		if err := tx.InsertEndpoint(endpoint("e-cursor", "", "*")); err != nil {
+			return err
+		}
+		return tx.InsertDeliveries([]chat.Delivery{
+			{ID: older, EventID: "evt_c", EventType: chat.EventMessageSend, EndpointID: "e-cursor", CreatedAt: at(10)},
+			{ID: newer, EventID: "evt_c", EventType: chat.EventMessageSend, EndpointID: "e-cursor", CreatedAt: at(30)}})
+	})
+	page := func(before string) string {
+		t.Helper()
+		list, err := s.ListDeliveries(ctx, chat.DeliveryQuery{EndpointID: "e-cursor", Before: before, Limit: 5})
+		if err != nil {
+			t.Fatalf("page before %s: %v", before, err)
+		}
+		var got []string
+		for _, d := range list {
+			got = append(got, d.ID)
+		}
+		return fmt.Sprint(got)
+	}
+	if got, want := page(ids.New("dlv", at(20))), fmt.Sprint([]string{older}); got != want {
+		t.Fatalf("page before a gone delivery between the two: %s, want %s", got, want)
+	}
+	if got, want := page(ids.New("dlv", at(40))), fmt.Sprint([]string{newer, older}); got != want {
+		t.Fatalf("page before a gone delivery newer than both: %s, want %s", got, want)
+	}
+	if got := page(ids.New("dlv", at(0))); got != "[]" {
+		t.Fatalf("page before a gone delivery older than both: %s, want none", got)
+	}
+	_, err := s.ListDeliveries(ctx, chat.DeliveryQuery{EndpointID: "e-cursor", Before: "not-a-delivery", Limit: 5})
+	if chat.ErrorCode(err) != chat.CodeInvalidArgument {
+		t.Fatalf("a cursor that is no delivery id: %v, want invalid_argument", err)
+	}
 }

@@ -47,7 +47,7 @@ func Run(t *testing.T, open Factory) {
 		"Blocks":            testBlocks,
 		"Settings":          testSettings,
 		"Webhooks":          testWebhooks, "WebhookLimit": testWebhookLimit,
-		"Deliveries": testDeliveries, "Relay": testRelay, "PortalLinks": testPortalLinks,
+		"Deliveries": testDeliveries, "DeliveryCursorGone": testDeliveryCursorGone, "Relay": testRelay, "PortalLinks": testPortalLinks,
 		"RoomAgentsInTx": testRoomAgentsInTx, "StatementErrors": testStatementErrors,
 		"RoomForPost": testRoomForPost, "Ordered": testOrdered, "AlertState": testAlertState,
 		"Retention": testRetention, "RetentionSteps": testRetentionSteps, "RetentionClockAhead": testRetentionClockAhead,
