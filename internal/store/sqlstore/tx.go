@@ -49,17 +49,16 @@ type Tx struct {
 	cur        *writeReq
 	earlier    *writeReq
 	earlierErr error
-	// A whole batch (whole.go): unopened, the transaction is not begun yet, and was
-	// prepared expecting the room cache generation expGen and the endpoint version
-	// expVersion; opening, the first statements of pending are its BEGIN, lock and guard
-	// (until sent); openErr, they failed (the guard found the caches stale, or the
-	// connection failed): the batch runs again. gen is the room cache generation the batch
-	// runs with, either way.
-	unopened           bool
-	expGen, expVersion int64
-	opening            int
-	openErr            error
-	gen                int64
+	// A whole batch (whole.go): unopened, the transaction is not begun yet (it was prepared
+	// expecting gen and version, which nothing can change before its first statement is
+	// sent, and that statement opens it); opening, the first statements of pending are its
+	// BEGIN, lock and guard (until sent); openErr, they failed (the guard found the caches
+	// stale, or the connection failed): the batch runs again. gen is the room cache
+	// generation the batch runs with, either way.
+	unopened bool
+	opening  int
+	openErr  error
+	gen      int64
 }
 
 // stmtLabel names a deferred statement in errors: what it writes, and the id of the row
@@ -651,9 +650,9 @@ func (t *Tx) Prune(keysBefore, now time.Time, limit int) (keys, leases int64, er
 	if limit <= 0 {
 		return 0, 0, fmt.Errorf("store: prune idempotency keys: limit %d is not positive", limit)
 	}
-	if t.s.d.RoundTrips {
-		if _, err := t.exec(IndexPlans); err != nil {
-			return 0, 0, fmt.Errorf("store: prune idempotency keys: %w", err)
+	if t.s.d.RoundTrips { // sent with the statement after it, as the settings after it are
+		if err := t.deferExec("prune idempotency keys", IndexPlans); err != nil {
+			return 0, 0, err
 		}
 	}
 	keys, err = t.exec(qPruneKeys, micros(keysBefore), limit)
@@ -661,8 +660,8 @@ func (t *Tx) Prune(keysBefore, now time.Time, limit int) (keys, leases int64, er
 		return 0, 0, fmt.Errorf("store: prune idempotency keys: %w", err)
 	}
 	if t.s.d.RoundTrips {
-		if _, err := t.exec(DefaultPlans); err != nil {
-			return 0, 0, fmt.Errorf("store: prune idempotency keys: %w", err)
+		if err := t.deferExec("prune idempotency keys", DefaultPlans); err != nil {
+			return 0, 0, err
 		}
 	}
 	leases, err = t.exec(`DELETE FROM stream_presence WHERE expires_at < ?`, micros(now))

@@ -93,7 +93,7 @@ func (s *Store) prepareWhole(tx *Tx, batch []*writeReq) bool {
 	if len(s.uncachedRooms(batch)) >= 2 {
 		return false
 	}
-	tx.unopened, tx.expGen, tx.expVersion = true, gen, version
+	tx.unopened = true
 	tx.gen, tx.genChecked = gen, true
 	tx.version, tx.versionRead = version, true
 	return true
@@ -107,7 +107,7 @@ func (t *Tx) open() {
 	}
 	t.unopened = false
 	d := t.s.d
-	t.pending = append([]Stmt{{SQL: d.Begin}, {SQL: d.BatchLock}, {SQL: t.s.sql(d.BatchGuard), Args: []any{t.expGen, t.expVersion}}}, t.pending...)
+	t.pending = append([]Stmt{{SQL: d.Begin}, {SQL: d.BatchLock}, {SQL: t.s.sql(d.BatchGuard), Args: []any{t.gen, t.version}}}, t.pending...)
 	t.labels = append([]stmtLabel{{what: "begin"}, {what: "batch lock"}, {what: "batch guard"}}, t.labels...)
 	t.owners = append([]*writeReq{nil, nil, nil}, t.owners...)
 	t.opening = 3
