@@ -15,6 +15,19 @@ import (
 	"github.com/chathooks/chathooks/internal/store/sqlite"
 )
 
+// bothStores opens a new store of each kind (PostgreSQL skips without a database).
+var bothStores = map[string]func(t *testing.T) chat.Store{
+	"sqlite": func(t *testing.T) chat.Store {
+		st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return st
+	},
+	"postgres": func(t *testing.T) chat.Store { return pgtest.Open(t) },
+}
+
 // writeCounter counts the writes made through it.
 type writeCounter struct {
 	chat.Store
@@ -31,17 +44,7 @@ func (c *writeCounter) Write(ctx context.Context, fn func(chat.Tx) error) error 
 // stops when its context ends.
 func TestPruneDeliveryLog(t *testing.T) {
 	t.Parallel()
-	for name, open := range map[string]func(t *testing.T) chat.Store{
-		"sqlite": func(t *testing.T) chat.Store {
-			st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		},
-		"postgres": func(t *testing.T) chat.Store { return pgtest.Open(t) },
-	} {
+	for name, open := range bothStores {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			testPruneDeliveryLog(t, open(t))
@@ -123,17 +126,7 @@ func testPruneDeliveryLog(t *testing.T, st chat.Store) {
 // write, until a batch comes back short; younger keys stay.
 func TestPruneKeysInBatches(t *testing.T) {
 	t.Parallel()
-	for name, open := range map[string]func(t *testing.T) chat.Store{
-		"sqlite": func(t *testing.T) chat.Store {
-			st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { st.Close() })
-			return st
-		},
-		"postgres": func(t *testing.T) chat.Store { return pgtest.Open(t) },
-	} {
+	for name, open := range bothStores {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			ctx := context.Background()

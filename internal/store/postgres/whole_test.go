@@ -26,6 +26,15 @@ func openWrappedAt[W sqlstore.WriterConn](t *testing.T, url string, o postgres.O
 	return s, w
 }
 
+// twoNodes opens two nodes on one new database: node A with one writer whose round trips
+// are recorded, and node B.
+func twoNodes(t *testing.T) (a *sqlstore.Store, rt *roundTrips, b *sqlstore.Store) {
+	t.Helper()
+	url := pgtest.URL(t)
+	a, rt = openWrappedAt(t, url, postgres.Options{Options: sqlstore.Options{NodeID: "node-a"}, Writers: 1, ReadConns: 1}, newRoundTrips)
+	return a, rt, openNode(t, url, "node-b", 1)
+}
+
 // postIn is a write like a post's: the room read through the cache, the routes, a message
 // and its event (statements whose results nobody waits for).
 func postIn(room, id string, now time.Time, got *[]string, routes *[]string) func(chat.Tx) error {
@@ -77,9 +86,7 @@ func userRoomThenPosts(t *testing.T, setup, s *sqlstore.Store, now time.Time) {
 // the usual way, reading what the other node changed; it commits once.
 func TestWholeBatchGuardSeesOtherNodes(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	a, rt := openWrappedAt(t, url, postgres.Options{Options: sqlstore.Options{NodeID: "node-a"}, Writers: 1, ReadConns: 1}, newRoundTrips)
-	b := openNode(t, url, "node-b", 1)
+	a, rt, b := twoNodes(t)
 	ctx := context.Background()
 	now := time.Now()
 	write := func(s *sqlstore.Store, fn func(chat.Tx) error) {
@@ -178,9 +185,7 @@ func TestWholeBatchBeginsWithItsFirstRead(t *testing.T) {
 // caches stale: the request sees what the other node wrote, not the guard's error.
 func TestWholeBatchStaleBeforeAQuery(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	a, rt := openWrappedAt(t, url, postgres.Options{Options: sqlstore.Options{NodeID: "node-a"}, Writers: 1, ReadConns: 1}, newRoundTrips)
-	b := openNode(t, url, "node-b", 1)
+	a, rt, b := twoNodes(t)
 	ctx := context.Background()
 	now := time.Now()
 	userRoomThenPosts(t, b, a, now)

@@ -18,47 +18,17 @@ import (
 func TestCheckpointOffTheWriter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "db")
-	wdb, err := sql.Open("sqlite3", dsn(path, writerConn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wdb.Close()
-	wdb.SetMaxOpenConns(1)
-	cdb, err := sql.Open("sqlite3", dsn(path, checkpointConn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ckpt := newCheckpointer(cdb, nil)
-	defer ckpt.close()
-	conn, err := wdb.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
 	var last, most atomic.Int64 // WAL pages after the latest commit; the most seen
-	if err := conn.Raw(func(dc any) error {
-		dc.(interface{ Raw() *sqlite3.Conn }).Raw().WALHook(func(db *sqlite3.Conn, schema string, pages int) error {
+	conn, ckpt, writeRows := checkpointed(t, filepath.Join(t.TempDir(), "db"), func(ckpt *checkpointer) func(*sqlite3.Conn, string, int) error {
+		return func(db *sqlite3.Conn, schema string, pages int) error {
 			last.Store(int64(pages))
 			if int64(pages) > most.Load() {
 				most.Store(int64(pages))
 			}
 			return ckpt.hook(db, schema, pages)
-		})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
-		t.Fatal(err)
-	}
-	blob := strings.Repeat("x", 16<<10) // 5 pages a row
-	write := func() {
-		t.Helper()
-		if _, err := conn.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, blob); err != nil {
-			t.Fatal(err)
 		}
-	}
+	})
+	write := func() { t.Helper(); writeRows(1) }
 	for range 3 * checkpointPagesMax / 5 { // three times the hard bound in WAL pages
 		write()
 	}
@@ -98,41 +68,7 @@ func TestCheckpointPassesUntilFewFramesLeft(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
-	wdb, err := sql.Open("sqlite3", dsn(path, writerConn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wdb.Close()
-	wdb.SetMaxOpenConns(1)
-	cdb, err := sql.Open("sqlite3", dsn(path, checkpointConn))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ckpt := newCheckpointer(cdb, nil)
-	defer ckpt.close()
-	conn, err := wdb.Conn(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	if err := conn.Raw(func(dc any) error {
-		dc.(interface{ Raw() *sqlite3.Conn }).Raw().WALHook(ckpt.hook)
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
-		t.Fatal(err)
-	}
-	blob := strings.Repeat("x", 16<<10) // 5 pages a row
-	write := func(rows int) {
-		t.Helper()
-		for range rows {
-			if _, err := conn.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, blob); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
+	_, ckpt, write := checkpointed(t, path, func(ckpt *checkpointer) func(*sqlite3.Conn, string, int) error { return ckpt.hook })
 	write(checkpointPages / 5 * 3 / 4) // three quarters of the threshold
 	// A reader's snapshot now: the frames written after it cannot be copied while it reads.
 	rdb, err := sql.Open("sqlite3", dsn(path, readConn))
@@ -156,19 +92,62 @@ func TestCheckpointPassesUntilFewFramesLeft(t *testing.T) {
 		lefts <- left
 	}
 	write(checkpointPages / 5 / 2) // past the threshold: the background checkpoint starts
-	deadline := time.Now().Add(20 * time.Second)
-	for ckpt.done.Load() == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no background checkpoint finished")
-		}
-		time.Sleep(time.Millisecond) // polling the checkpointer's counter, with a deadline
-	}
-	close(lefts)
+	// Each pass reports what it left; the checkpoint stops at the first that leaves few.
+	timeout := time.NewTimer(20 * time.Second)
+	defer timeout.Stop()
 	var got []int
-	for l := range lefts {
-		got = append(got, l)
+	for len(got) == 0 || got[len(got)-1] > catchUpFrames {
+		select {
+		case l := <-lefts:
+			got = append(got, l)
+		case <-timeout.C:
+			t.Fatalf("frames left after each pass so far: %v; no pass left at most %d", got, catchUpFrames)
+		}
 	}
-	if len(got) != 2 || got[0] <= catchUpFrames || got[1] > catchUpFrames {
+	if len(got) != 2 || got[0] <= catchUpFrames {
 		t.Fatalf("frames left after each pass: %v; want two passes, the first leaving more than %d (the reader's), the second at most %d", got, catchUpFrames, catchUpFrames)
+	}
+}
+
+// checkpointed opens the writer connection on a new database at path with a checkpointer
+// and the hook (which must call the checkpointer's), creates table t, and returns the
+// connection, the checkpointer, and a function that writes rows of 16 KiB (5 pages each).
+func checkpointed(t *testing.T, path string, hook func(ckpt *checkpointer) func(*sqlite3.Conn, string, int) error) (*sql.Conn, *checkpointer, func(rows int)) {
+	t.Helper()
+	ctx := context.Background()
+	wdb, err := sql.Open("sqlite3", dsn(path, writerConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wdb.Close() })
+	wdb.SetMaxOpenConns(1)
+	cdb, err := sql.Open("sqlite3", dsn(path, checkpointConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := newCheckpointer(cdb, nil)
+	t.Cleanup(func() { ckpt.close() })
+	conn, err := wdb.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	if err := conn.Raw(func(dc any) error {
+		dc.(interface{ Raw() *sqlite3.Conn }).Raw().WALHook(hook(ckpt))
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	blob := strings.Repeat("x", 16<<10)
+	return conn, ckpt, func(rows int) {
+		t.Helper()
+		for range rows {
+			if _, err := conn.ExecContext(ctx, `INSERT INTO t (v) VALUES (?)`, blob); err != nil {
+				t.Fatal(err)
+			}
+		}
 	}
 }
