@@ -32,21 +32,11 @@ func (o *Deliveries) GetDelivery(ctx context.Context, id string) (DeliveryDetail
 // and answers with the delivery as scheduled: pending, due now. A dead delivery gets one
 // more attempt; if it fails, it is dead again. The delivery is leased to this node and
 // handed to its engine at once. A delivery whose event is no longer stored (the delivery
-// log's retention pruned it) cannot be retried: there is nothing to send.
+// log's retention pruned it) cannot be retried: there is nothing to send (checked in the
+// same write as the retry, so a prune cannot fall between the two).
 func (o *Deliveries) RetryDelivery(ctx context.Context, id string) (Delivery, error) {
-	cur, err := o.svc.store.GetDelivery(ctx, id)
-	if err != nil {
-		return Delivery{}, err
-	}
-	evs, err := o.svc.store.EventsByID(ctx, []string{cur.EventID})
-	if err != nil {
-		return Delivery{}, err
-	}
-	if len(evs) == 0 {
-		return Delivery{}, Errorf(CodeFailedPrecond, "delivery %q cannot be retried: its event %q is no longer stored (older than the delivery log's retention)", id, cur.EventID)
-	}
 	var d Delivery
-	err = o.svc.store.Write(ctx, func(tx Tx) error {
+	err := o.svc.store.Write(ctx, func(tx Tx) error {
 		var err error
 		d, err = tx.RetryDelivery(id, o.svc.now(), o.svc.lease())
 		return err

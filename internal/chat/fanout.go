@@ -50,7 +50,8 @@ type DeliveryTx interface {
 	// other process can hold one.
 	ReleaseAllLeases() (int64, error)
 	// RetryDelivery schedules a delivery for an attempt at now (manual retry): status
-	// pending, due now, leased as l.
+	// pending, due now, leased as l. A delivery whose event is no longer stored (the
+	// retention pruned it) is left as it is: CodeFailedPrecond.
 	RetryDelivery(id string, now time.Time, l Lease) (Delivery, error)
 }
 

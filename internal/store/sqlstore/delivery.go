@@ -509,7 +509,10 @@ func (t *Tx) ReleaseAllLeases() (int64, error) {
 	return total, nil
 }
 
-// RetryDelivery implements chat.Tx.
+// RetryDelivery implements chat.Tx. Both statements require the delivery's event to be
+// stored, in the same transaction as the retention's deletes run (one writer), so a retry
+// and a prune cannot interleave: either the event is there and the delivery is scheduled,
+// or nothing changes and the caller is told why.
 func (t *Tx) RetryDelivery(id string, now time.Time, l chat.Lease) (chat.Delivery, error) {
 	n := micros(now)
 	if l.Owner == "" {
@@ -518,12 +521,22 @@ func (t *Tx) RetryDelivery(id string, now time.Time, l chat.Lease) (chat.Deliver
 	// A success kept in the row joins the other attempts: the row will hold the next one.
 	if _, err := t.exec(`INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, response)
 		SELECT id, success_at, success_code, success_latency_ms, '', success_response FROM deliveries
-		WHERE id = ? AND success_at <> 0`, id); err != nil {
+		WHERE id = ? AND success_at <> 0 AND EXISTS (SELECT 1 FROM events WHERE events.id = deliveries.event_id)`, id); err != nil {
 		return chat.Delivery{}, t.s.mapErr(err, "delivery attempts")
 	}
 	d, err := scanDelivery(t.row(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?,
 		locked_until = ?, lease_owner = ?, success_at = 0, success_code = 0, success_latency_ms = 0, success_response = ''
-		WHERE id = ? RETURNING `+deliveryCols, n, n, micros(l.Until), l.Owner, id))
+		WHERE id = ? AND EXISTS (SELECT 1 FROM events WHERE events.id = deliveries.event_id) RETURNING `+deliveryCols,
+		n, n, micros(l.Until), l.Owner, id))
+	if err != nil && t.noRows(err) {
+		var event string
+		if err := t.row(`SELECT event_id FROM deliveries WHERE id = ?`, id).Scan(&event); err == nil {
+			return chat.Delivery{}, chat.Errorf(chat.CodeFailedPrecond,
+				"delivery %q cannot be retried: its event %q is no longer stored (older than the delivery log's retention)", id, event)
+		} else if !t.noRows(err) {
+			return chat.Delivery{}, fmt.Errorf("store: delivery %q: %w", id, err)
+		}
+	}
 	return d, t.s.notFound(err, fmt.Sprintf("delivery %q", id))
 }
 
