@@ -535,6 +535,9 @@ func storedHops(e *Event) int {
 // ReplayBatch is how many events replay reads per step.
 const ReplayBatch = 500
 
+// ReplayMargin is how far before its since time a replay starts reading events.
+const ReplayMargin = time.Hour
+
 // Replay creates fresh deliveries (same event ids) to the endpoint for every event since
 // the given time that it matches now (filter and precedence). It returns how many.
 func (o *Deliveries) Replay(ctx context.Context, id string, since time.Time) (int, error) {
@@ -552,7 +555,13 @@ func (o *Deliveries) Replay(ctx context.Context, id string, since time.Time) (in
 	routes := NewRoutes(all)
 	now := o.svc.now()
 	total := 0
-	var after int64
+	// Start near since instead of at the first event: what lies before is read only for
+	// the margin (times of events written by other nodes, or around a clock step, may be
+	// a little out of order).
+	after, err := o.svc.store.EventPosBefore(ctx, since.Add(-ReplayMargin))
+	if err != nil {
+		return 0, err
+	}
 	for {
 		evs, last, err := o.svc.store.Events(ctx, after, ReplayBatch)
 		if err != nil {

@@ -42,6 +42,11 @@ type Reader interface {
 	// Events returns outbox events with a global position > after, ascending (for tests and
 	// replay tooling); the position is returned alongside.
 	Events(ctx context.Context, after int64, limit int) ([]Event, int64, error)
+	// EventPosBefore returns a position from which Events reaches every event created at
+	// or after t: the position of an event created before t, found by bisection over the
+	// positions (event times rise with positions), or 0. A clock that stepped back makes
+	// it approximate: callers ask with a margin before the time they need.
+	EventPosBefore(ctx context.Context, t time.Time) (int64, error)
 	// AdminTokenHash returns the stored admin token hash, "" if none.
 	AdminTokenHash(ctx context.Context) (string, error)
 }

@@ -271,6 +271,41 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]chat.Even
 	return out, last, err
 }
 
+// EventPosBefore implements chat.Reader: a bisection over the range of positions, each
+// probe one primary-key lookup (about log2 of the range), so a replay of the last hour
+// does not read the whole outbox first.
+func (s *Store) EventPosBefore(ctx context.Context, t time.Time) (int64, error) {
+	var a, b int64 // no events: a > b
+	if err := s.queryRow(ctx, `SELECT COALESCE(MIN(pos), 1), COALESCE(MAX(pos), 0) FROM events`).Scan(&a, &b); err != nil {
+		return 0, fmt.Errorf("store: event positions: %w", err)
+	}
+	at := micros(t)
+	// Invariant: the event at found (0: none yet) was created before t; every position in
+	// [a, b] is still to be decided.
+	var found int64
+	for a <= b {
+		mid := a + (b-a)/2
+		var pos, created int64
+		err := s.queryRow(ctx, `SELECT pos, created_at FROM events WHERE pos >= ? ORDER BY pos LIMIT 1`, mid).Scan(&pos, &created)
+		if s.d.NoRows(err) {
+			b = mid - 1
+			continue
+		}
+		if err != nil {
+			return 0, fmt.Errorf("store: event position: %w", err)
+		}
+		switch {
+		case pos > b:
+			b = mid - 1 // nothing stored between mid and b
+		case created < at:
+			found, a = pos, pos+1
+		default:
+			b = mid - 1
+		}
+	}
+	return found, nil
+}
+
 // AdminTokenHash implements chat.Reader.
 func (s *Store) AdminTokenHash(ctx context.Context) (string, error) {
 	var h string

@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"testing"
 	"time"
 
@@ -335,4 +336,47 @@ func testRetentionClockAhead(t *testing.T, s chat.Store) {
 		t.Fatalf("pruned %d events, want evt_1, evt_2, evt_3", e)
 	}
 	wantEvents(t, s, []string{"evt_ahead", "evt_4"}, []string{"evt_1", "evt_2", "evt_3"})
+}
+
+// testEventPosBefore: the position returned is that of the newest event created before
+// the time asked, so the events after it begin with the first one created at or after it;
+// 0 when none is older (or there are none).
+func testEventPosBefore(t *testing.T, s chat.Store) {
+	ctx := context.Background()
+	pos := func(at time.Time) int64 {
+		t.Helper()
+		p, err := s.EventPosBefore(ctx, at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	if p := pos(t0); p != 0 {
+		t.Fatalf("no events: position %d, want 0", p)
+	}
+	setupRoom(t, s, "r")
+	for i := range 37 { // one write each: a position each
+		appendEvents(t, s, chat.Event{ID: fmt.Sprintf("evt_%02d", i), RoomID: "r", CreatedAt: t0.Add(time.Duration(i) * time.Minute)})
+	}
+	all, _, err := s.Events(ctx, 0, 100)
+	if err != nil || len(all) != 37 {
+		t.Fatalf("events: %v, %d", err, len(all))
+	}
+	for _, i := range []int{0, 1, 2, 17, 35, 36} {
+		at := t0.Add(time.Duration(i) * time.Minute)
+		after := pos(at)
+		evs, _, err := s.Events(ctx, after, 1)
+		if err != nil || len(evs) != 1 || evs[0].ID != fmt.Sprintf("evt_%02d", i) {
+			t.Fatalf("events after the position before minute %d (%d): %v %+v", i, after, err, evs)
+		}
+		if between := pos(at.Add(30 * time.Second)); between != pos(at.Add(time.Minute)) {
+			t.Fatalf("half a minute after minute %d: position %d, want the one before minute %d", i, between, i+1)
+		}
+	}
+	if p := pos(t0.Add(-time.Hour)); p != 0 {
+		t.Fatalf("before every event: position %d, want 0", p)
+	}
+	if _, last, _ := s.Events(ctx, 0, 100); pos(t0.Add(time.Hour)) != last {
+		t.Fatalf("after every event: position %d, want the last, %d", pos(t0.Add(time.Hour)), last)
+	}
 }

@@ -36,11 +36,11 @@ func wantCode(t *testing.T, err error, code chat.Code) {
 // Run runs the whole suite.
 func Run(t *testing.T, open Factory) {
 	tests := map[string]func(*testing.T, chat.Store){
-		"Users":             testUsers,
-		"Presence":          testPresence,
-		"RoomsAndMembers":   testRoomsAndMembers,
-		"Messages":          testMessages,
-		"Events":            testEvents,
+		"Users":           testUsers,
+		"Presence":        testPresence,
+		"RoomsAndMembers": testRoomsAndMembers,
+		"Messages":        testMessages,
+		"Events":          testEvents, "EventPosBefore": testEventPosBefore,
 		"ErrorIsolation":    testErrorIsolation,
 		"ConcurrentWrites":  testConcurrentWrites,
 		"ThreadsAndIdempot": testThreadsAndIdempotency,
