@@ -28,51 +28,45 @@ func (c *eventsCounter) Events(ctx context.Context, after int64, limit int) ([]c
 // with two batches of day-old events and three recent ones, a replay of the last hour
 // reads the three (and makes their deliveries), a replay of everything reads them all.
 func TestReplayReadsFromItsSince(t *testing.T) {
-	t.Parallel()
-	for name, open := range bothStores {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			st := open(t)
-			t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-			now := t0.Add(24 * time.Hour)
-			cs := &eventsCounter{Store: st}
-			svc := chat.NewService(chat.Config{Store: cs, Clock: clock.NewFake(now), Renderer: plainRenderer{}})
-			old := 2 * chat.ReplayBatch
-			if err := st.Write(ctx, func(tx chat.Tx) error {
-				if err := tx.InsertEndpoint(chat.Endpoint{ID: "e", URL: "https://example.com/e", EventTypes: []string{"*"}, Format: chat.FormatStandard,
-					SecretSealed: "sealed", Status: chat.EndpointActive, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+	eachStore(t, func(t *testing.T, st chat.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+		now := t0.Add(24 * time.Hour)
+		cs := &eventsCounter{Store: st}
+		svc := chat.NewService(chat.Config{Store: cs, Clock: clock.NewFake(now), Renderer: plainRenderer{}})
+		old := 2 * chat.ReplayBatch
+		if err := st.Write(ctx, func(tx chat.Tx) error {
+			if err := tx.InsertEndpoint(catchAll(t0)); err != nil {
+				return err
+			}
+			for i := range old + 3 {
+				at := t0.Add(time.Duration(i) * time.Millisecond)
+				if i >= old {
+					at = now.Add(-time.Duration(old+3-i) * time.Minute)
+				}
+				e := chat.Event{ID: fmt.Sprintf("evt_%05d", i), Type: chat.EventMessageSend, CreatedAt: at, Payload: json.RawMessage(`{}`)}
+				if err := tx.AppendEvent(&e); err != nil {
 					return err
 				}
-				for i := range old + 3 {
-					at := t0.Add(time.Duration(i) * time.Millisecond)
-					if i >= old {
-						at = now.Add(-time.Duration(old+3-i) * time.Minute)
-					}
-					e := chat.Event{ID: fmt.Sprintf("evt_%05d", i), Type: chat.EventMessageSend, CreatedAt: at, Payload: json.RawMessage(`{}`)}
-					if err := tx.AppendEvent(&e); err != nil {
-						return err
-					}
-				}
-				return nil
-			}); err != nil {
-				t.Fatal(err)
 			}
-			d := chat.NewDeliveries(svc, chat.DeliveriesConfig{})
-			n, err := d.Replay(ctx, "e", now.Add(-time.Hour))
-			if err != nil || n != 3 {
-				t.Fatalf("replay of the last hour: %d deliveries, %v; want 3", n, err)
-			}
-			if r := cs.read.Load(); r != 3 {
-				t.Fatalf("replay of the last hour read %d events, want the 3 of that hour", r)
-			}
-			cs.read.Store(0)
-			if n, err := d.Replay(ctx, "e", t0); err != nil || n != old+3 {
-				t.Fatalf("replay of everything: %d deliveries, %v; want %d", n, err, old+3)
-			}
-			if r := cs.read.Load(); r != int64(old+3) {
-				t.Fatalf("replay of everything read %d events, want %d", r, old+3)
-			}
-		})
-	}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		d := chat.NewDeliveries(svc, chat.DeliveriesConfig{})
+		n, err := d.Replay(ctx, "e", now.Add(-time.Hour))
+		if err != nil || n != 3 {
+			t.Fatalf("replay of the last hour: %d deliveries, %v; want 3", n, err)
+		}
+		if r := cs.read.Load(); r != 3 {
+			t.Fatalf("replay of the last hour read %d events, want the 3 of that hour", r)
+		}
+		cs.read.Store(0)
+		if n, err := d.Replay(ctx, "e", t0); err != nil || n != old+3 {
+			t.Fatalf("replay of everything: %d deliveries, %v; want %d", n, err, old+3)
+		}
+		if r := cs.read.Load(); r != int64(old+3) {
+			t.Fatalf("replay of everything read %d events, want %d", r, old+3)
+		}
+	})
 }

@@ -28,6 +28,23 @@ var bothStores = map[string]func(t *testing.T) chat.Store{
 	"postgres": func(t *testing.T) chat.Store { return pgtest.Open(t) },
 }
 
+// eachStore runs test on a new store of each kind, the kinds in parallel.
+func eachStore(t *testing.T, test func(t *testing.T, st chat.Store)) {
+	t.Parallel()
+	for name, open := range bothStores {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			test(t, open(t))
+		})
+	}
+}
+
+// catchAll is endpoint "e": every event type, standard format, active since at.
+func catchAll(at time.Time) chat.Endpoint {
+	return chat.Endpoint{ID: "e", URL: "https://example.com/e", EventTypes: []string{"*"}, Format: chat.FormatStandard,
+		SecretSealed: "sealed", Status: chat.EndpointActive, CreatedAt: at, UpdatedAt: at}
+}
+
 // writeCounter counts the writes made through it.
 type writeCounter struct {
 	chat.Store
@@ -43,13 +60,7 @@ func (c *writeCounter) Write(ctx context.Context, fn func(chat.Tx) error) error 
 // until the rows are younger than the retention; it does nothing without a retention, and
 // stops when its context ends.
 func TestPruneDeliveryLog(t *testing.T) {
-	t.Parallel()
-	for name, open := range bothStores {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			testPruneDeliveryLog(t, open(t))
-		})
-	}
+	eachStore(t, testPruneDeliveryLog)
 }
 
 func testPruneDeliveryLog(t *testing.T, st chat.Store) {
@@ -62,8 +73,7 @@ func testPruneDeliveryLog(t *testing.T, st chat.Store) {
 	// recent event and its delivery.
 	old := 5*chat.DeliveryLogBatch/2 + 1
 	if err := st.Write(ctx, func(tx chat.Tx) error {
-		if err := tx.InsertEndpoint(chat.Endpoint{ID: "e", URL: "https://example.com/e", EventTypes: []string{"*"}, Format: chat.FormatStandard,
-			SecretSealed: "sealed", Status: chat.EndpointActive, CreatedAt: t0, UpdatedAt: t0}); err != nil {
+		if err := tx.InsertEndpoint(catchAll(t0)); err != nil {
 			return err
 		}
 		var ds []chat.Delivery
@@ -125,41 +135,36 @@ func testPruneDeliveryLog(t *testing.T, st chat.Store) {
 // Prune forgets expired idempotency keys PruneKeysBatch at a time, each batch its own
 // write, until a batch comes back short; younger keys stay.
 func TestPruneKeysInBatches(t *testing.T) {
-	t.Parallel()
-	for name, open := range bothStores {
-		t.Run(name, func(t *testing.T) {
-			t.Parallel()
-			ctx := context.Background()
-			st := open(t)
-			t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
-			old := 2*chat.PruneKeysBatch + 1
-			if err := st.Write(ctx, func(tx chat.Tx) error {
-				for i := range old {
-					if err := tx.InsertIdempotency("api:r", fmt.Sprint("old", i), "m", t0); err != nil {
-						return err
-					}
+	eachStore(t, func(t *testing.T, st chat.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+		old := 2*chat.PruneKeysBatch + 1
+		if err := st.Write(ctx, func(tx chat.Tx) error {
+			for i := range old {
+				if err := tx.InsertIdempotency("api:r", fmt.Sprint("old", i), "m", t0); err != nil {
+					return err
 				}
-				return tx.InsertIdempotency("api:r", "young", "m", t0.Add(chat.IdempotencyWindow))
-			}); err != nil {
-				t.Fatal(err)
 			}
-			cs := &writeCounter{Store: st}
-			svc := chat.NewService(chat.Config{Store: cs, Clock: clock.NewFake(t0.Add(chat.IdempotencyWindow + time.Minute)), Renderer: plainRenderer{}})
-			n, err := svc.Prune(ctx)
-			if err != nil || n != int64(old) || cs.writes.Load() != 3 {
-				t.Fatalf("pruned %d rows in %d writes (%v); want %d in 3", n, cs.writes.Load(), err, old)
+			return tx.InsertIdempotency("api:r", "young", "m", t0.Add(chat.IdempotencyWindow))
+		}); err != nil {
+			t.Fatal(err)
+		}
+		cs := &writeCounter{Store: st}
+		svc := chat.NewService(chat.Config{Store: cs, Clock: clock.NewFake(t0.Add(chat.IdempotencyWindow + time.Minute)), Renderer: plainRenderer{}})
+		n, err := svc.Prune(ctx)
+		if err != nil || n != int64(old) || cs.writes.Load() != 3 {
+			t.Fatalf("pruned %d rows in %d writes (%v); want %d in 3", n, cs.writes.Load(), err, old)
+		}
+		if err := st.Write(ctx, func(tx chat.Tx) error {
+			if m, err := tx.IdempotentMessage("api:r", "young"); err != nil || m != "m" {
+				return fmt.Errorf("the young key: %q %v", m, err)
 			}
-			if err := st.Write(ctx, func(tx chat.Tx) error {
-				if m, err := tx.IdempotentMessage("api:r", "young"); err != nil || m != "m" {
-					return fmt.Errorf("the young key: %q %v", m, err)
-				}
-				if m, err := tx.IdempotentMessage("api:r", "old0"); err != nil || m != "" {
-					return fmt.Errorf("an old key: %q %v", m, err)
-				}
-				return nil
-			}); err != nil {
-				t.Fatal(err)
+			if m, err := tx.IdempotentMessage("api:r", "old0"); err != nil || m != "" {
+				return fmt.Errorf("an old key: %q %v", m, err)
 			}
-		})
-	}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
 }

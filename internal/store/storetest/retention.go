@@ -177,21 +177,19 @@ func testRetention(t *testing.T, s chat.Store) {
 	}
 	// dG's event is gone: a manual retry changes nothing and says why; a delivery that does
 	// not exist is still not found.
-	err = s.Write(ctx, func(tx chat.Tx) error {
-		_, err := tx.RetryDelivery("dG", recent, lease)
-		return err
-	})
-	if chat.ErrorCode(err) != chat.CodeFailedPrecond {
+	retry := func(id string) error {
+		return s.Write(ctx, func(tx chat.Tx) error {
+			_, err := tx.RetryDelivery(id, recent, lease)
+			return err
+		})
+	}
+	if err := retry("dG"); chat.ErrorCode(err) != chat.CodeFailedPrecond {
 		t.Fatalf("retrying a delivery whose event was pruned: %v, want %s", err, chat.CodeFailedPrecond)
 	}
 	if d, err := s.GetDeliveryDetail(ctx, "dG"); err != nil || d.Status != chat.DeliverySucceeded || len(d.Attempts) != 1 {
 		t.Fatalf("a delivery whose retry was refused: %v %+v, want it succeeded with its one attempt", err, d)
 	}
-	err = s.Write(ctx, func(tx chat.Tx) error {
-		_, err := tx.RetryDelivery("dX", recent, lease)
-		return err
-	})
-	if chat.ErrorCode(err) != chat.CodeNotFound {
+	if err := retry("dX"); chat.ErrorCode(err) != chat.CodeNotFound {
 		t.Fatalf("retrying a delivery that does not exist: %v, want %s", err, chat.CodeNotFound)
 	}
 	if d, a, e := pruneLog(t, s, before, 100); d+a+e != 0 {
