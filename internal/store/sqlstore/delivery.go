@@ -509,6 +509,20 @@ func (t *Tx) ReleaseAllLeases() (int64, error) {
 	return total, nil
 }
 
+// qRetryKeepSuccess moves a success kept in a delivery's row into its attempts, and
+// qRetryDelivery schedules the delivery now; both only while its event is stored.
+const (
+	qRetryKeepSuccess = `INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, response)
+		SELECT id, success_at, success_code, success_latency_ms, '', success_response FROM deliveries
+		WHERE id = ? AND success_at <> 0 AND EXISTS (SELECT 1 FROM events WHERE events.id = deliveries.event_id)`
+	qRetryDelivery = `UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?,
+		locked_until = ?, lease_owner = ?, success_at = 0, success_code = 0, success_latency_ms = 0, success_response = ''
+		WHERE id = ? AND EXISTS (SELECT 1 FROM events WHERE events.id = deliveries.event_id) RETURNING ` + deliveryCols
+)
+
+// RetryStatements are a manual retry's statements and replay's position lookups.
+var RetryStatements = []string{qRetryKeepSuccess, qRetryDelivery, qEventPositions, qEventAtOrAfter}
+
 // RetryDelivery implements chat.Tx. Both statements require the delivery's event to be
 // stored, in the same transaction as the retention's deletes run (one writer), so a retry
 // and a prune cannot interleave: either the event is there and the delivery is scheduled,
@@ -519,14 +533,10 @@ func (t *Tx) RetryDelivery(id string, now time.Time, l chat.Lease) (chat.Deliver
 		t.deliveries = true
 	}
 	// A success kept in the row joins the other attempts: the row will hold the next one.
-	if _, err := t.exec(`INSERT INTO delivery_attempts (delivery_id, at, status_code, latency_ms, error, response)
-		SELECT id, success_at, success_code, success_latency_ms, '', success_response FROM deliveries
-		WHERE id = ? AND success_at <> 0 AND EXISTS (SELECT 1 FROM events WHERE events.id = deliveries.event_id)`, id); err != nil {
+	if _, err := t.exec(qRetryKeepSuccess, id); err != nil {
 		return chat.Delivery{}, t.s.mapErr(err, "delivery attempts")
 	}
-	d, err := scanDelivery(t.row(`UPDATE deliveries SET status = 'pending', next_attempt_at = ?, updated_at = ?,
-		locked_until = ?, lease_owner = ?, success_at = 0, success_code = 0, success_latency_ms = 0, success_response = ''
-		WHERE id = ? AND EXISTS (SELECT 1 FROM events WHERE events.id = deliveries.event_id) RETURNING `+deliveryCols,
+	d, err := scanDelivery(t.row(qRetryDelivery,
 		n, n, micros(l.Until), l.Owner, id))
 	if err != nil && t.noRows(err) {
 		var event string

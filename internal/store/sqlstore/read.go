@@ -271,12 +271,21 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]chat.Even
 	return out, last, err
 }
 
+// qEventPositions is the first and last event positions (1 and 0 when there are none),
+// each its own subquery: SQLite reads one end of the key for a lone MIN or MAX, but
+// scans the table for both in one select. qEventAtOrAfter is the first event at or after
+// a position, with its time.
+const (
+	qEventPositions = `SELECT COALESCE((SELECT MIN(pos) FROM events), 1), COALESCE((SELECT MAX(pos) FROM events), 0)`
+	qEventAtOrAfter = `SELECT pos, created_at FROM events WHERE pos >= ? ORDER BY pos LIMIT 1`
+)
+
 // EventPosBefore implements chat.Reader: a bisection over the range of positions, each
 // probe one primary-key lookup (about log2 of the range), so a replay of the last hour
 // does not read the whole outbox first.
 func (s *Store) EventPosBefore(ctx context.Context, t time.Time) (int64, error) {
 	var a, b int64 // no events: a > b
-	if err := s.queryRow(ctx, `SELECT COALESCE(MIN(pos), 1), COALESCE(MAX(pos), 0) FROM events`).Scan(&a, &b); err != nil {
+	if err := s.queryRow(ctx, qEventPositions).Scan(&a, &b); err != nil {
 		return 0, fmt.Errorf("store: event positions: %w", err)
 	}
 	at := micros(t)
@@ -286,7 +295,7 @@ func (s *Store) EventPosBefore(ctx context.Context, t time.Time) (int64, error) 
 	for a <= b {
 		mid := a + (b-a)/2
 		var pos, created int64
-		err := s.queryRow(ctx, `SELECT pos, created_at FROM events WHERE pos >= ? ORDER BY pos LIMIT 1`, mid).Scan(&pos, &created)
+		err := s.queryRow(ctx, qEventAtOrAfter, mid).Scan(&pos, &created)
 		if s.d.NoRows(err) {
 			b = mid - 1
 			continue
