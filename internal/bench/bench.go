@@ -166,6 +166,11 @@ type PhaseResult struct {
 	// (a virtual machine's CPUs are then slower than their cores suggest).
 	MachineBusy  float64 `json:"machine_busy_share"`
 	MachineSteal float64 `json:"machine_steal_share"`
+	// DiskWriteMBps and DiskWriteKBPerPost are the bytes this process caused to be written
+	// to storage in the measured window (Linux): SQLite's log, its checkpoints and anything
+	// else of the process; PostgreSQL writes in its own processes, not counted here.
+	DiskWriteMBps      float64 `json:"disk_write_mb_per_sec,omitempty"`
+	DiskWriteKBPerPost float64 `json:"disk_write_kb_per_post,omitempty"`
 	// ServerPostMS is the server's mean time on a post (request read to answer written,
 	// from its metrics): the rest of the post latency is the network stack, the load
 	// generator and waits for a CPU on either side.
@@ -635,12 +640,14 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	measuring.Store(true)
 	d0, cpu0 := received(), cputime.Process()
 	m0, _ := cputime.ReadMachine()
+	w0, disk0 := diskWrites()
 	c0 := commitStats(ctx, client, nodeURLs)
 	watch(measureTo, "run", nil)
 	measuring.Store(false)
 	stopMeasure()
 	d1, t1, cpu1 := received(), time.Now(), cputime.Process()
 	m1, _ := cputime.ReadMachine()
+	w1, disk1 := diskWrites()
 	c1 := commitStats(ctx, client, nodeURLs)
 	sample(t1, "run")
 	endOfLoad := last
@@ -668,6 +675,12 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	res.DeliveriesPerSec = float64(d1-d0) / elapsed
 	res.CPUCores = (cpu1 - cpu0).Seconds() / elapsed
 	res.MachineBusy, res.MachineSteal = m1.Since(m0).Shares()
+	if disk0 && disk1 && w1 >= w0 {
+		res.DiskWriteMBps = float64(w1-w0) / 1e6 / elapsed
+		if res.Accepted > 0 {
+			res.DiskWriteKBPerPost = float64(w1-w0) / 1e3 / float64(res.Accepted)
+		}
+	}
 	res.CommitsPerSec = (c1.commits - c0.commits) / elapsed
 	res.WriterBusy = (c1.busy - c0.busy) / elapsed
 	if c1.commits > c0.commits {

@@ -59,6 +59,9 @@ func WriteTable(w io.Writer, r Result) {
 		if p.MachineBusy+p.MachineSteal > 0 {
 			fmt.Fprintf(w, "  %-37s %.0f %% busy, %.1f %% stolen by the hypervisor\n", "machine CPU time (all processes)", p.MachineBusy*100, p.MachineSteal*100)
 		}
+		if p.DiskWriteMBps > 0 {
+			fmt.Fprintf(w, "  %-37s %.1f MB/s (%.1f KB a post)\n", "disk writes (this process)", p.DiskWriteMBps, p.DiskWriteKBPerPost)
+		}
 		window := ""
 		if p.CommitWindowMS > 0 {
 			window = fmt.Sprintf("; commit window %.1f ms at the end of the load", p.CommitWindowMS)
