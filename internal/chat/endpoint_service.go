@@ -535,6 +535,24 @@ func storedHops(e *Event) int {
 // ReplayBatch is how many events replay reads per step.
 const ReplayBatch = 500
 
+// storedOnly is the deliveries of ds whose events are among stored (order kept).
+func storedOnly(ds []Delivery, stored []string) []Delivery {
+	if len(stored) == len(ds) {
+		return ds
+	}
+	have := make(map[string]bool, len(stored))
+	for _, id := range stored {
+		have[id] = true
+	}
+	kept := make([]Delivery, 0, len(stored))
+	for _, d := range ds {
+		if have[d.EventID] {
+			kept = append(kept, d)
+		}
+	}
+	return kept
+}
+
 // ReplayMargin is how far before its since time a replay starts reading events.
 const ReplayMargin = time.Hour
 
@@ -579,22 +597,39 @@ func (o *Deliveries) Replay(ctx context.Context, id string, since time.Time) (in
 		}
 		if len(ds) > 0 {
 			var version int64
+			var kept []Delivery
 			err := o.svc.store.Write(ctx, func(tx Tx) error {
 				r, err := tx.EndpointRoutes()
 				if err != nil {
 					return err
 				}
 				version = r.Version
-				if o.svc.dispatch == nil {
-					return tx.InsertDeliveries(ds)
+				// Only events still stored: the retention may have pruned some since they
+				// were read (checked in the write, which no prune can interleave with).
+				ids := make([]string, len(ds))
+				for i, d := range ds {
+					ids[i] = d.EventID
 				}
-				return tx.InsertDeliveriesLeased(ds, o.svc.lease())
+				stored, err := tx.StoredEvents(ids)
+				if err != nil {
+					return err
+				}
+				kept = storedOnly(ds, stored)
+				if len(kept) == 0 {
+					return nil
+				}
+				if o.svc.dispatch == nil {
+					return tx.InsertDeliveries(kept)
+				}
+				return tx.InsertDeliveriesLeased(kept, o.svc.lease())
 			})
 			if err != nil {
 				return total, err
 			}
-			o.svc.handOver(Handover{Deliveries: ds, Events: evs, RoutesVersion: version})
-			total += len(ds)
+			if len(kept) > 0 {
+				o.svc.handOver(Handover{Deliveries: kept, Events: evs, RoutesVersion: version})
+			}
+			total += len(kept)
 		}
 		if len(evs) < ReplayBatch {
 			break

@@ -22,6 +22,9 @@ type DeliveryTx interface {
 	InsertDeliveries(ds []Delivery) error
 	// InsertDeliveriesLeased inserts new deliveries (status pending, due now) leased as l.
 	InsertDeliveriesLeased(ds []Delivery, l Lease) error
+	// StoredEvents returns those of ids whose events are still stored (the retention
+	// prunes old ones), in no particular order.
+	StoredEvents(ids []string) ([]string, error)
 
 	InsertEndpoint(e Endpoint) error
 	GetEndpoint(id string) (Endpoint, error)

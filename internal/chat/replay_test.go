@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -67,6 +68,64 @@ func TestReplayReadsFromItsSince(t *testing.T) {
 		}
 		if r := cs.read.Load(); r != int64(old+3) {
 			t.Fatalf("replay of everything read %d events, want %d", r, old+3)
+		}
+	})
+}
+
+// prunesAfterFirstRead runs prune once, right after the first Events read returns: the
+// retention deleting events between a replay's read and its write.
+type prunesAfterFirstRead struct {
+	chat.Store
+	prune func()
+	once  sync.Once
+}
+
+func (p *prunesAfterFirstRead) Events(ctx context.Context, after int64, limit int) ([]chat.Event, int64, error) {
+	evs, last, err := p.Store.Events(ctx, after, limit)
+	p.once.Do(p.prune)
+	return evs, last, err
+}
+
+// A replay makes no delivery for an event the retention pruned after the replay read it:
+// the write keeps only the deliveries whose events are still stored.
+func TestReplaySkipsEventsPrunedMeanwhile(t *testing.T) {
+	eachStore(t, func(t *testing.T, st chat.Store) {
+		ctx := context.Background()
+		t0 := time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
+		now := t0.Add(24 * time.Hour)
+		clk := clock.NewFake(now)
+		plain := chat.NewService(chat.Config{Store: st, Clock: clk, Renderer: plainRenderer{}})
+		ps := &prunesAfterFirstRead{Store: st, prune: func() {
+			if p, err := plain.PruneDeliveryLog(ctx, time.Hour); err != nil || p.Events != chat.ReplayBatch {
+				t.Errorf("the prune between read and write: %+v %v, want the %d old events", p, err, chat.ReplayBatch)
+			}
+		}}
+		svc := chat.NewService(chat.Config{Store: ps, Clock: clk, Renderer: plainRenderer{}})
+		if err := st.Write(ctx, func(tx chat.Tx) error {
+			if err := tx.InsertEndpoint(catchAll(t0)); err != nil {
+				return err
+			}
+			for i := range chat.ReplayBatch + 3 {
+				at := t0
+				if i >= chat.ReplayBatch {
+					at = now.Add(-time.Minute)
+				}
+				e := chat.Event{ID: fmt.Sprintf("evt_%05d", i), Type: chat.EventMessageSend, CreatedAt: at, Payload: json.RawMessage(`{}`)}
+				if err := tx.AppendEvent(&e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		n, err := chat.NewDeliveries(svc, chat.DeliveriesConfig{}).Replay(ctx, "e", t0)
+		if err != nil || n != 3 {
+			t.Fatalf("replay: %d deliveries, %v; want the 3 events still stored", n, err)
+		}
+		ds, err := st.ListDeliveries(ctx, chat.DeliveryQuery{EndpointID: "e", Limit: 100})
+		if err != nil || len(ds) != 3 {
+			t.Fatalf("deliveries stored: %v, %d; want 3", err, len(ds))
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -507,6 +508,27 @@ func (t *Tx) ReleaseAllLeases() (int64, error) {
 		total += n
 	}
 	return total, nil
+}
+
+// StoredEvents implements chat.Tx, 500 ids a statement.
+func (t *Tx) StoredEvents(ids []string) ([]string, error) {
+	out := []string{}
+	for chunk := range slices.Chunk(ids, 500) {
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := t.query(`SELECT id FROM events WHERE id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		got, err := collect(rows, err, func(r Row) (string, error) {
+			var id string
+			return id, r.Scan(&id)
+		})
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, got...)
+	}
+	return out, nil
 }
 
 // qRetryKeepSuccess moves a success kept in a delivery's row into its attempts, and

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -175,6 +176,21 @@ func testRetention(t *testing.T, s chat.Store) {
 	if as, err := attemptsOf(ctx, s, "dE"); err != nil || len(as) != 1 {
 		t.Fatalf("the attempts of a kept delivery: %v %+v", err, as)
 	}
+	// StoredEvents names the kept ones among pruned, kept and unknown ids, past a statement's
+	// 500 ids too.
+	ids := []string{"evt_a", "evt_d", "evt_nope", "evt_h"}
+	for i := range 600 {
+		ids = append(ids, fmt.Sprintf("evt_unknown_%d", i))
+	}
+	ids = append(ids, "evt_e")
+	write(t, s, func(tx chat.Tx) error {
+		stored, err := tx.StoredEvents(ids)
+		slices.Sort(stored)
+		if err != nil || fmt.Sprint(stored) != "[evt_d evt_e evt_h]" {
+			return fmt.Errorf("stored events: %v %v, want evt_d, evt_e and evt_h", stored, err)
+		}
+		return nil
+	})
 	// dG's event is gone: a manual retry changes nothing and says why; a delivery that does
 	// not exist is still not found.
 	retry := func(id string) error {
