@@ -537,9 +537,6 @@ const ReplayBatch = 500
 
 // storedOnly is the deliveries of ds whose events are among stored (order kept).
 func storedOnly(ds []Delivery, stored []string) []Delivery {
-	if len(stored) == len(ds) {
-		return ds
-	}
 	have := make(map[string]bool, len(stored))
 	for _, id := range stored {
 		have[id] = true

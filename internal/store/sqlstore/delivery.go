@@ -6,7 +6,6 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -510,15 +509,17 @@ func (t *Tx) ReleaseAllLeases() (int64, error) {
 	return total, nil
 }
 
-// StoredEvents implements chat.Tx, 500 ids a statement.
+// StoredEvents implements chat.Tx. The ids go chunk at a time, as the multi-row inserts
+// do, so the writer prepares few distinct statements.
 func (t *Tx) StoredEvents(ids []string) ([]string, error) {
 	out := []string{}
-	for chunk := range slices.Chunk(ids, 500) {
-		args := make([]any, len(chunk))
-		for i, id := range chunk {
+	for len(ids) > 0 {
+		n := chunk(len(ids))
+		args := make([]any, n)
+		for i, id := range ids[:n] {
 			args[i] = id
 		}
-		rows, err := t.query(`SELECT id FROM events WHERE id IN (?`+strings.Repeat(", ?", len(chunk)-1)+`)`, args...)
+		rows, err := t.query(`SELECT id FROM events WHERE id IN (?`+strings.Repeat(", ?", n-1)+`)`, args...)
 		got, err := collect(rows, err, func(r Row) (string, error) {
 			var id string
 			return id, r.Scan(&id)
@@ -527,6 +528,7 @@ func (t *Tx) StoredEvents(ids []string) ([]string, error) {
 			return nil, err
 		}
 		out = append(out, got...)
+		ids = ids[n:]
 	}
 	return out, nil
 }
@@ -558,18 +560,17 @@ func (t *Tx) RetryDelivery(id string, now time.Time, l chat.Lease) (chat.Deliver
 	if _, err := t.exec(qRetryKeepSuccess, id); err != nil {
 		return chat.Delivery{}, t.s.mapErr(err, "delivery attempts")
 	}
-	d, err := scanDelivery(t.row(qRetryDelivery,
-		n, n, micros(l.Until), l.Owner, id))
-	if err != nil && t.noRows(err) {
-		var event string
-		if err := t.row(`SELECT event_id FROM deliveries WHERE id = ?`, id).Scan(&event); err == nil {
-			return chat.Delivery{}, chat.Errorf(chat.CodeFailedPrecond,
-				"delivery %q cannot be retried: its event %q is no longer stored (older than the delivery log's retention)", id, event)
-		} else if !t.noRows(err) {
-			return chat.Delivery{}, fmt.Errorf("store: delivery %q: %w", id, err)
-		}
+	d, err := scanDelivery(t.row(qRetryDelivery, n, n, micros(l.Until), l.Owner, id))
+	if err == nil || !t.noRows(err) {
+		return d, t.s.notFound(err, fmt.Sprintf("delivery %q", id))
 	}
-	return d, t.s.notFound(err, fmt.Sprintf("delivery %q", id))
+	// No row: the delivery does not exist, or its event is gone.
+	var event string
+	if err := t.row(`SELECT event_id FROM deliveries WHERE id = ?`, id).Scan(&event); err != nil {
+		return chat.Delivery{}, t.s.notFound(err, fmt.Sprintf("delivery %q", id))
+	}
+	return chat.Delivery{}, chat.Errorf(chat.CodeFailedPrecond,
+		"delivery %q cannot be retried: its event %q is no longer stored (older than the delivery log's retention)", id, event)
 }
 
 // GetEndpoint implements chat.Reader.
