@@ -3,6 +3,8 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -19,8 +21,10 @@ func TestBenchSmoke(t *testing.T) {
 	// closes before the drain.
 	var opened, closed int
 	var atOpen, atClose string
+	dir := t.TempDir()
+	countsWrites := writesCounted(t, dir)
 	res, err := bench.Run(context.Background(), bench.Config{
-		DataDir: t.TempDir(), Duration: 1500 * time.Millisecond, Rooms: 60, RoomRate: 1, Concurrency: 8,
+		DataDir: dir, Duration: 1500 * time.Millisecond, Rooms: 60, RoomRate: 1, Concurrency: 8,
 		Endpoints: 2, FailureShare: 0.5, FailureMode: "blackhole", Drain: 20 * time.Second, Progress: &progress,
 		Measure: func() func() {
 			opened++
@@ -70,8 +74,16 @@ func TestBenchSmoke(t *testing.T) {
 	if want := res.Run.DeliveryLatency.P99 / mean; res.IsolationX != want {
 		t.Fatalf("isolation ratio %v, want the run's p99 over the comparison runs' mean, %v", res.IsolationX, want)
 	}
+	// SQLite's log and checkpoints write to the data directory's disk in the window.
+	if countsWrites && (res.Run.DiskWriteMBps <= 0 || res.Run.DiskWriteKBPerPost <= 0) {
+		t.Fatalf("disk writes %v MB/s, %v KB a post, on a file system whose writes are counted", res.Run.DiskWriteMBps, res.Run.DiskWriteKBPerPost)
+	}
 	bench.WriteTable(&table, res)
-	for _, want := range []string{"accepted posts", "post→receiver latency", "isolation:", "healthy, before the run", "healthy, after the run"} {
+	wants := []string{"accepted posts", "post→receiver latency", "isolation:", "healthy, before the run", "healthy, after the run"}
+	if countsWrites {
+		wants = append(wants, "disk writes (this process)")
+	}
+	for _, want := range wants {
 		if !strings.Contains(table.String(), want) {
 			t.Fatalf("table lacks %q:\n%s", want, table.String())
 		}
@@ -142,4 +154,28 @@ func TestBenchRateSmoke(t *testing.T) {
 		}
 	}
 	t.Log(table.String())
+}
+
+// writesCounted reports whether this process's writes to dir's file system show in its
+// storage write count (Linux, a disk rather than memory): a synced 1 MiB file must.
+func writesCounted(t *testing.T, dir string) bool {
+	t.Helper()
+	w0, ok := bench.DiskWrites()
+	if !ok {
+		return false
+	}
+	f, err := os.Create(filepath.Join(dir, "probe"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.Remove(f.Name())
+	defer f.Close()
+	if _, err := f.Write(make([]byte, 1<<20)); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Sync(); err != nil {
+		t.Fatal(err)
+	}
+	w1, ok := bench.DiskWrites()
+	return ok && w1-w0 >= 1<<20
 }
