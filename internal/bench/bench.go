@@ -166,6 +166,12 @@ type PhaseResult struct {
 	// (a virtual machine's CPUs are then slower than their cores suggest).
 	MachineBusy  float64 `json:"machine_busy_share"`
 	MachineSteal float64 `json:"machine_steal_share"`
+	// OtherCores is the CPU other processes used meanwhile, in cores: on average over the
+	// window, and the most in one second of it (a database server in its own processes
+	// counts here; on a shared machine, so does whatever else ran). A latency spike in the
+	// same second as a burst of it came from outside the process.
+	OtherCores     float64 `json:"other_cores"`
+	OtherCoresPeak float64 `json:"other_cores_peak"`
 	// DiskWriteMBps and DiskWriteKBPerPost are the bytes this process caused to be written
 	// to storage in the measured window (Linux): SQLite's log, its checkpoints and anything
 	// else of the process; PostgreSQL writes in its own processes, not counted here.
@@ -608,7 +614,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		s.SlowWrites = int64(commitStats(ctx, client, nodeURLs).slow)
 		s.CPU = cputime.Process().Seconds()
 		s.Machine, _ = cputime.ReadMachine()
-		fmt.Fprintf(c.Progress, "%s  errors %v  rss %.0f MiB\n", timelineRow(last, s), errSnapshot(), maxRSSMiB())
+		fmt.Fprintf(c.Progress, "%s  errors %v  rss %.0f MiB\n", timelineRow(last, s, runtime.NumCPU()), errSnapshot(), maxRSSMiB())
 		res.Timeline = append(res.Timeline, s)
 		last = s
 	}
@@ -675,6 +681,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	res.DeliveriesPerSec = float64(d1-d0) / elapsed
 	res.CPUCores = (cpu1 - cpu0).Seconds() / elapsed
 	res.MachineBusy, res.MachineSteal = m1.Since(m0).Shares()
+	res.OtherCores = m1.Since(m0).Others(runtime.NumCPU(), res.CPUCores)
 	if disk0 && disk1 && w1 >= w0 {
 		res.DiskWriteMBps = float64(w1-w0) / 1e6 / elapsed
 		if res.Accepted > 0 {
@@ -708,6 +715,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	}
 	res.DeliveryLatency = dlat.Summary()
 	res.RSSMiB = maxRSSMiB()
+	res.OtherCoresPeak = otherCoresPeak(res.Timeline, runtime.NumCPU())
 	res.Verdict = judge(res.Timeline, endOfLoad, res.ExpectedDeliveries-res.Delivered, res.DrainSeconds, len(healthy))
 	return res, nil
 }

@@ -75,6 +75,20 @@ type Second struct {
 	Machine cputime.Machine `json:"machine_cpu_ticks"`
 }
 
+// otherCoresPeak is the most CPU other processes used in one second of the measured run
+// (samples of the run phase a whole second or so after the one before), in cores.
+func otherCoresPeak(timeline []Second, cpus int) float64 {
+	peak := 0.0
+	for i := 1; i < len(timeline); i++ {
+		prev, s := timeline[i-1], timeline[i]
+		if s.Phase != "run" || s.T-prev.T < 0.5 || prev.CPU == 0 || prev.Machine.Busy == 0 {
+			continue
+		}
+		peak = max(peak, s.Machine.Since(prev.Machine).Others(cpus, (s.CPU-prev.CPU)/(s.T-prev.T)))
+	}
+	return peak
+}
+
 // Verdict says whether deliveries kept up with accepted posts.
 type Verdict struct {
 	FellBehind          bool    `json:"fell_behind"`

@@ -4,6 +4,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/chathooks/chathooks/internal/cputime"
 )
 
 // The open-loop schedule is even over time and rooms: exactly rate posts in every second,
@@ -93,5 +95,29 @@ func TestRateNeedsRooms(t *testing.T) {
 	c.defaults()
 	if c.Rooms != 63 || c.Concurrency != 64 {
 		t.Fatalf("defaults: %d rooms, %d connections", c.Rooms, c.Concurrency)
+	}
+}
+
+// The other processes' peak is the busiest second of the run (warm-up and drain seconds
+// do not count), and a second's row shows what others used in it.
+func TestOtherCoresPeak(t *testing.T) {
+	// Machine ticks of two CPUs: 200 a second. The process uses 1.2 cores each second.
+	sec := func(t float64, phase string, busy uint64) Second {
+		return Second{T: t, Phase: phase, CPU: 1.2 * t, Machine: cputime.Machine{Busy: busy, Idle: uint64(200*t) - busy}}
+	}
+	tl := []Second{
+		sec(1, "warm-up", 120),
+		sec(2, "warm-up", 120+190), // others 0.7 in a warm-up second: not counted
+		sec(3, "run", 310+130),     // 1.3 cores busy: others 0.1
+		sec(4, "run", 440+175),     // 1.75: others 0.55
+		sec(5, "run", 615+120),     // 1.2: others 0
+		sec(5.2, "run", 735+30),    // a sliver of a second: not counted
+		sec(6, "drain", 765+200),
+	}
+	if p := otherCoresPeak(tl, 2); p < 0.5499 || p > 0.5501 {
+		t.Fatalf("peak %v, want 0.55", p)
+	}
+	if row := timelineRow(tl[2], tl[3], 2); !strings.Contains(row, " 1.20   0.55    0 %") {
+		t.Fatalf("row %q does not show 1.20 cores of the process and 0.55 of others", row)
 	}
 }

@@ -19,10 +19,10 @@ func WriteTable(w io.Writer, r Result) {
 	phase := func(name string, p PhaseResult) {
 		fmt.Fprintf(w, "%s (%s)\n", name, p.Storage)
 		if p.Timeline != nil {
-			fmt.Fprintf(w, "  %-8s %8s %9s %10s %10s %10s %10s %10s %7s %6s %6s\n", "phase", "t (s)", "offered/s", "accepted/s", "deliv./s", "backlog", "post max", "deliv. max", "slow wr", "cores", "steal")
+			fmt.Fprintf(w, "  %-8s %8s %9s %10s %10s %10s %10s %10s %7s %6s %6s %6s\n", "phase", "t (s)", "offered/s", "accepted/s", "deliv./s", "backlog", "post max", "deliv. max", "slow wr", "cores", "others", "steal")
 			var prev Second
 			for _, s := range p.Timeline {
-				fmt.Fprintf(w, "  %s\n", timelineRow(prev, s))
+				fmt.Fprintf(w, "  %s\n", timelineRow(prev, s, r.Machine.CPUs))
 				prev = s
 			}
 		}
@@ -58,6 +58,7 @@ func WriteTable(w io.Writer, r Result) {
 		fmt.Fprintf(w, "  %-37s %.2f cores\n", "CPU used (server + load)", p.CPUCores)
 		if p.MachineBusy+p.MachineSteal > 0 {
 			fmt.Fprintf(w, "  %-37s %.0f %% busy, %.1f %% stolen by the hypervisor\n", "machine CPU time (all processes)", p.MachineBusy*100, p.MachineSteal*100)
+			fmt.Fprintf(w, "  %-37s %.2f cores (at most %.2f in one second)\n", "  of it other processes", p.OtherCores, p.OtherCoresPeak)
 		}
 		if p.DiskWriteMBps > 0 {
 			fmt.Fprintf(w, "  %-37s %.1f MB/s (%.1f KB a post)\n", "disk writes (this process)", p.DiskWriteMBps, p.DiskWriteKBPerPost)
@@ -86,9 +87,10 @@ func WriteTable(w io.Writer, r Result) {
 // timelineRow is one timeline sample as a table row: rates over the time since the
 // previous sample, or, when that is a sliver of a second (noise as a rate), the counts.
 // Then the longest latencies (ms) seen since the previous sample, the write transactions
-// that took longer than SlowWrite meanwhile, the cores the process used, and the share of
-// the machine's CPU time its hypervisor took.
-func timelineRow(prev, s Second) string {
+// that took longer than SlowWrite meanwhile, the cores the process used, the cores other
+// processes used (of the machine's cpus), and the share of the machine's CPU time its
+// hypervisor took.
+func timelineRow(prev, s Second, cpus int) string {
 	peak := func(ms float64) string {
 		if ms == 0 {
 			return "-"
@@ -100,15 +102,19 @@ func timelineRow(prev, s Second) string {
 		return fmt.Sprintf("%-8s %8.1f %8d+ %9d+ %9d+ %10d %10s %10s %7s %6s", s.Phase, s.T,
 			s.Offered-prev.Offered, s.Accepted-prev.Accepted, s.Delivered-prev.Delivered, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), slow(prev, s), "")
 	}
-	cores, steal := "", ""
+	cores, others, steal := "", "", ""
 	if prev.CPU > 0 {
 		cores = fmt.Sprintf("%.2f", (s.CPU-prev.CPU)/dt)
 	}
-	if _, st := s.Machine.Since(prev.Machine).Shares(); prev.Machine.Busy > 0 {
+	if m := s.Machine.Since(prev.Machine); prev.Machine.Busy > 0 {
+		_, st := m.Shares()
 		steal = fmt.Sprintf("%.0f %%", st*100)
+		if prev.CPU > 0 {
+			others = fmt.Sprintf("%.2f", m.Others(cpus, (s.CPU-prev.CPU)/dt))
+		}
 	}
-	return fmt.Sprintf("%-8s %8.1f %9.0f %10.0f %10.0f %10d %10s %10s %7s %6s %6s", s.Phase, s.T,
-		float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), slow(prev, s), cores, steal)
+	return fmt.Sprintf("%-8s %8.1f %9.0f %10.0f %10.0f %10d %10s %10s %7s %6s %6s %6s", s.Phase, s.T,
+		float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), slow(prev, s), cores, others, steal)
 }
 
 // slow is the write transactions longer than SlowWrite since the previous sample ("-":

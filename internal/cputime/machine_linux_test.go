@@ -17,6 +17,16 @@ func TestParseStat(t *testing.T) {
 	if busy != 5.0/7 || steal != 1.0/7 {
 		t.Fatalf("shares %v %v", busy, steal)
 	}
+	// Two CPUs, three quarters busy: 1.5 cores, of which this process used 1.2.
+	if o := (Machine{Busy: 150, Idle: 50}).Others(2, 1.2); o < 0.2999 || o > 0.3001 {
+		t.Fatalf("others %v, want 0.3", o)
+	}
+	if o := (Machine{Busy: 100, Idle: 100}).Others(2, 1.05); o != 0 {
+		t.Fatalf("others %v, want 0 (never negative)", o)
+	}
+	if o := (Machine{}).Others(2, 0); o != 0 {
+		t.Fatalf("others of no time %v", o)
+	}
 	if m, ok := ReadMachine(); !ok || m.Busy+m.Idle == 0 {
 		t.Fatalf("this machine's /proc/stat: %+v %v", m, ok)
 	}
