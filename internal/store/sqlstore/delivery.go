@@ -188,6 +188,26 @@ func chunk(n int) int {
 	return max(c, 1)
 }
 
+// inChunks calls fn with the ids a chunk at a time, each with its statement's list of
+// placeholders ("?, ?, ?") and the ids as arguments after the lead arguments: a statement
+// naming ids takes them chunk by chunk, like the multi-row inserts, so that it has few
+// distinct texts whatever the number of ids.
+func inChunks(ids []string, lead []any, fn func(list string, args []any) error) error {
+	for len(ids) > 0 {
+		n := chunk(len(ids))
+		args := make([]any, 0, len(lead)+n)
+		args = append(args, lead...)
+		for _, id := range ids[:n] {
+			args = append(args, id)
+		}
+		if err := fn("?"+strings.Repeat(", ?", n-1), args); err != nil {
+			return err
+		}
+		ids = ids[n:]
+	}
+	return nil
+}
+
 // InsertEndpoint implements chat.Tx.
 func (t *Tx) InsertEndpoint(e chat.Endpoint) error {
 	args, err := endpointArgs(e)
@@ -439,46 +459,22 @@ func (t *Tx) ReleaseDeliveries(owner string, ids []string) error {
 		}
 		return nil
 	}
-	for len(ids) > 0 {
-		n := chunk(len(ids))
-		args := make([]any, 0, n+1)
-		args = append(args, owner)
-		for _, id := range ids[:n] {
-			args = append(args, id)
-		}
-		if _, err := t.exec(`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE lease_owner = ? AND id IN (?`+
-			strings.Repeat(", ?", n-1)+`)`, args...); err != nil {
-			return t.s.mapErr(err, "release deliveries")
-		}
-		ids = ids[n:]
-	}
-	return nil
+	return inChunks(ids, []any{owner}, func(list string, args []any) error {
+		_, err := t.exec(`UPDATE deliveries SET locked_until = 0, lease_owner = '' WHERE lease_owner = ? AND id IN (`+list+`)`, args...)
+		return t.s.mapErr(err, "release deliveries")
+	})
 }
 
 // RenewLeases implements chat.Tx.
 func (t *Tx) RenewLeases(owner string, until time.Time, ids []string) (int64, error) {
 	var total int64
-	for len(ids) > 0 {
-		n := min(len(ids), renewChunk)
-		args := make([]any, 0, n+2)
-		args = append(args, micros(until), owner)
-		for _, id := range ids[:n] {
-			args = append(args, id)
-		}
-		c, err := t.exec(`UPDATE deliveries SET locked_until = ? WHERE lease_owner = ? AND status IN ('pending', 'failed') AND id IN (?`+
-			strings.Repeat(", ?", n-1)+`)`, args...)
-		if err != nil {
-			return total, t.s.mapErr(err, "renew leases")
-		}
+	err := inChunks(ids, []any{micros(until), owner}, func(list string, args []any) error {
+		c, err := t.exec(`UPDATE deliveries SET locked_until = ? WHERE lease_owner = ? AND status IN ('pending', 'failed') AND id IN (`+list+`)`, args...)
 		total += c
-		ids = ids[n:]
-	}
-	return total, nil
+		return t.s.mapErr(err, "renew leases")
+	})
+	return total, err
 }
-
-// renewChunk is the most leases one renewal statement names (well under both databases'
-// limits on parameters).
-const renewChunk = 1000
 
 // Leases are only ever on unfinished deliveries (pending, or failed with a retry due): a
 // completion that finishes one ends its lease. So the statements that look for leased rows
@@ -513,22 +509,17 @@ func (t *Tx) ReleaseAllLeases() (int64, error) {
 // do, so the writer prepares few distinct statements.
 func (t *Tx) StoredEvents(ids []string) ([]string, error) {
 	out := []string{}
-	for len(ids) > 0 {
-		n := chunk(len(ids))
-		args := make([]any, n)
-		for i, id := range ids[:n] {
-			args[i] = id
-		}
-		rows, err := t.query(`SELECT id FROM events WHERE id IN (?`+strings.Repeat(", ?", n-1)+`)`, args...)
+	err := inChunks(ids, nil, func(list string, args []any) error {
+		rows, err := t.query(`SELECT id FROM events WHERE id IN (`+list+`)`, args...)
 		got, err := collect(rows, err, func(r Row) (string, error) {
 			var id string
 			return id, r.Scan(&id)
 		})
-		if err != nil {
-			return nil, err
-		}
 		out = append(out, got...)
-		ids = ids[n:]
+		return err
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
