@@ -148,7 +148,14 @@ func TestBenchRateSmoke(t *testing.T) {
 		t.Fatalf("verdict %+v", p.Verdict)
 	}
 	bench.WriteTable(&table, res)
-	for _, want := range []string{"offered posts (open loop)", "post→receiver latency from due time", "generator lag", "backlog", "in the server's handler", p.Verdict.Text} {
+	wants := []string{"offered posts (open loop)", "post→receiver latency from due time", "generator lag", "backlog", "in the server's handler", p.Verdict.Text}
+	if p.MachineBusy > 0 { // Linux: the machine's CPU time is read, and with it what others used
+		wants = append(wants, "others", "of it other processes")
+		if p.OtherCores < 0 || p.OtherCoresPeak < 0 || p.OtherCores > float64(res.Machine.CPUs) {
+			t.Fatalf("other processes' cores: %v on average, %v at most", p.OtherCores, p.OtherCoresPeak)
+		}
+	}
+	for _, want := range wants {
 		if !strings.Contains(table.String(), want) {
 			t.Fatalf("table lacks %q:\n%s", want, table.String())
 		}
