@@ -120,4 +120,15 @@ func TestOtherCoresPeak(t *testing.T) {
 	if row := timelineRow(tl[2], tl[3], 2); !strings.Contains(row, " 1.20   0.55    0 %") {
 		t.Fatalf("row %q does not show 1.20 cores of the process and 0.55 of others", row)
 	}
+	// The slowest second is found among the run's whole seconds, whichever latency peaked.
+	tl[1].DeliveryMaxMS = 900 // warm-up: not counted
+	tl[3].PostMaxMS, tl[3].DeliveryMaxMS = 120, 180
+	tl[4].PostMaxMS, tl[4].DeliveryMaxMS = 150, 90
+	tl[5].DeliveryMaxMS = 500 // a sliver of a second: not counted
+	if i := worstSecond(tl); i != 3 {
+		t.Fatalf("slowest second %d, want 3", i)
+	}
+	if i := worstSecond(tl[:2]); i != 0 {
+		t.Fatalf("slowest second of a timeline with no run: %d", i)
+	}
 }

@@ -60,6 +60,14 @@ func WriteTable(w io.Writer, r Result) {
 			fmt.Fprintf(w, "  %-37s %.0f %% busy, %.1f %% stolen by the hypervisor\n", "machine CPU time (all processes)", p.MachineBusy*100, p.MachineSteal*100)
 			fmt.Fprintf(w, "  %-37s %.2f cores (at most %.2f in one second)\n", "  of it other processes", p.OtherCores, p.OtherCoresPeak)
 		}
+		if i := worstSecond(p.Timeline); i > 0 {
+			prev, s := p.Timeline[i-1], p.Timeline[i]
+			others := ""
+			if prev.Machine.Busy > 0 && prev.CPU > 0 {
+				others = fmt.Sprintf("; other processes %.2f cores, this one %.2f", s.Machine.Since(prev.Machine).Others(r.Machine.CPUs, (s.CPU-prev.CPU)/(s.T-prev.T)), (s.CPU-prev.CPU)/(s.T-prev.T))
+			}
+			fmt.Fprintf(w, "  %-37s t %.1f s: posts up to %.0f ms, deliveries up to %.0f ms%s\n", "slowest second of the run", s.T, s.PostMaxMS, s.DeliveryMaxMS, others)
+		}
 		if p.DiskWriteMBps > 0 {
 			fmt.Fprintf(w, "  %-37s %.1f MB/s (%.1f KB a post)\n", "disk writes (this process)", p.DiskWriteMBps, p.DiskWriteKBPerPost)
 		}
@@ -124,4 +132,20 @@ func slow(prev, s Second) string {
 		return strconv.FormatInt(n, 10)
 	}
 	return "-"
+}
+
+// worstSecond is the index of the run's second with the longest post or delivery latency
+// (whole seconds of the run phase only, after a first sample), or 0 when there is none.
+func worstSecond(tl []Second) int {
+	worst, at := 0.0, 0
+	for i := 1; i < len(tl); i++ {
+		s := tl[i]
+		if s.Phase != "run" || s.T-tl[i-1].T < 0.5 {
+			continue
+		}
+		if m := max(s.PostMaxMS, s.DeliveryMaxMS); m > worst {
+			worst, at = m, i
+		}
+	}
+	return at
 }
