@@ -535,8 +535,8 @@ const (
 		WHERE id = ? AND EXISTS (SELECT 1 FROM events WHERE events.id = deliveries.event_id) RETURNING ` + deliveryCols
 )
 
-// RetryStatements are a manual retry's statements and replay's position lookups.
-var RetryStatements = []string{qRetryKeepSuccess, qRetryDelivery, qEventPositions, qEventAtOrAfter}
+// RetryStatements are a manual retry's statements and replay's position lookup.
+var RetryStatements = []string{qRetryKeepSuccess, qRetryDelivery, qEventPosBefore}
 
 // RetryDelivery implements chat.Tx. Both statements require the delivery's event to be
 // stored, in the same transaction as the retention's deletes run (one writer), so a retry

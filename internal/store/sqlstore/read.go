@@ -271,46 +271,35 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]chat.Even
 	return out, last, err
 }
 
-// qEventPositions is the first and last event positions (1 and 0 when there are none),
-// each its own subquery: SQLite reads one end of the key for a lone MIN or MAX, but
-// scans the table for both in one select. qEventAtOrAfter is the first event at or after
-// a position, with its time.
+// qEventPosBefore is a bisection over the range of event positions, in one statement:
+// each step of the recursive query probes the first event at or after the middle of
+// [a, b] (one primary-key read), keeps the half that holds the newest event created
+// before ?1, and found is the newest such event seen so far (0: none). It ends when the
+// range is empty (a > b): about log2 of the range steps. The first and last positions are
+// each their own subquery (SQLite reads one end of the key for a lone MIN or MAX, but
+// scans the table for both in one select), and the probe is written out in each column
+// because neither database lets the recursive step join its row to a subquery.
 const (
-	qEventPositions = `SELECT COALESCE((SELECT MIN(pos) FROM events), 1), COALESCE((SELECT MAX(pos) FROM events), 0)`
-	qEventAtOrAfter = `SELECT pos, created_at FROM events WHERE pos >= ? ORDER BY pos LIMIT 1`
+	eventProbe   = `(SELECT pos FROM events WHERE pos >= s.a + (s.b - s.a) / 2 ORDER BY pos LIMIT 1)`
+	eventProbeOK = `COALESCE((SELECT e.pos <= s.b AND e.created_at < CAST(?1 AS BIGINT) FROM events e
+		WHERE e.pos >= s.a + (s.b - s.a) / 2 ORDER BY e.pos LIMIT 1), FALSE)`
+	qEventPosBefore = `WITH RECURSIVE s (a, b, found) AS (
+		SELECT COALESCE((SELECT MIN(pos) FROM events), 1), COALESCE((SELECT MAX(pos) FROM events), 0), CAST(0 AS BIGINT)
+		UNION ALL
+		SELECT CASE WHEN ` + eventProbeOK + ` THEN ` + eventProbe + ` + 1 ELSE s.a END,
+			CASE WHEN ` + eventProbeOK + ` THEN s.b ELSE s.a + (s.b - s.a) / 2 - 1 END,
+			CASE WHEN ` + eventProbeOK + ` THEN ` + eventProbe + ` ELSE s.found END
+		FROM s WHERE s.a <= s.b)
+		SELECT found FROM s WHERE a > b`
 )
 
-// EventPosBefore implements chat.Reader: a bisection over the range of positions, each
-// probe one primary-key lookup (about log2 of the range), so a replay of the last hour
-// does not read the whole outbox first.
+// EventPosBefore implements chat.Reader: the position of the newest event created before
+// t (0: none), found by bisection in one statement (qEventPosBefore), so a replay of the
+// last hour neither reads the whole outbox first nor pays a round trip a probe.
 func (s *Store) EventPosBefore(ctx context.Context, t time.Time) (int64, error) {
-	var a, b int64 // no events: a > b
-	if err := s.queryRow(ctx, qEventPositions).Scan(&a, &b); err != nil {
-		return 0, fmt.Errorf("store: event positions: %w", err)
-	}
-	at := micros(t)
-	// Invariant: the event at found (0: none yet) was created before t; every position in
-	// [a, b] is still to be decided.
 	var found int64
-	for a <= b {
-		mid := a + (b-a)/2
-		var pos, created int64
-		err := s.queryRow(ctx, qEventAtOrAfter, mid).Scan(&pos, &created)
-		if s.d.NoRows(err) {
-			b = mid - 1
-			continue
-		}
-		if err != nil {
-			return 0, fmt.Errorf("store: event position: %w", err)
-		}
-		switch {
-		case pos > b:
-			b = mid - 1 // nothing stored between mid and b
-		case created < at:
-			found, a = pos, pos+1
-		default:
-			b = mid - 1
-		}
+	if err := s.queryRow(ctx, qEventPosBefore, micros(t)).Scan(&found); err != nil {
+		return 0, fmt.Errorf("store: event position: %w", err)
 	}
 	return found, nil
 }

@@ -25,7 +25,7 @@ func TestRetentionStatementsReadNoWholeTable(t *testing.T) {
 	})
 }
 
-// On SQLite a manual retry and replay's position lookups read deliveries and events by
+// On SQLite a manual retry and replay's position lookup read deliveries and events by
 // key, never a whole table.
 func TestRetryStatementsReadNoWholeTable(t *testing.T) {
 	t.Parallel()

@@ -370,6 +370,24 @@ func testEventPosBefore(t *testing.T, s chat.Store) {
 	}
 	setupRoom(t, s, "r")
 	for i := range 37 { // one write each: a position each
+		if i%4 == 1 {
+			// A write that appends an event and then fails is rolled back; PostgreSQL's
+			// identity has handed out the position all the same, so the positions have gaps
+			// (the read sends the deferred statement before the failure).
+			err := s.Write(ctx, func(tx chat.Tx) error {
+				e := chat.Event{ID: fmt.Sprintf("gap_%02d", i), Type: chat.EventMessageSend, RoomID: "r", CreatedAt: t0, Payload: json.RawMessage(`{}`)}
+				if err := tx.AppendEvent(&e); err != nil {
+					return err
+				}
+				if _, err := tx.GetRoom("r"); err != nil {
+					return err
+				}
+				return chat.Errorf(chat.CodeInvalidArgument, "rolled back on purpose")
+			})
+			if !chat.IsCode(err, chat.CodeInvalidArgument) {
+				t.Fatalf("the failing write: %v", err)
+			}
+		}
 		appendEvents(t, s, chat.Event{ID: fmt.Sprintf("evt_%02d", i), RoomID: "r", CreatedAt: t0.Add(time.Duration(i) * time.Minute)})
 	}
 	all, _, err := s.Events(ctx, 0, 100)
