@@ -75,16 +75,26 @@ type Second struct {
 	Machine cputime.Machine `json:"machine_cpu_ticks"`
 }
 
+// cores is the CPU this process and other processes used between two samples, in cores
+// of the machine's cpus; ok is false where either was not read (the first sample, or no
+// /proc/stat).
+func cores(prev, s Second, cpus int) (self, others float64, ok bool) {
+	if prev.CPU == 0 || prev.Machine.Busy == 0 || s.T <= prev.T {
+		return 0, 0, false
+	}
+	self = (s.CPU - prev.CPU) / (s.T - prev.T)
+	return self, s.Machine.Since(prev.Machine).Others(cpus, self), true
+}
+
 // otherCoresPeak is the most CPU other processes used in one second of the measured run
 // (samples of the run phase a whole second or so after the one before), in cores.
 func otherCoresPeak(timeline []Second, cpus int) float64 {
 	peak := 0.0
 	for i := 1; i < len(timeline); i++ {
 		prev, s := timeline[i-1], timeline[i]
-		if s.Phase != "run" || s.T-prev.T < 0.5 || prev.CPU == 0 || prev.Machine.Busy == 0 {
-			continue
+		if _, others, ok := cores(prev, s, cpus); ok && s.Phase == "run" && s.T-prev.T >= 0.5 {
+			peak = max(peak, others)
 		}
-		peak = max(peak, s.Machine.Since(prev.Machine).Others(cpus, (s.CPU-prev.CPU)/(s.T-prev.T)))
 	}
 	return peak
 }

@@ -61,12 +61,11 @@ func WriteTable(w io.Writer, r Result) {
 			fmt.Fprintf(w, "  %-37s %.2f cores (at most %.2f in one second)\n", "  of it other processes", p.OtherCores, p.OtherCoresPeak)
 		}
 		if i := worstSecond(p.Timeline); i > 0 {
-			prev, s := p.Timeline[i-1], p.Timeline[i]
-			others := ""
-			if prev.Machine.Busy > 0 && prev.CPU > 0 {
-				others = fmt.Sprintf("; other processes %.2f cores, this one %.2f", s.Machine.Since(prev.Machine).Others(r.Machine.CPUs, (s.CPU-prev.CPU)/(s.T-prev.T)), (s.CPU-prev.CPU)/(s.T-prev.T))
+			s, use := p.Timeline[i], ""
+			if self, others, ok := cores(p.Timeline[i-1], s, r.Machine.CPUs); ok {
+				use = fmt.Sprintf("; other processes %.2f cores, this one %.2f", others, self)
 			}
-			fmt.Fprintf(w, "  %-37s t %.1f s: posts up to %.0f ms, deliveries up to %.0f ms%s\n", "slowest second of the run", s.T, s.PostMaxMS, s.DeliveryMaxMS, others)
+			fmt.Fprintf(w, "  %-37s t %.1f s: posts up to %.0f ms, deliveries up to %.0f ms%s\n", "slowest second of the run", s.T, s.PostMaxMS, s.DeliveryMaxMS, use)
 		}
 		if p.DiskWriteMBps > 0 {
 			fmt.Fprintf(w, "  %-37s %.1f MB/s (%.1f KB a post)\n", "disk writes (this process)", p.DiskWriteMBps, p.DiskWriteKBPerPost)
@@ -110,19 +109,18 @@ func timelineRow(prev, s Second, cpus int) string {
 		return fmt.Sprintf("%-8s %8.1f %8d+ %9d+ %9d+ %10d %10s %10s %7s %6s", s.Phase, s.T,
 			s.Offered-prev.Offered, s.Accepted-prev.Accepted, s.Delivered-prev.Delivered, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), slow(prev, s), "")
 	}
-	cores, others, steal := "", "", ""
+	self, others, steal := "", "", ""
 	if prev.CPU > 0 {
-		cores = fmt.Sprintf("%.2f", (s.CPU-prev.CPU)/dt)
+		self = fmt.Sprintf("%.2f", (s.CPU-prev.CPU)/dt)
 	}
-	if m := s.Machine.Since(prev.Machine); prev.Machine.Busy > 0 {
-		_, st := m.Shares()
+	if _, st := s.Machine.Since(prev.Machine).Shares(); prev.Machine.Busy > 0 {
 		steal = fmt.Sprintf("%.0f %%", st*100)
-		if prev.CPU > 0 {
-			others = fmt.Sprintf("%.2f", m.Others(cpus, (s.CPU-prev.CPU)/dt))
-		}
+	}
+	if _, o, ok := cores(prev, s, cpus); ok {
+		others = fmt.Sprintf("%.2f", o)
 	}
 	return fmt.Sprintf("%-8s %8.1f %9.0f %10.0f %10.0f %10d %10s %10s %7s %6s %6s %6s", s.Phase, s.T,
-		float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), slow(prev, s), cores, others, steal)
+		float64(s.Offered-prev.Offered)/dt, float64(s.Accepted-prev.Accepted)/dt, float64(s.Delivered-prev.Delivered)/dt, s.Backlog, peak(s.PostMaxMS), peak(s.DeliveryMaxMS), slow(prev, s), self, others, steal)
 }
 
 // slow is the write transactions longer than SlowWrite since the previous sample ("-":
