@@ -3,6 +3,7 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"path/filepath"
 	"strings"
@@ -151,9 +152,13 @@ func TestBenchRateSmoke(t *testing.T) {
 	wants := []string{"offered posts (open loop)", "post→receiver latency from due time", "generator lag", "backlog", "in the server's handler", p.Verdict.Text}
 	if p.MachineBusy > 0 { // Linux: the machine's CPU time is read, and with it what others used
 		wants = append(wants, "others", "of it other processes")
-		if p.OtherCores < 0 || p.OtherCoresPeak < 0 || p.OtherCores > float64(res.Machine.CPUs) {
-			t.Fatalf("other processes' cores: %v on average, %v at most", p.OtherCores, p.OtherCoresPeak)
+		// Others is the machine's busy cores less this process's, over the same window.
+		if want := max(0, p.MachineBusy*float64(res.Machine.CPUs)-p.CPUCores); math.Abs(p.OtherCores-want) > 1e-9 {
+			t.Fatalf("other processes' cores %v, want the machine's busy cores less the process's, %v", p.OtherCores, want)
 		}
+	}
+	if bench.WorstSecond(p.Timeline) > 0 { // the run has a second to name
+		wants = append(wants, "slowest second of the run")
 	}
 	for _, want := range wants {
 		if !strings.Contains(table.String(), want) {

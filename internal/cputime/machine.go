@@ -24,11 +24,8 @@ func (m Machine) Shares() (busy, steal float64) {
 
 // Others is how many of the machine's cpus other processes kept busy on average over the
 // interval m (a Since), given that this process used self cores meanwhile; zero when no
-// time passed. Never below zero: the two are read a moment apart.
+// time passed (no busy share). Never below zero: the two are read a moment apart.
 func (m Machine) Others(cpus int, self float64) float64 {
 	busy, _ := m.Shares()
-	if m.Busy+m.Idle+m.Steal == 0 {
-		return 0
-	}
 	return max(0, busy*float64(cpus)-self)
 }
