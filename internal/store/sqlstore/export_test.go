@@ -19,3 +19,6 @@ func (s *Store) OnGathering(f func(n int)) { s.gathering.Store(&f) }
 // UnfinishedStatements are the statements that look for leased or claimable rows.
 var UnfinishedStatements = append(append(qReleaseOwner[:], qReleaseAll[:]...), qClaimOrdered,
 	strings.Replace(qClaimFirst, "{lock}", "", 1), strings.Replace(qClaimRetry, "{lock}", "", 1))
+
+// RoomSeqStatements are the statements that read a room's last event number.
+var RoomSeqStatements = []string{qAppendRoomEvent, qRoomLastSeq, qGetRoom, qPruneEvents}

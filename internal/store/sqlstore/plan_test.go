@@ -82,3 +82,23 @@ func params(q string) int {
 	}
 	return n
 }
+
+// On SQLite a room's last event number (read with the room, and to number its next event)
+// is a search of events_room for the room's newest entry, never a scan.
+func TestRoomSeqStatementsSearchTheRoomsNewestEvent(t *testing.T) {
+	t.Parallel()
+	searched := map[string]bool{}
+	forEachPlanStep(t, sqlstore.RoomSeqStatements, 1, func(q, detail string) {
+		if strings.HasPrefix(detail, "SCAN e ") || strings.HasPrefix(detail, "SCAN events") || strings.HasPrefix(detail, "SCAN rooms") {
+			t.Errorf("%s\nreads %q", q, detail)
+		}
+		if strings.HasPrefix(detail, "SEARCH e USING COVERING INDEX events_room (room_id=?)") {
+			searched[q] = true
+		}
+	})
+	for _, q := range sqlstore.RoomSeqStatements {
+		if !searched[q] {
+			t.Errorf("%s\ndoes not search events_room for the room's newest event", q)
+		}
+	}
+}

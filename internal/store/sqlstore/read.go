@@ -20,12 +20,19 @@ const userCols = `u.id, u.name, u.alias, u.email, u.kind, u.created_at, ` + pres
 const (
 	qGetUser           = `SELECT ` + userCols + ` FROM users u WHERE u.id = ?2`
 	qGetUserNoPresence = `SELECT u.id, u.name, u.alias, u.email, u.kind, u.created_at, FALSE FROM users u WHERE u.id = ?`
-	roomCols           = `id, name, creator_id, member_count, last_seq, created_at, updated_at`
+	roomCols           = `id, name, creator_id, member_count, ` + roomLastSeq + `, created_at, updated_at`
 	qGetRoom           = `SELECT ` + roomCols + ` FROM rooms WHERE id = ?`
 	messageCols        = `id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, updated_at, relay_hops`
 	qGetMessage        = `SELECT ` + messageCols + ` FROM messages WHERE room_id = ? AND id = ?`
 	eventCols          = `pos, id, type, room_id, room_seq, created_at, payload, agents`
 )
+
+// roomLastSeq is, in a statement over rooms, the number of the room's newest event (0 when
+// it has none). A room's events are numbered from it (qAppendRoomEvent), and retention
+// keeps each room's newest event, so the newest event's number is the room's last one.
+// It is a search of events_room's last entry for the room (the condition that room_id is
+// not empty lets both engines use that partial index).
+const roomLastSeq = `COALESCE((SELECT MAX(e.room_seq) FROM events e WHERE e.room_id = rooms.id AND e.room_id <> ''), 0)`
 
 // notFound turns the driver's "no rows" into a not_found error naming what was looked for.
 func (s *Store) notFound(err error, what string) error {

@@ -35,8 +35,9 @@ const (
 	qEventWindow = `SELECT COUNT(*), COALESCE(MAX(pos), 0), COALESCE(MIN(created_at), 0)
 		FROM (SELECT pos, created_at FROM events WHERE pos > ?1 ORDER BY pos LIMIT ?2) AS w`
 	// qPruneEvents deletes the events of the window (?1, ?2] created before ?3, except those
-	// an unfinished delivery names (its attempts need the event), each room's latest event
-	// (a room's last activity, shown by the console) and the newest event. The event ids of
+	// an unfinished delivery names (its attempts need the event), each existing room's
+	// newest event (its number is the room's last one: the room's next event is numbered
+	// from it, and the console shows it as the room's last activity) and the newest event. The event ids of
 	// the unfinished deliveries are read once per statement, through the partial indexes of
 	// the pending and the retried deliveries (there is no index of deliveries by event: it
 	// would cost every delivery written an index entry): a hash on PostgreSQL, an automatic
@@ -46,7 +47,8 @@ const (
 		UNION ALL
 		SELECT event_id FROM deliveries WHERE status = 'failed')
 	DELETE FROM events WHERE pos > ?1 AND pos <= ?2 AND created_at < ?3 AND pos < (SELECT MAX(pos) FROM events)
-		AND (room_id = '' OR room_seq <> COALESCE((SELECT last_seq FROM rooms WHERE rooms.id = events.room_id), 0))
+		AND (room_id = '' OR NOT EXISTS (SELECT 1 FROM rooms WHERE rooms.id = events.room_id)
+			OR room_seq < (SELECT MAX(e.room_seq) FROM events e WHERE e.room_id = events.room_id AND e.room_id <> ''))
 		AND NOT EXISTS (SELECT 1 FROM unfinished u WHERE u.event_id = events.id)`
 )
 

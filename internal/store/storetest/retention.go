@@ -239,6 +239,20 @@ func testRetention(t *testing.T, s chat.Store) {
 		t.Fatalf("pruning after a new event: %d deliveries, %d attempts, %d events; want evt_h and evt_r2", d, a, e)
 	}
 	wantEvents(t, s, []string{"evt_q1", "evt_d", "evt_e", "evt_f", "evt_r3"}, []string{"evt_r2", "evt_h"})
+
+	// A deleted room's latest event is kept no longer; a room made again under its id then
+	// numbers from 1.
+	write(t, s, func(tx chat.Tx) error { return tx.DeleteRoom("r") })
+	appendEvents(t, s, chat.Event{ID: "evt_z", CreatedAt: recent})
+	if d, a, e := pruneLog(t, s, far, 100); d != 0 || a != 0 || e != 1 {
+		t.Fatalf("pruning after the room was deleted: %d deliveries, %d attempts, %d events; want evt_r3", d, a, e)
+	}
+	wantEvents(t, s, []string{"evt_q1", "evt_z"}, []string{"evt_r3"})
+	setupRoom(t, s, "r")
+	appendEvents(t, s, chat.Event{ID: "evt_r4", RoomID: "r", CreatedAt: recent})
+	if evs, err := s.RoomEventsAfter(ctx, "r", 0, 10); err != nil || len(evs) != 1 || evs[0].ID != "evt_r4" || evs[0].RoomSeq != 1 {
+		t.Fatalf("events of the room made again: %v %+v, want evt_r4 numbered 1", err, evs)
+	}
 }
 
 // testRetentionSteps: a step examines at most limit rows after its cursor, so it deletes at

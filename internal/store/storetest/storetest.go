@@ -327,6 +327,26 @@ func testEvents(t *testing.T, s chat.Store) {
 		return tx.AppendEvent(&chat.Event{ID: "evt_x", Type: "t", RoomID: "gone", CreatedAt: t0, Payload: json.RawMessage(`{}`)})
 	})
 	wantCode(t, err, chat.CodeNotFound)
+	if room, err := s.GetRoom(ctx, "r"); err != nil || room.LastEventID != 3 {
+		t.Fatalf("room r: %v %+v, want its last event 3", err, room)
+	}
+
+	// A room deleted and made again under the same id numbers its events after those the
+	// earlier room left (until retention removes them), so no number names two events.
+	write(t, s, func(tx chat.Tx) error { return tx.DeleteRoom("q") })
+	setupRoom(t, s, "q")
+	if room, err := s.GetRoom(ctx, "q"); err != nil || room.LastEventID != 1 {
+		t.Fatalf("room q made again: %v %+v, want its last event 1 (the earlier room's)", err, room)
+	}
+	appendEvents(t, s, chat.Event{ID: "evt_q2", Type: chat.EventMessageSend, RoomID: "q", CreatedAt: t0})
+	evs, err = s.RoomEventsAfter(ctx, "q", 0, 10)
+	if err != nil || len(evs) != 2 || evs[0].ID != "evt_1" || evs[0].RoomSeq != 1 || evs[1].ID != "evt_q2" || evs[1].RoomSeq != 2 {
+		t.Fatalf("events of room q made again: %v %+v, want evt_1 (1) and evt_q2 (2)", err, evs)
+	}
+	rooms, err := s.ListRooms(ctx, "", 10)
+	if err != nil || len(rooms) != 2 || rooms[0].ID != "q" || rooms[0].LastEventID != 2 || rooms[1].ID != "r" || rooms[1].LastEventID != 3 {
+		t.Fatalf("rooms: %v %+v, want q's last event 2 and r's 3", err, rooms)
+	}
 }
 
 // A failing write function rolls back only its own changes; the others in the same batch
