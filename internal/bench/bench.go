@@ -605,13 +605,14 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	for _, n := range nodes {
 		nodeURLs = append(nodeURLs, n.URL())
 	}
-	// The monitor samples the counters once a second into the timeline and prints a line.
+	// The monitor samples the counters once a second into the timeline and prints a line;
+	// cs is the nodes' commit counters read for the same moment.
 	var last Second
-	sample := func(now time.Time, phase string) {
+	sample := func(now time.Time, phase string, cs commitSample) {
 		s := Second{T: now.Sub(t0).Seconds(), Phase: phase, Offered: offered(now), Accepted: acceptedAll.Load(), Delivered: received()}
 		s.Backlog = s.Accepted*int64(len(healthy)) - s.Delivered
 		s.PostMaxMS, s.DeliveryMaxMS = plat.TakePeak(), dlat.TakePeak()
-		s.SlowWrites = int64(commitStats(ctx, client, nodeURLs).slow)
+		s.SlowWrites = int64(cs.slow)
 		s.CPU = cputime.Process().Seconds()
 		s.Machine, _ = cputime.ReadMachine()
 		fmt.Fprintf(c.Progress, "%s  errors %v  rss %.0f MiB\n", timelineRow(last, s, runtime.NumCPU()), errSnapshot(), maxRSSMiB())
@@ -629,7 +630,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 				return
 			}
 			if !now.Before(nextSample) {
-				sample(now, phase)
+				sample(now, phase, commitStats(ctx, client, nodeURLs))
 				nextSample = nextSample.Add(time.Second)
 			}
 			<-poll.C
@@ -637,7 +638,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	}
 	if c.Warmup > 0 {
 		watch(measureFrom, "warm-up", nil)
-		sample(time.Now(), "warm-up")
+		sample(time.Now(), "warm-up", commitStats(ctx, client, nodeURLs))
 	}
 	stopMeasure := func() {}
 	if c.Measure != nil {
@@ -655,7 +656,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	m1, _ := cputime.ReadMachine()
 	w1, disk1 := diskWrites()
 	c1 := commitStats(ctx, client, nodeURLs)
-	sample(t1, "run")
+	sample(t1, "run", c1) // the window's closing read, not a second one
 	endOfLoad := last
 	if c.Rate <= 0 {
 		stopLoad()
@@ -708,7 +709,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	drainStart := time.Now()
 	watch(drainStart.Add(c.Drain), "drain", func() bool { return received() >= res.ExpectedDeliveries })
 	res.DrainSeconds = time.Since(drainStart).Seconds()
-	sample(time.Now(), "drain")
+	sample(time.Now(), "drain", commitStats(ctx, client, nodeURLs))
 	res.Delivered = received()
 	for _, r := range healthy {
 		res.Duplicates += r.dupes.Load()
