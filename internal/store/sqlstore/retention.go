@@ -37,11 +37,11 @@ const (
 	// qPruneEvents deletes the events of the window (?1, ?2] created before ?3, except those
 	// an unfinished delivery names (its attempts need the event), each existing room's
 	// newest event (its number is the room's last one: the room's next event is numbered
-	// from it, and the console shows it as the room's last activity) and the newest event. The event ids of
-	// the unfinished deliveries are read once per statement, through the partial indexes of
-	// the pending and the retried deliveries (there is no index of deliveries by event: it
-	// would cost every delivery written an index entry): a hash on PostgreSQL, an automatic
-	// index on SQLite.
+	// from it, and the console shows it as the room's last activity) and the newest event.
+	// The event ids of the unfinished deliveries are read once per statement, through the
+	// partial indexes of the pending and the retried deliveries (there is no index of
+	// deliveries by event: it would cost every delivery written an index entry): a hash on
+	// PostgreSQL, an automatic index on SQLite.
 	qPruneEvents = `WITH unfinished AS MATERIALIZED (
 		SELECT event_id FROM deliveries WHERE status = 'pending'
 		UNION ALL
