@@ -86,13 +86,21 @@ func cores(prev, s Second, cpus int) (self, others float64, ok bool) {
 	return self, s.Machine.Since(prev.Machine).Others(cpus, self), true
 }
 
+// runSecond reports whether sample i closes a second of the measured run: a sample of the
+// run phase about a whole second after the one before (not the sliver at the window's end).
+func runSecond(tl []Second, i int) bool {
+	return i > 0 && tl[i].Phase == "run" && tl[i].T-tl[i-1].T >= 0.5
+}
+
 // otherCoresPeak is the most CPU other processes used in one second of the measured run
-// (samples of the run phase a whole second or so after the one before), in cores.
+// (runSecond), in cores.
 func otherCoresPeak(timeline []Second, cpus int) float64 {
 	peak := 0.0
-	for i := 1; i < len(timeline); i++ {
-		prev, s := timeline[i-1], timeline[i]
-		if _, others, ok := cores(prev, s, cpus); ok && s.Phase == "run" && s.T-prev.T >= 0.5 {
+	for i := range timeline {
+		if !runSecond(timeline, i) {
+			continue
+		}
+		if _, others, ok := cores(timeline[i-1], timeline[i], cpus); ok {
 			peak = max(peak, others)
 		}
 	}

@@ -132,13 +132,12 @@ func slow(prev, s Second) string {
 	return "-"
 }
 
-// worstSecond is the index of the run's second with the longest post or delivery latency
-// (whole seconds of the run phase only, after a first sample), or 0 when there is none.
+// worstSecond is the index of the run's second (runSecond) with the longest post or
+// delivery latency, or 0 when there is none.
 func worstSecond(tl []Second) int {
 	worst, at := 0.0, 0
-	for i := 1; i < len(tl); i++ {
-		s := tl[i]
-		if s.Phase != "run" || s.T-tl[i-1].T < 0.5 {
+	for i, s := range tl {
+		if !runSecond(tl, i) {
 			continue
 		}
 		if m := max(s.PostMaxMS, s.DeliveryMaxMS); m > worst {
