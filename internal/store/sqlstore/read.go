@@ -278,27 +278,32 @@ func (s *Store) Events(ctx context.Context, after int64, limit int) ([]chat.Even
 	return out, last, err
 }
 
-// qEventPosBefore is a bisection over the range of event positions, in one statement:
-// each step of the recursive query probes the first event at or after the middle of
-// [a, b] (one primary-key read), keeps the half that holds the newest event created
-// before ?1, and found is the newest such event seen so far (0: none). It ends when the
-// range is empty (a > b): about log2 of the range steps. The first and last positions are
-// each their own subquery (SQLite reads one end of the key for a lone MIN or MAX, but
-// scans the table for both in one select), and the probe is written out in each column
-// because neither database lets the recursive step join its row to a subquery.
-const (
-	eventProbe   = `(SELECT pos FROM events WHERE pos >= s.a + (s.b - s.a) / 2 ORDER BY pos LIMIT 1)`
-	eventProbeOK = `COALESCE((SELECT e.pos <= s.b AND e.created_at < CAST(?1 AS BIGINT) FROM events e
-		WHERE e.pos >= s.a + (s.b - s.a) / 2 ORDER BY e.pos LIMIT 1), FALSE)`
-	qEventPosBefore = `WITH RECURSIVE s (a, b, found) AS (
-		SELECT COALESCE((SELECT MIN(pos) FROM events), 1), COALESCE((SELECT MAX(pos) FROM events), 0), CAST(0 AS BIGINT)
+// qEventPosBefore is a bisection over the range of event positions, in one statement. A
+// row holds the range [a, b] still to decide, found (the newest event seen so far created
+// before ?1; 0: none) and v, the probe of the range: the first event at or after its
+// middle, as its position if it was created before ?1 and as minus its position if not
+// (NULL: none). A step keeps the half that holds the newest event created before ?1 and
+// probes the new range; it ends when the range is empty (a > b): about log2 of the range
+// steps, one primary-key read each. The first and last positions are each their own
+// subquery (SQLite reads one end of the key for a lone MIN or MAX, but scans the table for
+// both in one select).
+var qEventPosBefore = func() string {
+	probe := func(a, b string) string {
+		return `(SELECT CASE WHEN created_at < CAST(?1 AS BIGINT) THEN pos ELSE -pos END FROM events
+			WHERE pos >= (` + a + `) + ((` + b + `) - (` + a + `)) / 2 ORDER BY pos LIMIT 1)`
+	}
+	const hit = `s.v > 0 AND s.v <= s.b` // an event of [mid, b] created before ?1
+	a := `CASE WHEN ` + hit + ` THEN s.v + 1 ELSE s.a END`
+	b := `CASE WHEN ` + hit + ` THEN s.b ELSE s.a + (s.b - s.a) / 2 - 1 END`
+	return `WITH RECURSIVE r (a, b) AS (
+		SELECT COALESCE((SELECT MIN(pos) FROM events), 1), COALESCE((SELECT MAX(pos) FROM events), 0)),
+	s (a, b, found, v) AS (
+		SELECT r.a, r.b, CAST(0 AS BIGINT), ` + probe("r.a", "r.b") + ` FROM r
 		UNION ALL
-		SELECT CASE WHEN ` + eventProbeOK + ` THEN ` + eventProbe + ` + 1 ELSE s.a END,
-			CASE WHEN ` + eventProbeOK + ` THEN s.b ELSE s.a + (s.b - s.a) / 2 - 1 END,
-			CASE WHEN ` + eventProbeOK + ` THEN ` + eventProbe + ` ELSE s.found END
+		SELECT ` + a + `, ` + b + `, CASE WHEN ` + hit + ` THEN s.v ELSE s.found END, ` + probe(a, b) + `
 		FROM s WHERE s.a <= s.b)
-		SELECT found FROM s WHERE a > b`
-)
+	SELECT found FROM s WHERE a > b`
+}()
 
 // EventPosBefore implements chat.Reader: the position of the newest event created before
 // t (0: none), found by bisection in one statement (qEventPosBefore), so a replay of the
