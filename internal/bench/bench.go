@@ -136,6 +136,10 @@ type Machine struct {
 type BaselineResult struct {
 	RequestsPerSec float64 `json:"requests_per_sec"`
 	Latency        Summary `json:"latency"`
+	// The CPU the process used meanwhile (handler and load generator), in cores and per
+	// request: what one loopback HTTP round trip costs this machine, to set beside a post's.
+	CPUCores        float64 `json:"cpu_cores"`
+	CPUPerRequestUS float64 `json:"cpu_us_per_request"`
 }
 
 // PhaseResult is one measured run.
@@ -154,7 +158,10 @@ type PhaseResult struct {
 	RSSMiB             float64        `json:"max_rss_mib"`
 	// In the measured window: CPU used by the whole process (server, load and receivers),
 	// in cores, and the write transactions committed with the write requests in each.
-	CPUCores          float64 `json:"cpu_cores"`
+	CPUCores float64 `json:"cpu_cores"`
+	// CPUPerPostUS is that CPU over the posts accepted in the window: a post's whole cost
+	// to the machine here, with its share of the deliveries, receivers and load generator.
+	CPUPerPostUS      float64 `json:"cpu_us_per_post"`
 	CommitsPerSec     float64 `json:"commits_per_sec"`
 	RequestsPerCommit float64 `json:"write_requests_per_commit"`
 	WriterBusy        float64 `json:"writer_busy"` // seconds of writing per second, all writers
@@ -681,6 +688,9 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	res.PostLatency = plat.Summary()
 	res.DeliveriesPerSec = float64(d1-d0) / elapsed
 	res.CPUCores = (cpu1 - cpu0).Seconds() / elapsed
+	if res.Accepted > 0 {
+		res.CPUPerPostUS = float64((cpu1 - cpu0).Microseconds()) / float64(res.Accepted)
+	}
 	res.MachineBusy, res.MachineSteal = m1.Since(m0).Shares()
 	res.OtherCores = m1.Since(m0).Others(runtime.NumCPU(), res.CPUCores)
 	if disk0 && disk1 && w1 >= w0 {
@@ -742,7 +752,7 @@ func baseline(ctx context.Context, c Config) (BaselineResult, error) {
 	bctx, cancel := context.WithTimeout(ctx, dur)
 	defer cancel()
 	var wg sync.WaitGroup
-	start := time.Now()
+	start, cpu0 := time.Now(), cputime.Process()
 	for range c.Concurrency {
 		wg.Add(1)
 		go func() {
@@ -758,7 +768,12 @@ func baseline(ctx context.Context, c Config) (BaselineResult, error) {
 		}()
 	}
 	wg.Wait()
-	return BaselineResult{RequestsPerSec: float64(n.Load()) / time.Since(start).Seconds(), Latency: lat.Summary()}, nil
+	elapsed, cpu := time.Since(start).Seconds(), cputime.Process()-cpu0
+	b := BaselineResult{RequestsPerSec: float64(n.Load()) / elapsed, Latency: lat.Summary(), CPUCores: cpu.Seconds() / elapsed}
+	if n.Load() > 0 {
+		b.CPUPerRequestUS = float64(cpu.Microseconds()) / float64(n.Load())
+	}
+	return b, nil
 }
 
 func machine() Machine {

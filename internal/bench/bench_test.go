@@ -101,6 +101,7 @@ func TestBenchRateSmoke(t *testing.T) {
 	const rate, dur = 40, 1500 * time.Millisecond
 	res, err := bench.Run(context.Background(), bench.Config{
 		DataDir: t.TempDir(), Rate: rate, Duration: dur, Endpoints: 2, Drain: 20 * time.Second, Progress: &progress,
+		Baseline: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -148,8 +149,20 @@ func TestBenchRateSmoke(t *testing.T) {
 	if p.Verdict.Undelivered != 0 || p.Verdict.Text == "" {
 		t.Fatalf("verdict %+v", p.Verdict)
 	}
+	// The bare handler's run and the post's CPU: each the process's CPU over its own count.
+	b := res.Baseline
+	if b == nil || b.RequestsPerSec <= 0 || b.Latency.Count == 0 {
+		t.Fatalf("baseline %+v", b)
+	}
+	if want := b.CPUCores / b.RequestsPerSec * 1e6; b.CPUCores <= 0 || math.Abs(b.CPUPerRequestUS-want) > 0.01*want+1 {
+		t.Fatalf("baseline CPU %v cores, %v µs a request, want about %v", b.CPUCores, b.CPUPerRequestUS, want)
+	}
+	if want := p.CPUCores / p.PostsPerSec * 1e6; p.CPUCores <= 0 || math.Abs(p.CPUPerPostUS-want) > 0.01*want+1 {
+		t.Fatalf("run CPU %v cores, %v µs a post, want about %v", p.CPUCores, p.CPUPerPostUS, want)
+	}
 	bench.WriteTable(&table, res)
-	wants := []string{"offered posts (open loop)", "post→receiver latency from due time", "generator lag", "backlog", "in the server's handler", p.Verdict.Text}
+	wants := []string{"offered posts (open loop)", "post→receiver latency from due time", "generator lag", "backlog", "in the server's handler", p.Verdict.Text,
+		"share of bare net/http", "µs a request)", "µs a post, with its deliveries)"}
 	if p.MachineBusy > 0 { // Linux: the machine's CPU time is read, and with it what others used
 		wants = append(wants, "others", "of it other processes")
 		// Others is the machine's busy cores less this process's, over the same window.

@@ -15,6 +15,9 @@ func WriteTable(w io.Writer, r Result) {
 	fmt.Fprintf(w, "load:    %s\n\n", r.Description)
 	if b := r.Baseline; b != nil {
 		fmt.Fprintf(w, "%-39s %12.0f req/s   p50 %6.2f ms  p99 %6.2f ms\n", "bare net/http handler (baseline)", b.RequestsPerSec, b.Latency.P50, b.Latency.P99)
+		if b.CPUCores > 0 {
+			fmt.Fprintf(w, "  %-37s %.2f cores (%.0f µs a request)\n", "CPU used (handler + load)", b.CPUCores, b.CPUPerRequestUS)
+		}
 	}
 	phase := func(name string, p PhaseResult) {
 		fmt.Fprintf(w, "%s (%s)\n", name, p.Storage)
@@ -55,7 +58,15 @@ func WriteTable(w io.Writer, r Result) {
 		}
 		fmt.Fprintf(w, "  %-37s %s\n", "errors by status", strings.Join(errs, " "))
 		fmt.Fprintf(w, "  %-37s %.0f MiB\n", "peak RSS (server + load)", p.RSSMiB)
-		fmt.Fprintf(w, "  %-37s %.2f cores\n", "CPU used (server + load)", p.CPUCores)
+		perPost := ""
+		if p.CPUPerPostUS > 0 {
+			perPost = fmt.Sprintf(" (%.0f µs a post", p.CPUPerPostUS)
+			if p.DeliveriesPerSec > 0 {
+				perPost += ", with its deliveries"
+			}
+			perPost += ")"
+		}
+		fmt.Fprintf(w, "  %-37s %.2f cores%s\n", "CPU used (server + load)", p.CPUCores, perPost)
 		if p.MachineBusy+p.MachineSteal > 0 {
 			fmt.Fprintf(w, "  %-37s %.0f %% busy, %.1f %% stolen by the hypervisor\n", "machine CPU time (all processes)", p.MachineBusy*100, p.MachineSteal*100)
 			fmt.Fprintf(w, "  %-37s %.2f cores (at most %.2f in one second)\n", "  of it other processes", p.OtherCores, p.OtherCoresPeak)
