@@ -1,4 +1,4 @@
-// Package api is the management and chat REST API under /api/v1 (SPEC §2): thin handlers
+// Package api is the management and chat REST API under /api/v1: thin handlers
 // that decode, call chat.Service and encode. The OpenAPI 3.1 description is generated from
 // these registrations, so it cannot drift from the code.
 package api
@@ -24,7 +24,7 @@ const Prefix = "/api/v1"
 // MaxBodyBytes caps every API request body; larger bodies get 413 without being buffered.
 const MaxBodyBytes = 1 << 20
 
-// ErrorBody is the error shape of SPEC §2.
+// ErrorBody is the error shape of every API answer that fails.
 type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
 }
@@ -195,7 +195,7 @@ func Fail(ctx context.Context, log *slog.Logger, err error) error {
 
 func (h *Handlers) fail(ctx context.Context, err error) error { return Fail(ctx, h.log, err) }
 
-// List is the list envelope of SPEC §2.
+// List is the envelope of every list the API answers.
 type List[T any] struct {
 	Items      []T    `json:"items"`
 	NextCursor string `json:"next_cursor"`

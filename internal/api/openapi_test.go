@@ -9,7 +9,7 @@ import (
 	"github.com/chathooks/chathooks/internal/apptest"
 )
 
-// specRoutes are the /api/v1 routes of SPEC §2 (method and path, as OpenAPI spells them).
+// specRoutes are the /api/v1 routes of the product contract (method and path, as OpenAPI spells them).
 var specRoutes = []string{
 	"POST /users", "GET /users", "GET /users/{id}", "DELETE /users/{id}",
 	"PUT /users/{id}/presence", "POST /users/{id}/blocks", "DELETE /users/{id}/blocks/{target_id}",
@@ -24,11 +24,11 @@ var specRoutes = []string{
 	"GET /endpoints/{id}/deliveries", "GET /deliveries/{id}", "POST /deliveries/{id}/retry", "GET /event-types",
 }
 
-// moreRoutes are /api/v1 routes beyond SPEC §2.
+// moreRoutes are /api/v1 routes beyond those.
 var moreRoutes = []string{"POST /endpoints/{id}/preview", "GET /settings", "PATCH /settings"}
 
 // The OpenAPI document is generated from the registered handlers; this checks it is served
-// as OpenAPI 3.1, that every SPEC route is in it, and that each operation is described.
+// as OpenAPI 3.1, that every contract route is in it, and that each operation is described.
 func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	t.Parallel()
 	s := apptest.Start(t, apptest.Options{})

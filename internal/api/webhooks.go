@@ -12,7 +12,7 @@ import (
 	"github.com/chathooks/chathooks/internal/chat"
 )
 
-// WebhookURLs are the four dialect URLs of one incoming webhook (SPEC §2); all carry the
+// WebhookURLs are the four dialect URLs of one incoming webhook; all carry the
 // same token.
 type WebhookURLs struct {
 	Chime      string `json:"chime" doc:"Amazon Chime: {base}/incomingwebhooks/{id}?token={token}"`
@@ -76,7 +76,7 @@ type webhookPath struct {
 	ID string `path:"id" doc:"webhook id"`
 }
 
-// RegisterWebhooks registers the incoming-webhook management operations (SPEC §2).
+// RegisterWebhooks registers the incoming-webhook management operations.
 // baseURL gives the public base URL the dialect URLs are built from, given the Host the
 // request was sent to.
 func RegisterWebhooks(api huma.API, svc *chat.Service, log *slog.Logger, baseURL func(requestHost string) string) {

@@ -32,7 +32,7 @@ import (
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
-// Config is the server configuration (SPEC §1).
+// Config is the server configuration.
 type Config struct {
 	Addr                string
 	DataDir             string

@@ -7,7 +7,7 @@ import (
 	"github.com/chathooks/chathooks/internal/inbound"
 )
 
-// inboundHandler serves the incoming-webhook dialect endpoints (SPEC §3): Chime, Google
+// inboundHandler serves the incoming-webhook dialect endpoints: Chime, Google
 // Chat, Slack and Mattermost, sharing one per-room rate limiter on the service clock.
 func (a *App) inboundHandler() *inbound.Handler {
 	return inbound.New(inbound.Config{
@@ -18,7 +18,7 @@ func (a *App) inboundHandler() *inbound.Handler {
 	})
 }
 
-// apiInbound registers the incoming-webhook management operations under /api/v1 (SPEC §2).
+// apiInbound registers the incoming-webhook management operations under /api/v1.
 func (a *App) apiInbound(humaAPI huma.API) {
 	api.RegisterWebhooks(humaAPI, a.Service, a.log, a.webhookBaseURL)
 }

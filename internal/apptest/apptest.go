@@ -146,7 +146,7 @@ func (r Response) Map(t testing.TB) map[string]any {
 	return m
 }
 
-// ErrorCode returns error.code of a SPEC §2 error body ("" if none).
+// ErrorCode returns error.code of an API error body ("" if none).
 func (r Response) ErrorCode() string {
 	var e struct {
 		Error struct{ Code string } `json:"error"`

@@ -5,7 +5,7 @@ import (
 	"time"
 )
 
-// Endpoint formats (SPEC §5.3).
+// Endpoint formats.
 const (
 	FormatStandard = "standard"
 	FormatSendbird = "sendbird"
@@ -241,8 +241,8 @@ func (r *Routes) find(id string) (route, bool) {
 	return rt, ok
 }
 
-// Match returns the ids of the endpoints an event of type typ concerning agents goes to
-// (SPEC §5.2): the matching agent-level endpoints of each agent, and the matching
+// Match returns the ids of the endpoints an event of type typ concerning agents goes to:
+// the matching agent-level endpoints of each agent, and the matching
 // workspace-level endpoints unless the event concerns at least one agent and every agent it
 // concerns has agent-level endpoints of its own (whatever their filters: an agent-level
 // endpoint replaces the workspace-level ones for its agent, as RBM's agent webhooks do).

@@ -9,7 +9,7 @@ import (
 // Code is a stable, snake_case error code; each maps to one HTTP status in the API layer.
 type Code string
 
-// Error codes of the management and chat API (SPEC §2).
+// Error codes of the management and chat API.
 const (
 	CodeInvalidArgument  Code = "invalid_argument"    // 400
 	CodeUnauthenticated  Code = "unauthenticated"     // 401

@@ -6,7 +6,7 @@ import (
 	"time"
 )
 
-// Event types (Sendbird's category names, SPEC §5.1).
+// Event types (Sendbird's category names).
 const (
 	EventRoomCreate    = "group_channel:create"
 	EventRoomChanged   = "group_channel:changed"

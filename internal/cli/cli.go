@@ -23,7 +23,7 @@ import (
 	"github.com/chathooks/chathooks/internal/version"
 )
 
-// ServeCmd runs the server. Every flag has an environment variable (SPEC §1).
+// ServeCmd runs the server. Every flag has an environment variable.
 type ServeCmd struct {
 	Addr                string        `default:"127.0.0.1:8080" env:"CHATHOOKS_ADDR" help:"Address to listen on."`
 	Data                string        `default:"./chathooks-data" env:"CHATHOOKS_DATA" help:"Directory of the embedded SQLite database (created on first start)."`

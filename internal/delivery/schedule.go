@@ -9,7 +9,7 @@ import (
 	"github.com/chathooks/chathooks/internal/chat"
 )
 
-// Default retry schedules (SPEC §5.3). Delays are between attempts: the first follows the
+// Default retry schedules of each format. Delays are between attempts: the first follows the
 // first attempt.
 func standardDelays() []time.Duration {
 	return []time.Duration{5 * time.Second, 5 * time.Minute, 30 * time.Minute, 2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour}

@@ -1,5 +1,5 @@
 // Package egress builds the server's only outgoing HTTP client, used for webhook deliveries
-// and endpoint verification (SPEC §5.4 "Egress safety").
+// and endpoint verification.
 //
 // Unless Options.AllowPrivate is set, the client refuses to connect to loopback, private,
 // link-local, multicast, cloud-metadata and other non-public addresses. The check is made on

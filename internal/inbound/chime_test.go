@@ -76,7 +76,7 @@ func TestChime(t *testing.T) {
 	}
 }
 
-// The seed's own curl example renders with emoji, two links and two mentions.
+// The Chime documentation's own curl example renders with emoji, two links and two mentions.
 func TestChimeSeedExample(t *testing.T) {
 	t.Parallel()
 	s := apptest.Start(t, apptest.Options{})

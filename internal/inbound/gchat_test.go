@@ -118,7 +118,7 @@ func checkGoogleSuccess(t *testing.T, body, room string) (msg, thread string) {
 	return msg, thread
 }
 
-// Thread behaviours of messageReplyOption, as the seed and SPEC §3.2 describe them.
+// Thread behaviours of messageReplyOption, as Google Chat documents them.
 func TestGoogleChatThreads(t *testing.T) {
 	t.Parallel()
 	s := apptest.Start(t, apptest.Options{})

@@ -1,4 +1,4 @@
-// Package inbound serves the incoming-webhook dialects of SPEC §3 (Amazon Chime, Google
+// Package inbound serves the incoming-webhook dialects (Amazon Chime, Google
 // Chat, Slack, Mattermost). Each dialect has a pure parser (Parse*) turning a request body
 // into what to post, and a replier mapping every outcome to the dialect's exact success and
 // error shapes; one pipeline (authenticate, read the body through a hard cap, parse, rate
@@ -17,7 +17,7 @@ import (
 	"github.com/chathooks/chathooks/internal/chat"
 )
 
-// MaxBodyBytes caps every incoming-webhook body (SPEC §3: 1 MiB overall).
+// MaxBodyBytes caps every incoming-webhook body (1 MiB, as every request's).
 const MaxBodyBytes = 1 << 20
 
 // MaxIdempotencyKey bounds the Idempotency-Key header.

@@ -23,7 +23,7 @@ import (
 	"github.com/chathooks/chathooks/internal/metrics"
 )
 
-// MaxBodyBytes caps every request body on every route (1 MiB, SPEC §3).
+// MaxBodyBytes caps every request body on every route (1 MiB).
 const MaxBodyBytes = 1 << 20
 
 // HashToken is how the admin token is stored: hex SHA-256 (tokens are high-entropy).
@@ -161,7 +161,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-// WriteError writes the SPEC §2 error body.
+// WriteError writes the API's error body.
 func WriteError(w http.ResponseWriter, code chat.Code, msg string) {
 	writeJSON(w, api.Status(code), api.ErrorBody{Error: api.ErrorDetail{Code: string(code), Message: msg}})
 }
