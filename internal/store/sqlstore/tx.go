@@ -598,7 +598,7 @@ func (t *Tx) AppendEvent(e *chat.Event) error {
 		return t.deferScan(stmtLabel{"event", e.ID}, qAppendRoomEvent, func(r Row) error {
 			err := r.Scan(&e.RoomSeq)
 			if t.noRows(err) {
-				return chat.Errorf(chat.CodeNotFound, "room %q not found", e.RoomID)
+				return roomMissing(e.RoomID)
 			}
 			return err
 		}, e.RoomID, e.ID, e.Type, micros(e.CreatedAt), string(e.Payload), agents)
@@ -609,7 +609,7 @@ func (t *Tx) AppendEvent(e *chat.Event) error {
 		// and RETURNING each go through a temporary table.
 		err := t.row(qRoomLastSeq, e.RoomID).Scan(&e.RoomSeq)
 		if t.noRows(err) {
-			return chat.Errorf(chat.CodeNotFound, "room %q not found", e.RoomID)
+			return roomMissing(e.RoomID)
 		}
 		if err != nil {
 			return fmt.Errorf("store: room seq: %w", err)
@@ -623,6 +623,9 @@ func (t *Tx) AppendEvent(e *chat.Event) error {
 	}
 	return nil
 }
+
+// roomMissing is the error of an event for a room that does not exist.
+func roomMissing(id string) error { return chat.Errorf(chat.CodeNotFound, "room %q not found", id) }
 
 // A room's events are numbered one past the room's newest event. Batches commit one at a
 // time (SQLite's single writer; PostgreSQL's batch lock, cluster-wide), so no other
