@@ -136,10 +136,17 @@ type Machine struct {
 type BaselineResult struct {
 	RequestsPerSec float64 `json:"requests_per_sec"`
 	Latency        Summary `json:"latency"`
-	// The CPU the process used meanwhile (handler and load generator), in cores and per
-	// request: what one loopback HTTP round trip costs this machine, to set beside a post's.
-	CPUCores        float64 `json:"cpu_cores"`
-	CPUPerRequestUS float64 `json:"cpu_us_per_request"`
+	// CPUCores is the CPU the process used meanwhile (handler and load generator).
+	CPUCores float64 `json:"cpu_cores"`
+}
+
+// CPUPerRequestUS is the CPU of one request (µs): what one loopback HTTP round trip costs
+// this machine, to set beside a post's (PhaseResult.CPUPerPostUS); 0 when not measured.
+func (b BaselineResult) CPUPerRequestUS() float64 {
+	if b.RequestsPerSec <= 0 {
+		return 0
+	}
+	return b.CPUCores / b.RequestsPerSec * 1e6
 }
 
 // PhaseResult is one measured run.
@@ -158,10 +165,7 @@ type PhaseResult struct {
 	RSSMiB             float64        `json:"max_rss_mib"`
 	// In the measured window: CPU used by the whole process (server, load and receivers),
 	// in cores, and the write transactions committed with the write requests in each.
-	CPUCores float64 `json:"cpu_cores"`
-	// CPUPerPostUS is that CPU over the posts accepted in the window: a post's whole cost
-	// to the machine here, with its share of the deliveries, receivers and load generator.
-	CPUPerPostUS      float64 `json:"cpu_us_per_post"`
+	CPUCores          float64 `json:"cpu_cores"`
 	CommitsPerSec     float64 `json:"commits_per_sec"`
 	RequestsPerCommit float64 `json:"write_requests_per_commit"`
 	WriterBusy        float64 `json:"writer_busy"` // seconds of writing per second, all writers
@@ -194,6 +198,16 @@ type PhaseResult struct {
 	SendLag  *Summary `json:"send_lag,omitempty"`
 	Timeline []Second `json:"timeline"`
 	Verdict  Verdict  `json:"verdict"`
+}
+
+// CPUPerPostUS is the process's CPU over the posts accepted in the window (µs): a post's
+// whole cost to the machine here, with its share of the deliveries, receivers and load
+// generator; 0 when nothing was accepted.
+func (p PhaseResult) CPUPerPostUS() float64 {
+	if p.PostsPerSec <= 0 {
+		return 0
+	}
+	return p.CPUCores / p.PostsPerSec * 1e6
 }
 
 // Run runs the benchmark: the baseline (if asked), then the configured run, between two
@@ -688,9 +702,6 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	res.PostLatency = plat.Summary()
 	res.DeliveriesPerSec = float64(d1-d0) / elapsed
 	res.CPUCores = (cpu1 - cpu0).Seconds() / elapsed
-	if res.Accepted > 0 {
-		res.CPUPerPostUS = float64((cpu1 - cpu0).Microseconds()) / float64(res.Accepted)
-	}
 	res.MachineBusy, res.MachineSteal = m1.Since(m0).Shares()
 	res.OtherCores = m1.Since(m0).Others(runtime.NumCPU(), res.CPUCores)
 	if disk0 && disk1 && w1 >= w0 {
@@ -768,12 +779,9 @@ func baseline(ctx context.Context, c Config) (BaselineResult, error) {
 		}()
 	}
 	wg.Wait()
-	elapsed, cpu := time.Since(start).Seconds(), cputime.Process()-cpu0
-	b := BaselineResult{RequestsPerSec: float64(n.Load()) / elapsed, Latency: lat.Summary(), CPUCores: cpu.Seconds() / elapsed}
-	if n.Load() > 0 {
-		b.CPUPerRequestUS = float64(cpu.Microseconds()) / float64(n.Load())
-	}
-	return b, nil
+	elapsed := time.Since(start).Seconds()
+	return BaselineResult{RequestsPerSec: float64(n.Load()) / elapsed, Latency: lat.Summary(),
+		CPUCores: (cputime.Process() - cpu0).Seconds() / elapsed}, nil
 }
 
 func machine() Machine {

@@ -3,9 +3,11 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -149,20 +151,19 @@ func TestBenchRateSmoke(t *testing.T) {
 	if p.Verdict.Undelivered != 0 || p.Verdict.Text == "" {
 		t.Fatalf("verdict %+v", p.Verdict)
 	}
-	// The bare handler's run and the post's CPU: each the process's CPU over its own count.
+	// The bare handler's run and the post's CPU: the process's CPU is measured (more than
+	// none, at most the machine's cores) and the report prints each per request and per post.
 	b := res.Baseline
 	if b == nil || b.RequestsPerSec <= 0 || b.Latency.Count == 0 {
 		t.Fatalf("baseline %+v", b)
 	}
-	if want := b.CPUCores / b.RequestsPerSec * 1e6; b.CPUCores <= 0 || math.Abs(b.CPUPerRequestUS-want) > 0.01*want+1 {
-		t.Fatalf("baseline CPU %v cores, %v µs a request, want about %v", b.CPUCores, b.CPUPerRequestUS, want)
-	}
-	if want := p.CPUCores / p.PostsPerSec * 1e6; p.CPUCores <= 0 || math.Abs(p.CPUPerPostUS-want) > 0.01*want+1 {
-		t.Fatalf("run CPU %v cores, %v µs a post, want about %v", p.CPUCores, p.CPUPerPostUS, want)
+	cpus := float64(runtime.NumCPU()) * 1.05 // rusage is counted in clock ticks
+	if b.CPUCores <= 0 || b.CPUCores > cpus || p.CPUCores <= 0 || p.CPUCores > cpus {
+		t.Fatalf("CPU of the bare handler %v cores, of the run %v cores, on %d CPUs", b.CPUCores, p.CPUCores, runtime.NumCPU())
 	}
 	bench.WriteTable(&table, res)
 	wants := []string{"offered posts (open loop)", "post→receiver latency from due time", "generator lag", "backlog", "in the server's handler", p.Verdict.Text,
-		"share of bare net/http", "µs a request)", "µs a post, with its deliveries)"}
+		"share of bare net/http", fmt.Sprintf("(%.0f µs a request)", b.CPUPerRequestUS()), fmt.Sprintf("(%.0f µs a post, with its deliveries)", p.CPUPerPostUS())}
 	if p.MachineBusy > 0 { // Linux: the machine's CPU time is read, and with it what others used
 		wants = append(wants, "others", "of it other processes")
 		// Others is the machine's busy cores less this process's, over the same window.

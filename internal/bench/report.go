@@ -16,7 +16,7 @@ func WriteTable(w io.Writer, r Result) {
 	if b := r.Baseline; b != nil {
 		fmt.Fprintf(w, "%-39s %12.0f req/s   p50 %6.2f ms  p99 %6.2f ms\n", "bare net/http handler (baseline)", b.RequestsPerSec, b.Latency.P50, b.Latency.P99)
 		if b.CPUCores > 0 {
-			fmt.Fprintf(w, "  %-37s %.2f cores (%.0f µs a request)\n", "CPU used (handler + load)", b.CPUCores, b.CPUPerRequestUS)
+			fmt.Fprintf(w, "  %-37s %.2f cores (%.0f µs a request)\n", "CPU used (handler + load)", b.CPUCores, b.CPUPerRequestUS())
 		}
 	}
 	phase := func(name string, p PhaseResult) {
@@ -59,8 +59,8 @@ func WriteTable(w io.Writer, r Result) {
 		fmt.Fprintf(w, "  %-37s %s\n", "errors by status", strings.Join(errs, " "))
 		fmt.Fprintf(w, "  %-37s %.0f MiB\n", "peak RSS (server + load)", p.RSSMiB)
 		perPost := ""
-		if p.CPUPerPostUS > 0 {
-			perPost = fmt.Sprintf(" (%.0f µs a post", p.CPUPerPostUS)
+		if us := p.CPUPerPostUS(); us > 0 {
+			perPost = fmt.Sprintf(" (%.0f µs a post", us)
 			if p.DeliveriesPerSec > 0 {
 				perPost += ", with its deliveries"
 			}
