@@ -17,7 +17,7 @@ import (
 	"github.com/chathooks/chathooks/internal/chat"
 )
 
-// MaxBodyBytes caps every incoming-webhook body (1 MiB, as every request's).
+// MaxBodyBytes caps every incoming-webhook body (1 MiB, the server's cap on every request).
 const MaxBodyBytes = 1 << 20
 
 // MaxIdempotencyKey bounds the Idempotency-Key header.
