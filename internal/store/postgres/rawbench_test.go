@@ -68,6 +68,7 @@ func BenchmarkRawPostRows(b *testing.B) {
 		payload = `{"room":{"id":"bench-95ab1377-000019","name":"bench room 19","member_count":0},"message":{"id":"msg_01m8vnbn6fgs02m4r5698612e7","room_id":"bench-95ab1377-000019","thread_id":"msg_01m8vnbn6fgs02m4r5698612e7","sender":{"type":"webhook","id":"wh_01m8vnbn6fgs02m4r5698612e7","name":"bench"},"text":"` +
 			text + `","format":"markdown","html":"<p>` + text + `</p>\n","mentions":[],"created_at":"2026-12-02T15:18:21.647379Z"}}`
 	}
+	withNotify := around["notify"]
 	var next atomic.Int64
 	b.ResetTimer()
 	start := time.Now()
@@ -98,14 +99,16 @@ func BenchmarkRawPostRows(b *testing.B) {
 					id := ids.New("msg", t)
 					batch.Queue(`INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
 						VALUES ($1, $2, $1, 'webhook', 'wh', 'Alerts', '', $4, 'markdown', $5, '[]', $3, 0)`, id, room, t.UnixMicro(), text, html)
-					notify.WriteString("\n" + room)
+					if withNotify {
+						notify.WriteString("\n" + room)
+					}
 					batch.Queue(`INSERT INTO events (id, type, room_id, room_seq, created_at, payload, agents)
 						SELECT $2, 'group_channel:message_send', rooms.id,
 							COALESCE((SELECT MAX(e.room_seq) FROM events e WHERE e.room_id = rooms.id AND e.room_id <> ''), 0) + 1, $3, $4, '[]'
 						FROM rooms WHERE rooms.id = $1`,
 						room, ids.New("evt", t), t.UnixMicro(), payload)
 				}
-				if around["notify"] {
+				if withNotify {
 					batch.Queue(`SELECT pg_notify($1, $2)`, postgres.NotifyChannel, notify.String())
 				}
 				batch.Queue(`COMMIT`)
