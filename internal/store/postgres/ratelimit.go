@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -36,6 +37,7 @@ type RoomLimiter struct {
 
 type takeReq struct {
 	room   string
+	at     time.Time // when the check arrived: the time its token is taken at
 	ok     bool
 	tokens float64 // when !ok: the tokens the bucket holds
 	err    error
@@ -51,21 +53,26 @@ func NewRoomLimiter(pool *pgxpool.Pool, c clock.Clock, rate float64, burst int) 
 }
 
 // qTakeTokens takes a token for each room of $1 (distinct, sorted so that concurrent
-// batches lock buckets in the same order); rooms it could not take one for come back with
-// the tokens their bucket holds. A room in neither part had its bucket created by another
-// node concurrently (not in this statement's snapshot), which took its token.
+// batches lock buckets in the same order) at the time in $2 that its check arrived;
+// rooms it could not take one for come back with the tokens their bucket holds at that
+// time. A room in neither part had its bucket created by another node concurrently (not
+// in this statement's snapshot), which took its token.
 const qTakeTokens = `
-WITH taken AS (
-    INSERT INTO room_rate AS rr (room_id, tokens, at) SELECT r, $3 - 1, $2 FROM unnest($1::text[]) AS r
+WITH req AS (
+    SELECT r, at FROM unnest($1::text[], $2::bigint[]) AS t(r, at)
+), taken AS (
+    INSERT INTO room_rate AS rr (room_id, tokens, at) SELECT r, $3 - 1, at FROM req
     ON CONFLICT (room_id) DO UPDATE
-        SET tokens = LEAST($3, rr.tokens + GREATEST(0, $2 - rr.at) * $4 / 1e6) - 1, at = GREATEST(rr.at, $2)
-        WHERE LEAST($3, rr.tokens + GREATEST(0, $2 - rr.at) * $4 / 1e6) >= 1
+        SET tokens = LEAST($3, rr.tokens + GREATEST(0, excluded.at - rr.at) * $4 / 1e6) - 1,
+            at = GREATEST(rr.at, excluded.at)
+        WHERE LEAST($3, rr.tokens + GREATEST(0, excluded.at - rr.at) * $4 / 1e6) >= 1
     RETURNING room_id
 )
 SELECT room_id, TRUE, 0::float8 FROM taken
 UNION ALL
-SELECT room_id, FALSE, LEAST($3, tokens + GREATEST(0, $2 - at) * $4 / 1e6) FROM room_rate
-WHERE room_id = ANY($1::text[]) AND room_id NOT IN (SELECT room_id FROM taken)`
+SELECT rr.room_id, FALSE, LEAST($3, rr.tokens + GREATEST(0, req.at - rr.at) * $4 / 1e6)
+FROM room_rate rr JOIN req ON req.r = rr.room_id
+WHERE rr.room_id NOT IN (SELECT room_id FROM taken)`
 
 // statementTimeout bounds one batch's statement.
 const statementTimeout = 5 * time.Second
@@ -79,7 +86,10 @@ func (l *RoomLimiter) Allow(ctx context.Context, room string) (bool, time.Durati
 	if err := ctx.Err(); err != nil {
 		return false, 0, fmt.Errorf("postgres: room rate limit: %w", err)
 	}
-	r := &takeReq{room: room, done: make(chan struct{})}
+	// The check is timed when it arrives, not when its statement is sent: a check that
+	// queued behind a slow statement must not find its room's previous token taken later
+	// than it was, or a client keeping exactly to the rate would be throttled.
+	r := &takeReq{room: room, at: l.clock.Now(), done: make(chan struct{})}
 	l.mu.Lock()
 	l.queue = append(l.queue, r)
 	lead := !l.leading
@@ -99,7 +109,8 @@ func (l *RoomLimiter) Allow(ctx context.Context, room string) (bool, time.Durati
 	if r.ok {
 		return true, 0, nil
 	}
-	wait := time.Duration(math.Ceil((1 - r.tokens) / l.rate * float64(time.Second)))
+	// The bucket refills from the check's arrival; part of that wait has passed since.
+	wait := time.Duration(math.Ceil((1-r.tokens)/l.rate*float64(time.Second))) - l.clock.Now().Sub(r.at)
 	return false, max(wait, time.Millisecond), nil
 }
 
@@ -131,13 +142,15 @@ func (l *RoomLimiter) lead() {
 
 // take runs one batch and answers its checks. A panic fails the batch, never the process.
 func (l *RoomLimiter) take(batch []*takeReq) {
+	slices.SortFunc(batch, func(a, b *takeReq) int { return strings.Compare(a.room, b.room) })
 	byRoom := make(map[string]*takeReq, len(batch))
 	rooms := make([]string, 0, len(batch))
+	ats := make([]int64, 0, len(batch))
 	for _, r := range batch {
 		byRoom[r.room] = r
 		rooms = append(rooms, r.room)
+		ats = append(ats, r.at.UnixMicro())
 	}
-	slices.Sort(rooms)
 	err := func() (err error) {
 		defer func() {
 			if p := recover(); p != nil {
@@ -146,7 +159,7 @@ func (l *RoomLimiter) take(batch []*takeReq) {
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), statementTimeout)
 		defer cancel()
-		rows, err := l.pool.Query(ctx, qTakeTokens, rooms, l.clock.Now().UnixMicro(), l.burst, l.rate)
+		rows, err := l.pool.Query(ctx, qTakeTokens, rooms, ats, l.burst, l.rate)
 		if err != nil {
 			return err
 		}

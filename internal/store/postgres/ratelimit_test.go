@@ -160,3 +160,83 @@ func TestRoomLimiterBatchesChecks(t *testing.T) {
 		t.Fatal("a cancelled check returned no error")
 	}
 }
+
+// TestRoomLimiterTimesChecksOnArrival: a check that queues behind a slow statement takes
+// its token at the time it arrived. A client posting to a room exactly once a second must
+// never be throttled because the limiter's own statement before it was slow. The slow
+// statement is held by a lock on another room's bucket while the fake clock moves on.
+func TestRoomLimiterTimesChecksOnArrival(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	_ = pgtest.OpenURL(t, url)
+	ctx := context.Background()
+	pool, err := postgres.Pool(ctx, url, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	start := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	fake := clock.NewFake(start)
+	l := postgres.NewRoomLimiter(pool, fake, 1, 1)
+	if ok, _, err := l.Allow(ctx, "slow"); !ok || err != nil { // creates the bucket to hold
+		t.Fatalf("slow: %v %v", ok, err)
+	}
+	fake.Advance(time.Second)
+	other, err := postgres.Pool(ctx, url, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	holder, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, `SELECT 1 FROM room_rate WHERE room_id = 'slow' FOR UPDATE`); err != nil {
+		t.Fatal(err)
+	}
+	statements := pool.Stat().AcquireCount()
+	slowDone := make(chan error, 1)
+	go func() {
+		_, _, err := l.Allow(ctx, "slow")
+		slowDone <- err
+	}()
+	apptest.Eventually(t, 10*time.Second, "the slow statement sent", func() bool { return pool.Stat().AcquireCount() > statements })
+
+	// The room's first post arrives while the slow statement waits, and is answered only
+	// after the clock has moved on by 300 ms.
+	arrived := fake.Now()
+	first := make(chan bool, 1)
+	go func() {
+		ok, _, err := l.Allow(ctx, "room")
+		if err != nil {
+			t.Error(err)
+		}
+		first <- ok
+	}()
+	apptest.Eventually(t, 10*time.Second, "the room's check queued", func() bool { return l.Queued() == 1 })
+	fake.Advance(300 * time.Millisecond)
+	if err := holder.Rollback(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-slowDone; err != nil {
+		t.Fatal(err)
+	}
+	if !<-first {
+		t.Fatal("the room's first post was throttled")
+	}
+
+	// A second after the first post arrived, the next is allowed; just before, it is not,
+	// and the retry it is told waits for the second to end, not for the slow statement.
+	fake.Set(arrived.Add(900 * time.Millisecond))
+	ok, wait, err := l.Allow(ctx, "room")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok || wait < 90*time.Millisecond || wait > 110*time.Millisecond {
+		t.Fatalf("0.9 s after the first post: ok %v, retry after %v (want about 0.1 s)", ok, wait)
+	}
+	fake.Set(arrived.Add(time.Second))
+	if ok, wait, err := l.Allow(ctx, "room"); !ok || err != nil {
+		t.Fatalf("a second after the first post: ok %v, retry after %v, %v (throttled by the slow statement before it)", ok, wait, err)
+	}
+}
