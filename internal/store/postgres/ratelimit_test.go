@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5/pgxpool"
+
 	"github.com/chathooks/chathooks/internal/apptest"
 	"github.com/chathooks/chathooks/internal/clock"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
@@ -84,34 +86,15 @@ func TestRoomLimiterAcrossNodes(t *testing.T) {
 // every other check has queued.
 func TestRoomLimiterBatchesChecks(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	_ = pgtest.OpenURL(t, url)
 	ctx := context.Background()
-	pool, err := postgres.Pool(ctx, url, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	fake := clock.NewFake(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
-	l := postgres.NewRoomLimiter(pool, fake, 2, 1)
+	l, pool, fake, url := testLimiter(t, 2)
 	const rooms = 50
 	// Hold room-0's bucket (created first) so that the first statement waits.
 	if ok, _, err := l.Allow(ctx, "room-0"); !ok || err != nil {
 		t.Fatalf("room-0: %v %v", ok, err)
 	}
 	fake.Advance(time.Second)
-	other, err := postgres.Pool(ctx, url, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(other.Close)
-	holder, err := other.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.Exec(ctx, `SELECT 1 FROM room_rate WHERE room_id = 'room-0' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	release := holdBucket(t, url, "room-0")
 	statements := pool.Stat().AcquireCount()
 	var won [rooms]atomic.Int64
 	var wg sync.WaitGroup
@@ -136,9 +119,7 @@ func TestRoomLimiterBatchesChecks(t *testing.T) {
 		go check(i)
 	}
 	apptest.Eventually(t, 10*time.Second, "every other check queued", func() bool { return l.Queued() == 3*rooms-1 })
-	if err := holder.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	wg.Wait()
 	// 1 statement for room-0, then 149 checks of 50 rooms: three statements of distinct rooms.
 	if n := pool.Stat().AcquireCount() - statements; n != 4 {
@@ -167,33 +148,13 @@ func TestRoomLimiterBatchesChecks(t *testing.T) {
 // statement is held by a lock on another room's bucket while the fake clock moves on.
 func TestRoomLimiterTimesChecksOnArrival(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	_ = pgtest.OpenURL(t, url)
 	ctx := context.Background()
-	pool, err := postgres.Pool(ctx, url, 4)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(pool.Close)
-	start := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
-	fake := clock.NewFake(start)
-	l := postgres.NewRoomLimiter(pool, fake, 1, 1)
+	l, pool, fake, url := testLimiter(t, 1)
 	if ok, _, err := l.Allow(ctx, "slow"); !ok || err != nil { // creates the bucket to hold
 		t.Fatalf("slow: %v %v", ok, err)
 	}
 	fake.Advance(time.Second)
-	other, err := postgres.Pool(ctx, url, 1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(other.Close)
-	holder, err := other.Begin(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := holder.Exec(ctx, `SELECT 1 FROM room_rate WHERE room_id = 'slow' FOR UPDATE`); err != nil {
-		t.Fatal(err)
-	}
+	release := holdBucket(t, url, "slow")
 	statements := pool.Stat().AcquireCount()
 	slowDone := make(chan error, 1)
 	go func() {
@@ -215,9 +176,7 @@ func TestRoomLimiterTimesChecksOnArrival(t *testing.T) {
 	}()
 	apptest.Eventually(t, 10*time.Second, "the room's check queued", func() bool { return l.Queued() == 1 })
 	fake.Advance(300 * time.Millisecond)
-	if err := holder.Rollback(ctx); err != nil {
-		t.Fatal(err)
-	}
+	release()
 	if err := <-slowDone; err != nil {
 		t.Fatal(err)
 	}
@@ -238,5 +197,45 @@ func TestRoomLimiterTimesChecksOnArrival(t *testing.T) {
 	fake.Set(arrived.Add(time.Second))
 	if ok, wait, err := l.Allow(ctx, "room"); !ok || err != nil {
 		t.Fatalf("a second after the first post: ok %v, retry after %v, %v (throttled by the slow statement before it)", ok, wait, err)
+	}
+}
+
+// testLimiter returns a limiter of rate tokens a second (burst 1) on a fake clock, over a
+// pool of four connections on a migrated test database (closed when the test ends), and
+// the database's URL.
+func testLimiter(t *testing.T, rate float64) (*postgres.RoomLimiter, *pgxpool.Pool, *clock.Fake, string) {
+	t.Helper()
+	url := pgtest.URL(t)
+	_ = pgtest.OpenURL(t, url) // applies the migrations
+	pool, err := postgres.Pool(context.Background(), url, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(pool.Close)
+	fake := clock.NewFake(time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC))
+	return postgres.NewRoomLimiter(pool, fake, rate, 1), pool, fake, url
+}
+
+// holdBucket locks room's bucket from a connection of its own until release is called:
+// the limiter's next statement that takes a token for room waits for it.
+func holdBucket(t *testing.T, url, room string) (release func()) {
+	t.Helper()
+	ctx := context.Background()
+	other, err := postgres.Pool(ctx, url, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(other.Close)
+	holder, err := other.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := holder.Exec(ctx, `SELECT 1 FROM room_rate WHERE room_id = $1 FOR UPDATE`, room); err != nil {
+		t.Fatal(err)
+	}
+	return func() {
+		if err := holder.Rollback(ctx); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
