@@ -13,6 +13,7 @@ func (a *App) inboundHandler() *inbound.Handler {
 	return inbound.New(inbound.Config{
 		Service:      a.Service,
 		Limiter:      a.roomLimiter(),
+		Clock:        a.cfg.Clock,
 		Logger:       a.log,
 		ShuttingDown: a.shutting.Load,
 	})

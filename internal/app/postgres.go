@@ -55,10 +55,10 @@ type pgLimiter struct {
 
 // Allow implements inbound.Limiter. If the database cannot answer, the post is let through
 // to the write, which then reports the outage in the dialect's shape.
-func (p pgLimiter) Allow(room string) (bool, time.Duration) {
+func (p pgLimiter) Allow(room string, at time.Time) (bool, time.Duration) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	ok, wait, err := p.l.Allow(ctx, room)
+	ok, wait, err := p.l.Allow(ctx, room, at)
 	if err != nil {
 		p.log.Warn("room rate limit unavailable", slog.Any("error", err))
 		return true, 0

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/clock"
 )
 
 // MaxBodyBytes caps every incoming-webhook body (1 MiB, the server's cap on every request).
@@ -30,7 +31,9 @@ const postTimeout = 10 * time.Second
 type Config struct {
 	Service *chat.Service
 	Limiter Limiter // nil: unlimited
-	Logger  *slog.Logger
+	// Clock times each request's arrival for the limiter (nil: the wall clock).
+	Clock  clock.Clock
+	Logger *slog.Logger
 	// ShuttingDown reports that the server is stopping: posts then answer 503.
 	ShuttingDown func() bool
 }
@@ -39,6 +42,7 @@ type Config struct {
 type Handler struct {
 	svc      *chat.Service
 	limiter  Limiter
+	clock    clock.Clock
 	log      *slog.Logger
 	shutting func() bool
 }
@@ -54,7 +58,10 @@ func New(c Config) *Handler {
 	if c.ShuttingDown == nil {
 		c.ShuttingDown = func() bool { return false }
 	}
-	return &Handler{svc: c.Service, limiter: c.Limiter, log: c.Logger, shutting: c.ShuttingDown}
+	if c.Clock == nil {
+		c.Clock = clock.Real{}
+	}
+	return &Handler{svc: c.Service, limiter: c.Limiter, clock: c.Clock, log: c.Logger, shutting: c.ShuttingDown}
 }
 
 // replier writes one dialect's answers.
@@ -78,6 +85,7 @@ type request struct {
 
 // serve runs the shared pipeline. The token never reaches a log: only the webhook id.
 func (h *Handler) serve(q request) {
+	arrived := h.clock.Now() // the request's place in its room's rate budget
 	whID := ""
 	defer func() {
 		if p := recover(); p != nil {
@@ -136,7 +144,7 @@ func (h *Handler) serve(q request) {
 	pm.IdempotencyScope = "webhook:" + wh.ID
 	pm.RelayHops = relayHops(q.r.Header)
 	pm.RoomID, pm.Sender = wh.RoomID, wh.Sender()
-	if ok, wait := h.limiter.Allow(wh.RoomID); !ok {
+	if ok, wait := h.limiter.Allow(wh.RoomID, arrived); !ok {
 		fail(&Error{Kind: KindRateLimited, Message: "too many messages to this room; at most the room's rate is accepted", RetryAfter: wait})
 		return
 	}

@@ -13,16 +13,18 @@ import (
 // Limiter decides whether a room may take one more incoming message now. It is an
 // interface so a cross-node limiter (PostgreSQL scale-out) can replace the in-memory one.
 type Limiter interface {
-	// Allow takes one message from the room's budget; when there is none it returns false
-	// and how long until there is.
-	Allow(roomID string) (ok bool, retryAfter time.Duration)
+	// Allow takes one message from the room's budget at time at, when the request arrived
+	// (not when the server got round to checking it: a request the server was slow to
+	// authenticate must not make a client that keeps exactly to the rate exceed it); when
+	// there is none it returns false and how long until there is.
+	Allow(roomID string, at time.Time) (ok bool, retryAfter time.Duration)
 }
 
 // Unlimited is the Limiter that allows everything.
 type Unlimited struct{}
 
 // Allow implements Limiter.
-func (Unlimited) Allow(string) (bool, time.Duration) { return true, 0 }
+func (Unlimited) Allow(string, time.Time) (bool, time.Duration) { return true, 0 }
 
 // RoomLimiter is an in-memory token bucket per room (golang.org/x/time/rate) read on an
 // injected clock. A bucket idle long enough to be full again is indistinguishable from a new
@@ -63,8 +65,11 @@ func NewLimiter(perSecond float64, burst int, c clock.Clock) Limiter {
 	}
 }
 
-// Allow implements Limiter.
-func (l *RoomLimiter) Allow(roomID string) (bool, time.Duration) {
+// Allow implements Limiter. A bucket's time follows the requests taken from it, back as
+// well as forward: after the clock steps back, a bucket refills one period later, not once
+// the clock has caught up. (Requests of one room checked out of their arrival order gain
+// at most the few milliseconds between them.)
+func (l *RoomLimiter) Allow(roomID string, at time.Time) (bool, time.Duration) {
 	now := l.clock.Now()
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -77,13 +82,14 @@ func (l *RoomLimiter) Allow(roomID string) (bool, time.Duration) {
 		l.rooms[roomID] = b
 	}
 	b.used = now
-	r := b.lim.ReserveN(now, 1)
+	r := b.lim.ReserveN(at, 1)
 	if !r.OK() {
 		return false, time.Second
 	}
-	if d := r.DelayFrom(now); d > 0 {
-		r.CancelAt(now)
-		return false, d
+	if d := r.DelayFrom(at); d > 0 {
+		r.CancelAt(at)
+		// The token comes d after the request arrived; part of that has passed since.
+		return false, max(d-now.Sub(at), time.Millisecond)
 	}
 	return true, 0
 }

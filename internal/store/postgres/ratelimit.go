@@ -37,7 +37,7 @@ type RoomLimiter struct {
 
 type takeReq struct {
 	room   string
-	at     time.Time // when the check arrived: the time its token is taken at
+	at     time.Time // when the post arrived: the time its token is taken at
 	ok     bool
 	tokens float64 // when !ok: the tokens the bucket holds
 	err    error
@@ -53,10 +53,14 @@ func NewRoomLimiter(pool *pgxpool.Pool, c clock.Clock, rate float64, burst int) 
 }
 
 // qTakeTokens takes a token for each room of $1 (distinct, sorted so that concurrent
-// batches lock buckets in the same order) at the time in $2 that its check arrived;
+// batches lock buckets in the same order) at the time in $2 that its post arrived;
 // rooms it could not take one for come back with the tokens their bucket holds at that
 // time. A room in neither part had its bucket created by another node concurrently (not
-// in this statement's snapshot), which took its token.
+// in this statement's snapshot), which took its token. A bucket's time follows the posts
+// checked against it, back as well as forward (a refused post moves it back only): after
+// a node's clock steps back, its rooms refill one period later, not once the clock has
+// caught up. (Posts checked out of their arrival order, on two nodes, gain at most the
+// milliseconds between them.)
 const qTakeTokens = `
 WITH req AS (
     SELECT r, at FROM unnest($1::text[], $2::bigint[]) AS t(r, at)
@@ -64,9 +68,12 @@ WITH req AS (
     INSERT INTO room_rate AS rr (room_id, tokens, at) SELECT r, $3 - 1, at FROM req
     ON CONFLICT (room_id) DO UPDATE
         SET tokens = LEAST($3, rr.tokens + GREATEST(0, excluded.at - rr.at) * $4 / 1e6) - 1,
-            at = GREATEST(rr.at, excluded.at)
+            at = excluded.at
         WHERE LEAST($3, rr.tokens + GREATEST(0, excluded.at - rr.at) * $4 / 1e6) >= 1
     RETURNING room_id
+), back AS (
+    UPDATE room_rate rr SET at = req.at FROM req
+    WHERE rr.room_id = req.r AND req.at < rr.at AND rr.room_id NOT IN (SELECT room_id FROM taken)
 )
 SELECT room_id, TRUE, 0::float8 FROM taken
 UNION ALL
@@ -77,19 +84,19 @@ WHERE rr.room_id NOT IN (SELECT room_id FROM taken)`
 // statementTimeout bounds one batch's statement.
 const statementTimeout = 5 * time.Second
 
-// Allow takes a token for room; when none is left it returns false and how long until one
-// is.
-func (l *RoomLimiter) Allow(ctx context.Context, room string) (bool, time.Duration, error) {
+// Allow takes a token for room at time at (when the post arrived); when none is left it
+// returns false and how long until one is.
+func (l *RoomLimiter) Allow(ctx context.Context, room string, at time.Time) (bool, time.Duration, error) {
 	if l.rate <= 0 {
 		return true, 0, nil
 	}
 	if err := ctx.Err(); err != nil {
 		return false, 0, fmt.Errorf("postgres: room rate limit: %w", err)
 	}
-	// The check is timed when it arrives, not when its statement is sent: a check that
-	// queued behind a slow statement must not find its room's previous token taken later
-	// than it was, or a client keeping exactly to the rate would be throttled.
-	r := &takeReq{room: room, at: l.clock.Now(), done: make(chan struct{})}
+	// The check is timed by the post's arrival, not by when its statement is sent: a check
+	// that queued behind a slow statement must not find its room's previous token taken
+	// later than it was, or a client keeping exactly to the rate would be throttled.
+	r := &takeReq{room: room, at: at, done: make(chan struct{})}
 	l.mu.Lock()
 	l.queue = append(l.queue, r)
 	lead := !l.leading

@@ -38,7 +38,7 @@ func TestRoomLimiterAcrossNodes(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ok, wait, err := nodes[i%3].Allow(ctx, "r1")
+			ok, wait, err := nodes[i%3].Allow(ctx, "r1", fake.Now())
 			if err != nil {
 				t.Error(err)
 				return
@@ -55,23 +55,23 @@ func TestRoomLimiterAcrossNodes(t *testing.T) {
 		t.Fatalf("%d posts allowed at one instant, want 1", won.Load())
 	}
 	// Another room has its own bucket.
-	if ok, _, _ := nodes[1].Allow(ctx, "r2"); !ok {
+	if ok, _, _ := nodes[1].Allow(ctx, "r2", fake.Now()); !ok {
 		t.Fatal("r2 throttled by r1")
 	}
 	fake.Advance(600 * time.Millisecond)
-	ok, wait, _ := nodes[2].Allow(ctx, "r1")
+	ok, wait, _ := nodes[2].Allow(ctx, "r1", fake.Now())
 	if ok || wait < 350*time.Millisecond || wait > 450*time.Millisecond {
 		t.Fatalf("after 0.6s: ok %v retry after %v (want about 0.4s)", ok, wait)
 	}
 	fake.Advance(400 * time.Millisecond)
-	if ok, _, _ := nodes[0].Allow(ctx, "r1"); !ok {
+	if ok, _, _ := nodes[0].Allow(ctx, "r1", fake.Now()); !ok {
 		t.Fatal("not allowed after a full second")
 	}
 	// Over a simulated minute at 10 attempts/s spread over nodes, about 60 get through.
 	allowed := 0
 	for i := range 600 {
 		fake.Advance(100 * time.Millisecond)
-		if ok, _, _ := nodes[i%3].Allow(ctx, "r3"); ok {
+		if ok, _, _ := nodes[i%3].Allow(ctx, "r3", fake.Now()); ok {
 			allowed++
 		}
 	}
@@ -90,7 +90,7 @@ func TestRoomLimiterBatchesChecks(t *testing.T) {
 	l, pool, fake, url := testLimiter(t, 2)
 	const rooms = 50
 	// Hold room-0's bucket (created first) so that the first statement waits.
-	if ok, _, err := l.Allow(ctx, "room-0"); !ok || err != nil {
+	if ok, _, err := l.Allow(ctx, "room-0", fake.Now()); !ok || err != nil {
 		t.Fatalf("room-0: %v %v", ok, err)
 	}
 	fake.Advance(time.Second)
@@ -100,7 +100,7 @@ func TestRoomLimiterBatchesChecks(t *testing.T) {
 	var wg sync.WaitGroup
 	check := func(i int) {
 		defer wg.Done()
-		ok, wait, err := l.Allow(ctx, fmt.Sprintf("room-%d", i%rooms))
+		ok, wait, err := l.Allow(ctx, fmt.Sprintf("room-%d", i%rooms), fake.Now())
 		if err != nil {
 			t.Error(err)
 			return
@@ -131,13 +131,13 @@ func TestRoomLimiterBatchesChecks(t *testing.T) {
 		}
 	}
 	fake.Advance(500 * time.Millisecond)
-	if ok, _, err := l.Allow(ctx, "room-7"); !ok || err != nil {
+	if ok, _, err := l.Allow(ctx, "room-7", fake.Now()); !ok || err != nil {
 		t.Fatalf("after 0.5s at 2/s: ok %v, %v", ok, err)
 	}
 	// A check whose caller gives up returns at once.
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
-	if _, _, err := l.Allow(cctx, "room-8"); err == nil {
+	if _, _, err := l.Allow(cctx, "room-8", fake.Now()); err == nil {
 		t.Fatal("a cancelled check returned no error")
 	}
 }
@@ -150,7 +150,7 @@ func TestRoomLimiterTimesChecksOnArrival(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	l, pool, fake, url := testLimiter(t, 1)
-	if ok, _, err := l.Allow(ctx, "slow"); !ok || err != nil { // creates the bucket to hold
+	if ok, _, err := l.Allow(ctx, "slow", fake.Now()); !ok || err != nil { // creates the bucket to hold
 		t.Fatalf("slow: %v %v", ok, err)
 	}
 	fake.Advance(time.Second)
@@ -158,7 +158,7 @@ func TestRoomLimiterTimesChecksOnArrival(t *testing.T) {
 	statements := pool.Stat().AcquireCount()
 	slowDone := make(chan error, 1)
 	go func() {
-		_, _, err := l.Allow(ctx, "slow")
+		_, _, err := l.Allow(ctx, "slow", fake.Now())
 		slowDone <- err
 	}()
 	apptest.Eventually(t, 10*time.Second, "the slow statement sent", func() bool { return pool.Stat().AcquireCount() > statements })
@@ -168,7 +168,7 @@ func TestRoomLimiterTimesChecksOnArrival(t *testing.T) {
 	arrived := fake.Now()
 	first := make(chan bool, 1)
 	go func() {
-		ok, _, err := l.Allow(ctx, "room")
+		ok, _, err := l.Allow(ctx, "room", arrived)
 		if err != nil {
 			t.Error(err)
 		}
@@ -187,7 +187,7 @@ func TestRoomLimiterTimesChecksOnArrival(t *testing.T) {
 	// A second after the first post arrived, the next is allowed; just before, it is not,
 	// and the retry it is told waits for the second to end, not for the slow statement.
 	fake.Set(arrived.Add(900 * time.Millisecond))
-	ok, wait, err := l.Allow(ctx, "room")
+	ok, wait, err := l.Allow(ctx, "room", fake.Now())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,8 +195,31 @@ func TestRoomLimiterTimesChecksOnArrival(t *testing.T) {
 		t.Fatalf("0.9 s after the first post: ok %v, retry after %v (want about 0.1 s)", ok, wait)
 	}
 	fake.Set(arrived.Add(time.Second))
-	if ok, wait, err := l.Allow(ctx, "room"); !ok || err != nil {
+	if ok, wait, err := l.Allow(ctx, "room", fake.Now()); !ok || err != nil {
 		t.Fatalf("a second after the first post: ok %v, retry after %v, %v (throttled by the slow statement before it)", ok, wait, err)
+	}
+}
+
+// TestRoomLimiterAfterClockStepsBack: after the clock steps an hour back, an empty bucket
+// refills one period later, not an hour later.
+func TestRoomLimiterAfterClockStepsBack(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l, _, fake, _ := testLimiter(t, 1)
+	if ok, _, err := l.Allow(ctx, "r", fake.Now()); !ok || err != nil {
+		t.Fatalf("first post: %v %v", ok, err)
+	}
+	fake.Advance(-time.Hour)
+	ok, wait, err := l.Allow(ctx, "r", fake.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok || wait <= 0 || wait > time.Second {
+		t.Fatalf("right after the step back: ok %v, retry after %v (want at most a second)", ok, wait)
+	}
+	fake.Advance(time.Second)
+	if ok, wait, err := l.Allow(ctx, "r", fake.Now()); !ok || err != nil {
+		t.Fatalf("a second after the step back: ok %v, retry after %v, %v", ok, wait, err)
 	}
 }
 
