@@ -381,7 +381,43 @@ func parallel(n, k int, fn func(i int) error) error {
 
 type slot struct {
 	url  string
-	next time.Time
+	next time.Time // bursty load: when the room may post again (one client owns the room)
+	// open loop: the earliest time (Unix nanoseconds) the room's next post may be sent;
+	// workers reserve sends through it (see paced).
+	earliest atomic.Int64
+}
+
+// sleepUntil waits on timer until t; false if ctx ended first.
+func sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) bool {
+	d := time.Until(t)
+	if d <= 0 {
+		return ctx.Err() == nil
+	}
+	timer.Reset(d)
+	select {
+	case <-ctx.Done():
+		return false
+	case <-timer.C:
+		return true
+	}
+}
+
+// paced reserves the room's next send for a post whose due time has come at now: now
+// itself, or, when the room's previous post went out less than gap before, one gap after
+// that one. A load generator that fell behind (every worker busy, or the process stalled)
+// then catches up without sending two posts of a room closer together than gap, so it
+// never exceeds the room rate it promises (the server would rightly answer 429).
+func (s *slot) paced(now time.Time, gap time.Duration) time.Time {
+	for {
+		prev := s.earliest.Load()
+		send := now
+		if e := time.Unix(0, prev); e.After(send) {
+			send = e
+		}
+		if s.earliest.CompareAndSwap(prev, send.Add(gap).UnixNano()) {
+			return send
+		}
+	}
 }
 
 func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
@@ -547,6 +583,11 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		offeredMeasured = total - first
 		offered = func(now time.Time) int64 { return min(total, sched.count(now.Sub(t0)+1)) }
 		var next atomic.Int64
+		// A room's posts are due rooms/rate apart (at least a room period). A late post's
+		// successor is held to 1.1 periods after it, as the bursty load keeps its rooms, so
+		// arrival jitter does not put two of a room's posts within one period; never to
+		// more than the schedule's own spacing, which would delay posts sent on time.
+		gap := min(time.Duration(float64(time.Second)/c.RoomRate*1.1), sched.at(int64(sched.rooms)))
 		for range c.Concurrency {
 			wg.Add(1)
 			go func() {
@@ -561,19 +602,20 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 						return
 					}
 					due := t0.Add(sched.at(k))
-					if d := time.Until(due); d > 0 {
-						timer.Reset(d)
-						select {
-						case <-lctx.Done():
-							return
-						case <-timer.C:
-						}
+					if !sleepUntil(lctx, timer, due) {
+						return
+					}
+					// Reserved once the post is due, so the room's spacing counts from
+					// when its previous post really went out.
+					sl := slots[sched.room(k)]
+					if !sleepUntil(lctx, timer, sl.paced(time.Now(), gap)) {
+						return
 					}
 					m := k >= first
 					if m {
 						lag.Add(time.Since(due))
 					}
-					buf = post(slots[sched.room(k)], k+1, due, m, buf)
+					buf = post(sl, k+1, due, m, buf)
 				}
 			}()
 		}
@@ -599,13 +641,8 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 				buf := make([]byte, 0, 256)
 				for i := 0; lctx.Err() == nil; i = (i + 1) % len(mine) {
 					s := mine[i]
-					if d := time.Until(s.next); d > 0 {
-						timer.Reset(d)
-						select {
-						case <-lctx.Done():
-							return
-						case <-timer.C:
-						}
+					if !sleepUntil(lctx, timer, s.next) {
+						return
 					}
 					now := time.Now()
 					s.next = now.Add(interval)

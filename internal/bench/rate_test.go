@@ -132,3 +132,32 @@ func TestOtherCoresPeak(t *testing.T) {
 		t.Fatalf("slowest second of a timeline with no run: %d", i)
 	}
 }
+
+// A room's sends are reserved as its posts come due: a post due after the room's previous
+// send plus the gap goes at once; an overdue post found the room's previous post only
+// just sent (a generator catching up after a stall) waits until a gap after it, and so
+// does the next, so no two of a room's posts go out within the gap.
+func TestPacedRoom(t *testing.T) {
+	t.Parallel()
+	var s slot
+	t0 := time.Date(2026, 12, 2, 12, 0, 0, 0, time.UTC)
+	gap := 1100 * time.Millisecond
+	at := func(d time.Duration) time.Time { return t0.Add(d) }
+	for _, c := range []struct {
+		now, want time.Duration
+		what      string
+	}{
+		{0, 0, "the room's first post, on time"},
+		{1250 * time.Millisecond, 1250 * time.Millisecond, "the next, a schedule's spacing later"},
+		// The generator stalls from 2.4 s to 4 s: the posts due at 2.5 s and 3.75 s are
+		// both taken at 4 s.
+		{4 * time.Second, 4 * time.Second, "the first post overdue after a stall"},
+		{4 * time.Second, 5100 * time.Millisecond, "the second, overdue at the same moment"},
+		{5 * time.Second, 6200 * time.Millisecond, "the post due at 5 s, still within the catch-up"},
+		{7500 * time.Millisecond, 7500 * time.Millisecond, "back on schedule"},
+	} {
+		if got := s.paced(at(c.now), gap); !got.Equal(at(c.want)) {
+			t.Fatalf("%s: sent at %v, want %v", c.what, got.Sub(t0), c.want)
+		}
+	}
+}
