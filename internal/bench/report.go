@@ -69,7 +69,11 @@ func WriteTable(w io.Writer, r Result) {
 		fmt.Fprintf(w, "  %-37s %.2f cores%s\n", "CPU used (server + load)", p.CPUCores, perPost)
 		if p.MachineBusy+p.MachineSteal > 0 {
 			fmt.Fprintf(w, "  %-37s %.0f %% busy, %.1f %% stolen by the hypervisor\n", "machine CPU time (all processes)", p.MachineBusy*100, p.MachineSteal*100)
-			fmt.Fprintf(w, "  %-37s %.2f cores (at most %.2f in one second)\n", "  of it other processes", p.OtherCores, p.OtherCoresPeak)
+			db := ""
+			if p.Storage == "postgres" {
+				db = "; PostgreSQL's count here when it runs on this machine"
+			}
+			fmt.Fprintf(w, "  %-37s %.2f cores (at most %.2f in one second%s)\n", "  of it other processes", p.OtherCores, p.OtherCoresPeak, db)
 		}
 		if i := worstSecond(p.Timeline); i > 0 {
 			s, use := p.Timeline[i], ""
