@@ -43,7 +43,8 @@ type RoomLimiter struct {
 
 type bucket struct {
 	lim  *rate.Limiter
-	used time.Time
+	used time.Time // when it was last checked (for eviction)
+	at   time.Time // the arrival time of the last request checked against it
 }
 
 // NewLimiter returns a per-room limiter of perSecond messages per second with the given
@@ -65,10 +66,11 @@ func NewLimiter(perSecond float64, burst int, c clock.Clock) Limiter {
 	}
 }
 
-// Allow implements Limiter. A bucket's time follows the requests taken from it, back as
-// well as forward: after the clock steps back, a bucket refills one period later, not once
-// the clock has caught up. (Requests of one room checked out of their arrival order gain
-// at most the few milliseconds between them.)
+// Allow implements Limiter. A request checked after a later-arrived one of its room is
+// taken at that one's time, so holding a request back (a slow body) earns no extra
+// message. Only when the clock itself is behind the bucket (it stepped back) does the
+// bucket's time go back with it, so the room refills one period later, not once the clock
+// has caught up.
 func (l *RoomLimiter) Allow(roomID string, at time.Time) (bool, time.Duration) {
 	now := l.clock.Now()
 	l.mu.Lock()
@@ -82,6 +84,10 @@ func (l *RoomLimiter) Allow(roomID string, at time.Time) (bool, time.Duration) {
 		l.rooms[roomID] = b
 	}
 	b.used = now
+	if at.Before(b.at) && !now.Before(b.at) {
+		at = b.at
+	}
+	b.at = at
 	r := b.lim.ReserveN(at, 1)
 	if !r.OK() {
 		return false, time.Second

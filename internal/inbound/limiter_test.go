@@ -80,3 +80,31 @@ func TestRoomLimiterTimesRequestsOnArrival(t *testing.T) {
 		t.Fatalf("a second after the first arrived: refused, retry after %v", wait)
 	}
 }
+
+// TestRoomLimiterLateCheckEarnsNothing: a request that arrived first but is checked after a
+// later one (its body came slowly) does not move the room's bucket back in time, so it
+// cannot earn a second message within the period.
+func TestRoomLimiterLateCheckEarnsNothing(t *testing.T) {
+	t.Parallel()
+	c := clock.NewFake(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	l := NewLimiter(1, 1, c)
+	t0 := c.Now()
+	c.Set(t0.Add(900 * time.Millisecond))
+	if ok, _ := l.Allow("a", c.Now()); !ok {
+		t.Fatal("the room's first checked request refused")
+	}
+	c.Set(t0.Add(950 * time.Millisecond))
+	if ok, _ := l.Allow("a", t0); ok { // arrived at 0, checked at 0.95 s
+		t.Fatal("a request checked late took a second message within the period")
+	}
+	c.Set(t0.Add(time.Second))
+	if ok, wait := l.Allow("a", c.Now()); ok {
+		t.Fatal("0.1 s after the room's message, another was allowed")
+	} else if wait <= 0 || wait > 900*time.Millisecond+time.Microsecond {
+		t.Fatalf("retry after %v, want 0.9 s", wait)
+	}
+	c.Set(t0.Add(1900 * time.Millisecond))
+	if ok, _ := l.Allow("a", c.Now()); !ok {
+		t.Fatal("a second after the room's message, refused")
+	}
+}

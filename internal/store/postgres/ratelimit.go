@@ -56,11 +56,11 @@ func NewRoomLimiter(pool *pgxpool.Pool, c clock.Clock, rate float64, burst int) 
 // batches lock buckets in the same order) at the time in $2 that its post arrived;
 // rooms it could not take one for come back with the tokens their bucket holds at that
 // time. A room in neither part had its bucket created by another node concurrently (not
-// in this statement's snapshot), which took its token. A bucket's time follows the posts
-// checked against it, back as well as forward (a refused post moves it back only): after
-// a node's clock steps back, its rooms refill one period later, not once the clock has
-// caught up. (Posts checked out of their arrival order, on two nodes, gain at most the
-// milliseconds between them.)
+// in this statement's snapshot), which took its token. A bucket's time never goes back
+// for a post that arrived before the last one checked (held back, it earns nothing),
+// only when this node's clock ($5, now) is behind the bucket: after the clock steps back,
+// a refused post moves the bucket back with it, so the room refills one period later,
+// not once the clock has caught up.
 const qTakeTokens = `
 WITH req AS (
     SELECT r, at FROM unnest($1::text[], $2::bigint[]) AS t(r, at)
@@ -68,12 +68,12 @@ WITH req AS (
     INSERT INTO room_rate AS rr (room_id, tokens, at) SELECT r, $3 - 1, at FROM req
     ON CONFLICT (room_id) DO UPDATE
         SET tokens = LEAST($3, rr.tokens + GREATEST(0, excluded.at - rr.at) * $4 / 1e6) - 1,
-            at = excluded.at
+            at = GREATEST(rr.at, excluded.at)
         WHERE LEAST($3, rr.tokens + GREATEST(0, excluded.at - rr.at) * $4 / 1e6) >= 1
     RETURNING room_id
 ), back AS (
     UPDATE room_rate rr SET at = req.at FROM req
-    WHERE rr.room_id = req.r AND req.at < rr.at AND rr.room_id NOT IN (SELECT room_id FROM taken)
+    WHERE rr.room_id = req.r AND req.at < rr.at AND $5 < rr.at AND rr.room_id NOT IN (SELECT room_id FROM taken)
 )
 SELECT room_id, TRUE, 0::float8 FROM taken
 UNION ALL
@@ -166,7 +166,7 @@ func (l *RoomLimiter) take(batch []*takeReq) {
 		}()
 		ctx, cancel := context.WithTimeout(context.Background(), statementTimeout)
 		defer cancel()
-		rows, err := l.pool.Query(ctx, qTakeTokens, rooms, ats, l.burst, l.rate)
+		rows, err := l.pool.Query(ctx, qTakeTokens, rooms, ats, l.burst, l.rate, l.clock.Now().UnixMicro())
 		if err != nil {
 			return err
 		}

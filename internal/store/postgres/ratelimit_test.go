@@ -223,6 +223,32 @@ func TestRoomLimiterAfterClockStepsBack(t *testing.T) {
 	}
 }
 
+// TestRoomLimiterLateCheckEarnsNothing: a post that arrived first but is checked after a
+// later one does not move the room's bucket back in time, so it cannot earn a second post
+// within the period.
+func TestRoomLimiterLateCheckEarnsNothing(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	l, _, fake, _ := testLimiter(t, 1)
+	t0 := fake.Now()
+	fake.Set(t0.Add(900 * time.Millisecond))
+	if ok, _, err := l.Allow(ctx, "r", fake.Now()); !ok || err != nil {
+		t.Fatalf("the room's first checked post: %v %v", ok, err)
+	}
+	fake.Set(t0.Add(950 * time.Millisecond))
+	if ok, _, err := l.Allow(ctx, "r", t0); ok || err != nil { // arrived at 0, checked at 0.95 s
+		t.Fatalf("a post checked late: ok %v, %v (want refused)", ok, err)
+	}
+	fake.Set(t0.Add(time.Second))
+	if ok, _, err := l.Allow(ctx, "r", fake.Now()); ok || err != nil {
+		t.Fatalf("0.1 s after the room's post: ok %v, %v (want refused)", ok, err)
+	}
+	fake.Set(t0.Add(1900 * time.Millisecond))
+	if ok, wait, err := l.Allow(ctx, "r", fake.Now()); !ok || err != nil {
+		t.Fatalf("a second after the room's post: ok %v, retry after %v, %v", ok, wait, err)
+	}
+}
+
 // testLimiter returns a limiter of rate tokens a second (burst 1) on a fake clock, over a
 // pool of four connections on a migrated test database (closed when the test ends), and
 // the database's URL.
