@@ -225,3 +225,45 @@ func (r *race) handOver() {
 	}
 	r.e.Dispatch(chat.Handover{Deliveries: ds, Events: []chat.Event{ev}})
 }
+
+// A wake-up that comes as a recovery pass starts (after its round read the clock, before
+// the pass reads the lanes' marks) is served at a time no earlier than its cause. Here the
+// cause is the engine's own lease on an in-flight delivery ending: the pass must claim it
+// (it was the hour the clock moved on), not clear the mark with a claim made at the
+// round's earlier time, after which nothing would look again. The hook forces that order.
+func TestWakeUpAsARecoveryPassStartsIsServed(t *testing.T) {
+	r := newRace(t, http.StatusOK)
+	close(r.rs.release) // the claim is watched, not held
+	fc, e := r.fc, r.e
+	inFlight, finish := make(chan struct{}), make(chan struct{})
+	var sends atomic.Int32
+	e.sendHook = func(string) {
+		if sends.Add(1) == 1 {
+			close(inFlight)
+			<-finish
+		}
+	}
+	var armed atomic.Bool
+	e.recoverHook = func() {
+		if armed.CompareAndSwap(true, false) {
+			fc.Advance(time.Hour) // the lease taken at commit ends
+			e.DeliveriesDue()     // and the wake-up says so, as the pass starts
+		}
+	}
+	r.start()
+	t.Cleanup(func() { close(finish) }) // runs before Stop: lets the send end
+	r.handOver()
+	<-inFlight
+	eventually(t, 10*time.Second, "the engine idle", func() bool {
+		var claiming bool
+		e.locked(func() { claiming = e.claiming })
+		return !claiming
+	})
+	armed.Store(true)
+	e.DeliveriesDue() // a recovery pass starts
+	select {
+	case <-r.rs.claimed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the delivery whose lease ended was not claimed: the wake-up that came as the pass started was lost")
+	}
+}

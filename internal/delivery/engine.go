@@ -144,6 +144,8 @@ type Engine struct {
 	sendHook   func(deliveryID string)
 	recordHook func(deliveryIDs []string)
 	claimHook  func() // runs before a recovery claim is written
+	// recoverHook runs as a recovery pass starts, before it reads the lanes' marks.
+	recoverHook func()
 }
 
 // result is one finished attempt, or a lease to give back (release).
@@ -485,7 +487,7 @@ func (e *Engine) round(ctx context.Context) time.Duration {
 			return time.Second
 		}
 	}
-	more, err := e.recover(ctx, now)
+	more, err := e.recover(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.o.Log.Warn("delivery: claim from the store", slog.Any("error", err))
@@ -626,10 +628,17 @@ func (e *Engine) refresh(ctx context.Context) error {
 }
 
 // recover claims, for every lane marked scan, what the store holds for it that no lease
-// holds, up to the lane's room. more reports that a lane got all it asked for.
-func (e *Engine) recover(ctx context.Context, now time.Time) (more bool, err error) {
+// holds, up to the lane's room. more reports that a lane got all it asked for. The claim's
+// time is read with the marks it serves: a mark set after that read is served by the next
+// pass, and one set before it is served at a time no earlier than its cause (a lease that
+// ended, then a wake-up saying so, finds the lease ended).
+func (e *Engine) recover(ctx context.Context) (more bool, err error) {
+	if e.recoverHook != nil {
+		e.recoverHook()
+	}
 	var wants []scanWant
 	e.mu.Lock()
+	now := e.o.Clock.Now()
 	for id, l := range e.lanes {
 		if l.scan == 0 || l.deleted || l.ep.Status != chat.EndpointActive {
 			continue // an inactive lane keeps its mark until it is active
