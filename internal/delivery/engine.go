@@ -494,7 +494,7 @@ func (e *Engine) round(ctx context.Context) time.Duration {
 		}
 		return time.Second
 	}
-	if err := e.askClaimable(ctx, now); err != nil && ctx.Err() == nil {
+	if err := e.askClaimable(ctx); err != nil && ctx.Err() == nil {
 		e.o.Log.Warn("delivery: next claimable", slog.Any("error", err))
 	}
 
@@ -795,8 +795,9 @@ func onlyRescan(wants []scanWant, l *lane) bool {
 
 // askClaimable asks the store when work nobody holds next comes due, when that is stale
 // (at most once a second).
-func (e *Engine) askClaimable(ctx context.Context, now time.Time) error {
+func (e *Engine) askClaimable(ctx context.Context) error {
 	e.mu.Lock()
+	now := e.o.Clock.Now() // read with the mark it serves, as in recover
 	ask := e.claimableStale && now.Sub(e.claimableAsked) >= time.Second || e.claimableAsked.IsZero()
 	if ask {
 		e.claimableStale, e.claimableAsked = false, now
