@@ -380,10 +380,9 @@ func parallel(n, k int, fn func(i int) error) error {
 }
 
 type slot struct {
-	url  string
-	next time.Time // bursty load: when the room may post again (one client owns the room)
-	// open loop: the earliest time (Unix nanoseconds) the room's next post may be sent;
-	// workers reserve sends through it (see paced).
+	url string
+	// earliest is the earliest time (Unix nanoseconds) the room's next post may be sent;
+	// senders reserve through it (see paced).
 	earliest atomic.Int64
 }
 
@@ -573,6 +572,9 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	measureFrom, measureTo := t0.Add(c.Warmup), t0.Add(c.Warmup+c.Duration)
 	var offered func(time.Time) int64
 	var offeredMeasured int64
+	// Two posts of a room go at least roomGap apart: 1.1 room periods, so arrival jitter
+	// never puts two within one period at the server's limiter.
+	roomGap := time.Duration(float64(time.Second) / c.RoomRate * 1.1)
 	if c.Rate > 0 {
 		// Open loop: post k is due at t0 + k/rate in room k mod rooms. A worker takes the
 		// next k, waits for its due time and sends it; when every worker is busy the next
@@ -584,10 +586,9 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		offered = func(now time.Time) int64 { return min(total, sched.count(now.Sub(t0)+1)) }
 		var next atomic.Int64
 		// A room's posts are due rooms/rate apart (at least a room period). A late post's
-		// successor is held to 1.1 periods after it, as the bursty load keeps its rooms, so
-		// arrival jitter does not put two of a room's posts within one period; never to
-		// more than the schedule's own spacing, which would delay posts sent on time.
-		gap := min(time.Duration(float64(time.Second)/c.RoomRate*1.1), sched.at(int64(sched.rooms)))
+		// successor is held to roomGap after it; never to more than the schedule's own
+		// spacing, which would delay posts sent on time.
+		gap := min(roomGap, sched.at(int64(sched.rooms)))
 		for range c.Concurrency {
 			wg.Add(1)
 			go func() {
@@ -623,7 +624,6 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		// Bursty: each client cycles through its own rooms, posting to each as soon as the
 		// room rate allows, so all rooms fire together.
 		offered = func(time.Time) int64 { return sentPosts.Load() }
-		interval := time.Duration(float64(time.Second) / c.RoomRate * 1.1) // stay under the limit despite arrival jitter
 		for w := range c.Concurrency {
 			var mine []*slot
 			for i := w; i < len(slots); i += c.Concurrency {
@@ -641,11 +641,10 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 				buf := make([]byte, 0, 256)
 				for i := 0; lctx.Err() == nil; i = (i + 1) % len(mine) {
 					s := mine[i]
-					if !sleepUntil(lctx, timer, s.next) {
+					if !sleepUntil(lctx, timer, s.paced(time.Now(), roomGap)) {
 						return
 					}
 					now := time.Now()
-					s.next = now.Add(interval)
 					buf = post(s, seq.Add(1), now, measuring.Load(), buf)
 				}
 			}()
