@@ -21,9 +21,6 @@ import (
 // Prefix is where the API is mounted.
 const Prefix = "/api/v1"
 
-// MaxBodyBytes caps every API request body; larger bodies get 413 without being buffered.
-const MaxBodyBytes = 1 << 20
-
 // ErrorBody is the error shape of every API answer that fails.
 type ErrorBody struct {
 	Error ErrorDetail `json:"error"`
@@ -131,7 +128,7 @@ func installErrorModel() {
 				msg = strings.TrimSuffix(msg, ".") + ": " + strings.Join(parts, "; ")
 			}
 			if status == http.StatusRequestEntityTooLarge {
-				msg = fmt.Sprintf("request body is larger than %d bytes", MaxBodyBytes)
+				msg = fmt.Sprintf("request body is larger than %d bytes", chat.MaxBodyBytes)
 			}
 			code := codeForStatus(status)
 			e := NewError(code, msg)
@@ -226,7 +223,7 @@ func page[T any](items []T, limit int, cursor func(T) string) *out[List[T]] {
 
 // Op returns an operation with the defaults every route shares.
 func Op(id, method, path, summary string, tags ...string) huma.Operation {
-	return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: tags, MaxBodyBytes: MaxBodyBytes}
+	return huma.Operation{OperationID: id, Method: method, Path: path, Summary: summary, Tags: tags, MaxBodyBytes: chat.MaxBodyBytes}
 }
 
 // Created returns op answering 201.

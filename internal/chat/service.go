@@ -22,6 +22,9 @@ const (
 	DefaultPage    = 50
 	MaxPage        = 200
 	MaxInviteBatch = 100
+	// MaxBodyBytes caps every request body the server reads, on every route: larger
+	// bodies are refused (413) without being buffered.
+	MaxBodyBytes = 1 << 20
 )
 
 // Renderer turns message text in a markup format into sanitized HTML and mention tokens.

@@ -18,9 +18,6 @@ import (
 	"github.com/chathooks/chathooks/internal/clock"
 )
 
-// MaxBodyBytes caps every incoming-webhook body (1 MiB, the server's cap on every request).
-const MaxBodyBytes = 1 << 20
-
 // MaxIdempotencyKey bounds the Idempotency-Key header.
 const MaxIdempotencyKey = 256
 
@@ -118,11 +115,11 @@ func (h *Handler) serve(q request) {
 		return
 	}
 	whID = wh.ID
-	body, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, MaxBodyBytes))
+	body, err := io.ReadAll(http.MaxBytesReader(q.w, q.r.Body, chat.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			fail(errorf(KindTooLarge, "the request body is larger than %d bytes", MaxBodyBytes))
+			fail(errorf(KindTooLarge, "the request body is larger than %d bytes", chat.MaxBodyBytes))
 			return
 		}
 		fail(errorf(KindInvalid, "the request body could not be read"))

@@ -23,9 +23,6 @@ import (
 	"github.com/chathooks/chathooks/internal/metrics"
 )
 
-// MaxBodyBytes caps every request body on every route (1 MiB).
-const MaxBodyBytes = 1 << 20
-
 // HashToken is how the admin token is stored: hex SHA-256 (tokens are high-entropy).
 func HashToken(token string) string {
 	sum := sha256.Sum256([]byte(token))
@@ -203,7 +200,7 @@ func capBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Body != nil && r.Body != http.NoBody {
 			r = r.WithContext(r.Context())
-			r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+			r.Body = http.MaxBytesReader(w, r.Body, chat.MaxBodyBytes)
 		}
 		next.ServeHTTP(w, r)
 	})
