@@ -119,8 +119,12 @@ type Result struct {
 	Run          PhaseResult  `json:"run"`
 	// IsolationX is the healthy endpoints' p99 in the run over the mean of the comparison
 	// runs' p99s.
-	IsolationX  float64 `json:"isolation_p99_ratio,omitempty"`
-	Description string  `json:"description"`
+	IsolationX float64 `json:"isolation_p99_ratio,omitempty"`
+	// PostIsolationX is the same ratio for the posts' own p99. A delivery's latency counts
+	// from its post's due time, so it includes the post's: a rise the posts share is the
+	// machine's, not a healthy endpoint waiting on a failing one.
+	PostIsolationX float64 `json:"isolation_post_p99_ratio,omitempty"`
+	Description    string  `json:"description"`
 }
 
 // Machine describes where it ran.
@@ -272,6 +276,9 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	if res.Healthy != nil && res.HealthyAfter != nil {
 		if mean := (res.Healthy.DeliveryLatency.P99 + res.HealthyAfter.DeliveryLatency.P99) / 2; mean > 0 {
 			res.IsolationX = res.Run.DeliveryLatency.P99 / mean
+		}
+		if mean := (res.Healthy.PostLatency.P99 + res.HealthyAfter.PostLatency.P99) / 2; mean > 0 {
+			res.PostIsolationX = res.Run.PostLatency.P99 / mean
 		}
 	}
 	return res, nil

@@ -77,12 +77,16 @@ func TestBenchSmoke(t *testing.T) {
 	if want := res.Run.DeliveryLatency.P99 / mean; res.IsolationX != want {
 		t.Fatalf("isolation ratio %v, want the run's p99 over the comparison runs' mean, %v", res.IsolationX, want)
 	}
+	postMean := (res.Healthy.PostLatency.P99 + res.HealthyAfter.PostLatency.P99) / 2
+	if want := res.Run.PostLatency.P99 / postMean; res.PostIsolationX != want || want <= 0 {
+		t.Fatalf("posts' isolation ratio %v, want the run's post p99 over the comparison runs' mean, %v", res.PostIsolationX, want)
+	}
 	// SQLite's log and checkpoints write to the data directory's disk in the window.
 	if countsWrites && (res.Run.DiskWriteMBps <= 0 || res.Run.DiskWriteKBPerPost <= 0) {
 		t.Fatalf("disk writes %v MB/s, %v KB a post, on a file system whose writes are counted", res.Run.DiskWriteMBps, res.Run.DiskWriteKBPerPost)
 	}
 	bench.WriteTable(&table, res)
-	wants := []string{"accepted posts", "post→receiver latency", "isolation:", "healthy, before the run", "healthy, after the run"}
+	wants := []string{"accepted posts", "post→receiver latency", "isolation:", "the same for the posts' own p99", "healthy, before the run", "healthy, after the run"}
 	if countsWrites {
 		wants = append(wants, "disk writes (this process)")
 	}

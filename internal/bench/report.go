@@ -103,6 +103,7 @@ func WriteTable(w io.Writer, r Result) {
 	}
 	if r.IsolationX > 0 {
 		fmt.Fprintf(w, "isolation: healthy endpoints' p99 with failures / without (mean of the runs before and after) = %.2f×\n", r.IsolationX)
+		fmt.Fprintf(w, "  the same for the posts' own p99 (included in a delivery's) = %.2f×\n", r.PostIsolationX)
 	}
 }
 
