@@ -273,15 +273,20 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	if res.HealthyAfter, err = healthy("after"); err != nil {
 		return res, err
 	}
-	if res.Healthy != nil && res.HealthyAfter != nil {
-		if mean := (res.Healthy.DeliveryLatency.P99 + res.HealthyAfter.DeliveryLatency.P99) / 2; mean > 0 {
-			res.IsolationX = res.Run.DeliveryLatency.P99 / mean
-		}
-		if mean := (res.Healthy.PostLatency.P99 + res.HealthyAfter.PostLatency.P99) / 2; mean > 0 {
-			res.PostIsolationX = res.Run.PostLatency.P99 / mean
-		}
+	if before, after := res.Healthy, res.HealthyAfter; before != nil && after != nil {
+		res.IsolationX = p99Ratio(res.Run.DeliveryLatency, before.DeliveryLatency, after.DeliveryLatency)
+		res.PostIsolationX = p99Ratio(res.Run.PostLatency, before.PostLatency, after.PostLatency)
 	}
 	return res, nil
+}
+
+// p99Ratio is run's p99 over the mean of the two comparison runs' p99s (0 if that mean is).
+func p99Ratio(run, before, after Summary) float64 {
+	mean := (before.P99 + after.P99) / 2
+	if mean <= 0 {
+		return 0
+	}
+	return run.P99 / mean
 }
 
 func randomToken() string {

@@ -86,7 +86,9 @@ func TestBenchSmoke(t *testing.T) {
 		t.Fatalf("disk writes %v MB/s, %v KB a post, on a file system whose writes are counted", res.Run.DiskWriteMBps, res.Run.DiskWriteKBPerPost)
 	}
 	bench.WriteTable(&table, res)
-	wants := []string{"accepted posts", "post→receiver latency", "isolation:", "the same for the posts' own p99", "healthy, before the run", "healthy, after the run"}
+	wants := []string{"accepted posts", "post→receiver latency", "healthy, before the run", "healthy, after the run",
+		fmt.Sprintf("isolation: healthy endpoints' p99 with failures / without (mean of the runs before and after) = %.2f×", res.IsolationX),
+		fmt.Sprintf("the same for the posts' own p99 (included in a delivery's) = %.2f×", res.PostIsolationX)}
 	if countsWrites {
 		wants = append(wants, "disk writes (this process)")
 	}
