@@ -59,9 +59,12 @@ type checkpointer struct {
 	finished atomic.Bool
 	done     atomic.Int64 // background checkpoints run (for tests)
 	passes   atomic.Int64 // background checkpoint passes run (for tests)
-	// afterPass, if set (tests), runs after each pass of a background checkpoint, with the
-	// frames the pass left uncopied.
+	// afterPass, if set (tests), runs after each pass of a background checkpoint that ran,
+	// with the frames the pass left uncopied.
 	afterPass func(left int)
+	// pass runs one passive checkpoint on the checkpointer's connection and returns SQLite's
+	// three numbers (tests wrap it to force a pass that cannot run).
+	pass func() (busy, frames, copied int, err error)
 }
 
 func newCheckpointer(db *sql.DB, log *slog.Logger) *checkpointer {
@@ -69,6 +72,10 @@ func newCheckpointer(db *sql.DB, log *slog.Logger) *checkpointer {
 		log = slog.New(slog.DiscardHandler)
 	}
 	c := &checkpointer{db: db, log: log, wake: make(chan struct{}, 1), stop: make(chan struct{})}
+	c.pass = func() (busy, frames, copied int, err error) {
+		err = db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
+		return busy, frames, copied, err
+	}
 	c.wg.Add(1)
 	go c.run()
 	return c
@@ -109,19 +116,26 @@ func (c *checkpointer) run() {
 			return
 		case <-c.wake:
 		}
-		if err := c.checkpoint(); err != nil {
+		ran, err := c.checkpoint()
+		if err != nil {
 			c.log.Warn("wal checkpoint", slog.Any("error", err))
 		}
-		c.finished.Store(true)
+		if ran {
+			c.finished.Store(true)
+			c.done.Add(1)
+		}
+		// Not ran: the writer's next commit past the threshold signals again. No catch-up
+		// is asked for, since nothing was copied that would make it short.
 		c.running.Store(false)
-		c.done.Add(1)
 	}
 }
 
 // checkpoint runs passive checkpoints (they never block the writer or readers) until at
-// most catchUpFrames frames are left uncopied, or maxPasses ran. A panic is logged, never
-// a process exit.
-func (c *checkpointer) checkpoint() (err error) {
+// most catchUpFrames frames are left uncopied, or maxPasses were tried. A pass that could
+// not run at all (SQLite answers -1 frames when another connection holds the checkpoint
+// lock) is not "nothing left to copy": it is tried again, and ran is false when no pass
+// ran. A panic is logged, never a process exit.
+func (c *checkpointer) checkpoint() (ran bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
@@ -129,21 +143,25 @@ func (c *checkpointer) checkpoint() (err error) {
 	}()
 	prev := -1
 	for range maxPasses {
-		var busy, frames, copied int // copied: of the frames, those in the database file so far
-		if err := c.db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied); err != nil {
-			return err
+		_, frames, copied, err := c.pass() // copied: of the frames, those in the database file so far
+		if err != nil {
+			return ran, err
 		}
+		if frames < 0 {
+			continue // this pass could not run: try again, within the bound
+		}
+		ran = true
 		c.passes.Add(1)
 		left := frames - copied
 		if c.afterPass != nil {
 			c.afterPass(left)
 		}
 		if left <= catchUpFrames || copied == prev {
-			return nil // few enough for the writer, or no progress (a reader holds older frames)
+			return ran, nil // few enough for the writer, or no progress (a reader holds older frames)
 		}
 		prev = copied
 	}
-	return nil
+	return ran, nil
 }
 
 // close stops the goroutine and closes its connection.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -106,6 +107,60 @@ func TestCheckpointPassesUntilFewFramesLeft(t *testing.T) {
 	}
 	if len(got) != 2 || got[0] <= catchUpFrames {
 		t.Fatalf("frames left after each pass: %v; want two passes, the first leaving more than %d (the reader's), the second at most %d", got, catchUpFrames, catchUpFrames)
+	}
+}
+
+// A background checkpoint none of whose passes could run (SQLite answers -1 frames when
+// another connection holds the checkpoint lock) copied nothing: it must not count as
+// finished, which would have the writer copy the whole log inside its next commit. The
+// writer's next commit past the threshold starts a new one, which runs.
+func TestCheckpointThatCouldNotRunIsStartedAgain(t *testing.T) {
+	t.Parallel()
+	_, ckpt, write := checkpointed(t, filepath.Join(t.TempDir(), "db"), func(ckpt *checkpointer) func(*sqlite3.Conn, string, int) error { return ckpt.hook })
+	var calls atomic.Int64
+	refused, release := make(chan struct{}), make(chan struct{})
+	pass := ckpt.pass
+	ckpt.pass = func() (int, int, int, error) { // set before any commit can wake the checkpointer
+		switch n := calls.Add(1); {
+		case n == 1:
+			close(refused)
+			<-release // held until the test stops writing: no commit can start another meanwhile
+			return 1, -1, -1, nil
+		case n <= maxPasses: // every pass of the first checkpoint is refused
+			return 1, -1, -1, nil
+		}
+		return pass()
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for woken := false; !woken; { // write until a commit past the threshold woke it
+		if time.Now().After(deadline) {
+			t.Fatal("no background checkpoint was started")
+		}
+		write(1)
+		select {
+		case <-refused:
+			woken = true
+		default:
+		}
+	}
+	close(release)
+	for ckpt.running.Load() { // the refused attempt ends
+		if time.Now().After(deadline) {
+			t.Fatal("the refused checkpoint never ended")
+		}
+		runtime.Gosched()
+	}
+	if ckpt.done.Load() != 0 || ckpt.finished.Load() || ckpt.passes.Load() != 0 {
+		t.Fatalf("a checkpoint that could not run counted: done %d, finished %v, passes %d", ckpt.done.Load(), ckpt.finished.Load(), ckpt.passes.Load())
+	}
+	for ckpt.done.Load() == 0 { // later commits past the threshold start one that runs
+		if time.Now().After(deadline) {
+			t.Fatalf("no checkpoint ran after the refused one (%d attempts)", calls.Load())
+		}
+		write(1)
+	}
+	if calls.Load() <= maxPasses || ckpt.passes.Load() == 0 {
+		t.Fatalf("attempts %d, passes %d", calls.Load(), ckpt.passes.Load())
 	}
 }
 
