@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/ncruces/go-sqlite3"
 )
@@ -65,6 +66,8 @@ type checkpointer struct {
 	// pass runs one passive checkpoint on the checkpointer's connection and returns SQLite's
 	// three numbers (tests wrap it to force a pass that cannot run).
 	pass func() (busy, frames, copied int, err error)
+	// pause waits before a pass is retried (wait; tests record the pauses instead).
+	pause func(time.Duration) bool
 }
 
 func newCheckpointer(db *sql.DB, log *slog.Logger) *checkpointer {
@@ -76,6 +79,7 @@ func newCheckpointer(db *sql.DB, log *slog.Logger) *checkpointer {
 		err = db.QueryRowContext(context.Background(), "PRAGMA wal_checkpoint(PASSIVE)").Scan(&busy, &frames, &copied)
 		return busy, frames, copied, err
 	}
+	c.pause = c.wait
 	c.wg.Add(1)
 	go c.run()
 	return c
@@ -131,24 +135,38 @@ func (c *checkpointer) run() {
 }
 
 // checkpoint runs passive checkpoints (they never block the writer or readers) until at
-// most catchUpFrames frames are left uncopied, or maxPasses were tried. A pass that could
-// not run at all (SQLite answers -1 frames when another connection holds the checkpoint
-// lock) is not "nothing left to copy": it is tried again, and ran is false when no pass
-// ran. A panic is logged, never a process exit.
+// most catchUpFrames frames are left uncopied, or maxPasses were tried. A panic is logged,
+// never a process exit.
+//
+// A pass can fail to run (SQLite answers -1 frames) or copy nothing while another
+// connection is in the middle of something: another checkpoint, the writer's commit
+// updating the shared WAL index, a transaction beginning that holds a reader slot's lock
+// for a moment. With the writer's goroutine descheduled at such a moment, it can last as
+// long as the goroutine waits for a CPU, and passes retried at once all meet it. So such a
+// pass is retried after a pause that doubles each time (backoffFirst, then twice that…);
+// a reader that really holds old frames costs a few idle pauses, not a busy loop. ran is
+// false when no pass ran.
 func (c *checkpointer) checkpoint() (ran bool, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("panic: %v", p)
 		}
 	}()
-	prev := -1
+	prev, stuck, pause := -1, false, backoffFirst
 	for range maxPasses {
+		if stuck {
+			if !c.pause(pause) {
+				return ran, nil // closing
+			}
+			pause *= 2
+		}
 		_, frames, copied, err := c.pass() // copied: of the frames, those in the database file so far
 		if err != nil {
 			return ran, err
 		}
 		if frames < 0 {
-			continue // this pass could not run: try again, within the bound
+			stuck = true // this pass could not run
+			continue
 		}
 		ran = true
 		c.passes.Add(1)
@@ -156,12 +174,29 @@ func (c *checkpointer) checkpoint() (ran bool, err error) {
 		if c.afterPass != nil {
 			c.afterPass(left)
 		}
-		if left <= catchUpFrames || copied == prev {
-			return ran, nil // few enough for the writer, or no progress (a reader holds older frames)
+		if left <= catchUpFrames {
+			return ran, nil // few enough for the writer
 		}
+		stuck = copied == prev // no progress since the last pass that ran
 		prev = copied
 	}
 	return ran, nil
+}
+
+// backoffFirst is the pause before the first retry of a pass that could not run or copied
+// nothing; the pauses double, so maxPasses passes wait about 30 ms at most in all.
+const backoffFirst = 250 * time.Microsecond
+
+// wait pauses the checkpointer for d, or until it is closed (false).
+func (c *checkpointer) wait(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.stop:
+		return false
+	}
 }
 
 // close stops the goroutine and closes its connection.
