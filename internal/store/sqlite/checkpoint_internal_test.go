@@ -164,6 +164,33 @@ func TestCheckpointRetriesAfterAPause(t *testing.T) {
 	}
 }
 
+// The checkpointer's own pause ends when its time is up, and at once when the checkpointer
+// closes, so closing never waits out a retry's pause.
+func TestCheckpointPauseEndsAtClose(t *testing.T) {
+	t.Parallel()
+	cdb, err := sql.Open("sqlite3", dsn(filepath.Join(t.TempDir(), "db"), checkpointConn))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ckpt := newCheckpointer(cdb, nil)
+	if !ckpt.wait(time.Microsecond) {
+		t.Fatal("a pause before closing reported closing")
+	}
+	paused := make(chan bool)
+	go func() { paused <- ckpt.wait(time.Hour) }()
+	if err := ckpt.close(); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case ok := <-paused:
+		if ok {
+			t.Fatal("a pause cut short by closing reported its time up")
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("closing did not end an hour's pause")
+	}
+}
+
 // A background checkpoint none of whose passes could run (SQLite answers -1 frames when
 // another connection holds the checkpoint lock) copied nothing: it must not count as
 // finished, which would have the writer copy the whole log inside its next commit. The
