@@ -62,6 +62,11 @@ var Dialect = &sqlstore.Dialect{
 				return chat.CodeAlreadyExists
 			case "23503":
 				return chat.CodeNotFound
+			case "23502":
+				// A NULL where a row's key was selected: the writer's statements that
+				// need a row (a room event's room) take its key from an outer join, so
+				// that a missing row fails the statement, and the transaction with it.
+				return chat.CodeNotFound
 			case "22021", "22P05": // invalid byte sequence (a NUL in text), untranslatable character
 				return chat.CodeInvalidArgument
 			}
@@ -74,7 +79,28 @@ var Dialect = &sqlstore.Dialect{
 		}
 		return ""
 	},
-	NoRows:        func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+	NoRows: func(err error) bool { return errors.Is(err, pgx.ErrNoRows) },
+	// A batch of posts sends its messages and its room events as one statement each: the
+	// database parses, plans and executes one statement for all the batch's rows of a
+	// table instead of one a row. A room's events number one past the room's newest event
+	// before the statement, in their order (the statement does not see its own rows); a
+	// missing room leaves room_id NULL, which fails the statement as the single append's
+	// missing row would fail its request.
+	InsertMessages: `INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
+	SELECT id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[])
+		WITH ORDINALITY AS m(id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops, ord)
+	ORDER BY ord`,
+	AppendRoomEvents: `INSERT INTO events (id, type, room_id, room_seq, created_at, payload, agents)
+	SELECT e.id, e.type, rooms.id,
+		COALESCE((SELECT MAX(x.room_seq) FROM events x WHERE x.room_id = e.room_id AND x.room_id <> ''), 0)
+			+ row_number() OVER (PARTITION BY e.room_id ORDER BY e.ord),
+		e.created_at, e.payload, e.agents
+	FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])
+		WITH ORDINALITY AS e(room_id, id, type, created_at, payload, agents, ord)
+	LEFT JOIN rooms ON rooms.id = e.room_id
+	ORDER BY e.ord
+	RETURNING id, room_seq`,
 	NotifyChannel: NotifyChannel,
 	SkipLocked:    " FOR UPDATE SKIP LOCKED",
 	// Per active endpoint, the first entry of deliveries_lease_end in order: a walk that
@@ -441,21 +467,38 @@ func (w *writerConn) pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan f
 	}()
 	last := len(stmts) - 1
 	for i := 0; i < last; i++ {
-		if stmts[i].Scan != nil {
-			if err := stmts[i].Scan(br.QueryRow()); err != nil {
-				return 0, i, err
-			}
-			continue
-		}
-		if _, err := br.Exec(); err != nil {
+		if err := read(br, stmts[i]); err != nil {
 			return 0, i, err
 		}
 	}
-	if scan != nil {
+	switch {
+	case scan != nil:
 		return 0, last, scan(br.QueryRow())
+	case stmts[last].Scan != nil || stmts[last].Rows != nil:
+		return 0, last, read(br, stmts[last])
 	}
 	tag, err := br.Exec()
 	return tag.RowsAffected(), last, err
+}
+
+// read reads the next result of br as st expects it: its row, its rows, or none.
+func read(br pgx.BatchResults, st sqlstore.Stmt) error {
+	switch {
+	case st.Scan != nil:
+		return st.Scan(br.QueryRow())
+	case st.Rows != nil:
+		rows, err := br.Query()
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		if err := st.Rows(rows); err != nil {
+			return err
+		}
+		return rows.Err()
+	}
+	_, err := br.Exec()
+	return err
 }
 
 // SharedSetting returns the value of a settings key, storing value first if the key has

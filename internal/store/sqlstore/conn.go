@@ -36,17 +36,19 @@ type WriterConn interface {
 type Stmt struct {
 	SQL  string
 	Args []any
-	// Scan, if set, reads the one row the statement returns (sent before the last
-	// statement of a pipeline).
+	// Scan, if set, reads the one row the statement returns.
 	Scan func(Row) error
+	// Rows, if set, reads the rows the statement returns (a set-based statement's).
+	Rows func(Rows) error
 }
 
 // Pipeliner is a WriterConn that sends several statements in one round trip.
 type Pipeliner interface {
-	// Pipeline runs stmts in order, sent together. A statement before the last with a Scan
-	// returns a row that its Scan reads. With scan, the last statement is a query whose
-	// row scan reads; without, it is executed and n is its rows affected. When a statement
-	// fails (the rest does not run), failed is its index.
+	// Pipeline runs stmts in order, sent together. A statement with a Scan returns a row
+	// that its Scan reads; one with Rows, rows that its Rows reads. With scan, the last
+	// statement is a query whose row scan reads instead; a last statement with neither is
+	// executed and n is its rows affected. When a statement fails (the rest does not run),
+	// failed is its index.
 	Pipeline(ctx context.Context, stmts []Stmt, scan func(Row) error) (n int64, failed int, err error)
 }
 
@@ -97,6 +99,12 @@ type Dialect struct {
 	// Retryable reports errors after which the whole batch should be retried (deadlock,
 	// serialization failure).
 	Retryable func(err error) bool
+	// InsertMessages and AppendRoomEvents, if both set, are the set-based forms of a
+	// message's insert and of a room event's numbered append: the same arguments, each an
+	// array of the single statement's values in order (strings, or 64-bit integers), and
+	// the events' form returns each event's id and number. Consecutive such statements of
+	// a pipeline are then sent as one of each (merge.go).
+	InsertMessages, AppendRoomEvents string
 	// RoundTrips: every statement costs a network round trip, and a statement text without
 	// arguments may hold several statements (PostgreSQL's simple protocol). The writer then
 	// sends Begin with BatchLock, and the commit notification with COMMIT, as one text

@@ -350,6 +350,11 @@ const maxExclusions = 3
 // writing (it keeps its error).
 var errExclude = errors.New("a request failed after writing: rerun without it")
 
+// errUnmerge asks for the batch to be run again with its statements sent one by one: a
+// set-based statement of several requests failed, and which request's row failed is known
+// only from the statements one by one (merge.go).
+var errUnmerge = errors.New("a merged statement failed: rerun unmerged")
+
 // runBatch runs the batch and answers it. begun, if not nil: the writer has already begun
 // the transaction (with the batch lock) for the first attempt.
 func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start time.Time, pace *pacer) {
@@ -364,10 +369,15 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 		r.skip = false
 	}
 	pace.begin()
-	savepoints, exclusions := false, 0
+	savepoints, exclusions, unmerged := false, 0, false
 	for attempt := 0; ; attempt++ {
-		retry, err := s.tryBatch(c, batch, savepoints, begun, pace)
+		retry, err := s.tryBatch(c, batch, savepoints, unmerged, begun, pace)
 		begun = nil
+		if errors.Is(err, errUnmerge) && !unmerged {
+			unmerged = true
+			attempt--
+			continue
+		}
 		if errors.Is(err, errExclude) {
 			if exclusions++; exclusions >= maxExclusions {
 				savepoints = true
@@ -409,13 +419,13 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 // tells whether running it again may work. Without savepoints, a request that fails after
 // writing rolls everything back: it is answered (skip) and errExclude returned, unless no
 // other request is left to run.
-func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun *opened, pace *pacer) (retry bool, err error) {
+func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged bool, begun *opened, pace *pacer) (retry bool, err error) {
 	for _, r := range batch {
 		if !r.skip {
 			r.err = nil
 		}
 	}
-	tx := &Tx{s: s, c: c}
+	tx := &Tx{s: s, c: c, noMerge: unmerged || savepoints}
 	abort := func(retry bool, err error) (bool, error) {
 		if !tx.unopened { // else nothing was sent: there is nothing to roll back
 			_ = s.raw(c, "ROLLBACK")
@@ -475,6 +485,11 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun
 			// BEGIN, the lock or the guard of a whole batch failed, sent with this
 			// request's statement: nothing of the batch ran. It runs again, begun first.
 			return abort(true, tx.openErr)
+		}
+		if tx.mergeFailed {
+			// A statement merged from several requests' failed, sent with this one's:
+			// which request it was is known only from the statements one by one.
+			return abort(false, errUnmerge)
 		}
 		if savepoints {
 			// Under savepoints each request's statements are sent before its RELEASE.
@@ -552,6 +567,8 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints bool, begun
 	}
 	pace.run()
 	switch {
+	case tx.mergeFailed && stmtErr != nil:
+		return abort(false, errUnmerge)
 	case tx.openErr != nil && stmtErr != nil:
 		// BEGIN, the lock or the guard failed, and the database said so: nothing of the
 		// batch ran (not its COMMIT either). It runs again, begun first.

@@ -59,11 +59,22 @@ type Tx struct {
 	opening  int
 	openErr  error
 	gen      int64
+	// noMerge: pending statements are sent as they are (the batch's rerun after a merged
+	// statement failed); mergeFailed: a merged statement failed, so no request can be
+	// blamed and the batch runs again without merging (merge.go).
+	noMerge, mergeFailed bool
 }
 
 // stmtLabel names a deferred statement in errors: what it writes, and the id of the row
-// when it has one (quoted only when an error needs the text).
-type stmtLabel struct{ what, id string }
+// when it has one (quoted only when an error needs the text). kind says whether it may be
+// merged with others (merge.go); merged, that it is such a merge of several requests'.
+// room is the room of a room event's append, whose failure as not found means the room
+// does not exist.
+type stmtLabel struct {
+	what, id, room string
+	kind           mergeKind
+	merged         bool
+}
 
 func (l stmtLabel) String() string {
 	if l.id == "" {
@@ -125,6 +136,7 @@ func (t *Tx) pipeline(q string, args []any, scan func(Row) error) (int64, error)
 // is mapped, the transaction marked broken and the request that deferred it blamed.
 func (t *Tx) send(more []Stmt, scan func(Row) error) (n int64, pendingFailed bool, err error) {
 	t.open()
+	t.mergePending()
 	stmts := append(t.pending, more...)
 	labels, owners, opening := t.labels, t.owners, t.opening
 	t.pending, t.labels, t.owners, t.opening = nil, nil, nil, 0
@@ -137,7 +149,15 @@ func (t *Tx) send(more []Stmt, scan func(Row) error) (n int64, pendingFailed boo
 		return n, false, err
 	}
 	t.broken = true
-	err = t.s.mapErr(err, labels[failed].String())
+	if labels[failed].merged {
+		t.mergeFailed = true
+		return 0, true, fmt.Errorf("store: %s: %w", labels[failed], err)
+	}
+	if l := labels[failed]; l.room != "" && t.s.d.Classify(err) == chat.CodeNotFound {
+		err = roomMissing(l.room)
+	} else {
+		err = t.s.mapErr(err, l.String())
+	}
 	if o := owners[failed]; o != t.cur && t.earlier == nil {
 		t.earlier, t.earlierErr = o, err
 	}
@@ -160,27 +180,13 @@ func (t *Tx) flushAndCommit(after []Stmt) (stmtErr, commitErr error) {
 }
 
 // flush sends the pending statements; the writer calls it before the commit (and after
-// each request when it runs them under savepoints).
+// each request when it runs them under savepoints). A failure is blamed as send blames it.
 func (t *Tx) flush() error {
 	if len(t.pending) == 0 {
 		return nil
 	}
-	last, lastLabel, lastOwner := t.pending[len(t.pending)-1], t.labels[len(t.labels)-1], t.owners[len(t.owners)-1]
-	t.pending, t.labels, t.owners = t.pending[:len(t.pending)-1], t.labels[:len(t.labels)-1], t.owners[:len(t.owners)-1]
-	var scan func(Row) error
-	if last.Scan != nil {
-		scan = func(r Row) error { return last.Scan(trackedRow{r, t}) }
-	}
-	_, err := t.pipeline(last.SQL, last.Args, scan) // q is already rebound: sql() leaves "$N" alone
-	if err != nil {
-		t.broken = true
-		err = t.s.mapErr(err, lastLabel.String())
-		if lastOwner != t.cur && t.earlier == nil {
-			t.earlier, t.earlierErr = lastOwner, err
-		}
-		return err
-	}
-	return nil
+	_, _, err := t.send(nil, nil)
+	return err
 }
 
 // membersChanged drops what the transaction remembers about room members.
@@ -488,7 +494,7 @@ func (t *Tx) InsertMessage(m chat.Message) error {
 	if err != nil {
 		return fmt.Errorf("store: encode mentions: %w", err)
 	}
-	return t.deferExecID(stmtLabel{"message", m.ID}, `INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
+	return t.deferExecID(stmtLabel{what: "message", id: m.ID, kind: mergeMessage}, `INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.RoomID, m.ThreadID, m.Sender.Type, m.Sender.ID, m.Sender.Name, m.Sender.AvatarURL, m.Text, m.Format, m.HTML, string(mentions), micros(m.CreatedAt), m.RelayHops)
 }
@@ -595,7 +601,7 @@ func (t *Tx) AppendEvent(e *chat.Event) error {
 	if e.RoomID != "" && t.s.d.RoundTrips {
 		// One statement numbers the event after the room's newest and inserts it, sent with
 		// the request's next statement or when it ends; e.RoomSeq is set then.
-		return t.deferScan(stmtLabel{"event", e.ID}, qAppendRoomEvent, func(r Row) error {
+		return t.deferScan(stmtLabel{what: "event", id: e.ID, room: e.RoomID, kind: mergeRoomEvent}, qAppendRoomEvent, func(r Row) error {
 			err := r.Scan(&e.RoomSeq)
 			if t.noRows(err) {
 				return roomMissing(e.RoomID)
@@ -636,10 +642,13 @@ const (
 	// qRoomLastSeq reads a room's last number (no row when the room does not exist).
 	qRoomLastSeq = `SELECT ` + roomLastSeq + ` FROM rooms WHERE id = ?`
 	// qAppendRoomEvent inserts a room's event numbered after the room's newest, and returns
-	// the number (no row when the room does not exist), in one statement.
+	// the number, in one statement. When the room does not exist the statement fails (its
+	// room_id is NULL, which the column refuses), so that the database rolls the
+	// transaction back: a statement that ran but returned no row would not stop the COMMIT
+	// sent in the same round trip.
 	qAppendRoomEvent = `INSERT INTO events (id, type, room_id, room_seq, created_at, payload, agents)
 	SELECT CAST(?2 AS TEXT), CAST(?3 AS TEXT), rooms.id, ` + roomLastSeq + ` + 1, CAST(?4 AS BIGINT), CAST(?5 AS TEXT), CAST(?6 AS TEXT)
-	FROM rooms WHERE rooms.id = CAST(?1 AS TEXT)
+	FROM (SELECT CAST(?1 AS TEXT) AS id) AS wanted LEFT JOIN rooms ON rooms.id = wanted.id
 	RETURNING room_seq`
 )
 

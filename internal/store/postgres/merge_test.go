@@ -1,0 +1,92 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/store/postgres"
+)
+
+// A batch of posts sends its messages as one statement and its events as another, whole
+// with BEGIN, the lock, the guard, the notification and COMMIT in one round trip; each
+// post's event gets its own number.
+func TestBatchOfPostsSendsOneStatementATable(t *testing.T) {
+	t.Parallel()
+	s, rt := openWrapped(t, postgres.Options{Writers: 1}, newRoundTrips)
+	ctx := context.Background()
+	now := time.Now()
+	userRoomThenPosts(t, s, s, now) // m0 and m1: room r's events 1 and 2; the next batch is whole
+
+	// Hold the writer in a request until the posts are queued behind it.
+	entered, release := make(chan struct{}), make(chan struct{})
+	gate := make(chan error, 1)
+	go func() {
+		gate <- s.Write(ctx, func(chat.Tx) error { close(entered); <-release; return nil })
+	}()
+	<-entered
+	const n = 10
+	evs := make([]*chat.Event, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Write(ctx, func(tx chat.Tx) error {
+				if _, _, err := tx.RoomForPost("r"); err != nil {
+					return err
+				}
+				id := fmt.Sprintf("p%d", i)
+				if err := tx.InsertMessage(chat.Message{ID: id, RoomID: "r", ThreadID: id, Sender: chat.Sender{Type: chat.SenderWebhook, ID: "wh", Name: "W"},
+					Text: "t", Format: "markdown", HTML: "<p>t</p>", Mentions: []chat.Mention{}, CreatedAt: now}); err != nil {
+					return err
+				}
+				evs[i] = &chat.Event{ID: "evt_" + id, Type: chat.EventMessageSend, RoomID: "r", CreatedAt: now, Payload: []byte(`{}`)}
+				return tx.AppendEvent(evs[i])
+			})
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Queued() < i+1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d of %d writes queued", s.Queued(), i+1)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	rt.reset()
+	close(release)
+	if err := <-gate; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	seen := map[int64]bool{}
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("post %d: %v", i, err)
+		}
+		if q := evs[i].RoomSeq; q < 3 || q > n+2 || seen[q] {
+			t.Fatalf("post %d numbered %d (numbers seen: %v)", i, q, seen)
+		}
+		seen[evs[i].RoomSeq] = true
+	}
+	var batch string
+	for _, trip := range rt.trips() {
+		if strings.Contains(trip, "INSERT INTO messages") {
+			if batch != "" {
+				t.Fatalf("the posts' rows went in two round trips: %q and %q", batch, trip)
+			}
+			batch = trip
+		}
+	}
+	stmts := strings.Split(batch, " | ")
+	if len(stmts) != 7 || !strings.HasPrefix(batch, "BEGIN | SELECT pg_advisory_xact_lock") || !strings.Contains(stmts[2], "chathooks_batch_guard") ||
+		stmts[3] != postgres.Dialect.InsertMessages || stmts[4] != postgres.Dialect.AppendRoomEvents ||
+		!strings.Contains(stmts[5], "pg_notify") || stmts[6] != "COMMIT" {
+		t.Fatalf("the batch of %d posts sent %d statements: %q; want BEGIN, the lock, the guard, the messages, the events, the notification and COMMIT", n, len(stmts), stmts)
+	}
+}
