@@ -31,7 +31,9 @@ import (
 // (comma-separated), what a node's batch has around the rows, to find what costs: "lock"
 // (the batch lock after BEGIN), "guard" (the batch guard), "notify" (the commit
 // notification naming the transaction's rooms) and "payload" (a message and an event payload
-// the size of the server's for a short Markdown post).
+// the size of the server's for a short Markdown post). RAW_SET=1 sends a transaction's
+// messages as one statement and its events as another, the set-based statements a node's
+// writer sends (postgres.Dialect.InsertMessages and AppendRoomEvents).
 func BenchmarkRawPostRows(b *testing.B) {
 	ctx := context.Background()
 	url := pgtest.URL(b)
@@ -68,7 +70,7 @@ func BenchmarkRawPostRows(b *testing.B) {
 		payload = `{"room":{"id":"bench-95ab1377-000019","name":"bench room 19","member_count":0},"message":{"id":"msg_01m8vnbn6fgs02m4r5698612e7","room_id":"bench-95ab1377-000019","thread_id":"msg_01m8vnbn6fgs02m4r5698612e7","sender":{"type":"webhook","id":"wh_01m8vnbn6fgs02m4r5698612e7","name":"bench"},"text":"` +
 			text + `","format":"markdown","html":"<p>` + text + `</p>\n","mentions":[],"created_at":"2026-12-02T15:18:21.647379Z"}}`
 	}
-	withNotify := around["notify"]
+	withNotify, set := around["notify"], os.Getenv("RAW_SET") != ""
 	var next atomic.Int64
 	b.ResetTimer()
 	start := time.Now()
@@ -93,10 +95,19 @@ func BenchmarkRawPostRows(b *testing.B) {
 				}
 				var notify strings.Builder
 				notify.WriteString("node-1")
+				var msgs, evs [][]any // with set: each statement's arguments
 				for k := first; k < min(first+int64(perTx), int64(b.N)); k++ {
 					room := fmt.Sprintf("r%d", k%int64(rooms))
 					t := time.Now()
 					id := ids.New("msg", t)
+					if set {
+						msgs = append(msgs, []any{id, room, id, "webhook", "wh", "Alerts", "", text, "markdown", html, "[]", t.UnixMicro(), int64(0)})
+						evs = append(evs, []any{room, ids.New("evt", t), "group_channel:message_send", t.UnixMicro(), payload, "[]"})
+						if withNotify {
+							notify.WriteString("\n" + room)
+						}
+						continue
+					}
 					batch.Queue(`INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
 						VALUES ($1, $2, $1, 'webhook', 'wh', 'Alerts', '', $4, 'markdown', $5, '[]', $3, 0)`, id, room, t.UnixMicro(), text, html)
 					if withNotify {
@@ -107,6 +118,10 @@ func BenchmarkRawPostRows(b *testing.B) {
 							COALESCE((SELECT MAX(e.room_seq) FROM events e WHERE e.room_id = rooms.id AND e.room_id <> ''), 0) + 1, $3, $4, '[]'
 						FROM rooms WHERE rooms.id = $1`,
 						room, ids.New("evt", t), t.UnixMicro(), payload)
+				}
+				if set {
+					batch.Queue(postgres.Dialect.InsertMessages, columns(msgs)...)
+					batch.Queue(postgres.Dialect.AppendRoomEvents, columns(evs)...)
 				}
 				if withNotify {
 					batch.Queue(`SELECT pg_notify($1, $2)`, postgres.NotifyChannel, notify.String())
@@ -126,6 +141,28 @@ func BenchmarkRawPostRows(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "posts/s")
+}
+
+// columns turns rows of statement arguments (strings and int64s) into one array a column.
+func columns(rows [][]any) []any {
+	cols := make([]any, len(rows[0]))
+	for c := range cols {
+		switch rows[0][c].(type) {
+		case string:
+			col := make([]string, len(rows))
+			for r := range rows {
+				col[r] = rows[r][c].(string)
+			}
+			cols[c] = col
+		default:
+			col := make([]int64, len(rows))
+			for r := range rows {
+				col[r] = rows[r][c].(int64)
+			}
+			cols[c] = col
+		}
+	}
+	return cols
 }
 
 func envInt(name string, def int) int {
