@@ -63,10 +63,12 @@ var Dialect = &sqlstore.Dialect{
 			case "23503":
 				return chat.CodeNotFound
 			case "23502":
-				// A NULL where a row's key was selected: the writer's statements that
-				// need a row (a room event's room) take its key from an outer join, so
-				// that a missing row fails the statement, and the transaction with it.
-				return chat.CodeNotFound
+				// A room event's append takes the room's id from an outer join, so that a
+				// missing room fails the statement (and the transaction) with a NULL
+				// room_id. Any other NULL refused is a fault, not a missing row.
+				if pe.TableName == "events" && pe.ColumnName == "room_id" {
+					return chat.CodeNotFound
+				}
 			case "22021", "22P05": // invalid byte sequence (a NUL in text), untranslatable character
 				return chat.CodeInvalidArgument
 			}
@@ -84,8 +86,8 @@ var Dialect = &sqlstore.Dialect{
 	// database parses, plans and executes one statement for all the batch's rows of a
 	// table instead of one a row. A room's events number one past the room's newest event
 	// before the statement, in their order (the statement does not see its own rows); a
-	// missing room leaves room_id NULL, which fails the statement as the single append's
-	// missing row would fail its request.
+	// missing room leaves room_id NULL, which fails the statement, as it fails the single
+	// append.
 	InsertMessages: `INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
 	SELECT id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[])
