@@ -40,6 +40,9 @@ type Stmt struct {
 	Scan func(Row) error
 	// Rows, if set, reads the rows the statement returns (a set-based statement's).
 	Rows func(Rows) error
+	// Neither may fail on its own where the database ran the statement: a COMMIT sent
+	// after it in the same pipeline would still commit. A statement that finds nothing
+	// to act on must fail in the database (see qAppendRoomEvent).
 }
 
 // Pipeliner is a WriterConn that sends several statements in one round trip.
