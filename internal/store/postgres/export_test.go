@@ -13,3 +13,6 @@ func (l *RoomLimiter) Queued() int {
 	defer l.mu.Unlock()
 	return len(l.queue)
 }
+
+// QTakeTokens is the limiter's statement.
+const QTakeTokens = qTakeTokens

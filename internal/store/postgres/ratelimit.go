@@ -60,7 +60,12 @@ func NewRoomLimiter(pool *pgxpool.Pool, c clock.Clock, rate float64, burst int) 
 // for a post that arrived before the last one checked (held back, it earns nothing),
 // only when this node's clock ($5, now) is behind the bucket: after the clock steps back,
 // a refused post moves the bucket back with it, so the room refills one period later,
-// not once the clock has caught up.
+// not once the clock has caught up. The buckets are read through the primary key whatever
+// the table's size: a cached statement's generic plan cannot see how few rooms the array
+// holds, and joined plainly it scanned every room's bucket, twice, at a cost growing with
+// the rooms. The update names the rooms by "room_id = ANY($1)" besides its join; the final
+// read looks each room up on its own (OFFSET 0 keeps the planner from turning that back
+// into a join).
 const qTakeTokens = `
 WITH req AS (
     SELECT r, at FROM unnest($1::text[], $2::bigint[]) AS t(r, at)
@@ -73,12 +78,12 @@ WITH req AS (
     RETURNING room_id
 ), back AS (
     UPDATE room_rate rr SET at = req.at FROM req
-    WHERE rr.room_id = req.r AND req.at < rr.at AND $5 < rr.at AND rr.room_id NOT IN (SELECT room_id FROM taken)
+    WHERE rr.room_id = ANY($1) AND rr.room_id = req.r AND req.at < rr.at AND $5 < rr.at AND rr.room_id NOT IN (SELECT room_id FROM taken)
 )
 SELECT room_id, TRUE, 0::float8 FROM taken
 UNION ALL
 SELECT rr.room_id, FALSE, LEAST($3, rr.tokens + GREATEST(0, req.at - rr.at) * $4 / 1e6)
-FROM room_rate rr JOIN req ON req.r = rr.room_id
+FROM req CROSS JOIN LATERAL (SELECT * FROM room_rate b WHERE b.room_id = req.r OFFSET 0) rr
 WHERE rr.room_id NOT IN (SELECT room_id FROM taken)`
 
 // statementTimeout bounds one batch's statement.
