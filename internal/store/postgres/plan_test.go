@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 
 	"github.com/chathooks/chathooks/internal/chat"
@@ -67,26 +68,12 @@ func TestStatementsPlannedForTheirTableSize(t *testing.T) {
 		exec("COMMIT")
 	}
 	exec(`INSERT INTO d (id, status, owner) SELECT 'id-' || g, 'pending', 'node' FROM generate_series(10, 99999) g`)
-	var plan strings.Builder
 	exec("BEGIN")
 	defer exec("ROLLBACK")
 	exec(sqlstore.IndexPlans)
-	r, err := conn.Query(ctx, `EXPLAIN EXECUTE outcomes(`+strings.TrimSuffix(strings.Repeat("'id-5','node',", 64), ",")+`)`)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for r.Next() {
-		var line string
-		if err := r.Scan(&line); err != nil {
-			t.Fatal(err)
-		}
-		plan.WriteString(line + "\n")
-	}
-	if err := r.Err(); err != nil {
-		t.Fatal(err)
-	}
-	if strings.Contains(plan.String(), "Seq Scan on d") {
-		t.Fatalf("the outcomes are joined to a sequential scan of the grown table:\n%s", plan.String())
+	plan := strings.Join(explain(t, conn, `EXPLAIN EXECUTE outcomes(`+strings.TrimSuffix(strings.Repeat("'id-5','node',", 64), ",")+`)`), "\n")
+	if strings.Contains(plan, "Seq Scan on d") {
+		t.Fatalf("the outcomes are joined to a sequential scan of the grown table:\n%s", plan)
 	}
 }
 
@@ -128,22 +115,11 @@ func TestDeliveryOutcomesPlannedWithIndexes(t *testing.T) {
 func TestRoomLimitPlannedWithIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	s, err := postgres.Open(ctx, url, postgres.Options{})
+	conn, err := pgx.Connect(ctx, migratedURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Close()
-	pool, err := pgxpool.New(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pool.Close()
-	conn, err := pool.Acquire(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Release()
+	defer conn.Close(ctx)
 	for _, q := range []string{
 		// A table of a thousand rooms, not analysed (as autovacuum may not have yet): a
 		// scan then looks cheap beside a hash of the statement's rooms.
@@ -155,25 +131,47 @@ func TestRoomLimitPlannedWithIndexes(t *testing.T) {
 			t.Fatalf("%s: %v", q, err)
 		}
 	}
-	r, err := conn.Query(ctx, `EXPLAIN EXECUTE take(ARRAY['r1', 'r2'], ARRAY[1, 1]::bigint[], 1, 1, 0)`)
+	plan := strings.Join(explain(t, conn, `EXPLAIN EXECUTE take(ARRAY['r1', 'r2'], ARRAY[1, 1]::bigint[], 1, 1, 0)`), "\n")
+	if strings.Contains(plan, "Seq Scan on room_rate") {
+		t.Fatalf("the limiter's generic plan scans every room's bucket:\n%s", plan)
+	}
+	if !strings.Contains(plan, "room_rate_pkey") {
+		t.Fatalf("the limiter's generic plan does not use the primary key:\n%s", plan)
+	}
+}
+
+// migratedURL returns the URL of a fresh schema that the store has migrated.
+func migratedURL(t testing.TB) string {
+	t.Helper()
+	url := pgtest.URL(t)
+	s, err := postgres.Open(context.Background(), url, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	var plan strings.Builder
+	s.Close()
+	return url
+}
+
+// explain runs an EXPLAIN statement and returns its plan, a line each.
+func explain(t *testing.T, conn interface {
+	Query(context.Context, string, ...any) (pgx.Rows, error)
+}, q string) []string {
+	t.Helper()
+	r, err := conn.Query(context.Background(), q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer r.Close()
+	var plan []string
 	for r.Next() {
 		var line string
 		if err := r.Scan(&line); err != nil {
 			t.Fatal(err)
 		}
-		plan.WriteString(line + "\n")
+		plan = append(plan, line)
 	}
 	if err := r.Err(); err != nil {
 		t.Fatal(err)
 	}
-	if strings.Contains(plan.String(), "Seq Scan on room_rate") {
-		t.Fatalf("the limiter's generic plan scans every room's bucket:\n%s", plan.String())
-	}
-	if !strings.Contains(plan.String(), "room_rate_pkey") {
-		t.Fatalf("the limiter's generic plan does not use the primary key:\n%s", plan.String())
-	}
+	return plan
 }

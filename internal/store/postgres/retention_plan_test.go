@@ -11,7 +11,6 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/chathooks/chathooks/internal/chat"
-	"github.com/chathooks/chathooks/internal/store/pgtest"
 	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
@@ -23,13 +22,7 @@ import (
 func TestRetentionStatementsReadNoWholeTable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	url := pgtest.URL(t)
-	s, err := postgres.Open(ctx, url, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close() // the schema is migrated
-	conn, err := pgx.Connect(ctx, url)
+	conn, err := pgx.Connect(ctx, migratedURL(t))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,21 +53,7 @@ func TestRetentionStatementsReadNoWholeTable(t *testing.T) {
 		if !strings.Contains(q, "$3") {
 			args = "1,1"
 		}
-		rows, err := conn.Query(ctx, fmt.Sprintf("EXPLAIN EXECUTE retention%d(%s)", i, args))
-		if err != nil {
-			t.Fatalf("%s: %v", q, err)
-		}
-		var plan []string
-		for rows.Next() {
-			var line string
-			if err := rows.Scan(&line); err != nil {
-				t.Fatal(err)
-			}
-			plan = append(plan, line)
-		}
-		if err := rows.Err(); err != nil {
-			t.Fatal(err)
-		}
+		plan := explain(t, conn, fmt.Sprintf("EXPLAIN EXECUTE retention%d(%s)", i, args))
 		// No sequential scan, and every index scan is bounded by a condition, except the
 		// partial indexes of the unfinished deliveries, read whole on purpose.
 		for j, line := range plan {
