@@ -115,11 +115,7 @@ func TestDeliveryOutcomesPlannedWithIndexes(t *testing.T) {
 func TestRoomLimitPlannedWithIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, migratedURL(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	conn := migratedConn(t)
 	for _, q := range []string{
 		// A table of a thousand rooms, not analysed (as autovacuum may not have yet): a
 		// scan then looks cheap beside a hash of the statement's rooms.
@@ -140,16 +136,23 @@ func TestRoomLimitPlannedWithIndexes(t *testing.T) {
 	}
 }
 
-// migratedURL returns the URL of a fresh schema that the store has migrated.
-func migratedURL(t testing.TB) string {
+// migratedConn returns a connection to a fresh schema that the store has migrated, closed
+// when the test ends.
+func migratedConn(t *testing.T) *pgx.Conn {
 	t.Helper()
+	ctx := context.Background()
 	url := pgtest.URL(t)
-	s, err := postgres.Open(context.Background(), url, postgres.Options{})
+	s, err := postgres.Open(ctx, url, postgres.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	s.Close()
-	return url
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
 }
 
 // explain runs an EXPLAIN statement and returns its plan, a line each.
