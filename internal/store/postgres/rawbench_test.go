@@ -17,6 +17,7 @@ import (
 	"github.com/chathooks/chathooks/internal/ids"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
 	"github.com/chathooks/chathooks/internal/store/postgres"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
 // BenchmarkRawPostRows is the floor the store's writers are compared with: the rows one
@@ -120,8 +121,10 @@ func BenchmarkRawPostRows(b *testing.B) {
 						room, ids.New("evt", t), t.UnixMicro(), payload)
 				}
 				if set {
-					batch.Queue(postgres.Dialect.InsertMessages, columns(msgs)...)
-					batch.Queue(postgres.Dialect.AppendRoomEvents, columns(evs)...)
+					mcols, _ := sqlstore.ArgColumns(msgs) // strings and int64s only
+					ecols, _ := sqlstore.ArgColumns(evs)
+					batch.Queue(postgres.Dialect.InsertMessages, mcols...)
+					batch.Queue(postgres.Dialect.AppendRoomEvents, ecols...)
 				}
 				if withNotify {
 					batch.Queue(`SELECT pg_notify($1, $2)`, postgres.NotifyChannel, notify.String())
@@ -141,28 +144,6 @@ func BenchmarkRawPostRows(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "posts/s")
-}
-
-// columns turns rows of statement arguments (strings and int64s) into one array a column.
-func columns(rows [][]any) []any {
-	cols := make([]any, len(rows[0]))
-	for c := range cols {
-		switch rows[0][c].(type) {
-		case string:
-			col := make([]string, len(rows))
-			for r := range rows {
-				col[r] = rows[r][c].(string)
-			}
-			cols[c] = col
-		default:
-			col := make([]int64, len(rows))
-			for r := range rows {
-				col[r] = rows[r][c].(int64)
-			}
-			cols[c] = col
-		}
-	}
-	return cols
 }
 
 func envInt(name string, def int) int {

@@ -14,6 +14,9 @@ const (
 	mergeRoomEvent           // AppendEvent's numbered insert of a room event
 )
 
+// mergedWhat names a merged statement in errors, by kind.
+var mergedWhat = [...]string{mergeMessage: "messages of several requests", mergeRoomEvent: "room events of several requests"}
+
 // mergePending rewrites the pending statements before they are sent: each run of
 // consecutive message inserts and room event appends becomes the run's messages, then its
 // events, each kind one set-based statement (with a column array per argument) when it has
@@ -64,7 +67,7 @@ func (t *Tx) mergePending() {
 			if len(idx) > 1 {
 				if st, ok := t.merged(kind, idx); ok {
 					stmts = append(stmts, st)
-					labels = append(labels, stmtLabel{what: fmt.Sprintf("%d %ss", len(idx), t.labels[idx[0]].what), merged: true})
+					labels = append(labels, stmtLabel{what: mergedWhat[kind], merged: true})
 					owners = append(owners, nil)
 					continue
 				}
@@ -93,40 +96,17 @@ func (t *Tx) worthMerging() bool {
 	return false
 }
 
-// merged returns the set-based statement of the pending statements at idx, all of kind:
-// its arguments are one array per argument of the single statement, of strings or of
-// integers. ok is false when an argument is of neither type (they are sent one by one).
+// merged returns the set-based statement of the pending statements at idx, all of kind
+// (ArgColumns makes its arguments). ok is false when an argument is neither a string nor
+// an integer (they are then sent one by one).
 func (t *Tx) merged(kind mergeKind, idx []int) (Stmt, bool) {
-	first := t.pending[idx[0]].Args
-	cols := make([]any, len(first))
-	for c := range first {
-		switch first[c].(type) {
-		case string:
-			col := make([]string, len(idx))
-			for r, k := range idx {
-				v, ok := t.pending[k].Args[c].(string)
-				if !ok {
-					return Stmt{}, false
-				}
-				col[r] = v
-			}
-			cols[c] = col
-		case int64, int:
-			col := make([]int64, len(idx))
-			for r, k := range idx {
-				switch v := t.pending[k].Args[c].(type) {
-				case int64:
-					col[r] = v
-				case int:
-					col[r] = int64(v)
-				default:
-					return Stmt{}, false
-				}
-			}
-			cols[c] = col
-		default:
-			return Stmt{}, false
-		}
+	rows := make([][]any, len(idx))
+	for r, k := range idx {
+		rows[r] = t.pending[k].Args
+	}
+	cols, ok := ArgColumns(rows)
+	if !ok {
+		return Stmt{}, false
 	}
 	if kind == mergeMessage {
 		return Stmt{SQL: t.s.d.InsertMessages, Args: cols}, true
@@ -163,6 +143,41 @@ func (t *Tx) merged(kind mergeKind, idx []int) (Stmt, bool) {
 		}
 		return nil
 	}}, true
+}
+
+// ArgColumns turns the arguments of several runs of one statement (rows, each of the same
+// length) into one array a column, the arguments of its set-based form: []string for
+// strings, []int64 for integers. ok is false when a column holds anything else, or a mix.
+func ArgColumns(rows [][]any) (cols []any, ok bool) {
+	cols = make([]any, len(rows[0]))
+	for c := range cols {
+		switch rows[0][c].(type) {
+		case string:
+			col := make([]string, len(rows))
+			for r := range rows {
+				if col[r], ok = rows[r][c].(string); !ok {
+					return nil, false
+				}
+			}
+			cols[c] = col
+		case int64, int:
+			col := make([]int64, len(rows))
+			for r := range rows {
+				switch v := rows[r][c].(type) {
+				case int64:
+					col[r] = v
+				case int:
+					col[r] = int64(v)
+				default:
+					return nil, false
+				}
+			}
+			cols[c] = col
+		default:
+			return nil, false
+		}
+	}
+	return cols, true
 }
 
 // seqRow is a row of one integer: a room event's number, read from a set-based append.

@@ -601,12 +601,9 @@ func (t *Tx) AppendEvent(e *chat.Event) error {
 	if e.RoomID != "" && t.s.d.RoundTrips {
 		// One statement numbers the event after the room's newest and inserts it, sent with
 		// the request's next statement or when it ends; e.RoomSeq is set then.
+		// A missing room fails the statement itself (qAppendRoomEvent), blamed in send.
 		return t.deferScan(stmtLabel{what: "event", id: e.ID, room: e.RoomID, kind: mergeRoomEvent}, qAppendRoomEvent, func(r Row) error {
-			err := r.Scan(&e.RoomSeq)
-			if t.noRows(err) {
-				return roomMissing(e.RoomID)
-			}
-			return err
+			return r.Scan(&e.RoomSeq)
 		}, e.RoomID, e.ID, e.Type, micros(e.CreatedAt), string(e.Payload), agents)
 	}
 	if e.RoomID != "" {
