@@ -358,7 +358,7 @@ func (s *Service) postAlert(tx Tx, emit func(*Event) error, roomID, endpointID, 
 	if err != nil {
 		return err
 	}
-	ev := s.newEvent(EventMessageSend, roomID, MessagePayload{Room: roomRef(room), Message: m}, agents)
+	ev := s.newEventJSON(EventMessageSend, roomID, messagePayloadJSON(MessagePayload{Room: roomRef(room), Message: m}, nil), agents)
 	ev.AboutEndpoint = endpointID
 	return emit(ev)
 }

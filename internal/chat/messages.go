@@ -87,6 +87,8 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 		ID: ids.New("msg", now), RoomID: in.RoomID, Sender: in.Sender, Text: in.Text,
 		Format: in.Format, HTML: r.HTML, Mentions: []Mention{}, CreatedAt: now, RelayHops: in.RelayHops,
 	}
+	// The text and its HTML are most of the event's payload: encoded here, not in the writer.
+	text := encodeText(msg)
 	var res PostResult
 	err := s.write(WithRoom(ctx, in.RoomID), func(tx Tx, emit func(*Event) error) error {
 		res = PostResult{}
@@ -145,7 +147,7 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 		if p.ThreadRoot, err = replyRoot(tx, m); err != nil {
 			return err
 		}
-		ev := s.newEvent(EventMessageSend, in.RoomID, p, agents)
+		ev := s.newEventJSON(EventMessageSend, in.RoomID, messagePayloadJSON(p, text), agents)
 		ev.RelayHops = m.RelayHops
 		return emit(ev)
 	})
@@ -323,7 +325,7 @@ func (s *Service) EditMessage(ctx context.Context, roomID, id, text string) (Mes
 		if p.ThreadRoot, err = replyRoot(tx, m); err != nil {
 			return err
 		}
-		ev := s.newEvent(EventMessageUpdate, roomID, p, agents)
+		ev := s.newEventJSON(EventMessageUpdate, roomID, messagePayloadJSON(p, nil), agents)
 		ev.RelayHops = m.RelayHops
 		return emit(ev)
 	})

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"log/slog"
 	"strings"
 	"sync"
@@ -185,8 +186,13 @@ func (s *Service) write(ctx context.Context, fn func(tx Tx, emit func(*Event) er
 }
 
 func (s *Service) newEvent(typ, roomID string, payload any, agents []string) *Event {
+	return s.newEventJSON(typ, roomID, mustJSON(payload), agents)
+}
+
+// newEventJSON is newEvent with the payload already encoded.
+func (s *Service) newEventJSON(typ, roomID string, payload json.RawMessage, agents []string) *Event {
 	now := s.now()
-	return &Event{ID: ids.New("evt", now), Type: typ, RoomID: roomID, CreatedAt: now, Payload: mustJSON(payload), Agents: agents}
+	return &Event{ID: ids.New("evt", now), Type: typ, RoomID: roomID, CreatedAt: now, Payload: payload, Agents: agents}
 }
 
 func validID(kind, id string) error {
