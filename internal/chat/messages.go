@@ -154,6 +154,14 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 	return res, err
 }
 
+// rendered is an edit's new text rendered, and encoded as JSON, before the writer, for
+// the message's format.
+type rendered struct {
+	format string
+	r      Rendered
+	json   *encodedText
+}
+
 // replyRoot returns the root of m's thread when m is a reply (nil otherwise, or when the
 // root was deleted).
 func replyRoot(tx Tx, m Message) (*ThreadRoot, error) {
@@ -288,15 +296,23 @@ func (s *Service) ListMessages(ctx context.Context, q MessageQuery) ([]Message, 
 }
 
 // EditMessage replaces a message's text; emits group_channel:message_update.
-func (s *Service) EditMessage(ctx context.Context, roomID, id, text string) (Message, error) {
-	if strings.TrimSpace(text) == "" {
+func (s *Service) EditMessage(ctx context.Context, roomID, id, newText string) (Message, error) {
+	if strings.TrimSpace(newText) == "" {
 		return Message{}, Errorf(CodeInvalidArgument, "text is required")
 	}
-	if !utf8.ValidString(text) {
+	if !utf8.ValidString(newText) {
 		return Message{}, Errorf(CodeInvalidArgument, "text is not valid UTF-8")
 	}
-	if len(text) > MaxTextBytes {
+	if len(newText) > MaxTextBytes {
 		return Message{}, Errorf(CodeInvalidArgument, "text is longer than %d bytes", MaxTextBytes)
+	}
+	// Rendering is CPU work: do it before entering the writer. A message's format never
+	// changes, so the format read here is the one the writer finds; if the read fails, or
+	// the writer finds another message under the id, the writer renders.
+	var pre *rendered
+	if cur, err := s.store.GetMessage(ctx, roomID, id); err == nil {
+		r := s.render.Render(cur.Format, newText)
+		pre = &rendered{format: cur.Format, r: r, json: encodeText(Message{Text: newText, Format: cur.Format, HTML: r.HTML})}
 	}
 	var m Message
 	err := s.write(ctx, func(tx Tx, emit func(*Event) error) error {
@@ -308,9 +324,15 @@ func (s *Service) EditMessage(ctx context.Context, roomID, id, text string) (Mes
 		if err != nil {
 			return err
 		}
-		r := s.render.Render(m.Format, text)
+		var text *encodedText
+		var r Rendered
+		if pre != nil && pre.format == m.Format {
+			r, text = pre.r, pre.json
+		} else {
+			r = s.render.Render(m.Format, newText)
+		}
 		now := s.now()
-		m.Text, m.HTML, m.UpdatedAt = text, r.HTML, &now
+		m.Text, m.HTML, m.UpdatedAt = newText, r.HTML, &now
 		if m.Mentions, err = s.resolveMentions(tx, room, r.Mentions, 0); err != nil {
 			return err
 		}
@@ -325,7 +347,7 @@ func (s *Service) EditMessage(ctx context.Context, roomID, id, text string) (Mes
 		if p.ThreadRoot, err = replyRoot(tx, m); err != nil {
 			return err
 		}
-		ev := s.newEventJSON(EventMessageUpdate, roomID, messagePayloadJSON(p, nil), agents)
+		ev := s.newEventJSON(EventMessageUpdate, roomID, messagePayloadJSON(p, text), agents)
 		ev.RelayHops = m.RelayHops
 		return emit(ev)
 	})

@@ -61,7 +61,7 @@ func TestMessagePayloadJSONIsMarshal(t *testing.T) {
 	p.Room.MemberCount, p.Message.RelayHops = 0, -2
 	checkPayload(t, p)
 	// A time in another zone, and the zero time.
-	p.Message.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", -(9*3600 + 30*60)))
+	p.Message.CreatedAt = time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("x", -(9*3600+30*60)))
 	checkPayload(t, p)
 	p.Message.CreatedAt = time.Time{}
 	checkPayload(t, p)
