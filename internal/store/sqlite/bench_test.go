@@ -2,12 +2,14 @@ package sqlite_test
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/store/sqlite"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 	"github.com/chathooks/chathooks/internal/store/storetest"
@@ -51,4 +53,39 @@ func BenchmarkDeliveryLifecycle(b *testing.B) {
 	}
 	defer s.Close()
 	storetest.BenchDeliveryLifecycle(b, s)
+}
+
+// BenchmarkRoomEventsAfter is a stream's replay: one room's last ten events read after a
+// number, among 1,000 rooms of 100 events each.
+func BenchmarkRoomEventsAfter(b *testing.B) {
+	ctx := context.Background()
+	s, err := sqlite.Open(ctx, b.TempDir(), sqlite.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	t0 := time.Now()
+	for i := range 1000 {
+		room := "r" + strconv.Itoa(i)
+		if err := s.Write(ctx, func(tx chat.Tx) error {
+			if err := tx.InsertRoom(chat.Room{ID: room, Name: "R", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+				return err
+			}
+			for j := range 100 {
+				e := &chat.Event{ID: "evt_" + room + "_" + strconv.Itoa(j), Type: chat.EventMessageSend, RoomID: room, CreatedAt: t0, Payload: json.RawMessage(`{}`)}
+				if err := tx.AppendEvent(e); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for b.Loop() {
+		evs, err := s.RoomEventsAfter(ctx, "r500", 90, 100)
+		if err != nil || len(evs) != 10 {
+			b.Fatalf("%d events, %v", len(evs), err)
+		}
+	}
 }

@@ -22,3 +22,9 @@ var UnfinishedStatements = append(append(qReleaseOwner[:], qReleaseAll[:]...), q
 
 // RoomSeqStatements are the statements that read a room's last event number.
 var RoomSeqStatements = []string{qAppendRoomEvent, qRoomLastSeq, qGetRoom, qPruneEvents}
+
+// QRoomEventsAfter reads a room's events after a number.
+const QRoomEventsAfter = qRoomEventsAfter
+
+// Numbered rewrites q's placeholders as PostgreSQL's are written.
+func Numbered(q string) string { return (&Dialect{DollarPlaceholders: true}).rebind(q) }

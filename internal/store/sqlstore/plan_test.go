@@ -9,6 +9,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jackc/pgx/v5"
+
+	"github.com/chathooks/chathooks/internal/store/pgtest"
+	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlite"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
@@ -100,5 +104,65 @@ func TestRoomSeqStatementsSearchTheRoomsNewestEvent(t *testing.T) {
 		if !searched[q] {
 			t.Errorf("%s\ndoes not search events_room for the room's newest event", q)
 		}
+	}
+}
+
+// On SQLite a room's events after a number (a stream's replay) are a search of events_room
+// from that number, never a scan of every room's events.
+func TestRoomEventsAfterSearchesTheRoomsEvents(t *testing.T) {
+	t.Parallel()
+	searched := false
+	forEachPlanStep(t, []string{sqlstore.QRoomEventsAfter}, "r", func(q, detail string) {
+		if strings.HasPrefix(detail, "SCAN events") {
+			t.Errorf("%s\nreads %q", q, detail)
+		}
+		if strings.HasPrefix(detail, "SEARCH events USING INDEX events_room (room_id=? AND room_seq>?)") {
+			searched = true
+		}
+	})
+	if !searched {
+		t.Errorf("%s\ndoes not search events_room", sqlstore.QRoomEventsAfter)
+	}
+}
+
+// On PostgreSQL too: the statement's generic plan (the one the driver's cached statement
+// gets after five runs, whatever the room) reads events_room, not every event, with the
+// tables grown and not analysed.
+func TestRoomEventsAfterPlannedWithItsIndexOnPostgres(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{
+		`INSERT INTO rooms (id, name, created_at, updated_at) SELECT 'r' || g, 'R', 0, 0 FROM generate_series(1, 200) g`,
+		`INSERT INTO events (id, type, room_id, room_seq, created_at, payload)
+			SELECT 'evt_' || g, 't', 'r' || (g % 200 + 1), g / 200 + 1, 0, '{}' FROM generate_series(0, 19999) g`,
+		`SET plan_cache_mode = force_generic_plan`,
+		`PREPARE after(text, bigint, bigint) AS ` + sqlstore.Numbered(sqlstore.QRoomEventsAfter),
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	r, err := conn.Query(ctx, `EXPLAIN EXECUTE after('r5', 90, 100)`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	plan, err := pgx.CollectRows(r, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	text := strings.Join(plan, "\n")
+	if strings.Contains(text, "Seq Scan on events") || !strings.Contains(text, "events_room") {
+		t.Fatalf("a room's events after a number are not read through events_room:\n%s", text)
 	}
 }

@@ -257,9 +257,15 @@ func (s *Store) BlockedAmong(ctx context.Context, userID string, targetIDs []str
 	})
 }
 
+// qRoomEventsAfter reads a room's events after a number. events_room indexes only the
+// events that have a room (a room_id not empty), and a plan made for any value of the room
+// parameter (SQLite's always, PostgreSQL's generic ones) may use it only if the statement
+// says so too.
+const qRoomEventsAfter = `SELECT ` + eventCols + ` FROM events WHERE room_id = ? AND room_id <> '' AND room_seq > ? ORDER BY room_seq LIMIT ?`
+
 // RoomEventsAfter implements chat.Reader.
 func (s *Store) RoomEventsAfter(ctx context.Context, roomID string, seq int64, limit int) ([]chat.Event, error) {
-	rows, err := s.query(ctx, `SELECT `+eventCols+` FROM events WHERE room_id = ? AND room_seq > ? ORDER BY room_seq LIMIT ?`, roomID, seq, limit)
+	rows, err := s.query(ctx, qRoomEventsAfter, roomID, seq, limit)
 	return collect(rows, err, func(r Row) (chat.Event, error) {
 		e, _, err := scanEvent(r)
 		return e, err
