@@ -178,3 +178,35 @@ func explain(t *testing.T, conn interface {
 	}
 	return plan
 }
+
+// TestBatchStatementsPlannedWithKeys: a batch's set-based statements, cached and planned
+// generically, look each row's room up by its key (and a room's newest event in
+// events_room), whatever the number of rooms: the generic plan of a join to the rooms hashed
+// a scan of every room for every batch.
+func TestBatchStatementsPlannedWithKeys(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	conn := migratedConn(t)
+	for _, q := range []string{
+		// Rooms and events not analysed (as autovacuum may not have yet).
+		`INSERT INTO rooms (id, name, created_at, updated_at) SELECT 'r' || g, 'R', 0, 0 FROM generate_series(1, 2000) g`,
+		`INSERT INTO events (id, type, room_id, room_seq, created_at, payload)
+			SELECT 'evt_' || g, 't', 'r' || (g % 2000 + 1), g / 2000 + 1, 0, '{}' FROM generate_series(0, 19999) g`,
+		`SET plan_cache_mode = force_generic_plan`,
+		`PREPARE events AS ` + postgres.Dialect.AppendRoomEvents,
+		`PREPARE messages AS ` + postgres.Dialect.InsertMessages,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for _, q := range []string{
+		`EXPLAIN EXECUTE events(ARRAY['r1', 'r2'], ARRAY['evt_a', 'evt_b'], ARRAY['t', 't'], ARRAY[0, 0]::bigint[], ARRAY['{}', '{}'], ARRAY['', ''])`,
+		`EXPLAIN EXECUTE messages(ARRAY['m'], ARRAY['r1'], ARRAY['m'], ARRAY['webhook'], ARRAY['w'], ARRAY['W'], ARRAY[''], ARRAY['x'], ARRAY['markdown'], ARRAY['<p>x</p>'], ARRAY['[]'], ARRAY[0]::bigint[], ARRAY[0]::bigint[])`,
+	} {
+		plan := strings.Join(explain(t, conn, q), "\n")
+		if strings.Contains(plan, "Seq Scan") {
+			t.Fatalf("%s\nscans a table:\n%s", q, plan)
+		}
+	}
+}

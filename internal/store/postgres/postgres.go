@@ -87,20 +87,21 @@ var Dialect = &sqlstore.Dialect{
 	// table instead of one a row. A room's events number one past the room's newest event
 	// before the statement, in their order (the statement does not see its own rows); a
 	// missing room leaves room_id NULL, which fails the statement, as it fails the single
-	// append.
+	// append. The room is looked up row by row, by its key: a join would let a plan made
+	// while the rooms were few (the driver's cached statement keeps its generic plan)
+	// scan every room for every batch as they grow.
 	InsertMessages: `INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
 	SELECT id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::bigint[], $13::bigint[])
 		WITH ORDINALITY AS m(id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops, ord)
 	ORDER BY ord`,
 	AppendRoomEvents: `INSERT INTO events (id, type, room_id, room_seq, created_at, payload, agents)
-	SELECT e.id, e.type, rooms.id,
+	SELECT e.id, e.type, (SELECT r.id FROM rooms r WHERE r.id = e.room_id),
 		COALESCE((SELECT MAX(x.room_seq) FROM events x WHERE x.room_id = e.room_id AND x.room_id <> ''), 0)
 			+ row_number() OVER (PARTITION BY e.room_id ORDER BY e.ord),
 		e.created_at, e.payload, e.agents
 	FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])
 		WITH ORDINALITY AS e(room_id, id, type, created_at, payload, agents, ord)
-	LEFT JOIN rooms ON rooms.id = e.room_id
 	ORDER BY e.ord
 	RETURNING id, room_seq`,
 	NotifyChannel: NotifyChannel,
