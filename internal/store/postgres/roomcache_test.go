@@ -164,7 +164,7 @@ func TestBatchReadsItsRoomsAtOnce(t *testing.T) {
 	}
 	// The gate's batch commits (1), then the posts' batch: BEGIN with the lock and the
 	// generation, the rooms, COMMIT.
-	if sent := rt.trips(); len(sent) != 4 || !strings.Contains(sent[2], "ANY(") {
+	if sent := rt.trips(); len(sent) != 4 || !strings.Contains(sent[2], "unnest(") {
 		t.Fatalf("%d round trips %q; want the gate's COMMIT, then BEGIN, one read of the rooms, COMMIT", len(sent), sent)
 	}
 }

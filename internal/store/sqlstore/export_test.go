@@ -28,3 +28,7 @@ const QRoomEventsAfter = qRoomEventsAfter
 
 // Numbered rewrites q's placeholders as PostgreSQL's are written.
 func Numbered(q string) string { return (&Dialect{DollarPlaceholders: true}).rebind(q) }
+
+// AgentStatements read a room's agent members (RoomAgents, and with the room on
+// PostgreSQL).
+var AgentStatements = []string{qRoomAgents, qGetRoomAgents, qRoomsAgents}

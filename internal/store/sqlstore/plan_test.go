@@ -3,6 +3,7 @@ package sqlstore_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -164,5 +165,60 @@ func TestRoomEventsAfterPlannedWithItsIndexOnPostgres(t *testing.T) {
 	text := strings.Join(plan, "\n")
 	if strings.Contains(text, "Seq Scan on events") || !strings.Contains(text, "events_room") {
 		t.Fatalf("a room's events after a number are not read through events_room:\n%s", text)
+	}
+}
+
+// A room's agent members are read through the room's members, each user by its key: on
+// SQLite, and in PostgreSQL's generic plans over many users not analysed, never a scan of
+// every user.
+func TestAgentsReadThroughTheRoomsMembers(t *testing.T) {
+	t.Parallel()
+	forEachPlanStep(t, sqlstore.AgentStatements[:1], "r", func(q, detail string) {
+		if strings.HasPrefix(detail, "SCAN") {
+			t.Errorf("%s\nreads %q", q, detail)
+		}
+	})
+	ctx := context.Background()
+	url := pgtest.URL(t)
+	s, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	for _, q := range []string{
+		`INSERT INTO rooms (id, name, created_at, updated_at) SELECT 'r' || g, 'R', 0, 0 FROM generate_series(1, 500) g`,
+		`INSERT INTO users (id, name, kind, created_at) SELECT 'u' || g, 'U', CASE WHEN g % 500 = 0 THEN 'agent' ELSE 'human' END, 0 FROM generate_series(1, 20000) g`,
+		`INSERT INTO members (room_id, user_id, joined_at) SELECT 'r' || (g % 500 + 1), 'u' || g, 0 FROM generate_series(1, 20000) g`,
+		`SET plan_cache_mode = force_generic_plan`,
+	} {
+		if _, err := conn.Exec(ctx, q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for i, q := range sqlstore.AgentStatements {
+		name := fmt.Sprintf("agents%d", i)
+		if _, err := conn.Exec(ctx, `PREPARE `+name+` AS `+sqlstore.Numbered(q)); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+		arg := `'r1'`
+		if strings.Contains(q, "TEXT[]") {
+			arg = `ARRAY['r1', 'r2']`
+		}
+		r, err := conn.Query(ctx, `EXPLAIN EXECUTE `+name+`(`+arg+`)`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		plan, err := pgx.CollectRows(r, pgx.RowTo[string])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if text := strings.Join(plan, "\n"); strings.Contains(text, "Seq Scan") {
+			t.Errorf("%s\nscans:\n%s", q, text)
+		}
 	}
 }

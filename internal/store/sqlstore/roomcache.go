@@ -122,8 +122,11 @@ func (s *Store) uncachedRooms(batch []*writeReq) []string {
 	return ids
 }
 
-// qRoomsAgents reads a list of rooms with their agent members (PostgreSQL: an array).
-const qRoomsAgents = roomsWithAgents + `id = ANY(?)`
+// qRoomsAgents reads a list of rooms with their agent members (PostgreSQL: an array), each
+// room by its key: with "id = ANY(...)" a plan made for any list (PostgreSQL's generic one)
+// while the rooms were few scans every room, and is kept as they grow. OFFSET 0 keeps the
+// lookup from being flattened back into that.
+const qRoomsAgents = `SELECT r.* FROM unnest(CAST(? AS TEXT[])) AS want(id) CROSS JOIN LATERAL (` + roomsWithAgents + `id = want.id OFFSET 0) AS r`
 
 // qRoomGeneration reads the room cache generation.
 const qRoomGeneration = `SELECT n FROM room_cache_generation WHERE id = 1`

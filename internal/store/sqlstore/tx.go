@@ -394,9 +394,11 @@ func (t *Tx) GetRoom(id string) (chat.Room, error) {
 }
 
 // roomsWithAgents reads rooms with their agent members' ids, comma-separated by id
-// (splitAgents undoes it); a condition on id completes it.
-const roomsWithAgents = `SELECT ` + roomCols + `, COALESCE((SELECT string_agg(u.id, ',' ORDER BY u.id) FROM members m
-	JOIN users u ON u.id = m.user_id WHERE m.room_id = rooms.id AND u.kind = 'agent'), '') FROM rooms WHERE `
+// (splitAgents undoes it); a condition on id completes it. The agents are the room's
+// members whose user is an agent, each user looked up by its key (as in qRoomAgents): a
+// join lets a plan made for any room (PostgreSQL's generic one) scan every user.
+const roomsWithAgents = `SELECT ` + roomCols + `, COALESCE((SELECT string_agg(m.user_id, ',' ORDER BY m.user_id) FROM members m
+	WHERE m.room_id = rooms.id AND (SELECT u.kind FROM users u WHERE u.id = m.user_id) = 'agent'), '') FROM rooms WHERE `
 
 // qGetRoomAgents reads one room with its agent members.
 const qGetRoomAgents = roomsWithAgents + `id = ?`
@@ -485,8 +487,12 @@ func (t *Tx) RoomAgents(roomID string) ([]string, error) {
 	if a, ok := t.agents[roomID]; ok {
 		return slices.Clone(a), nil
 	}
-	return t.strs(`SELECT u.id FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ? AND u.kind = 'agent' ORDER BY u.id`, roomID)
+	return t.strs(qRoomAgents, roomID)
 }
+
+// qRoomAgents reads a room's agent members: the room's members (by the members' key), each
+// one's user by its key.
+const qRoomAgents = `SELECT m.user_id FROM members m WHERE m.room_id = ? AND (SELECT u.kind FROM users u WHERE u.id = m.user_id) = 'agent' ORDER BY m.user_id`
 
 // InsertMessage implements chat.Tx.
 func (t *Tx) InsertMessage(m chat.Message) error {
