@@ -9,7 +9,6 @@ import (
 
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/clock"
-	"github.com/chathooks/chathooks/internal/store/sqlite"
 )
 
 // alertsFixture is a service on a real SQLite store with a fake clock, two endpoints (x,
@@ -26,11 +25,7 @@ type alertsFixture struct {
 func newAlertsFixture(t *testing.T) *alertsFixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	svc := chat.NewService(chat.Config{Store: st, Clock: clk, Renderer: plainRenderer{}})
 	f := &alertsFixture{t: t, st: st, svc: svc, clk: clk, al: chat.NewAlerter(svc, func() string { return "http://console.test" })}

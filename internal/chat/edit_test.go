@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/chathooks/chathooks/internal/chat"
-	"github.com/chathooks/chathooks/internal/store/sqlite"
 )
 
 // writerFlagStore is the real SQLite store, telling whether a write function is running
@@ -52,11 +51,7 @@ func (s *spyRenderer) Render(format, text string) chat.Rendered {
 func TestEditRendersBeforeTheWriter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	ws := &writerFlagStore{Store: st}
 	spy := &spyRenderer{store: ws}
 	svc := chat.NewService(chat.Config{Store: ws, Renderer: spy})

@@ -7,6 +7,7 @@ import (
 
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/store/sqlite"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
 var errInjected = errors.New("injected outbox failure")
@@ -34,6 +35,17 @@ func (f failingTx) AppendEvent(e *chat.Event) error {
 	return f.Tx.AppendEvent(e)
 }
 
+// openSQLite opens a new SQLite store, closed when the test ends.
+func openSQLite(t *testing.T) *sqlstore.Store {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
 type plainRenderer struct{}
 
 func (plainRenderer) Render(_, text string) chat.Rendered {
@@ -43,11 +55,7 @@ func (plainRenderer) Render(_, text string) chat.Rendered {
 func TestOutboxAtomicity(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := sqlite.Open(ctx, t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	fs := &failingStore{Store: st}
 	svc := chat.NewService(chat.Config{Store: fs, Renderer: plainRenderer{}})
 	if _, err := svc.CreateUser(ctx, chat.CreateUser{ID: "a", Name: "A"}); err != nil {

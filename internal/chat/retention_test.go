@@ -12,19 +12,11 @@ import (
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/clock"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
-	"github.com/chathooks/chathooks/internal/store/sqlite"
 )
 
 // bothStores opens a new store of each kind (PostgreSQL skips without a database).
 var bothStores = map[string]func(t *testing.T) chat.Store{
-	"sqlite": func(t *testing.T) chat.Store {
-		st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { st.Close() })
-		return st
-	},
+	"sqlite":   func(t *testing.T) chat.Store { return openSQLite(t) },
 	"postgres": func(t *testing.T) chat.Store { return pgtest.Open(t) },
 }
 

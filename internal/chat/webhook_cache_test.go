@@ -9,7 +9,6 @@ import (
 
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/clock"
-	"github.com/chathooks/chathooks/internal/store/sqlite"
 )
 
 // countingStore is the real SQLite store, counting webhook reads and running a hook
@@ -37,11 +36,7 @@ func (c *countingStore) WebhookByTokenHash(ctx context.Context, hash string) (ch
 
 func newCacheService(t *testing.T, ttl time.Duration) (*chat.Service, *countingStore, *clock.Fake) {
 	t.Helper()
-	st, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
+	st := openSQLite(t)
 	cs := &countingStore{Store: st}
 	clk := clock.NewFake(time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC))
 	svc := chat.NewService(chat.Config{Store: cs, Renderer: plainRenderer{}, Clock: clk, WebhookAuthTTL: ttl})

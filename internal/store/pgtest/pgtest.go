@@ -84,3 +84,22 @@ func OpenURL(t testing.TB, url string) *sqlstore.Store {
 	t.Cleanup(func() { _ = s.Close() })
 	return s
 }
+
+// Conn returns a connection to a fresh schema the store has migrated (no store running on
+// it); it is closed when the test ends.
+func Conn(t testing.TB) *pgx.Conn {
+	t.Helper()
+	ctx := context.Background()
+	url := URL(t)
+	s, err := postgres.Open(ctx, url, postgres.Options{})
+	if err != nil {
+		t.Fatalf("open postgres: %v", err)
+	}
+	_ = s.Close()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	t.Cleanup(func() { _ = conn.Close(context.Background()) })
+	return conn
+}

@@ -115,7 +115,7 @@ func TestDeliveryOutcomesPlannedWithIndexes(t *testing.T) {
 func TestRoomLimitPlannedWithIndexes(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn := migratedConn(t)
+	conn := pgtest.Conn(t)
 	for _, q := range []string{
 		// A table of a thousand rooms, not analysed (as autovacuum may not have yet): a
 		// scan then looks cheap beside a hash of the statement's rooms.
@@ -134,25 +134,6 @@ func TestRoomLimitPlannedWithIndexes(t *testing.T) {
 	if !strings.Contains(plan, "room_rate_pkey") {
 		t.Fatalf("the limiter's generic plan does not use the primary key:\n%s", plan)
 	}
-}
-
-// migratedConn returns a connection to a fresh schema that the store has migrated, closed
-// when the test ends.
-func migratedConn(t *testing.T) *pgx.Conn {
-	t.Helper()
-	ctx := context.Background()
-	url := pgtest.URL(t)
-	s, err := postgres.Open(ctx, url, postgres.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Close()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = conn.Close(context.Background()) })
-	return conn
 }
 
 // explain runs an EXPLAIN statement and returns its plan, a line each.
@@ -186,7 +167,7 @@ func explain(t *testing.T, conn interface {
 func TestBatchStatementsPlannedWithKeys(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn := migratedConn(t)
+	conn := pgtest.Conn(t)
 	for _, q := range []string{
 		// Rooms and events not analysed (as autovacuum may not have yet).
 		`INSERT INTO rooms (id, name, created_at, updated_at) SELECT 'r' || g, 'R', 0, 0 FROM generate_series(1, 2000) g`,

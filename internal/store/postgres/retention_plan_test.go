@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/store/pgtest"
 	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
@@ -20,7 +21,7 @@ import (
 func TestRetentionStatementsReadNoWholeTable(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	conn := migratedConn(t)
+	conn := pgtest.Conn(t)
 	exec := func(q string) {
 		t.Helper()
 		if _, err := conn.Exec(ctx, q); err != nil {
