@@ -10,12 +10,19 @@ import (
 	"github.com/chathooks/chathooks/internal/chat"
 )
 
+// How writerFlagStore answers message reads outside the writer.
+const (
+	readsTrue        int32 = iota
+	readsFail              // with an error
+	readsOtherFormat       // with the message under another format
+)
+
 // writerFlagStore is the real SQLite store, telling whether a write function is running
-// (in the writer), and failing its message reads outside the writer when failReads is set.
+// (in the writer), and answering message reads outside the writer as reads says.
 type writerFlagStore struct {
 	chat.Store
-	inWriter  atomic.Bool
-	failReads atomic.Bool
+	inWriter atomic.Bool
+	reads    atomic.Int32
 }
 
 func (w *writerFlagStore) Write(ctx context.Context, fn func(chat.Tx) error) error {
@@ -27,13 +34,18 @@ func (w *writerFlagStore) Write(ctx context.Context, fn func(chat.Tx) error) err
 }
 
 func (w *writerFlagStore) GetMessage(ctx context.Context, roomID, id string) (chat.Message, error) {
-	if w.failReads.Load() {
+	m, err := w.Store.GetMessage(ctx, roomID, id)
+	switch w.reads.Load() {
+	case readsFail:
 		return chat.Message{}, errors.New("injected: the read pool is down")
+	case readsOtherFormat:
+		m.Format = "other"
 	}
-	return w.Store.GetMessage(ctx, roomID, id)
+	return m, err
 }
 
-// spyRenderer renders as plainRenderer does and counts the renders made in the writer.
+// spyRenderer renders the text within its format's name, and counts the renders made in
+// the writer.
 type spyRenderer struct {
 	store    *writerFlagStore
 	inWriter atomic.Int64
@@ -43,11 +55,12 @@ func (s *spyRenderer) Render(format, text string) chat.Rendered {
 	if s.store.inWriter.Load() {
 		s.inWriter.Add(1)
 	}
-	return plainRenderer{}.Render(format, text)
+	return chat.Rendered{HTML: "<" + format + ">" + text}
 }
 
 // An edit renders its text before it enters the writer; if the message cannot be read
-// there, the writer renders it, and the edit is the same.
+// there, or the writer finds it under another format, the writer renders it, and the
+// edit is the same.
 func TestEditRendersBeforeTheWriter(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -70,13 +83,14 @@ func TestEditRendersBeforeTheWriter(t *testing.T) {
 	}
 	for _, c := range []struct {
 		text          string
-		failRead      bool
+		reads         int32
 		writerRenders int64
 	}{
-		{"edited <once>", false, 0},
-		{"edited & again", true, 1}, // the read before the writer fails: the writer renders
+		{"edited <once>", readsTrue, 0},
+		{"edited & again", readsFail, 1},
+		{"edited thrice", readsOtherFormat, 1},
 	} {
-		ws.failReads.Store(c.failRead)
+		ws.reads.Store(c.reads)
 		spy.inWriter.Store(0)
 		m, err := svc.EditMessage(ctx, "r", posted.Message.ID, c.text)
 		if err != nil {
@@ -85,11 +99,11 @@ func TestEditRendersBeforeTheWriter(t *testing.T) {
 		if n := spy.inWriter.Load(); n != c.writerRenders {
 			t.Errorf("edit %q: rendered %d times in the writer, want %d", c.text, n, c.writerRenders)
 		}
-		want := plainRenderer{}.Render("", c.text).HTML
+		want := "<" + posted.Message.Format + ">" + c.text
 		if m.Text != c.text || m.HTML != want || m.UpdatedAt == nil {
 			t.Fatalf("edit %q returned %+v", c.text, m)
 		}
-		ws.failReads.Store(false)
+		ws.reads.Store(readsTrue)
 		stored, err := st.GetMessage(ctx, "r", posted.Message.ID)
 		if err != nil || stored.Text != c.text || stored.HTML != want {
 			t.Fatalf("edit %q stored %+v, %v", c.text, stored, err)

@@ -154,14 +154,6 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 	return res, err
 }
 
-// rendered is an edit's new text rendered, and encoded as JSON, before the writer, for
-// the message's format.
-type rendered struct {
-	format string
-	r      Rendered
-	json   *encodedText
-}
-
 // replyRoot returns the root of m's thread when m is a reply (nil otherwise, or when the
 // root was deleted).
 func replyRoot(tx Tx, m Message) (*ThreadRoot, error) {
@@ -295,6 +287,13 @@ func (s *Service) ListMessages(ctx context.Context, q MessageQuery) ([]Message, 
 	return s.store.ListMessages(ctx, q)
 }
 
+// editRender is an edit's new text rendered, and encoded as JSON, before the writer, for
+// the format the message had then (json.format).
+type editRender struct {
+	r    Rendered
+	json *encodedText
+}
+
 // EditMessage replaces a message's text; emits group_channel:message_update.
 func (s *Service) EditMessage(ctx context.Context, roomID, id, newText string) (Message, error) {
 	if strings.TrimSpace(newText) == "" {
@@ -309,10 +308,10 @@ func (s *Service) EditMessage(ctx context.Context, roomID, id, newText string) (
 	// Rendering is CPU work: do it before entering the writer. A message's format never
 	// changes, so the format read here is the one the writer finds; if the read fails, or
 	// the writer finds another message under the id, the writer renders.
-	var pre *rendered
+	var pre *editRender
 	if cur, err := s.store.GetMessage(ctx, roomID, id); err == nil {
 		r := s.render.Render(cur.Format, newText)
-		pre = &rendered{format: cur.Format, r: r, json: encodeText(Message{Text: newText, Format: cur.Format, HTML: r.HTML})}
+		pre = &editRender{r: r, json: encodeText(Message{Text: newText, Format: cur.Format, HTML: r.HTML})}
 	}
 	var m Message
 	err := s.write(ctx, func(tx Tx, emit func(*Event) error) error {
@@ -326,7 +325,7 @@ func (s *Service) EditMessage(ctx context.Context, roomID, id, newText string) (
 		}
 		var text *encodedText
 		var r Rendered
-		if pre != nil && pre.format == m.Format {
+		if pre != nil && pre.json.format == m.Format {
 			r, text = pre.r, pre.json
 		} else {
 			r = s.render.Render(m.Format, newText)

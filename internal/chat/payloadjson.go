@@ -24,8 +24,14 @@ type encodedText struct {
 }
 
 func encodeText(m Message) *encodedText {
-	b := make([]byte, 0, len(m.Text)+len(m.Format)+len(m.HTML)+len(m.Text)/8+len(m.HTML)/4+32)
+	b := make([]byte, 0, textMembersSize(m))
 	return &encodedText{text: m.Text, format: m.Format, html: m.HTML, json: appendTextMembers(b, m.Text, m.Format, m.HTML)}
+}
+
+// textMembersSize is room enough, most times, for appendTextMembers' output: HTML's tags
+// grow by escaping (each < and > takes six bytes), text seldom does.
+func textMembersSize(m Message) int {
+	return 32 + len(m.Format) + len(m.Text) + len(m.Text)/8 + len(m.HTML) + len(m.HTML)/2
 }
 
 func appendTextMembers(b []byte, text, format, html string) []byte {
@@ -51,7 +57,7 @@ func messagePayloadJSON(p MessagePayload, pre *encodedText) json.RawMessage {
 	if pre != nil {
 		size += len(pre.json)
 	} else {
-		size += len(m.Text) + len(m.HTML) + (len(m.Text)+len(m.HTML))/4
+		size += textMembersSize(m)
 	}
 	if p.ThreadRoot != nil {
 		size += 64 + len(p.ThreadRoot.SenderName) + len(p.ThreadRoot.Excerpt)

@@ -63,9 +63,10 @@ var Dialect = &sqlstore.Dialect{
 			case "23503":
 				return chat.CodeNotFound
 			case "23502":
-				// A room event's append takes the room's id from an outer join, so that a
-				// missing room fails the statement (and the transaction) with a NULL
-				// room_id. Any other NULL refused is a fault, not a missing row.
+				// A room event's append takes the room's id from a lookup that gives NULL
+				// for a missing room (an outer join in the single append, a subquery in
+				// the set-based one), so that a missing room fails the statement, and the
+				// transaction, on events.room_id. Any other NULL refused is a fault.
 				if pe.TableName == "events" && pe.ColumnName == "room_id" {
 					return chat.CodeNotFound
 				}
