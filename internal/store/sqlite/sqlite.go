@@ -31,6 +31,8 @@ type Options struct {
 	sqlstore.Options
 	// ReadConns is the size of the read pool (default 4).
 	ReadConns int
+
+	wrapWriter func(sqlstore.WriterConn) sqlstore.WriterConn // tests: wraps the writer connection
 }
 
 // CommitWindow is the longest the writer gathers requests for one commit while it is busy
@@ -157,5 +159,9 @@ func Open(ctx context.Context, dir string, o Options) (*sqlstore.Store, error) {
 	rdb.SetConnMaxIdleTime(0)
 	read := sqlstore.NewDBQuerier(rdb)
 	closeDBs := func() error { return errors.Join(read.Close(), rdb.Close(), ckpt.close(), wdb.Close()) }
-	return sqlstore.New(Dialect, read, []sqlstore.WriterConn{newNativeWriter(conn)}, closeDBs, o.Options), nil
+	var wc sqlstore.WriterConn = newNativeWriter(conn)
+	if o.wrapWriter != nil {
+		wc = o.wrapWriter(wc)
+	}
+	return sqlstore.New(Dialect, read, []sqlstore.WriterConn{wc}, closeDBs, o.Options), nil
 }

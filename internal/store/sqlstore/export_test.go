@@ -32,3 +32,6 @@ func Numbered(q string) string { return (&Dialect{DollarPlaceholders: true}).reb
 // AgentStatements read a room's agent members (RoomAgents, and with the room on
 // PostgreSQL).
 var AgentStatements = []string{qRoomAgents, qGetRoomAgents, qRoomsAgents}
+
+// CachedRoomSeq is the number of the room's newest event as the writers' cache holds it.
+func (s *Store) CachedRoomSeq(room string) (int64, bool) { return s.seqs.get(room) }

@@ -73,6 +73,7 @@ type Store struct {
 	claimFirst, claimRetry string       // delivery claims with the dialect's row locking
 	routes                 routesCache  // outgoing endpoint routing table (delivery.go)
 	rooms                  roomCache    // rooms as posts read them (roomcache.go)
+	seqs                   seqCache     // each room's newest event number (seqcache.go)
 
 	// gathering, if set (tests), is told when a writer starts waiting out a commit window
 	// with the batch's first n requests.
@@ -425,11 +426,14 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 			r.err = nil
 		}
 	}
-	tx := &Tx{s: s, c: c, noMerge: unmerged || savepoints}
+	tx := &Tx{s: s, c: c, noMerge: unmerged || savepoints, savepoints: savepoints}
 	abort := func(retry bool, err error) (bool, error) {
 		if !tx.unopened { // else nothing was sent: there is nothing to roll back
 			_ = s.raw(c, "ROLLBACK")
 		}
+		// Not committed, or a failed COMMIT that may have: either way the numbers the
+		// transaction knew of its rooms' events are not to be trusted.
+		s.seqs.forget(tx.seqs)
 		if err != nil {
 			s.expect.forget()
 		}
@@ -459,7 +463,9 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 	}
 	defer func() {
 		if tx.roomData {
-			s.rooms.drop() // it changed cached data: committed or not, start again
+			// It changed cached data: committed or not, start again.
+			s.rooms.drop()
+			s.seqs.drop()
 		}
 	}()
 	if s.d.NotifyChannel != "" {
@@ -576,6 +582,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 	case commitErr != nil:
 		return abort(s.d.Retryable(commitErr), fmt.Errorf("commit: %w", commitErr))
 	case stmtErr == nil:
+		s.settleSeqs(tx)
 		if begun != nil && begun.hasGen || whole {
 			if tx.roomData || tx.endpoints {
 				s.expect.forget()

@@ -63,6 +63,12 @@ type Tx struct {
 	// statement failed); mergeFailed: a merged statement failed, so no request can be
 	// blamed and the batch runs again without merging (merge.go).
 	noMerge, mergeFailed bool
+	// savepoints: each request runs under a savepoint (a rollback to one undoes that
+	// request's statements, not what the transaction remembers of them).
+	savepoints bool
+	// seqs: by room, the number of the newest event this transaction appended or read
+	// (single-node stores; seqcache.go).
+	seqs map[string]int64
 }
 
 // stmtLabel names a deferred statement in errors: what it writes, and the id of the row
@@ -613,22 +619,23 @@ func (t *Tx) AppendEvent(e *chat.Event) error {
 		}, e.RoomID, e.ID, e.Type, micros(e.CreatedAt), string(e.Payload), agents)
 	}
 	if e.RoomID != "" {
-		// The room's last number read, then a plain insert: on the SQLite writer the two
-		// measured faster than qAppendRoomEvent, whose insert from a read of the same table
-		// and RETURNING each go through a temporary table.
-		err := t.row(qRoomLastSeq, e.RoomID).Scan(&e.RoomSeq)
-		if t.noRows(err) {
-			return roomMissing(e.RoomID)
-		}
+		// The room's last number (from the writer's cache, or read), then a plain insert:
+		// on the SQLite writer the read and the insert measured faster than
+		// qAppendRoomEvent, whose insert from a read of the same table and RETURNING each
+		// go through a temporary table.
+		n, err := t.roomLastSeq(e.RoomID)
 		if err != nil {
-			return fmt.Errorf("store: room seq: %w", err)
+			return err
 		}
-		e.RoomSeq++
+		e.RoomSeq = n + 1
 	}
 	_, err := t.exec(`INSERT INTO events (id, type, room_id, room_seq, created_at, payload, agents) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.Type, e.RoomID, e.RoomSeq, micros(e.CreatedAt), string(e.Payload), agents)
 	if err != nil { // the label is formatted only for an error
 		return t.s.mapErr(err, fmt.Sprintf("event %q", e.ID))
+	}
+	if e.RoomID != "" {
+		t.noteSeq(e.RoomID, e.RoomSeq)
 	}
 	return nil
 }
