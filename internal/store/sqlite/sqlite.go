@@ -95,7 +95,8 @@ func dsn(path string, role connRole) string {
 }
 
 // Open opens (creating if needed) the database in dir, applies migrations (refusing a
-// schema newer than this binary) and starts the writer.
+// schema newer than this binary) and starts the writer. It refuses a data directory that
+// another open store holds, in this process or another (lockDir).
 func Open(ctx context.Context, dir string, o Options) (*sqlstore.Store, error) {
 	if o.ReadConns <= 0 {
 		o.ReadConns = 4
@@ -103,6 +104,20 @@ func Open(ctx context.Context, dir string, o Options) (*sqlstore.Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("sqlite: create data dir: %w", err)
 	}
+	unlock, err := lockDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	s, err := open(ctx, dir, o, unlock)
+	if err != nil {
+		_ = unlock()
+	}
+	return s, err
+}
+
+// open opens the database in a data directory that lockDir locked; closing the store
+// releases the lock (unlock), after everything else.
+func open(ctx context.Context, dir string, o Options, unlock func() error) (*sqlstore.Store, error) {
 	path := filepath.Join(dir, "chathooks.db")
 	wdb, err := sql.Open("sqlite3", dsn(path, writerConn))
 	if err != nil {
@@ -158,7 +173,7 @@ func Open(ctx context.Context, dir string, o Options) (*sqlstore.Store, error) {
 	rdb.SetMaxIdleConns(o.ReadConns)
 	rdb.SetConnMaxIdleTime(0)
 	read := sqlstore.NewDBQuerier(rdb)
-	closeDBs := func() error { return errors.Join(read.Close(), rdb.Close(), ckpt.close(), wdb.Close()) }
+	closeDBs := func() error { return errors.Join(read.Close(), rdb.Close(), ckpt.close(), wdb.Close(), unlock()) }
 	var wc sqlstore.WriterConn = newNativeWriter(conn)
 	if o.wrapWriter != nil {
 		wc = o.wrapWriter(wc)

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/chathooks/chathooks/internal/chat"
@@ -44,5 +45,38 @@ func TestRefusesNewerSchema(t *testing.T) {
 	_, err = sqlite.Open(context.Background(), dir, sqlite.Options{})
 	if !errors.Is(err, migrate.ErrSchemaTooNew) {
 		t.Fatalf("opening a newer schema: %v, want ErrSchemaTooNew", err)
+	}
+}
+
+// One store at a time holds a data directory: a second Open is refused while the first is
+// open (the store keeps what it wrote in memory), and succeeds once it is closed; a store
+// that failed to open leaves the directory free.
+func TestDataDirectoryHeldByOneStore(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	s, err := sqlite.Open(context.Background(), dir, sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s2, err := sqlite.Open(context.Background(), dir, sqlite.Options{}); err == nil || !strings.Contains(err.Error(), "in use by another chathooks server") {
+		if s2 != nil {
+			s2.Close()
+		}
+		t.Fatalf("second open of a held directory: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := sqlite.Open(ctx, dir, sqlite.Options{}); err == nil {
+		t.Fatal("open with a cancelled context succeeded")
+	}
+	s, err = sqlite.Open(context.Background(), dir, sqlite.Options{})
+	if err != nil {
+		t.Fatalf("open after the holder closed: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
 	}
 }
