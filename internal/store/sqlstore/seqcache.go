@@ -11,10 +11,12 @@ import (
 //   - one process owns the database and writes it only through the store's writer, so
 //     only the writer's transactions change these numbers;
 //   - a transaction reads entries, and its own appends and reads go into its own map
-//     (Tx.seqs), only while it runs without savepoints and has changed no room data;
-//   - when it commits, its map's numbers are put in the cache; a transaction that ran
-//     otherwise forgets the entries of every room it appended to, and one that changed
-//     room data (a room deleted, say) empties the cache, committed or not;
+//     (Tx.seqs), only while it runs without savepoints and has deleted no room (a room's
+//     numbers change otherwise only by its own appends: retention keeps an existing
+//     room's newest event, and creating a room or changing its members changes no event);
+//   - when it commits, its map's numbers are put in the cache; a transaction run under
+//     savepoints forgets the entries of every room it appended to instead, and one that
+//     deleted a room empties the cache, committed or not;
 //   - a transaction that does not commit, or whose commit failed (it may have
 //     committed), forgets the entries of the rooms in its map;
 //   - retention never deletes an existing room's newest event.
@@ -69,7 +71,7 @@ func (c *seqCache) drop() {
 // seqsCached reports whether the transaction may read the number of a room's newest event
 // from its map and the store's cache (see seqCache).
 func (t *Tx) seqsCached() bool {
-	return t.s.d.SingleNode && !t.savepoints && !t.roomData
+	return t.s.d.SingleNode && !t.savepoints && !t.roomDeleted
 }
 
 // roomLastSeq is the number of the room's newest event as this transaction sees it; a
@@ -110,7 +112,7 @@ func (t *Tx) noteSeq(room string, n int64) {
 // settleSeqs hands the transaction's numbers to the store's cache once it committed.
 func (s *Store) settleSeqs(t *Tx) {
 	switch {
-	case t.roomData:
+	case t.roomDeleted:
 		s.seqs.drop()
 	case t.savepoints:
 		s.seqs.forget(t.seqs)

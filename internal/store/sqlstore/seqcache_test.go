@@ -23,8 +23,8 @@ func appendThenFail(id string) func(chat.Tx) error {
 
 // A room's events are numbered after its newest, batch after batch, whatever the batches
 // between them did: a request that failed after appending (the batch ran again without it),
-// requests run under savepoints because several did, a room deleted in the middle of a
-// batch. On SQLite the numbers come from the writer's cache after the first; the test
+// requests run under savepoints because several did, a member joining, a room deleted in
+// the middle of a batch. On SQLite the numbers come from the writer's cache after the first; the test
 // checks what the cache holds after each batch.
 func TestRoomEventNumbersThroughFailedAndDeletingBatches(t *testing.T) {
 	t.Parallel()
@@ -40,7 +40,7 @@ func TestRoomEventNumbersThroughFailedAndDeletingBatches(t *testing.T) {
 				t.Errorf("%s: the cache holds %d (%v), want %d (%v)", step, n, ok, want, present)
 			}
 		}
-		var evs [8]*chat.Event
+		var evs [9]*chat.Event
 		checkNumbers := func(step string, want map[int]int64) {
 			t.Helper()
 			for i, n := range want {
@@ -84,9 +84,24 @@ func TestRoomEventNumbersThroughFailedAndDeletingBatches(t *testing.T) {
 		checkCache("after savepoints", 6, true)
 		checkCommitted(t, s, []string{"m1", "m2", "m3", "m4", "m5", "m6"})
 
+		// A member joining between posts changes no number: the cache is kept.
+		errs = batch(t, s, batches, []func(chat.Tx) error{
+			func(tx chat.Tx) error {
+				if err := tx.InsertUser(chat.User{ID: "b", Name: "B", Kind: chat.KindHuman, CreatedAt: t0}); err != nil {
+					return err
+				}
+				return tx.InsertMember("r", "b", t0)
+			},
+			postTo("r", "m7", &evs[7])})
+		if errs[0] != nil || errs[1] != nil {
+			t.Fatalf("batch with a member joining: %v", errs)
+		}
+		checkNumbers("after a member joined", map[int]int64{7: 7})
+		checkCache("after a member joined", 7, true)
+
 		// A post, the room's deletion, then an event for it in the same batch: the event
 		// finds the room missing, and the cache is emptied.
-		errs = batch(t, s, batches, []func(chat.Tx) error{postTo("r", "m7", &evs[7]),
+		errs = batch(t, s, batches, []func(chat.Tx) error{postTo("r", "m8", &evs[8]),
 			func(tx chat.Tx) error { return tx.DeleteRoom("r") },
 			func(tx chat.Tx) error {
 				return tx.AppendEvent(&chat.Event{ID: "evt_late", Type: chat.EventRoomChanged, RoomID: "r", CreatedAt: t0, Payload: json.RawMessage(`{}`)})
@@ -94,7 +109,7 @@ func TestRoomEventNumbersThroughFailedAndDeletingBatches(t *testing.T) {
 		if errs[0] != nil || errs[1] != nil || !hasError(errs[2], chat.CodeNotFound, `room "r" not found`) {
 			t.Fatalf("batch deleting the room: %v", fmt.Sprint(errs))
 		}
-		checkNumbers("before the deletion", map[int]int64{7: 7})
+		checkNumbers("before the deletion", map[int]int64{8: 8})
 		checkCache("after the deletion", 0, false)
 		if evs, err := s.EventsByID(context.Background(), []string{"evt_late"}); err != nil || len(evs) != 0 {
 			t.Errorf("the deleted room's late event: %v, %v", evs, err)

@@ -462,9 +462,11 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 		}
 	}
 	defer func() {
+		// It changed cached data: committed or not, start again.
 		if tx.roomData {
-			// It changed cached data: committed or not, start again.
 			s.rooms.drop()
+		}
+		if tx.roomDeleted {
 			s.seqs.drop()
 		}
 	}()

@@ -67,8 +67,9 @@ type Tx struct {
 	// request's statements, not what the transaction remembers of them).
 	savepoints bool
 	// seqs: by room, the number of the newest event this transaction appended or read
-	// (single-node stores; seqcache.go).
-	seqs map[string]int64
+	// (single-node stores; seqcache.go). roomDeleted: it deleted a room.
+	seqs        map[string]int64
+	roomDeleted bool
 }
 
 // stmtLabel names a deferred statement in errors: what it writes, and the id of the row
@@ -439,6 +440,7 @@ func (t *Tx) DeleteRoom(id string) error {
 	if err := t.roomDataChanged(); err != nil {
 		return err
 	}
+	t.roomDeleted = true
 	n, err := t.exec(`DELETE FROM rooms WHERE id = ?`, id)
 	return t.mustAffect(n, err, fmt.Sprintf("room %q", id))
 }
