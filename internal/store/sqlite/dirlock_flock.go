@@ -1,4 +1,4 @@
-//go:build unix
+//go:build darwin || dragonfly || freebsd || illumos || linux || netbsd || openbsd
 
 package sqlite
 
@@ -9,6 +9,9 @@ import (
 	"path/filepath"
 	"syscall"
 )
+
+// locksDataDir: Open locks the data directory on this platform.
+const locksDataDir = true
 
 // lockDir takes an exclusive lock on the data directory (a lock file in it), held until
 // release is called or the process ends: one process writes a database, and the store
