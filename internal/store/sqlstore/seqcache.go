@@ -18,8 +18,7 @@ import (
 //     savepoints forgets the entries of every room it appended to instead, and one that
 //     deleted a room empties the cache, committed or not;
 //   - a transaction that does not commit, or whose commit failed (it may have
-//     committed), forgets the entries of the rooms in its map;
-//   - retention never deletes an existing room's newest event.
+//     committed), forgets the entries of the rooms in its map.
 //
 // mu guards every field.
 type seqCache struct {
