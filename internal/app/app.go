@@ -160,6 +160,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		Postgres: postgres.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe, NodeID: a.nodeID}},
 	})
 	if err != nil {
+		if errors.Is(err, sqlite.ErrDataDirInUse) {
+			return nil, fmt.Errorf("app: open store: %w (stop that server, or give this one another --data directory)", err)
+		}
 		return nil, fmt.Errorf("app: open store: %w", err)
 	}
 	a.Store = st

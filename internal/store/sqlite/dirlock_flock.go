@@ -10,8 +10,8 @@ import (
 	"syscall"
 )
 
-// locksDataDir: Open locks the data directory on this platform.
-const locksDataDir = true
+// LocksDataDir reports whether Open locks the data directory on this platform.
+const LocksDataDir = true
 
 // lockDir takes an exclusive lock on the data directory (a lock file in it), held until
 // release is called or the process ends: one process writes a database, and the store
@@ -25,7 +25,7 @@ func lockDir(dir string) (release func() error, err error) {
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
 		if errors.Is(err, syscall.EWOULDBLOCK) {
-			return nil, fmt.Errorf("sqlite: data directory %s is in use by another chathooks server", dir)
+			return nil, fmt.Errorf("sqlite: %s: %w", dir, ErrDataDirInUse)
 		}
 		return nil, fmt.Errorf("sqlite: lock data directory: %w", err)
 	}

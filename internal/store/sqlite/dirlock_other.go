@@ -2,8 +2,8 @@
 
 package sqlite
 
-// locksDataDir: Open does not lock the data directory on this platform.
-const locksDataDir = false
+// LocksDataDir reports whether Open locks the data directory on this platform.
+const LocksDataDir = false
 
 // lockDir does not lock the data directory on this platform (it has no flock).
 func lockDir(string) (func() error, error) { return func() error { return nil }, nil }

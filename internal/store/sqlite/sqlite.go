@@ -94,9 +94,12 @@ func dsn(path string, role connRole) string {
 	return "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 }
 
+// ErrDataDirInUse is Open's error for a data directory that another open store holds.
+var ErrDataDirInUse = errors.New("the data directory is in use by another chathooks server")
+
 // Open opens (creating if needed) the database in dir, applies migrations (refusing a
 // schema newer than this binary) and starts the writer. It refuses a data directory that
-// another open store holds, in this process or another (lockDir).
+// another open store holds, in this process or another (lockDir): ErrDataDirInUse.
 func Open(ctx context.Context, dir string, o Options) (*sqlstore.Store, error) {
 	if o.ReadConns <= 0 {
 		o.ReadConns = 4

@@ -61,7 +61,7 @@ func TestDataDirectoryHeldByOneStore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s2, err := sqlite.Open(context.Background(), dir, sqlite.Options{}); err == nil || !strings.Contains(err.Error(), "in use by another chathooks server") {
+	if s2, err := sqlite.Open(context.Background(), dir, sqlite.Options{}); !errors.Is(err, sqlite.ErrDataDirInUse) || !strings.Contains(err.Error(), dir) {
 		if s2 != nil {
 			s2.Close()
 		}
