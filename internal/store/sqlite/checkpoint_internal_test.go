@@ -31,7 +31,7 @@ func TestCheckpointOffTheWriter(t *testing.T) {
 		}
 	})
 	write := func() { t.Helper(); writeRows(1) }
-	for range 3 * checkpointPagesMax / 5 { // three times the hard bound in WAL pages
+	for range 3 * checkpointPagesMax / rowPages { // three times the hard bound in WAL pages
 		write()
 	}
 	if ckpt.done.Load() == 0 {
@@ -42,7 +42,7 @@ func TestCheckpointOffTheWriter(t *testing.T) {
 	}
 	// Once a background checkpoint has finished, the writer's next commit catches up and
 	// the one after starts the WAL over: it holds only its own pages.
-	d0, written := ckpt.done.Load(), 3*checkpointPagesMax/5
+	d0, written := ckpt.done.Load(), 3*checkpointPagesMax/rowPages
 	deadline := time.Now().Add(20 * time.Second)
 	for ckpt.done.Load() == d0 {
 		if time.Now().After(deadline) {
@@ -54,7 +54,7 @@ func TestCheckpointOffTheWriter(t *testing.T) {
 	write()
 	write()
 	written += 2
-	if n := last.Load(); n > 20 {
+	if n := last.Load(); n > 4*rowPages {
 		t.Fatalf("the WAL was not started over after the checkpoint: %d pages", n)
 	}
 	var n int
@@ -71,7 +71,7 @@ func TestCheckpointPassesUntilFewFramesLeft(t *testing.T) {
 	ctx := context.Background()
 	path := filepath.Join(t.TempDir(), "db")
 	_, ckpt, write := checkpointed(t, path, func(ckpt *checkpointer) func(*sqlite3.Conn, string, int) error { return ckpt.hook })
-	write(checkpointPages / 5 * 3 / 4) // three quarters of the threshold
+	write(checkpointPages / rowPages * 3 / 4) // three quarters of the threshold
 	// A reader's snapshot now: the frames written after it cannot be copied while it reads.
 	rdb, err := sql.Open("sqlite3", dsn(path, readConn))
 	if err != nil {
@@ -93,7 +93,7 @@ func TestCheckpointPassesUntilFewFramesLeft(t *testing.T) {
 		}
 		lefts <- left
 	}
-	write(checkpointPages / 5 / 2) // past the threshold: the background checkpoint starts
+	write(checkpointPages / rowPages / 2) // past the threshold: the background checkpoint starts
 	// Each pass reports what it left; the checkpoint stops at the first that leaves few.
 	timeout := time.NewTimer(20 * time.Second)
 	defer timeout.Stop()
@@ -245,9 +245,14 @@ func TestCheckpointThatCouldNotRunIsStartedAgain(t *testing.T) {
 	}
 }
 
+// rowPages is about how many WAL pages a row of checkpointed's table takes (its overflow
+// pages and the leaf page that holds its start): the tests write the same number of rows,
+// each its own commit, whatever the checkpoint threshold.
+const rowPages = checkpointPages / 200
+
 // checkpointed opens the writer connection on a new database at path with a checkpointer
 // and the hook (which must call the checkpointer's), creates table t, and returns the
-// connection, the checkpointer, and a function that writes rows of 16 KiB (5 pages each).
+// connection, the checkpointer, and a function that writes rows of about rowPages pages.
 func checkpointed(t *testing.T, path string, hook func(ckpt *checkpointer) func(*sqlite3.Conn, string, int) error) (*sql.Conn, *checkpointer, func(rows int)) {
 	t.Helper()
 	ctx := context.Background()
@@ -277,7 +282,7 @@ func checkpointed(t *testing.T, path string, hook func(ckpt *checkpointer) func(
 	if _, err := conn.ExecContext(ctx, `CREATE TABLE t (id INTEGER PRIMARY KEY, v TEXT)`); err != nil {
 		t.Fatal(err)
 	}
-	blob := strings.Repeat("x", 16<<10)
+	blob := strings.Repeat("x", (rowPages-1)*4092) // an overflow page holds 4,092 bytes
 	return conn, ckpt, func(rows int) {
 		t.Helper()
 		for range rows {
