@@ -53,14 +53,17 @@ func messagePayloadJSON(p MessagePayload, pre *encodedText) json.RawMessage {
 	if pre != nil && (pre.text != m.Text || pre.format != m.Format || pre.html != m.HTML) {
 		pre = nil
 	}
-	size := 320 + len(p.Room.Name) + len(m.Sender.Name) + len(m.Sender.AvatarURL) + 48*len(m.Mentions)
+	// The members' names, punctuation and times take under 320 bytes; the strings are
+	// counted as they are (escaping them seldom adds bytes), so the buffer seldom grows.
+	size := 320 + len(p.Room.ID) + len(p.Room.Name) + len(m.ID) + len(m.RoomID) + len(m.ThreadID) +
+		len(m.Sender.Type) + len(m.Sender.ID) + len(m.Sender.Name) + len(m.Sender.AvatarURL) + 48*len(m.Mentions)
 	if pre != nil {
 		size += len(pre.json)
 	} else {
 		size += textMembersSize(m)
 	}
 	if p.ThreadRoot != nil {
-		size += 64 + len(p.ThreadRoot.SenderName) + len(p.ThreadRoot.Excerpt)
+		size += 64 + len(p.ThreadRoot.ID) + len(p.ThreadRoot.SenderName) + len(p.ThreadRoot.Excerpt)
 	}
 	b := make([]byte, 0, size)
 	b = append(b, `{"room":{"id":`...)

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/chathooks/chathooks/internal/ids"
 )
 
 // samplePayload is a payload with every member set, its strings s.
@@ -65,6 +67,33 @@ func TestMessagePayloadJSONIsMarshal(t *testing.T) {
 	checkPayload(t, p)
 	p.Message.CreatedAt = time.Time{}
 	checkPayload(t, p)
+}
+
+// The payload is encoded into one buffer sized beforehand: a post's event allocates once,
+// never again to grow it, whether its text was encoded before or not.
+func TestMessagePayloadJSONAllocatesOnce(t *testing.T) {
+	now := time.Now()
+	p := MessagePayload{
+		Room: RoomRef{ID: ids.New("room", now), Name: "deploys", MemberCount: 12},
+		Message: Message{
+			ID: ids.New("msg", now), RoomID: ids.New("room", now), ThreadID: ids.New("msg", now),
+			Sender: Sender{Type: SenderWebhook, ID: ids.New("whk", now), Name: "CI"},
+			Text:   "chbench:1; disk usage 91% on host-42:/var, see runbook", Format: "markdown",
+			Mentions: []Mention{}, CreatedAt: now,
+		},
+	}
+	p.Message.HTML = "<p>" + p.Message.Text + "</p>"
+	reply := p
+	reply.ThreadRoot = &ThreadRoot{ID: ids.New("msg", now), SenderName: "CI", Excerpt: p.Message.Text}
+	for _, p := range []MessagePayload{p, reply} {
+		pre := encodeText(p.Message)
+		if n := testing.AllocsPerRun(100, func() { messagePayloadJSON(p, pre) }); n != 1 {
+			t.Errorf("with encoded text: %v allocations, want 1", n)
+		}
+		if n := testing.AllocsPerRun(100, func() { messagePayloadJSON(p, nil) }); n != 1 {
+			t.Errorf("without: %v allocations, want 1", n)
+		}
+	}
 }
 
 func TestMessagePayloadJSONUsesOnlyItsOwnText(t *testing.T) {
