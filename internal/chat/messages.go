@@ -3,6 +3,7 @@ package chat
 import (
 	"context"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/chathooks/chathooks/internal/ids"
@@ -89,8 +90,12 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 	}
 	// The text and its HTML are most of the event's payload: encoded here, not in the writer.
 	text := encodeText(msg)
+	members, err := s.mentionable(ctx, in.RoomID, r.Mentions, now)
+	if err != nil {
+		return PostResult{}, err
+	}
 	var res PostResult
-	err := s.write(WithRoom(ctx, in.RoomID), func(tx Tx, emit func(*Event) error) error {
+	err = s.write(WithRoom(ctx, in.RoomID), func(tx Tx, emit func(*Event) error) error {
 		res = PostResult{}
 		if in.IdempotencyKey != "" {
 			prev, err := tx.IdempotentMessage(in.IdempotencyScope, in.IdempotencyKey)
@@ -131,7 +136,7 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 		if m.ThreadID, err = s.resolveThread(tx, in, m.ID); err != nil {
 			return err
 		}
-		if m.Mentions, err = s.resolveMentions(tx, room, r.Mentions, in.BroadcastMemberLimit); err != nil {
+		if m.Mentions, err = resolveMentions(room, r.Mentions, members, in.BroadcastMemberLimit); err != nil {
 			return err
 		}
 		if err := tx.InsertMessage(m); err != nil {
@@ -209,8 +214,33 @@ func (s *Service) resolveThread(tx Tx, in PostMessage, newID string) (string, er
 	return newID, nil
 }
 
-// resolveMentions turns mention tokens into mentions of room members.
-func (s *Service) resolveMentions(tx Tx, room Room, toks []MentionToken, broadcastLimit int) ([]Mention, error) {
+// needsMembers reports whether resolving toks takes the room's members: @Present and
+// mentions of users do, @All does not.
+func needsMembers(toks []MentionToken) bool {
+	for _, t := range toks {
+		if t.Kind == mentionTypePresent || t.Kind == mentionTypeUser {
+			return true
+		}
+	}
+	return false
+}
+
+// mentionable reads the room's members with their presence at now when toks needs them
+// (nil otherwise), on the read pool, before the write. So a post's mentions resolve against
+// the members and presence read a moment before its commit: a member who joins, leaves or
+// changes presence in between counts as before that change, as if the post had come a
+// moment earlier. Read in the writer, they cost every batch holding a mention one more
+// statement, and on PostgreSQL a round trip under the batch lock for each such post.
+func (s *Service) mentionable(ctx context.Context, roomID string, toks []MentionToken, now time.Time) ([]User, error) {
+	if !needsMembers(toks) {
+		return nil, nil
+	}
+	return s.store.MemberUsers(ctx, roomID, now)
+}
+
+// resolveMentions turns mention tokens into mentions of the room's members (members as
+// mentionable read them).
+func resolveMentions(room Room, toks []MentionToken, members []User, broadcastLimit int) ([]Mention, error) {
 	out := []Mention{}
 	if len(toks) == 0 {
 		return out, nil
@@ -229,13 +259,6 @@ func (s *Service) resolveMentions(tx Tx, room Room, toks []MentionToken, broadca
 	}
 	if (all || present) && broadcastLimit > 0 && room.MemberCount > broadcastLimit {
 		return nil, Errorf(CodeInvalidArgument, "@All and @Present can't be used in rooms with more than %d members", broadcastLimit)
-	}
-	var members []User
-	if present || len(refs) > 0 {
-		var err error
-		if members, err = tx.MemberUsers(room.ID, s.now()); err != nil {
-			return nil, err
-		}
 	}
 	if all {
 		out = append(out, Mention{Type: mentionTypeAll})
@@ -290,8 +313,9 @@ func (s *Service) ListMessages(ctx context.Context, q MessageQuery) ([]Message, 
 // editRender is an edit's new text rendered, and encoded as JSON, before the writer, for
 // the format the message had then (json.format).
 type editRender struct {
-	r    Rendered
-	json *encodedText
+	r       Rendered
+	json    *encodedText
+	members []User // the room's members, when r's mentions need them (mentionable)
 }
 
 // EditMessage replaces a message's text; emits group_channel:message_update.
@@ -312,6 +336,9 @@ func (s *Service) EditMessage(ctx context.Context, roomID, id, newText string) (
 	if cur, err := s.store.GetMessage(ctx, roomID, id); err == nil {
 		r := s.render.Render(cur.Format, newText)
 		pre = &editRender{r: r, json: encodeText(Message{Text: newText, Format: cur.Format, HTML: r.HTML})}
+		if pre.members, err = s.mentionable(ctx, roomID, r.Mentions, s.now()); err != nil {
+			pre = nil // the writer renders and reads the members
+		}
 	}
 	var m Message
 	err := s.write(ctx, func(tx Tx, emit func(*Event) error) error {
@@ -325,14 +352,20 @@ func (s *Service) EditMessage(ctx context.Context, roomID, id, newText string) (
 		}
 		var text *encodedText
 		var r Rendered
+		var members []User
+		now := s.now()
 		if pre != nil && pre.json.format == m.Format {
-			r, text = pre.r, pre.json
+			r, text, members = pre.r, pre.json, pre.members
 		} else {
 			r = s.render.Render(m.Format, newText)
+			if needsMembers(r.Mentions) {
+				if members, err = tx.MemberUsers(roomID, now); err != nil {
+					return err
+				}
+			}
 		}
-		now := s.now()
 		m.Text, m.HTML, m.UpdatedAt = newText, r.HTML, &now
-		if m.Mentions, err = s.resolveMentions(tx, room, r.Mentions, 0); err != nil {
+		if m.Mentions, err = resolveMentions(room, r.Mentions, members, 0); err != nil {
 			return err
 		}
 		if err := tx.UpdateMessage(m); err != nil {

@@ -31,6 +31,9 @@ type Reader interface {
 	GetRoom(ctx context.Context, id string) (Room, error)
 	ListRooms(ctx context.Context, after string, limit int) ([]Room, error)
 	ListMembers(ctx context.Context, roomID, after string, limit int, now time.Time) ([]Member, error)
+	// MemberUsers returns every member of the room with their presence at now (none for a
+	// room that does not exist).
+	MemberUsers(ctx context.Context, roomID string, now time.Time) ([]User, error)
 	GetMessage(ctx context.Context, roomID, id string) (Message, error)
 	ListMessages(ctx context.Context, q MessageQuery) ([]Message, error)
 	// ListBlocks returns the users userID blocks, by target id after after.

@@ -1,11 +1,15 @@
 package inbound_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/chathooks/chathooks/internal/app"
 	"github.com/chathooks/chathooks/internal/apptest"
 	"github.com/chathooks/chathooks/internal/chat"
 )
@@ -76,10 +80,34 @@ func TestChime(t *testing.T) {
 	}
 }
 
+// memberReadsStore counts the reads of a room's members inside write transactions.
+type memberReadsStore struct {
+	chat.Store
+	n atomic.Int64
+}
+
+func (s *memberReadsStore) Write(ctx context.Context, fn func(chat.Tx) error) error {
+	return s.Store.Write(ctx, func(tx chat.Tx) error { return fn(memberReadsTx{tx, &s.n}) })
+}
+
+type memberReadsTx struct {
+	chat.Tx
+	n *atomic.Int64
+}
+
+func (tx memberReadsTx) MemberUsers(roomID string, now time.Time) ([]chat.User, error) {
+	tx.n.Add(1)
+	return tx.Tx.MemberUsers(roomID, now)
+}
+
 // The Chime documentation's own curl example renders with emoji, two links and two mentions.
+// Its @Present resolves against the members read before the write, never in the writer.
 func TestChimeSeedExample(t *testing.T) {
 	t.Parallel()
-	s := apptest.Start(t, apptest.Options{})
+	reads := &memberReadsStore{}
+	s := apptest.Start(t, apptest.Options{Config: func(c *app.Config) {
+		c.WrapServiceStore = func(st chat.Store) chat.Store { reads.Store = st; return reads }
+	}})
 	room(t, s, "seed", "mary", "ann")
 	s.Must(200, "PUT", "/api/v1/users/mary/presence", map[string]any{"present": true})
 	h := newHook(t, s, "seed", "Seed")
@@ -101,6 +129,9 @@ func TestChimeSeedExample(t *testing.T) {
 	}
 	if m.Sender.DisplayName() != "Seed (Webhook)" {
 		t.Errorf("sender %+v", m.Sender)
+	}
+	if n := reads.n.Load(); n != 0 {
+		t.Errorf("the room's members were read %d times in the writer", n)
 	}
 }
 

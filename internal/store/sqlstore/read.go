@@ -184,6 +184,12 @@ func (s *Store) ListMembers(ctx context.Context, roomID, after string, limit int
 	})
 }
 
+// MemberUsers implements chat.Reader.
+func (s *Store) MemberUsers(ctx context.Context, roomID string, now time.Time) ([]chat.User, error) {
+	rows, err := s.query(ctx, qMemberUsers, micros(now), roomID)
+	return collect(rows, err, scanUser)
+}
+
 // GetMessage implements chat.Reader.
 func (s *Store) GetMessage(ctx context.Context, roomID, id string) (chat.Message, error) {
 	m, err := scanMessage(s.queryRow(ctx, qGetMessage, roomID, id))

@@ -485,10 +485,12 @@ func (t *Tx) IsMember(roomID, userID string) (bool, error) {
 
 // MemberUsers implements chat.Tx.
 func (t *Tx) MemberUsers(roomID string, now time.Time) ([]chat.User, error) {
-	rows, err := t.query(`SELECT `+userCols+` FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?2 ORDER BY u.id`,
-		micros(now), roomID)
+	rows, err := t.query(qMemberUsers, micros(now), roomID)
 	return collect(rows, err, scanUser)
 }
+
+// qMemberUsers reads a room's members as users, with their presence at ?1.
+const qMemberUsers = `SELECT ` + userCols + ` FROM members m JOIN users u ON u.id = m.user_id WHERE m.room_id = ?2 ORDER BY u.id`
 
 // RoomAgents implements chat.Tx.
 func (t *Tx) RoomAgents(roomID string) ([]string, error) {

@@ -171,6 +171,18 @@ func testRoomsAndMembers(t *testing.T, s chat.Store) {
 	if err != nil || len(ms) != 2 || ms[0].ID != "a" || ms[1].ID != "b" || !ms[0].JoinedAt.Equal(t0) {
 		t.Fatalf("members: %v %+v", err, ms)
 	}
+	// Every member as a user with presence, read on the read pool and in a transaction
+	// alike; a room that does not exist has none.
+	write(t, s, func(tx chat.Tx) error { return tx.SetPresence("a", true, time.Time{}) })
+	var inTx []chat.User
+	write(t, s, func(tx chat.Tx) error { var err error; inTx, err = tx.MemberUsers("r1", t0); return err })
+	read, err := s.MemberUsers(ctx, "r1", t0)
+	if err != nil || fmt.Sprint(read) != fmt.Sprint(inTx) || len(read) != 3 || read[0].ID != "a" || !read[0].Present || read[1].Present || read[2].ID != "c" {
+		t.Fatalf("member users: %v read %+v, in a transaction %+v", err, read, inTx)
+	}
+	if none, err := s.MemberUsers(ctx, "nope", t0); err != nil || len(none) != 0 {
+		t.Fatalf("member users of a missing room: %v %+v", err, none)
+	}
 	write(t, s, func(tx chat.Tx) error { return tx.DeleteMember("r1", "a") })
 	err = s.Write(ctx, func(tx chat.Tx) error { return tx.DeleteMember("r1", "a") })
 	wantCode(t, err, chat.CodeNotFound)
