@@ -90,7 +90,7 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 	}
 	// The text and its HTML are most of the event's payload: encoded here, not in the writer.
 	text := encodeText(msg)
-	members, err := s.mentionable(ctx, in.RoomID, r.Mentions, now)
+	members, membersRead, err := s.mentionable(ctx, in.RoomID, r.Mentions, now)
 	if err != nil {
 		return PostResult{}, err
 	}
@@ -136,7 +136,11 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 		if m.ThreadID, err = s.resolveThread(tx, in, m.ID); err != nil {
 			return err
 		}
-		if m.Mentions, err = resolveMentions(room, r.Mentions, members, in.BroadcastMemberLimit); err != nil {
+		mem, err := memberUsers(tx, in.RoomID, r.Mentions, members, membersRead, now)
+		if err != nil {
+			return err
+		}
+		if m.Mentions, err = resolveMentions(room, r.Mentions, mem, in.BroadcastMemberLimit); err != nil {
 			return err
 		}
 		if err := tx.InsertMessage(m); err != nil {
@@ -225,21 +229,37 @@ func needsMembers(toks []MentionToken) bool {
 	return false
 }
 
-// mentionable reads the room's members with their presence at now when toks needs them
-// (nil otherwise), on the read pool, before the write. So a post's mentions resolve against
-// the members and presence read a moment before its commit: a member who joins, leaves or
-// changes presence in between counts as before that change, as if the post had come a
-// moment earlier. Read in the writer, they cost every batch holding a mention one more
-// statement, and on PostgreSQL a round trip under the batch lock for each such post.
-func (s *Service) mentionable(ctx context.Context, roomID string, toks []MentionToken, now time.Time) ([]User, error) {
-	if !needsMembers(toks) {
-		return nil, nil
+// mentionable reads the room's members with their presence at now, on the read pool before
+// the write, when toks needs them and the store's writer pays a round trip for a read
+// (read: true; members nil and read false otherwise, and memberUsers reads them in the
+// transaction). On PostgreSQL a read in the writer cost each post with a mention a round
+// trip under the batch lock, and its whole batch the single round trip it is otherwise
+// sent in: posts with @Present ran at half the rate. So a post's mentions there resolve
+// against the members and presence read a moment before its commit: a member who joins,
+// leaves or changes presence in between counts as before that change, as if the post had
+// come a moment earlier. On SQLite the writer's read is the cheaper one (the read pool's
+// connections start each read with an empty page cache after every commit), and exact.
+func (s *Service) mentionable(ctx context.Context, roomID string, toks []MentionToken, now time.Time) (members []User, read bool, err error) {
+	if !needsMembers(toks) || !s.store.WriterRoundTrips() {
+		return nil, false, nil
 	}
-	return s.store.MemberUsers(ctx, roomID, now)
+	if members, err = s.store.MemberUsers(ctx, roomID, now); err != nil {
+		return nil, false, err
+	}
+	return members, true, nil
 }
 
-// resolveMentions turns mention tokens into mentions of the room's members (members as
-// mentionable read them).
+// memberUsers returns the members resolving toks takes: none when it takes none, those
+// mentionable read (read), or else the room's members read in tx.
+func memberUsers(tx Tx, roomID string, toks []MentionToken, pre []User, read bool, now time.Time) ([]User, error) {
+	if read || !needsMembers(toks) {
+		return pre, nil
+	}
+	return tx.MemberUsers(roomID, now)
+}
+
+// resolveMentions turns mention tokens into mentions of the room's members (as
+// memberUsers returns them).
 func resolveMentions(room Room, toks []MentionToken, members []User, broadcastLimit int) ([]Mention, error) {
 	out := []Mention{}
 	if len(toks) == 0 {
@@ -313,9 +333,10 @@ func (s *Service) ListMessages(ctx context.Context, q MessageQuery) ([]Message, 
 // editRender is an edit's new text rendered, and encoded as JSON, before the writer, for
 // the format the message had then (json.format).
 type editRender struct {
-	r       Rendered
-	json    *encodedText
-	members []User // the room's members, when r's mentions need them (mentionable)
+	r           Rendered
+	json        *encodedText
+	members     []User // the room's members, if mentionable read them (membersRead)
+	membersRead bool
 }
 
 // EditMessage replaces a message's text; emits group_channel:message_update.
@@ -336,7 +357,7 @@ func (s *Service) EditMessage(ctx context.Context, roomID, id, newText string) (
 	if cur, err := s.store.GetMessage(ctx, roomID, id); err == nil {
 		r := s.render.Render(cur.Format, newText)
 		pre = &editRender{r: r, json: encodeText(Message{Text: newText, Format: cur.Format, HTML: r.HTML})}
-		if pre.members, err = s.mentionable(ctx, roomID, r.Mentions, s.now()); err != nil {
+		if pre.members, pre.membersRead, err = s.mentionable(ctx, roomID, r.Mentions, s.now()); err != nil {
 			pre = nil // the writer renders and reads the members
 		}
 	}
@@ -353,16 +374,15 @@ func (s *Service) EditMessage(ctx context.Context, roomID, id, newText string) (
 		var text *encodedText
 		var r Rendered
 		var members []User
+		var membersRead bool
 		now := s.now()
 		if pre != nil && pre.json.format == m.Format {
-			r, text, members = pre.r, pre.json, pre.members
+			r, text, members, membersRead = pre.r, pre.json, pre.members, pre.membersRead
 		} else {
 			r = s.render.Render(m.Format, newText)
-			if needsMembers(r.Mentions) {
-				if members, err = tx.MemberUsers(roomID, now); err != nil {
-					return err
-				}
-			}
+		}
+		if members, err = memberUsers(tx, roomID, r.Mentions, members, membersRead, now); err != nil {
+			return err
 		}
 		m.Text, m.HTML, m.UpdatedAt = newText, r.HTML, &now
 		if m.Mentions, err = resolveMentions(room, r.Mentions, members, 0); err != nil {

@@ -16,6 +16,12 @@ import (
 type Store interface {
 	Reader
 	Write(ctx context.Context, fn func(Tx) error) error
+	// WriterRoundTrips reports whether a read inside a write costs its batch a round trip
+	// to a database server (PostgreSQL, under the batch lock): the service then makes the
+	// reads it can before the write, on the read pool. False when the writer reads its own
+	// database file (SQLite), where a read in the writer costs less than one on the read
+	// pool.
+	WriterRoundTrips() bool
 	Ping(ctx context.Context) error
 	Close() error
 }

@@ -101,7 +101,9 @@ func (tx memberReadsTx) MemberUsers(roomID string, now time.Time) ([]chat.User, 
 }
 
 // The Chime documentation's own curl example renders with emoji, two links and two mentions.
-// Its @Present resolves against the members read before the write, never in the writer.
+// Its @Present resolves against the room's members read in the writer where that read is
+// local (SQLite), and before the write where it would cost the batch a round trip
+// (PostgreSQL).
 func TestChimeSeedExample(t *testing.T) {
 	t.Parallel()
 	reads := &memberReadsStore{}
@@ -130,8 +132,12 @@ func TestChimeSeedExample(t *testing.T) {
 	if m.Sender.DisplayName() != "Seed (Webhook)" {
 		t.Errorf("sender %+v", m.Sender)
 	}
-	if n := reads.n.Load(); n != 0 {
-		t.Errorf("the room's members were read %d times in the writer", n)
+	inWriter := int64(1)
+	if reads.WriterRoundTrips() {
+		inWriter = 0
+	}
+	if n := reads.n.Load(); n != inWriter {
+		t.Errorf("the room's members were read %d times in the writer, want %d (writer round trips: %v)", n, inWriter, reads.WriterRoundTrips())
 	}
 }
 

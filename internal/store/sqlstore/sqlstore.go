@@ -139,6 +139,10 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 // need no expiry, and a new start releases them all.
 func (s *Store) SingleNode() bool { return s.d.SingleNode }
 
+// WriterRoundTrips implements chat.Store: true when the writer's statements travel to a
+// database server.
+func (s *Store) WriterRoundTrips() bool { return s.d.RoundTrips }
+
 // Dialect returns the store's dialect name ("sqlite" or "postgres").
 func (s *Store) Dialect() string { return s.d.Name }
 
