@@ -54,6 +54,7 @@ type Config struct {
 	FailureMode     string        `json:"failure_mode"` // blackhole | 500
 	RoomRate        float64       `json:"room_rate"`
 	NoRoomLimit     bool          `json:"no_room_limit,omitempty"` // the server enforces no per-room limit
+	Mention         bool          `json:"mention,omitempty"`       // each post ends with @Present
 	Nodes           int           `json:"nodes"`                   // servers sharing the PostgreSQL database
 	Baseline        bool          `json:"baseline"`
 	Drain           time.Duration `json:"drain"`
@@ -233,6 +234,9 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	}
 	if c.NoRoomLimit {
 		res.Description += "; no per-room rate limit on the server"
+	}
+	if c.Mention {
+		res.Description += "; each post mentions @Present"
 	}
 	if c.Nodes > 1 {
 		res.Description += fmt.Sprintf("; %d server nodes sharing the database, posts spread over them", c.Nodes)
@@ -554,7 +558,11 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	post := func(s *slot, n int64, from time.Time, measured bool, buf []byte) []byte {
 		buf = append(buf[:0], `{"Content":"chbench:`...)
 		buf = strconv.AppendInt(buf, n, 10)
-		buf = append(buf, `; disk usage 91% on host-42:/var, see runbook"}`...)
+		buf = append(buf, `; disk usage 91% on host-42:/var, see runbook`...)
+		if c.Mention {
+			buf = append(buf, ` @Present`...)
+		}
+		buf = append(buf, `"}`...)
 		if measured {
 			sent.Store(uint64(n), from)
 		}

@@ -3,6 +3,7 @@ package bench_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -13,6 +14,8 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/bench"
+	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/store/sqlite"
 )
 
 // A short run of the real benchmark: rooms, webhooks, endpoints, receivers (one black
@@ -96,6 +99,51 @@ func TestBenchSmoke(t *testing.T) {
 		if !strings.Contains(table.String(), want) {
 			t.Fatalf("table lacks %q:\n%s", want, table.String())
 		}
+	}
+}
+
+// With Mention, every post ends with @Present and the server resolves it: each message's
+// event carries the text and the mention (the bench's rooms have no members, so the
+// mention names none).
+func TestBenchMention(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var progress bytes.Buffer
+	res, err := bench.Run(context.Background(), bench.Config{
+		DataDir: dir, Duration: 500 * time.Millisecond, Warmup: -1, Rooms: 20, RoomRate: 1, Concurrency: 4,
+		Mention: true, Drain: 10 * time.Second, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Run.Accepted == 0 || len(res.Run.Errors) != 0 || !strings.Contains(res.Description, "each post mentions @Present") {
+		t.Fatalf("accepted %d, errors %v, load %q", res.Run.Accepted, res.Run.Errors, res.Description)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "0"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	evs, _, err := st.Events(context.Background(), 0, 1000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	posts := 0
+	for _, e := range evs {
+		if e.Type != chat.EventMessageSend {
+			continue
+		}
+		var p chat.MessagePayload
+		if err := json.Unmarshal(e.Payload, &p); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.HasSuffix(p.Message.Text, " @Present") || fmt.Sprint(p.Message.Mentions) != fmt.Sprint([]chat.Mention{{Type: "present"}}) {
+			t.Fatalf("text %q, mentions %+v", p.Message.Text, p.Message.Mentions)
+		}
+		posts++
+	}
+	if posts == 0 {
+		t.Fatal("no message events stored")
 	}
 }
 

@@ -55,6 +55,7 @@ type BenchCmd struct {
 	Rooms           int           `help:"Rooms (each with one incoming webhook); posts never exceed --room-rate per room. Default 25000, or 1.25 × rate / room-rate with --rate."`
 	RoomRate        float64       `default:"1" help:"Posts per second per room (the server's room rate limit is set to the same)."`
 	NoRoomLimit     bool          `help:"Run the servers without a per-room rate limit (posts still keep to --room-rate per room)."`
+	Mention         bool          `help:"End every post with @Present, as the Chime documentation's example does (the server reads the room's members to resolve it)."`
 	Concurrency     int           `help:"Concurrent keep-alive HTTP clients posting. Default 64, or rate / 10 (at least 64) with --rate."`
 	Endpoints       int           `default:"4" help:"Outgoing endpoints (standard format, message_send), each a local receiver."`
 	ReceiverLatency time.Duration `default:"0s" help:"How long healthy receivers take to answer."`
@@ -204,7 +205,7 @@ func (b BenchCmd) Run(e *env) error {
 		return writeJSON(e.stdout, b.JSON, res)
 	}
 	res, err := bench.Run(e.ctx, bench.Config{
-		DatabaseURL: b.DatabaseURL, Duration: b.Duration, Warmup: b.Warmup, Rooms: b.Rooms, RoomRate: b.RoomRate, NoRoomLimit: b.NoRoomLimit,
+		DatabaseURL: b.DatabaseURL, Duration: b.Duration, Warmup: b.Warmup, Rooms: b.Rooms, RoomRate: b.RoomRate, NoRoomLimit: b.NoRoomLimit, Mention: b.Mention,
 		Concurrency: b.Concurrency, Endpoints: b.Endpoints, ReceiverLatency: b.ReceiverLatency,
 		FailureShare: b.FailureShare, FailureMode: b.FailureMode, Baseline: b.Baseline, Drain: b.Drain, Progress: e.stderr,
 		Nodes: b.Nodes, Rate: b.Rate, Measure: measure,
