@@ -108,11 +108,12 @@ func (t *Tx) noteSeq(room string, n int64) {
 	t.seqs[room] = n
 }
 
-// settleSeqs hands the transaction's numbers to the store's cache once it committed.
+// settleSeqs hands the transaction's numbers to the store's cache once it committed. A
+// transaction that deleted a room leaves nothing: tryBatch empties the cache after it,
+// committed or not.
 func (s *Store) settleSeqs(t *Tx) {
 	switch {
 	case t.roomDeleted:
-		s.seqs.drop()
 	case t.savepoints:
 		s.seqs.forget(t.seqs)
 	case len(t.seqs) > 0:
