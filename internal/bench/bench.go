@@ -55,9 +55,12 @@ type Config struct {
 	RoomRate        float64       `json:"room_rate"`
 	NoRoomLimit     bool          `json:"no_room_limit,omitempty"` // the server enforces no per-room limit
 	Mention         bool          `json:"mention,omitempty"`       // each post ends with @Present
-	Nodes           int           `json:"nodes"`                   // servers sharing the PostgreSQL database
-	Baseline        bool          `json:"baseline"`
-	Drain           time.Duration `json:"drain"`
+	// API: posts go through the REST API (POST /api/v1/rooms/{id}/messages) as a user who
+	// is a member of every room, instead of to Chime webhooks.
+	API      bool          `json:"api,omitempty"`
+	Nodes    int           `json:"nodes"` // servers sharing the PostgreSQL database
+	Baseline bool          `json:"baseline"`
+	Drain    time.Duration `json:"drain"`
 	// Rate > 0 selects open-loop load: Rate posts/s offered evenly over time and rooms.
 	Rate     float64   `json:"rate,omitempty"`
 	Progress io.Writer `json:"-"`
@@ -104,6 +107,14 @@ func (c *Config) defaults() {
 	if c.Progress == nil {
 		c.Progress = io.Discard
 	}
+}
+
+// postKind names what the load posts, for the description.
+func (c Config) postKind() string {
+	if c.API {
+		return "REST API (a member user's)"
+	}
+	return "Chime webhook"
 }
 
 // Result is what one run measured.
@@ -226,11 +237,11 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	}
 	res := Result{Date: time.Now().UTC(), Machine: machine(), Config: c}
 	if c.Rate > 0 {
-		res.Description = fmt.Sprintf("open loop: %g Chime posts/s due at even intervals, round-robin over %d rooms (each room every %.2fs), sent over up to %d keep-alive connections for %s (after %s warm-up), latency from each post's due time; %d standard-format endpoints subscribed to message_send",
-			c.Rate, c.Rooms, float64(c.Rooms)/c.Rate, c.Concurrency, c.Duration, c.Warmup, c.Endpoints)
+		res.Description = fmt.Sprintf("open loop: %g %s posts/s due at even intervals, round-robin over %d rooms (each room every %.2fs), sent over up to %d keep-alive connections for %s (after %s warm-up), latency from each post's due time; %d standard-format endpoints subscribed to message_send",
+			c.Rate, c.postKind(), c.Rooms, float64(c.Rooms)/c.Rate, c.Concurrency, c.Duration, c.Warmup, c.Endpoints)
 	} else {
-		res.Description = fmt.Sprintf("bursty: %d rooms at <= %.3g posts/s each, %d keep-alive clients posting Chime webhooks as fast as the room rate allows for %s (after %s warm-up); %d standard-format endpoints subscribed to message_send",
-			c.Rooms, c.RoomRate, c.Concurrency, c.Duration, c.Warmup, c.Endpoints)
+		res.Description = fmt.Sprintf("bursty: %d rooms at <= %.3g posts/s each, %d keep-alive clients making %s posts as fast as the room rate allows for %s (after %s warm-up); %d standard-format endpoints subscribed to message_send",
+			c.Rooms, c.RoomRate, c.Concurrency, c.postKind(), c.Duration, c.Warmup, c.Endpoints)
 	}
 	if c.NoRoomLimit {
 		res.Description += "; no per-room rate limit on the server"
@@ -316,8 +327,9 @@ func newClient(conns int) *http.Client {
 // requestTimeout bounds each request the benchmark makes.
 const requestTimeout = 30 * time.Second
 
-// postJSON posts body to url and reads the whole answer; it returns the status.
-func postJSON(client *http.Client, url string, body []byte) (int, error) {
+// postJSON posts body to url, with token as its bearer token unless "", and reads the
+// whole answer; it returns the status.
+func postJSON(client *http.Client, url, token string, body []byte) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -325,6 +337,9 @@ func postJSON(client *http.Client, url string, body []byte) (int, error) {
 		return 0, err
 	}
 	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
 	resp, err := client.Do(req)
 	if err != nil {
 		return 0, err
@@ -509,11 +524,27 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		}
 	}
 
-	// Rooms, each with one incoming webhook.
-	fmt.Fprintf(c.Progress, "creating %d rooms with webhooks...\n", c.Rooms)
+	// Rooms, each with one incoming webhook, or (API posts) each with the sender as a member.
+	sender := "bench-" + run + "-sender"
+	if c.API {
+		fmt.Fprintf(c.Progress, "creating %d rooms with a member...\n", c.Rooms)
+		if err := a.do(ctx, "POST", "/users", map[string]any{"id": sender, "name": "Bench sender"}, nil); err != nil {
+			return res, fmt.Errorf("bench: create sender: %w", err)
+		}
+	} else {
+		fmt.Fprintf(c.Progress, "creating %d rooms with webhooks...\n", c.Rooms)
+	}
 	slots := make([]*slot, c.Rooms)
 	err := parallel(c.Rooms, 32, func(i int) error {
 		id := fmt.Sprintf("bench-%s-%06d", run, i)
+		n := nodes[i%len(nodes)] // rooms spread over the nodes
+		if c.API {
+			if err := a.do(ctx, "POST", "/rooms", map[string]any{"id": id, "name": "Bench " + id, "member_ids": []string{sender}}, nil); err != nil {
+				return err
+			}
+			slots[i] = &slot{url: n.URL() + "/api/v1/rooms/" + id + "/messages"}
+			return nil
+		}
 		if err := a.do(ctx, "POST", "/rooms", map[string]any{"id": id, "name": "Bench " + id}, nil); err != nil {
 			return err
 		}
@@ -529,7 +560,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 			return errors.New("bench: webhook has no chime URL")
 		}
 		u := wh.URLs.Chime
-		if n := nodes[i%len(nodes)]; n != srv { // spread rooms over the nodes
+		if n != srv {
 			u = strings.Replace(u, srv.URL(), n.URL(), 1)
 		}
 		slots[i] = &slot{url: u}
@@ -553,10 +584,15 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		defer errMu.Unlock()
 		return maps.Clone(res.Errors)
 	}
-	// post sends one Chime post and counts its outcome; latency runs from "from" (the due
-	// time in open-loop runs, the send time in bursty ones).
+	// What a post is: a Chime webhook's body answered 200, or the REST API's answered 201.
+	head, auth, okCode := `{"Content":"chbench:`, "", http.StatusOK
+	if c.API {
+		head, auth, okCode = `{"sender_id":"`+sender+`","text":"chbench:`, token, http.StatusCreated
+	}
+	// post sends one post and counts its outcome; latency runs from "from" (the due time in
+	// open-loop runs, the send time in bursty ones).
 	post := func(s *slot, n int64, from time.Time, measured bool, buf []byte) []byte {
-		buf = append(buf[:0], `{"Content":"chbench:`...)
+		buf = append(buf[:0], head...)
 		buf = strconv.AppendInt(buf, n, 10)
 		buf = append(buf, `; disk usage 91% on host-42:/var, see runbook`...)
 		if c.Mention {
@@ -567,14 +603,14 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 			sent.Store(uint64(n), from)
 		}
 		sentPosts.Add(1)
-		code, err := postJSON(client, s.url, buf)
+		code, err := postJSON(client, s.url, auth, buf)
 		if err != nil {
 			if ctx.Err() == nil {
 				countErr("transport")
 			}
 			return buf
 		}
-		if code != http.StatusOK {
+		if code != okCode {
 			countErr(strconv.Itoa(code))
 			return buf
 		}
@@ -826,7 +862,7 @@ func baseline(ctx context.Context, c Config) (BaselineResult, error) {
 			defer wg.Done()
 			for bctx.Err() == nil {
 				t := time.Now()
-				if _, err := postJSON(client, url, body); err != nil {
+				if _, err := postJSON(client, url, "", body); err != nil {
 					continue
 				}
 				n.Add(1)

@@ -119,16 +119,30 @@ func TestBenchMention(t *testing.T) {
 	if res.Run.Accepted == 0 || len(res.Run.Errors) != 0 || !strings.Contains(res.Description, "each post mentions @Present") {
 		t.Fatalf("accepted %d, errors %v, load %q", res.Run.Accepted, res.Run.Errors, res.Description)
 	}
+	posts := messagePayloads(t, dir)
+	for _, p := range posts {
+		if !strings.HasSuffix(p.Message.Text, " @Present") || fmt.Sprint(p.Message.Mentions) != fmt.Sprint([]chat.Mention{{Type: "present"}}) {
+			t.Fatalf("text %q, mentions %+v", p.Message.Text, p.Message.Mentions)
+		}
+	}
+	if len(posts) == 0 {
+		t.Fatal("no message events stored")
+	}
+}
+
+// messagePayloads reads back the message events a run in dir stored (its first node).
+func messagePayloads(t *testing.T, dir string) []chat.MessagePayload {
+	t.Helper()
 	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "0"), sqlite.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	evs, _, err := st.Events(context.Background(), 0, 1000)
+	evs, _, err := st.Events(context.Background(), 0, 10000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	posts := 0
+	var posts []chat.MessagePayload
 	for _, e := range evs {
 		if e.Type != chat.EventMessageSend {
 			continue
@@ -137,13 +151,40 @@ func TestBenchMention(t *testing.T) {
 		if err := json.Unmarshal(e.Payload, &p); err != nil {
 			t.Fatal(err)
 		}
-		if !strings.HasSuffix(p.Message.Text, " @Present") || fmt.Sprint(p.Message.Mentions) != fmt.Sprint([]chat.Mention{{Type: "present"}}) {
-			t.Fatalf("text %q, mentions %+v", p.Message.Text, p.Message.Mentions)
-		}
-		posts++
+		posts = append(posts, p)
 	}
-	if posts == 0 {
-		t.Fatal("no message events stored")
+	return posts
+}
+
+// With API, posts go through the REST API as the one user every room has as a member: each
+// stored message is that user's, every answer was a 201 (any other status is an error), and
+// the deliveries of those posts reach the receiver.
+func TestBenchAPI(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var progress bytes.Buffer
+	res, err := bench.Run(context.Background(), bench.Config{
+		DataDir: dir, Duration: 500 * time.Millisecond, Warmup: -1, Rooms: 20, RoomRate: 1, Concurrency: 4,
+		API: true, Endpoints: 1, Drain: 10 * time.Second, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Run.Accepted == 0 || len(res.Run.Errors) != 0 || !strings.Contains(res.Description, "REST API") {
+		t.Fatalf("accepted %d, errors %v, load %q", res.Run.Accepted, res.Run.Errors, res.Description)
+	}
+	if res.Run.ExpectedDeliveries == 0 || res.Run.Delivered != res.Run.ExpectedDeliveries || res.Run.Duplicates != 0 {
+		t.Fatalf("delivered %d of %d (%d duplicates)", res.Run.Delivered, res.Run.ExpectedDeliveries, res.Run.Duplicates)
+	}
+	posts := messagePayloads(t, dir)
+	if int64(len(posts)) < res.Run.Accepted {
+		t.Fatalf("%d message events stored, %d posts accepted", len(posts), res.Run.Accepted)
+	}
+	for _, p := range posts {
+		s := p.Message.Sender
+		if s.Type != chat.SenderUser || !strings.HasSuffix(s.ID, "-sender") || s.Name != "Bench sender" || !strings.HasPrefix(p.Message.Text, "chbench:") {
+			t.Fatalf("sender %+v, text %q", s, p.Message.Text)
+		}
 	}
 }
 
