@@ -2,19 +2,23 @@ package chat
 
 import "context"
 
-type roomHintKey struct{}
+type postHintKey struct{}
 
-// WithRoom marks a write as a post to roomID, so that a store may read the rooms of a whole
-// batch of posts in one statement. It is a hint only: the write reads its room itself, as
-// always, and gets the same answer.
-func WithRoom(ctx context.Context, roomID string) context.Context {
-	return context.WithValue(ctx, roomHintKey{}, roomID)
+// postHint is what WithPost records.
+type postHint struct{ room, user string }
+
+// WithPost marks a write as a post to roomID by the user userID ("" for a sender that is
+// not a user), so that a store may read what the posts of a whole batch need (their rooms,
+// their senders' membership) in one statement. It is a hint only: the write reads them
+// itself, as always, and gets the same answer.
+func WithPost(ctx context.Context, roomID, userID string) context.Context {
+	return context.WithValue(ctx, postHintKey{}, postHint{roomID, userID})
 }
 
-// RoomOf returns the room a write was marked with by WithRoom, or "".
-func RoomOf(ctx context.Context) string {
-	id, _ := ctx.Value(roomHintKey{}).(string)
-	return id
+// PostOf returns the room and user a write was marked with by WithPost, or "".
+func PostOf(ctx context.Context) (roomID, userID string) {
+	h, _ := ctx.Value(postHintKey{}).(postHint)
+	return h.room, h.user
 }
 
 type unwaitedKey struct{}

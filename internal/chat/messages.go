@@ -95,7 +95,11 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 		return PostResult{}, err
 	}
 	var res PostResult
-	err = s.write(WithRoom(ctx, in.RoomID), func(tx Tx, emit func(*Event) error) error {
+	sender := ""
+	if in.Sender.Type == SenderUser {
+		sender = in.Sender.ID
+	}
+	err = s.write(WithPost(ctx, in.RoomID, sender), func(tx Tx, emit func(*Event) error) error {
 		res = PostResult{}
 		if in.IdempotencyKey != "" {
 			prev, err := tx.IdempotentMessage(in.IdempotencyScope, in.IdempotencyKey)
@@ -120,11 +124,7 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 		}
 		m := msg
 		if in.Sender.Type == SenderUser {
-			u, err := tx.GetUser(in.Sender.ID)
-			if err != nil {
-				return err
-			}
-			ok, err := tx.IsMember(in.RoomID, u.ID)
+			u, ok, err := tx.UserInRoom(in.RoomID, in.Sender.ID)
 			if err != nil {
 				return err
 			}
@@ -440,13 +440,11 @@ func (s *Service) MarkRead(ctx context.Context, roomID, userID, messageID string
 		if err != nil {
 			return err
 		}
-		u, err := tx.GetUser(userID)
+		u, ok, err := tx.UserInRoom(roomID, userID)
 		if err != nil {
 			return err
 		}
-		if ok, err := tx.IsMember(roomID, userID); err != nil {
-			return err
-		} else if !ok {
+		if !ok {
 			return Errorf(CodePermissionDenied, "user %q is not a member of room %q", userID, roomID)
 		}
 		if messageID == "" {

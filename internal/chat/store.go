@@ -84,6 +84,10 @@ type Tx interface {
 	InsertMember(roomID, userID string, at time.Time) error
 	DeleteMember(roomID, userID string) error
 	IsMember(roomID, userID string) (bool, error)
+	// UserInRoom returns a user (without presence) and whether they are a member of the
+	// room, as a post by a user needs them; not found if the user does not exist. A store
+	// may cache the answer, exactly.
+	UserInRoom(roomID, userID string) (User, bool, error)
 	// MemberUsers returns every member of the room with their presence at now.
 	MemberUsers(roomID string, now time.Time) ([]User, error)
 	// RoomForPost returns a room and the ids of its members of kind agent, as a post

@@ -19,7 +19,8 @@ const userCols = `u.id, u.name, u.alias, u.email, u.kind, u.created_at, ` + pres
 
 const (
 	qGetUser           = `SELECT ` + userCols + ` FROM users u WHERE u.id = ?2`
-	qGetUserNoPresence = `SELECT u.id, u.name, u.alias, u.email, u.kind, u.created_at, FALSE FROM users u WHERE u.id = ?`
+	qGetUserNoPresence = userNoPresenceCols + ` FROM users u WHERE u.id = ?`
+	userNoPresenceCols = `SELECT u.id, u.name, u.alias, u.email, u.kind, u.created_at, FALSE`
 	roomCols           = `id, name, creator_id, member_count, ` + roomLastSeq + `, created_at, updated_at`
 	qGetRoom           = `SELECT ` + roomCols + ` FROM rooms WHERE id = ?`
 	messageCols        = `id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, updated_at, relay_hops`
@@ -48,11 +49,14 @@ func (s *Store) notFound(err error, what string) error {
 	return fmt.Errorf("store: read %s: %w", what, err)
 }
 
-func scanUser(r Row) (chat.User, error) {
+func scanUser(r Row) (chat.User, error) { return scanUserWith(r) }
+
+// scanUserWith scans userCols, then extra.
+func scanUserWith(r Row, extra ...any) (chat.User, error) {
 	var u chat.User
 	var kind string
 	var created int64
-	if err := r.Scan(&u.ID, &u.Name, &u.Alias, &u.Email, &kind, &created, &u.Present); err != nil {
+	if err := r.Scan(append([]any{&u.ID, &u.Name, &u.Alias, &u.Email, &kind, &created, &u.Present}, extra...)...); err != nil {
 		return u, err
 	}
 	u.Kind = chat.UserKind(kind)

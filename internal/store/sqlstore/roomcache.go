@@ -12,10 +12,12 @@ import (
 const roomCacheMax = 200_000
 
 // roomCache holds, by room id, what a post reads about its room (the room's name and
-// member count, its agent members), shared by the store's writers so that a post costs no
-// read of them. It is exact:
+// member count, its agent members), and by room and user what a user's post reads about
+// its sender (the user, and whether they are a member), shared by the store's writers so
+// that a post costs no read of them. It is exact:
 //   - an entry is made only from reads inside a write transaction that has changed no
-//     room, member or user data so far, so it is what the database holds;
+//     room, member or user data so far and inserted no room or user, so it is what the
+//     database holds;
 //   - a transaction that changes such data reads no entry, and drops every entry when it
 //     ends, committed or not;
 //   - on a store other nodes write too, every such transaction also bumps the database's
@@ -25,14 +27,23 @@ const roomCacheMax = 200_000
 //
 // mu guards every field.
 type roomCache struct {
-	mu  sync.Mutex
-	gen int64 // the generation the entries were made at (multi-node stores)
-	m   map[string]cachedRoom
+	mu      sync.Mutex
+	gen     int64 // the generation the entries were made at (multi-node stores)
+	m       map[string]cachedRoom
+	members map[memberKey]cachedMember
 }
 
 type cachedRoom struct {
 	room   chat.Room
 	agents []string
+}
+
+type memberKey struct{ room, user string }
+
+// cachedMember is a user (without presence) and whether they are a member of the room.
+type cachedMember struct {
+	user   chat.User
+	member bool
 }
 
 func (c *roomCache) get(id string) (cachedRoom, bool) {
@@ -51,11 +62,27 @@ func (c *roomCache) put(id string, r cachedRoom) {
 	c.m[id] = r
 }
 
+func (c *roomCache) getMember(room, user string) (cachedMember, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.members[memberKey{room, user}]
+	return m, ok
+}
+
+func (c *roomCache) putMember(room, user string, m cachedMember) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.members == nil || len(c.members) >= roomCacheMax {
+		c.members = make(map[memberKey]cachedMember)
+	}
+	c.members[memberKey{room, user}] = m
+}
+
 // drop empties the cache.
 func (c *roomCache) drop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.m = nil
+	c.m, c.members = nil, nil
 }
 
 // atGeneration empties the cache unless its entries were made at generation n.
@@ -63,7 +90,7 @@ func (c *roomCache) atGeneration(n int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != n {
-		c.m, c.gen = nil, n
+		c.m, c.members, c.gen = nil, nil, n
 	}
 }
 
@@ -83,44 +110,84 @@ func (t *Tx) roomDataChanged() error {
 }
 
 // preloadRooms reads the rooms that the batch's posts name (writeReq.room) and the cache
-// lacks, with their agent members, in one statement, and caches them. It runs where the
-// cache's generation was read with the batch lock and before any request ran: nothing is
-// changed yet, so the entries are exact, as those RoomForPost makes. One missing room is
-// left to RoomForPost (the same one round trip).
+// lacks, with their agent members, in one statement, and the users who send them and the
+// cache lacks (writeReq.sender) with their membership, in another, and caches them. It
+// runs where the cache's generation was read with the batch lock and before any request
+// ran: nothing is changed yet, so the entries are exact, as those RoomForPost and
+// UserInRoom make. One missing room or sender is left to the request (the same one round
+// trip).
 func (s *Store) preloadRooms(t *Tx, batch []*writeReq) error {
-	ids := s.uncachedRooms(batch)
-	if len(ids) < 2 {
+	ids, senders := s.uncached(batch)
+	if len(ids) >= 2 {
+		rows, err := t.c.Query(s.wctx, s.sql(qRoomsAgents), ids)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var agents string
+			room, err := scanRoomWith(rows, &agents)
+			if err != nil {
+				return err
+			}
+			s.rooms.put(room.ID, cachedRoom{room: room, agents: splitAgents(agents)})
+		}
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		rows.Close()
+	}
+	if len(senders) < 2 {
 		return nil
 	}
-	rows, err := t.c.Query(s.wctx, s.sql(qRoomsAgents), ids)
+	rooms, users := make([]string, len(senders)), make([]string, len(senders))
+	for i, k := range senders {
+		rooms[i], users[i] = k.room, k.user
+	}
+	rows, err := t.c.Query(s.wctx, s.sql(qUsersInRooms), rooms, users)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var agents string
-		room, err := scanRoomWith(rows, &agents)
+		var room string
+		var member bool
+		u, err := scanUserWith(rows, &room, &member)
 		if err != nil {
 			return err
 		}
-		s.rooms.put(room.ID, cachedRoom{room: room, agents: splitAgents(agents)})
+		s.rooms.putMember(room, u.ID, cachedMember{user: u, member: member})
 	}
 	return rows.Err()
 }
 
-// uncachedRooms are the rooms the batch's posts name that the cache lacks.
-func (s *Store) uncachedRooms(batch []*writeReq) []string {
-	var ids []string
+// uncached are the rooms the batch's posts name that the cache lacks, and the (room,
+// sender) pairs of its users' posts that it lacks.
+func (s *Store) uncached(batch []*writeReq) (rooms []string, senders []memberKey) {
 	for _, r := range batch {
-		if r.skip || r.room == "" || slices.Contains(ids, r.room) {
+		if r.skip || r.room == "" {
 			continue
 		}
-		if _, ok := s.rooms.get(r.room); !ok {
-			ids = append(ids, r.room)
+		if !slices.Contains(rooms, r.room) {
+			if _, ok := s.rooms.get(r.room); !ok {
+				rooms = append(rooms, r.room)
+			}
+		}
+		if k := (memberKey{r.room, r.sender}); r.sender != "" && !slices.Contains(senders, k) {
+			if _, ok := s.rooms.getMember(k.room, k.user); !ok {
+				senders = append(senders, k)
+			}
 		}
 	}
-	return ids
+	return rooms, senders
 }
+
+// qUsersInRooms reads, for a list of (room, user) pairs given as two arrays (PostgreSQL),
+// each user that exists with the room and whether they are a member of it; each user by its
+// key (OFFSET 0, as in qRoomsAgents).
+const qUsersInRooms = `SELECT u.*, want.room_id, EXISTS (SELECT 1 FROM members m WHERE m.room_id = want.room_id AND m.user_id = want.user_id)
+	FROM unnest(CAST(? AS TEXT[]), CAST(? AS TEXT[])) AS want(room_id, user_id)
+	CROSS JOIN LATERAL (` + userNoPresenceCols + ` FROM users u WHERE u.id = want.user_id OFFSET 0) AS u`
 
 // qRoomsAgents reads a list of rooms with their agent members (PostgreSQL: an array), each
 // room by its key: with "id = ANY(...)" a plan made for any list (PostgreSQL's generic one)
@@ -141,24 +208,64 @@ func (t *Tx) RoomForPost(id string) (chat.Room, []string, error) {
 	if t.roomData {
 		return t.roomForPost(id)
 	}
-	if !t.s.d.SingleNode && !t.genChecked {
-		var n int64
-		if err := t.row(qRoomGeneration).Scan(&n); err != nil {
-			return chat.Room{}, nil, fmt.Errorf("store: room cache generation: %w", err)
-		}
-		t.genChecked = true
-		t.s.rooms.atGeneration(n)
+	if err := t.checkGeneration(); err != nil {
+		return chat.Room{}, nil, err
 	}
 	if r, ok := t.s.rooms.get(id); ok {
 		return r.room, slices.Clone(r.agents), nil
 	}
 	room, agents, err := t.roomForPost(id)
-	if err != nil {
+	if err != nil || t.created {
 		return room, agents, err
 	}
 	t.s.rooms.put(id, cachedRoom{room: room, agents: slices.Clone(agents)})
 	return room, agents, nil
 }
+
+// checkGeneration makes sure, on a store other nodes write too, that the cache holds only
+// entries made at the room cache generation this transaction runs at: read once a
+// transaction (a whole batch knows it already).
+func (t *Tx) checkGeneration() error {
+	if t.s.d.SingleNode || t.genChecked {
+		return nil
+	}
+	var n int64
+	if err := t.row(qRoomGeneration).Scan(&n); err != nil {
+		return fmt.Errorf("store: room cache generation: %w", err)
+	}
+	t.genChecked = true
+	t.s.rooms.atGeneration(n)
+	return nil
+}
+
+// UserInRoom implements chat.Tx.
+func (t *Tx) UserInRoom(roomID, userID string) (chat.User, bool, error) {
+	if t.roomData {
+		return t.userInRoom(roomID, userID)
+	}
+	if err := t.checkGeneration(); err != nil {
+		return chat.User{}, false, err
+	}
+	if m, ok := t.s.rooms.getMember(roomID, userID); ok {
+		return m.user, m.member, nil
+	}
+	u, member, err := t.userInRoom(roomID, userID)
+	if err != nil || t.created {
+		return u, member, err
+	}
+	t.s.rooms.putMember(roomID, userID, cachedMember{user: u, member: member})
+	return u, member, nil
+}
+
+// userInRoom reads a user and whether they are a member of the room, in one statement.
+func (t *Tx) userInRoom(roomID, userID string) (chat.User, bool, error) {
+	var member bool
+	u, err := scanUserWith(t.row(qUserInRoom, userID, roomID), &member)
+	return u, member, t.s.notFound(err, fmt.Sprintf("user %q", userID))
+}
+
+// qUserInRoom reads a user (without presence) with whether they are a member of a room.
+const qUserInRoom = userNoPresenceCols + `, EXISTS (SELECT 1 FROM members m WHERE m.room_id = ?2 AND m.user_id = u.id) FROM users u WHERE u.id = ?1`
 
 // roomForPost reads a room and its agent members.
 func (t *Tx) roomForPost(id string) (chat.Room, []string, error) {

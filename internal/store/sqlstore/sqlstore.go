@@ -81,8 +81,10 @@ type Store struct {
 }
 
 type writeReq struct {
-	ctx  context.Context
-	room string // the room a post names (chat.RoomOf), read ahead for the batch
+	ctx context.Context
+	// room, sender: the room a post names and its sender if a user (chat.PostOf), read
+	// ahead for the batch
+	room, sender string
 	// unwaited: nobody waits on this write's latency (chat.Unwaited): the pacer counts them
 	unwaited bool
 	fn       func(chat.Tx) error
@@ -226,7 +228,8 @@ func (s *Store) Queued() int { return len(s.reqs) }
 // returns once that transaction is durable.
 func (s *Store) Write(ctx context.Context, fn func(chat.Tx) error) error {
 	r := reqPool.Get().(*writeReq)
-	r.ctx, r.fn, r.err, r.room, r.unwaited = ctx, fn, nil, chat.RoomOf(ctx), chat.IsUnwaited(ctx)
+	r.room, r.sender = chat.PostOf(ctx)
+	r.ctx, r.fn, r.err, r.unwaited = ctx, fn, nil, chat.IsUnwaited(ctx)
 	s.closeMu.RLock()
 	if s.closed {
 		s.closeMu.RUnlock()

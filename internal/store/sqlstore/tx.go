@@ -36,8 +36,10 @@ type Tx struct {
 	// or user change in it, or a rollback to a savepoint, drops them all.
 	agents map[string][]string
 	// roomData: this transaction changed data the room cache holds (roomDataChanged);
-	// genChecked: the room cache generation was read in it (RoomForPost).
-	roomData, genChecked bool
+	// created: it inserted a room or a user, which its reads would see before the commit,
+	// so they make no cache entries (a rollback would leave one naming a row that never
+	// was); genChecked: the room cache generation was read in it (RoomForPost).
+	roomData, created, genChecked bool
 	// pending holds statements whose results nobody reads yet, to be sent with the next
 	// statement of the batch or before its commit (Pipeliner connections); labels name
 	// them for errors, owners are the requests that made them. cur is the request
@@ -318,6 +320,7 @@ func (t *Tx) GetUser(id string) (chat.User, error) {
 // InsertUser implements chat.Tx.
 func (t *Tx) InsertUser(u chat.User) error {
 	t.membersChanged()
+	t.created = true
 	_, err := t.exec(`INSERT INTO users (id, name, alias, email, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Name, u.Alias, u.Email, string(u.Kind), micros(u.CreatedAt))
 	return t.s.mapErr(err, fmt.Sprintf("user %q", u.ID))
@@ -421,6 +424,7 @@ func splitAgents(agents string) []string {
 
 // InsertRoom implements chat.Tx.
 func (t *Tx) InsertRoom(r chat.Room) error {
+	t.created = true
 	_, err := t.exec(`INSERT INTO rooms (id, name, creator_id, created_at, updated_at) VALUES (?, ?, ?, ?, ?)`,
 		r.ID, r.Name, r.CreatorID, micros(r.CreatedAt), micros(r.UpdatedAt))
 	return t.s.mapErr(err, fmt.Sprintf("room %q", r.ID))

@@ -82,15 +82,15 @@ func (s *Store) wholeNow() (gen, version int64, ok bool) {
 }
 
 // prepareWhole sets tx up to run batch unopened, if the store sends whole batches, the
-// expectation is known, and the batch's rooms are cached (reading several rooms at once
-// needs a begun transaction: see preloadRooms). It reports whether it did.
+// expectation is known, and the batch's rooms and senders are cached (reading several at
+// once needs a begun transaction: see preloadRooms). It reports whether it did.
 func (s *Store) prepareWhole(tx *Tx, batch []*writeReq) bool {
 	gen, version, ok := s.wholeNow()
 	if !ok {
 		return false
 	}
 	s.rooms.atGeneration(gen)
-	if len(s.uncachedRooms(batch)) >= 2 {
+	if rooms, senders := s.uncached(batch); len(rooms) >= 2 || len(senders) >= 2 {
 		return false
 	}
 	tx.unopened = true

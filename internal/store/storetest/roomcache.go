@@ -80,3 +80,107 @@ func testRoomForPost(t *testing.T, s chat.Store) {
 		t.Fatalf("deleted room: %v", err)
 	}
 }
+
+// userInRoom reads a sender as a user's post does, in a write of its own.
+func userInRoom(t *testing.T, s chat.Store, room, id string) (chat.User, bool, error) {
+	t.Helper()
+	var u chat.User
+	var member bool
+	var rerr error
+	write(t, s, func(tx chat.Tx) error {
+		u, member, rerr = tx.UserInRoom(room, id)
+		return nil
+	})
+	return u, member, rerr
+}
+
+// wantUserInRoom fails unless a post reads the user (by name) with this membership.
+func wantUserInRoom(t *testing.T, s chat.Store, room, id string, member bool) {
+	t.Helper()
+	u, got, err := userInRoom(t, s, room, id)
+	if err != nil || u.ID != id || u.Name != "N "+id || u.Kind != chat.KindHuman || u.Present || got != member {
+		t.Fatalf("user %s in room %s: %v %+v member %v; want the user, member %v", id, room, err, u, got, member)
+	}
+}
+
+// testUserInRoom: what a user's post reads of its sender is always current, however often
+// it is read (a store may cache it): members joining and leaving, a rolled-back change, a
+// change earlier in the same transaction, a deleted user or room.
+func testUserInRoom(t *testing.T, s chat.Store) {
+	setupRoom(t, s, "ur", user("ur-in", chat.KindHuman))
+	write(t, s, func(tx chat.Tx) error { return tx.InsertUser(user("ur-out", chat.KindHuman)) })
+	for range 3 {
+		wantUserInRoom(t, s, "ur", "ur-in", true)
+		wantUserInRoom(t, s, "ur", "ur-out", false)
+		if _, _, err := userInRoom(t, s, "ur", "ur-nobody"); !chat.IsCode(err, chat.CodeNotFound) {
+			t.Fatalf("a user who does not exist: %v", err)
+		}
+	}
+	write(t, s, func(tx chat.Tx) error { return tx.DeleteMember("ur", "ur-in") })
+	wantUserInRoom(t, s, "ur", "ur-in", false)
+	write(t, s, func(tx chat.Tx) error {
+		if err := tx.InsertMember("ur", "ur-out", t0); err != nil {
+			return err
+		}
+		_, member, err := tx.UserInRoom("ur", "ur-out") // sees the change made before it
+		if err != nil || !member {
+			return fmt.Errorf("in the changing transaction: %v member %v", err, member)
+		}
+		return nil
+	})
+	wantUserInRoom(t, s, "ur", "ur-out", true)
+	// A change that is rolled back is not seen.
+	errUndo := errors.New("undo")
+	if err := s.Write(t.Context(), func(tx chat.Tx) error {
+		if err := tx.DeleteMember("ur", "ur-out"); err != nil {
+			return err
+		}
+		return errUndo
+	}); !errors.Is(err, errUndo) {
+		t.Fatalf("rolled-back write: %v", err)
+	}
+	wantUserInRoom(t, s, "ur", "ur-out", true)
+	write(t, s, func(tx chat.Tx) error { return tx.DeleteUser("ur-out") })
+	if _, _, err := userInRoom(t, s, "ur", "ur-out"); !chat.IsCode(err, chat.CodeNotFound) {
+		t.Fatalf("deleted user: %v", err)
+	}
+	write(t, s, func(tx chat.Tx) error { return tx.InsertMember("ur", "ur-in", t0) })
+	wantUserInRoom(t, s, "ur", "ur-in", true)
+	write(t, s, func(tx chat.Tx) error { return tx.DeleteRoom("ur") })
+	wantUserInRoom(t, s, "ur", "ur-in", false) // the membership went with the room
+}
+
+// testRolledBackInserts: a room and a user inserted by a transaction that rolls back are
+// read by that transaction as a post would read them, and by no one after it (a store
+// that caches what posts read must not remember them).
+func testRolledBackInserts(t *testing.T, s chat.Store) {
+	setupRoom(t, s, "rb", user("rb-in", chat.KindHuman))
+	wantUserInRoom(t, s, "rb", "rb-in", true)
+	errUndo := errors.New("undo")
+	if err := s.Write(t.Context(), func(tx chat.Tx) error {
+		if err := tx.InsertRoom(chat.Room{ID: "rb-ghost", Name: "Ghost", CreatedAt: t0, UpdatedAt: t0}); err != nil {
+			return err
+		}
+		if err := tx.InsertUser(user("rb-ghost-user", chat.KindHuman)); err != nil {
+			return err
+		}
+		for range 2 {
+			if room, _, err := tx.RoomForPost("rb-ghost"); err != nil || room.Name != "Ghost" {
+				return fmt.Errorf("the inserting transaction reads the room: %v %+v", err, room)
+			}
+			if u, member, err := tx.UserInRoom("rb", "rb-ghost-user"); err != nil || u.ID != "rb-ghost-user" || member {
+				return fmt.Errorf("the inserting transaction reads the user: %v %+v %v", err, u, member)
+			}
+		}
+		return errUndo
+	}); !errors.Is(err, errUndo) {
+		t.Fatalf("rolled-back write: %v", err)
+	}
+	if _, _, err := roomForPost(t, s, "rb-ghost"); !chat.IsCode(err, chat.CodeNotFound) {
+		t.Fatalf("a room whose insert was rolled back: %v", err)
+	}
+	if _, _, err := userInRoom(t, s, "rb", "rb-ghost-user"); !chat.IsCode(err, chat.CodeNotFound) {
+		t.Fatalf("a user whose insert was rolled back: %v", err)
+	}
+	wantUserInRoom(t, s, "rb", "rb-in", true)
+}

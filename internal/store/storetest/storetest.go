@@ -49,7 +49,7 @@ func Run(t *testing.T, open Factory) {
 		"Webhooks":          testWebhooks, "WebhookLimit": testWebhookLimit,
 		"Deliveries": testDeliveries, "DeliveryCursorGone": testDeliveryCursorGone, "Relay": testRelay, "PortalLinks": testPortalLinks,
 		"RoomAgentsInTx": testRoomAgentsInTx, "StatementErrors": testStatementErrors,
-		"RoomForPost": testRoomForPost, "Ordered": testOrdered, "AlertState": testAlertState,
+		"RoomForPost": testRoomForPost, "UserInRoom": testUserInRoom, "RolledBackInserts": testRolledBackInserts, "Ordered": testOrdered, "AlertState": testAlertState,
 		"Retention": testRetention, "RetentionSteps": testRetentionSteps, "RetentionClockAhead": testRetentionClockAhead,
 	}
 	for name, fn := range tests {
