@@ -136,7 +136,10 @@ type Result struct {
 	// from its post's due time, so it includes the post's: a rise the posts share is the
 	// machine's, not a healthy endpoint waiting on a failing one.
 	PostIsolationX float64 `json:"isolation_post_p99_ratio,omitempty"`
-	Description    string  `json:"description"`
+	// IsolationOverloaded names the phases whose deliveries fell behind: their p99 then
+	// measures a growing backlog, and the ratios are not a measure of isolation.
+	IsolationOverloaded []string `json:"isolation_overloaded,omitempty"`
+	Description         string   `json:"description"`
 }
 
 // Machine describes where it ran.
@@ -291,8 +294,23 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	if before, after := res.Healthy, res.HealthyAfter; before != nil && after != nil {
 		res.IsolationX = p99Ratio(res.Run.DeliveryLatency, before.DeliveryLatency, after.DeliveryLatency)
 		res.PostIsolationX = p99Ratio(res.Run.PostLatency, before.PostLatency, after.PostLatency)
+		res.IsolationOverloaded = overloaded(res)
 	}
 	return res, nil
+}
+
+// overloaded names the phases of an isolation run whose deliveries fell behind.
+func overloaded(r Result) []string {
+	var names []string
+	for _, p := range []struct {
+		name string
+		r    *PhaseResult
+	}{{"the healthy run before", r.Healthy}, {"the run with failures", &r.Run}, {"the healthy run after", r.HealthyAfter}} {
+		if p.r != nil && p.r.Verdict.FellBehind {
+			names = append(names, p.name)
+		}
+	}
+	return names
 }
 
 // p99Ratio is run's p99 over the mean of the two comparison runs' p99s (0 if that mean is).

@@ -161,3 +161,30 @@ func TestPacedRoom(t *testing.T) {
 		}
 	}
 }
+
+// An isolation run whose phases fell behind says its ratio is not a measure of isolation,
+// naming them; one whose phases all kept up prints the ratio alone.
+func TestIsolationOverloaded(t *testing.T) {
+	kept, behind := PhaseResult{Verdict: Verdict{Text: "kept up"}}, PhaseResult{Verdict: Verdict{FellBehind: true}}
+	for _, c := range []struct {
+		before, run, after PhaseResult
+		want               string
+	}{
+		{kept, kept, kept, ""},
+		{behind, kept, behind, "the healthy run before, the healthy run after"},
+		{kept, behind, kept, "the run with failures"},
+	} {
+		r := Result{Healthy: &c.before, Run: c.run, HealthyAfter: &c.after, IsolationX: 0.21, PostIsolationX: 0.97}
+		r.IsolationOverloaded = overloaded(r)
+		var table strings.Builder
+		WriteTable(&table, r)
+		got := strings.Join(r.IsolationOverloaded, ", ")
+		if got != c.want || !strings.Contains(table.String(), "= 0.21×") {
+			t.Fatalf("overloaded %q, want %q; table:\n%s", got, c.want, table.String())
+		}
+		caveat := "NOT A MEASURE OF ISOLATION: deliveries fell behind in " + c.want + ":"
+		if has := strings.Contains(table.String(), "NOT A MEASURE OF ISOLATION"); has != (c.want != "") || c.want != "" && !strings.Contains(table.String(), caveat) {
+			t.Fatalf("phases behind %q; table:\n%s", c.want, table.String())
+		}
+	}
+}

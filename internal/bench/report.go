@@ -104,6 +104,11 @@ func WriteTable(w io.Writer, r Result) {
 	if r.IsolationX > 0 {
 		fmt.Fprintf(w, "isolation: healthy endpoints' p99 with failures / without (mean of the runs before and after) = %.2f×\n", r.IsolationX)
 		fmt.Fprintf(w, "  the same for the posts' own p99 (included in a delivery's) = %.2f×\n", r.PostIsolationX)
+		if len(r.IsolationOverloaded) > 0 {
+			fmt.Fprintf(w, "  NOT A MEASURE OF ISOLATION: deliveries fell behind in %s:\n"+
+				"  each p99 then measures a growing backlog, not the healthy endpoints' wait;\n"+
+				"  lower the load (--rate, --rooms) until every run keeps up\n", strings.Join(r.IsolationOverloaded, ", "))
+		}
 	}
 }
 
