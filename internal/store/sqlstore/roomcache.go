@@ -30,7 +30,8 @@ type roomCache struct {
 	mu      sync.Mutex
 	gen     int64 // the generation the entries were made at (multi-node stores)
 	m       map[string]cachedRoom
-	members map[memberKey]cachedMember
+	users   map[string]chat.User // without presence
+	members map[memberKey]bool   // whether the user is a member of the room
 }
 
 type cachedRoom struct {
@@ -39,12 +40,6 @@ type cachedRoom struct {
 }
 
 type memberKey struct{ room, user string }
-
-// cachedMember is a user (without presence) and whether they are a member of the room.
-type cachedMember struct {
-	user   chat.User
-	member bool
-}
 
 func (c *roomCache) get(id string) (cachedRoom, bool) {
 	c.mu.Lock()
@@ -62,27 +57,35 @@ func (c *roomCache) put(id string, r cachedRoom) {
 	c.m[id] = r
 }
 
-func (c *roomCache) getMember(room, user string) (cachedMember, bool) {
+// getMember returns the user and whether they are a member of the room, if both are held.
+func (c *roomCache) getMember(room, user string) (u chat.User, member, ok bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	m, ok := c.members[memberKey{room, user}]
-	return m, ok
+	if member, ok = c.members[memberKey{room, user}]; !ok {
+		return u, false, false
+	}
+	u, ok = c.users[user]
+	return u, member, ok
 }
 
-func (c *roomCache) putMember(room, user string, m cachedMember) {
+func (c *roomCache) putMember(room string, u chat.User, member bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.members == nil || len(c.members) >= roomCacheMax {
-		c.members = make(map[memberKey]cachedMember)
+	if c.users == nil || len(c.users) >= roomCacheMax {
+		c.users = make(map[string]chat.User)
 	}
-	c.members[memberKey{room, user}] = m
+	if c.members == nil || len(c.members) >= roomCacheMax {
+		c.members = make(map[memberKey]bool)
+	}
+	c.users[u.ID] = u
+	c.members[memberKey{room, u.ID}] = member
 }
 
 // drop empties the cache.
 func (c *roomCache) drop() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.m, c.members = nil, nil
+	c.m, c.users, c.members = nil, nil, nil
 }
 
 // atGeneration empties the cache unless its entries were made at generation n.
@@ -90,7 +93,7 @@ func (c *roomCache) atGeneration(n int64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.gen != n {
-		c.m, c.members, c.gen = nil, nil, n
+		c.m, c.users, c.members, c.gen = nil, nil, nil, n
 	}
 }
 
@@ -156,7 +159,7 @@ func (s *Store) preloadRooms(t *Tx, batch []*writeReq) error {
 		if err != nil {
 			return err
 		}
-		s.rooms.putMember(room, u.ID, cachedMember{user: u, member: member})
+		s.rooms.putMember(room, u, member)
 	}
 	return rows.Err()
 }
@@ -174,7 +177,7 @@ func (s *Store) uncached(batch []*writeReq) (rooms []string, senders []memberKey
 			}
 		}
 		if k := (memberKey{r.room, r.sender}); r.sender != "" && !slices.Contains(senders, k) {
-			if _, ok := s.rooms.getMember(k.room, k.user); !ok {
+			if _, _, ok := s.rooms.getMember(k.room, k.user); !ok {
 				senders = append(senders, k)
 			}
 		}
@@ -246,14 +249,14 @@ func (t *Tx) UserInRoom(roomID, userID string) (chat.User, bool, error) {
 	if err := t.checkGeneration(); err != nil {
 		return chat.User{}, false, err
 	}
-	if m, ok := t.s.rooms.getMember(roomID, userID); ok {
-		return m.user, m.member, nil
+	if u, member, ok := t.s.rooms.getMember(roomID, userID); ok {
+		return u, member, nil
 	}
 	u, member, err := t.userInRoom(roomID, userID)
 	if err != nil || t.created {
 		return u, member, err
 	}
-	t.s.rooms.putMember(roomID, userID, cachedMember{user: u, member: member})
+	t.s.rooms.putMember(roomID, u, member)
 	return u, member, nil
 }
 
