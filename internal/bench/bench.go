@@ -57,10 +57,15 @@ type Config struct {
 	Mention         bool          `json:"mention,omitempty"`       // each post ends with @Present
 	// API: posts go through the REST API (POST /api/v1/rooms/{id}/messages) as a user who
 	// is a member of every room, instead of to Chime webhooks.
-	API      bool          `json:"api,omitempty"`
-	Nodes    int           `json:"nodes"` // servers sharing the PostgreSQL database
-	Baseline bool          `json:"baseline"`
-	Drain    time.Duration `json:"drain"`
+	API bool `json:"api,omitempty"`
+	// ThreadKeys > 0: posts go to Google Chat webhooks instead, each in the thread of one of
+	// this many keys a room (thread.threadKey with REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD, as
+	// alerting tools group an alert's updates): a key's first post starts its thread, the
+	// rest reply in it.
+	ThreadKeys int           `json:"thread_keys,omitempty"`
+	Nodes      int           `json:"nodes"` // servers sharing the PostgreSQL database
+	Baseline   bool          `json:"baseline"`
+	Drain      time.Duration `json:"drain"`
 	// Rate > 0 selects open-loop load: Rate posts/s offered evenly over time and rooms.
 	Rate     float64   `json:"rate,omitempty"`
 	Progress io.Writer `json:"-"`
@@ -111,8 +116,11 @@ func (c *Config) defaults() {
 
 // postKind names what the load posts, for the description.
 func (c Config) postKind() string {
-	if c.API {
+	switch {
+	case c.API:
 		return "REST API (a member user's)"
+	case c.ThreadKeys > 0:
+		return fmt.Sprintf("Google Chat webhook (threaded by %d keys a room)", c.ThreadKeys)
 	}
 	return "Chime webhook"
 }
@@ -430,6 +438,8 @@ func parallel(n, k int, fn func(i int) error) error {
 
 type slot struct {
 	url string
+	// posts counts the room's posts (the thread key of each, with ThreadKeys).
+	posts atomic.Int64
 	// earliest is the earliest time (Unix nanoseconds) the room's next post may be sent;
 	// senders reserve through it (see paced).
 	earliest atomic.Int64
@@ -568,16 +578,20 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		}
 		var wh struct {
 			URLs struct {
-				Chime string `json:"chime"`
+				Chime      string `json:"chime"`
+				GoogleChat string `json:"google_chat"`
 			} `json:"urls"`
 		}
 		if err := a.do(ctx, "POST", "/rooms/"+id+"/webhooks", map[string]any{"name": "bench"}, &wh); err != nil {
 			return err
 		}
-		if wh.URLs.Chime == "" {
-			return errors.New("bench: webhook has no chime URL")
+		if wh.URLs.Chime == "" || wh.URLs.GoogleChat == "" {
+			return errors.New("bench: webhook lacks a URL")
 		}
 		u := wh.URLs.Chime
+		if c.ThreadKeys > 0 {
+			u = wh.URLs.GoogleChat + "&messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
+		}
 		if n != srv {
 			u = strings.Replace(u, srv.URL(), n.URL(), 1)
 		}
@@ -602,10 +616,14 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		defer errMu.Unlock()
 		return maps.Clone(res.Errors)
 	}
-	// What a post is: a Chime webhook's body answered 200, or the REST API's answered 201.
+	// What a post is: a Chime webhook's body answered 200, the REST API's answered 201, or
+	// a Google Chat webhook's (its thread key appended by post) answered 200.
 	head, auth, okCode := `{"Content":"chbench:`, "", http.StatusOK
-	if c.API {
+	switch {
+	case c.API:
 		head, auth, okCode = `{"sender_id":"`+sender+`","text":"chbench:`, token, http.StatusCreated
+	case c.ThreadKeys > 0:
+		head = `{"text":"chbench:`
 	}
 	// post sends one post and counts its outcome; latency runs from "from" (the due time in
 	// open-loop runs, the send time in bursty ones).
@@ -616,7 +634,13 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		if c.Mention {
 			buf = append(buf, ` @Present`...)
 		}
-		buf = append(buf, `"}`...)
+		buf = append(buf, '"')
+		if c.ThreadKeys > 0 {
+			buf = append(buf, `,"thread":{"threadKey":"alert-`...)
+			buf = strconv.AppendInt(buf, (s.posts.Add(1)-1)%int64(c.ThreadKeys), 10)
+			buf = append(buf, `"}`...)
+		}
+		buf = append(buf, '}')
 		if measured {
 			sent.Store(uint64(n), from)
 		}
