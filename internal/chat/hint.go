@@ -4,21 +4,27 @@ import "context"
 
 type postHintKey struct{}
 
-// postHint is what WithPost records.
-type postHint struct{ room, user string }
-
-// WithPost marks a write as a post to roomID by the user userID ("" for a sender that is
-// not a user), so that a store may read what the posts of a whole batch need (their rooms,
-// their senders' membership) in one statement. It is a hint only: the write reads them
-// itself, as always, and gets the same answer.
-func WithPost(ctx context.Context, roomID, userID string) context.Context {
-	return context.WithValue(ctx, postHintKey{}, postHint{roomID, userID})
+// PostHint names what a post will read in its write, so that a store may read it for a
+// whole batch of posts at once (one statement a kind) instead of a statement a post.
+type PostHint struct {
+	Room string // the room posted to
+	User string // the sender, if a user
+	// ThreadKey: a thread key the post looks up; ThreadID: a message it replies to.
+	ThreadKey, ThreadID string
+	// IdemScope, IdemKey: the idempotency key it looks up.
+	IdemScope, IdemKey string
 }
 
-// PostOf returns the room and user a write was marked with by WithPost, or "".
-func PostOf(ctx context.Context) (roomID, userID string) {
-	h, _ := ctx.Value(postHintKey{}).(postHint)
-	return h.room, h.user
+// WithPost marks a write as the post h describes. It is a hint only: the write reads what
+// it needs itself, as always, and gets the same answer.
+func WithPost(ctx context.Context, h PostHint) context.Context {
+	return context.WithValue(ctx, postHintKey{}, h)
+}
+
+// PostOf returns what a write was marked with by WithPost (the zero hint if none).
+func PostOf(ctx context.Context) PostHint {
+	h, _ := ctx.Value(postHintKey{}).(PostHint)
+	return h
 }
 
 type unwaitedKey struct{}

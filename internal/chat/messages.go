@@ -95,11 +95,7 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 		return PostResult{}, err
 	}
 	var res PostResult
-	sender := ""
-	if in.Sender.Type == SenderUser {
-		sender = in.Sender.ID
-	}
-	err = s.write(WithPost(ctx, in.RoomID, sender), func(tx Tx, emit func(*Event) error) error {
+	err = s.write(WithPost(ctx, postHint(in)), func(tx Tx, emit func(*Event) error) error {
 		res = PostResult{}
 		if in.IdempotencyKey != "" {
 			prev, err := tx.IdempotentMessage(in.IdempotencyScope, in.IdempotencyKey)
@@ -161,6 +157,21 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 		return emit(ev)
 	})
 	return res, err
+}
+
+// postHint is what posting in reads in its write (see resolveThread).
+func postHint(in PostMessage) PostHint {
+	h := PostHint{Room: in.RoomID, ThreadID: in.ThreadID}
+	if in.Sender.Type == SenderUser {
+		h.User = in.Sender.ID
+	}
+	if in.ReplyOption == ReplyFallbackToNew || in.ReplyOption == ReplyOrFail {
+		h.ThreadKey = in.ThreadKey
+	}
+	if in.IdempotencyKey != "" {
+		h.IdemScope, h.IdemKey = in.IdempotencyScope, in.IdempotencyKey
+	}
+	return h
 }
 
 // replyRoot returns the root of m's thread when m is a reply (nil otherwise, or when the

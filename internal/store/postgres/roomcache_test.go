@@ -128,7 +128,7 @@ func TestBatchReadsItsRoomsAtOnce(t *testing.T) {
 	done := make(chan int, len(rooms))
 	for i, id := range rooms {
 		go func() {
-			err := s.Write(chat.WithPost(ctx, id, ""), func(tx chat.Tx) error {
+			err := s.Write(chat.WithPost(ctx, chat.PostHint{Room: id}), func(tx chat.Tx) error {
 				room, agents, err := tx.RoomForPost(id)
 				got[i] = read{room.Name, fmt.Sprint(agents), err}
 				return err
@@ -163,10 +163,11 @@ func TestBatchReadsItsRoomsAtOnce(t *testing.T) {
 			t.Errorf("%s: read %+v, want %+v", id, got[i], want)
 		}
 	}
-	// The gate's batch commits (1), then the posts' batch: BEGIN with the lock and the
-	// generation, the rooms, COMMIT.
-	if sent := rt.trips(); len(sent) != 4 || !strings.Contains(sent[2], "unnest(") {
-		t.Fatalf("%d round trips %q; want the gate's COMMIT, then BEGIN, one read of the rooms, COMMIT", len(sent), sent)
+	// The gate's batch commits (1), then the posts' batch in two: BEGIN, the lock, the
+	// guard and one read of all their rooms; then COMMIT.
+	if sent := rt.trips(); len(sent) != 3 || !strings.HasPrefix(sent[1], "BEGIN") || !strings.Contains(sent[1], "chathooks_batch_guard") ||
+		strings.Count(sent[1], "unnest(") != 1 || sent[2] != "COMMIT" {
+		t.Fatalf("%d round trips %q; want the gate's COMMIT, then BEGIN, the lock, the guard and one read of the rooms, then COMMIT", len(sent), sent)
 	}
 }
 
@@ -249,7 +250,7 @@ func TestBatchReadsItsSendersAtOnce(t *testing.T) {
 	var n atomic.Int64
 	post := func(id string) (string, error) {
 		var got string
-		err := s.Write(chat.WithPost(ctx, id, "u"), func(tx chat.Tx) error {
+		err := s.Write(chat.WithPost(ctx, chat.PostHint{Room: id, User: "u"}), func(tx chat.Tx) error {
 			room, _, err := tx.RoomForPost(id)
 			if err != nil {
 				return err
@@ -300,10 +301,12 @@ func TestBatchReadsItsSendersAtOnce(t *testing.T) {
 			t.Errorf("%s: read %q %v, want %q", id, got[i], errs[i], want(id))
 		}
 	}
-	// The gate's batch commits (1), then the posts' batch: BEGIN with the lock and the
-	// generation, the rooms, the senders, then the statements with COMMIT.
-	if sent := rt.trips(); len(sent) != 5 || !strings.Contains(sent[2], "unnest(") || !strings.Contains(sent[3], "unnest(") || !strings.Contains(sent[3], "members") {
-		t.Fatalf("%d round trips %q; want the gate's COMMIT, then BEGIN, one read of the rooms, one of the senders, COMMIT", len(sent), sent)
+	// The gate's batch commits (1), then the posts' batch in two: BEGIN, the lock, the
+	// guard, one read of all their rooms and one of all their senders; then the statements
+	// and COMMIT.
+	if sent := rt.trips(); len(sent) != 3 || !strings.HasPrefix(sent[1], "BEGIN") || !strings.Contains(sent[1], "chathooks_batch_guard") ||
+		strings.Count(sent[1], "unnest(") != 2 || !strings.Contains(sent[1], "FROM users u") || !strings.HasSuffix(sent[2], "COMMIT") {
+		t.Fatalf("%d round trips %q; want the gate's COMMIT, then BEGIN, the lock, the guard, one read of the rooms and one of the senders, then the statements and COMMIT", len(sent), sent)
 	}
 	// Now cached: each post is one round trip, with no read in it.
 	for _, id := range rooms {
@@ -314,5 +317,174 @@ func TestBatchReadsItsSendersAtOnce(t *testing.T) {
 		if sent := rt.trips(); len(sent) != 1 || strings.Contains(sent[0], "FROM users") || !strings.HasPrefix(sent[0], "BEGIN") || !strings.HasSuffix(sent[0], "COMMIT") {
 			t.Fatalf("%s again: %d round trips %q; want one: BEGIN, the lock, the guard, the statement, COMMIT", id, len(sent), sent)
 		}
+	}
+}
+
+// What a batch's posts read besides their rooms and senders (thread keys, idempotency keys,
+// the messages they reply to) is read for the whole batch in the round trip that begins it,
+// and stays exact as the batch's own requests change it: a key set by an earlier post, a
+// message edited by one.
+func TestBatchReadsAheadWhatPostsRead(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, rt := openWrapped(t, postgres.Options{Writers: 1}, newRoundTrips)
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	msg := func(id, thread, text string) chat.Message {
+		return chat.Message{ID: id, RoomID: "r", ThreadID: thread, Sender: chat.Sender{Type: chat.SenderWebhook, ID: "wh"}, Text: text,
+			Format: "markdown", HTML: "<p>" + text + "</p>", Mentions: []chat.Mention{}, CreatedAt: now}
+	}
+	if err := s.Write(ctx, func(tx chat.Tx) error {
+		if err := tx.InsertRoom(chat.Room{ID: "r", Name: "r", CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		if err := tx.InsertMessage(msg("m1", "m1", "root")); err != nil {
+			return err
+		}
+		if err := tx.InsertThreadKey("r", "k1", "m1"); err != nil {
+			return err
+		}
+		return tx.InsertIdempotency("s", "i1", "m1", now)
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Write(ctx, func(tx chat.Tx) error { _, _, err := tx.RoomForPost("r"); return err }); err != nil {
+		t.Fatal(err) // the room cached, so that the batch below reads only what is ahead
+	}
+	// Each post reads (and writes) as a post does; got records what it read.
+	type post struct {
+		hint chat.PostHint
+		fn   func(tx chat.Tx) (string, error)
+	}
+	text := func(tx chat.Tx, id string) (string, error) {
+		m, err := tx.GetMessage("r", id)
+		return m.Text, err
+	}
+	posts := []post{
+		{chat.PostHint{Room: "r", ThreadKey: "k1"}, func(tx chat.Tx) (string, error) { // an existing key and its root
+			th, err := tx.ThreadByKey("r", "k1")
+			if err != nil {
+				return "", err
+			}
+			root, err := text(tx, th)
+			return th + " " + root, err
+		}},
+		{chat.PostHint{Room: "r", ThreadKey: "k2"}, func(tx chat.Tx) (string, error) { // a new key: a new thread
+			th, err := tx.ThreadByKey("r", "k2")
+			if err != nil || th != "" {
+				return "found " + th, err
+			}
+			if err := tx.InsertMessage(msg("m2", "m2", "second root")); err != nil {
+				return "", err
+			}
+			return "new", tx.InsertThreadKey("r", "k2", "m2")
+		}},
+		{chat.PostHint{Room: "r", ThreadKey: "k2"}, func(tx chat.Tx) (string, error) { // the key the post before set
+			th, err := tx.ThreadByKey("r", "k2")
+			if err != nil {
+				return "", err
+			}
+			root, err := text(tx, th)
+			return th + " " + root, err
+		}},
+		{chat.PostHint{Room: "r", IdemScope: "s", IdemKey: "i1"}, func(tx chat.Tx) (string, error) { // a repeat
+			id, err := tx.IdempotentMessage("s", "i1")
+			if err != nil {
+				return "", err
+			}
+			orig, err := text(tx, id)
+			return id + " " + orig, err
+		}},
+		{chat.PostHint{Room: "r", IdemScope: "s", IdemKey: "i2"}, func(tx chat.Tx) (string, error) { // a new key
+			id, err := tx.IdempotentMessage("s", "i2")
+			if err != nil || id != "" {
+				return "found " + id, err
+			}
+			return "new", tx.InsertIdempotency("s", "i2", "m2", now)
+		}},
+		{chat.PostHint{Room: "r", IdemScope: "s", IdemKey: "i2"}, func(tx chat.Tx) (string, error) { // the key the post before set
+			return tx.IdempotentMessage("s", "i2")
+		}},
+		{chat.PostHint{Room: "r", ThreadID: "m1"}, func(tx chat.Tx) (string, error) { // an edit of the root
+			m, err := tx.GetMessage("r", "m1")
+			if err != nil {
+				return "", err
+			}
+			m.Text = "edited"
+			return "edited", tx.UpdateMessage(m)
+		}},
+		{chat.PostHint{Room: "r", ThreadID: "m1"}, func(tx chat.Tx) (string, error) { return text(tx, "m1") }}, // sees the edit
+	}
+	want := []string{"m1 root", "new", "m2 second root", "m1 root", "new", "m2", "edited", "edited"}
+	// The writer holds the gate's batch until every post has queued behind it, in order.
+	entered, release, gateDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		gateDone <- s.Write(ctx, func(chat.Tx) error { close(entered); <-release; return nil })
+	}()
+	<-entered
+	got, errs := make([]string, len(posts)), make([]error, len(posts))
+	done := make(chan struct{}, len(posts))
+	for i, p := range posts {
+		go func() {
+			errs[i] = s.Write(chat.WithPost(ctx, p.hint), func(tx chat.Tx) error {
+				var err error
+				got[i], err = p.fn(tx)
+				return err
+			})
+			done <- struct{}{}
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Queued() < i+1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d of %d posts queued", s.Queued(), i+1)
+			}
+			time.Sleep(100 * time.Microsecond) // polling the queue length, with a deadline
+		}
+	}
+	rt.reset() // the writer is inside the gate: it sends nothing until released
+	close(release)
+	if err := <-gateDone; err != nil {
+		t.Fatal(err)
+	}
+	for range posts {
+		<-done
+	}
+	for i := range posts {
+		if errs[i] != nil || got[i] != want[i] {
+			t.Errorf("post %d (%+v): read %q %v, want %q", i, posts[i].hint, got[i], errs[i], want[i])
+		}
+	}
+	// The gate's batch (whole: it sent everything with its COMMIT); then BEGIN, the lock, the
+	// guard and the reads ahead; then the reads the batch's own writes leave to the
+	// database, each with the statements before it: the thread root it inserted (post 3),
+	// the edit, whose rows are counted (post 7), and the edited root (post 8); then COMMIT.
+	// No key is looked up in the database after the first round trip.
+	sent := rt.trips()
+	ok := len(sent) == 6 && strings.HasPrefix(sent[1], "BEGIN") && strings.Contains(sent[1], "FROM thread_keys") &&
+		strings.Contains(sent[1], "FROM idempotency") && sent[5] == "COMMIT"
+	for _, q := range sent[min(2, len(sent)):] {
+		ok = ok && !strings.Contains(q, "FROM thread_keys") && !strings.Contains(q, "FROM idempotency")
+	}
+	if !ok {
+		for i, q := range sent {
+			t.Logf("round trip %d: %.300s", i, q)
+		}
+		t.Fatalf("%d round trips; want the gate's, BEGIN with the reads ahead, three for the batch's own changes, COMMIT", len(sent))
+	}
+	// What the batch wrote is what a read finds now.
+	var after string
+	if err := s.Write(ctx, func(tx chat.Tx) error {
+		k2, err := tx.ThreadByKey("r", "k2")
+		if err != nil {
+			return err
+		}
+		i2, err := tx.IdempotentMessage("s", "i2")
+		if err != nil {
+			return err
+		}
+		m1, err := tx.GetMessage("r", "m1")
+		after = k2 + " " + i2 + " " + m1.Text
+		return err
+	}); err != nil || after != "m2 m2 edited" {
+		t.Fatalf("after the batch: %q %v", after, err)
 	}
 }

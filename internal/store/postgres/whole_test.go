@@ -91,7 +91,7 @@ func TestWholeBatchGuardSeesOtherNodes(t *testing.T) {
 	now := time.Now()
 	write := func(s *sqlstore.Store, fn func(chat.Tx) error) {
 		t.Helper()
-		if err := s.Write(chat.WithPost(ctx, "r", ""), fn); err != nil {
+		if err := s.Write(chat.WithPost(ctx, chat.PostHint{Room: "r"}), fn); err != nil {
 			t.Fatal(err)
 		}
 	}

@@ -101,7 +101,7 @@ func (c *roomCache) atGeneration(n int64) {
 // cache is not used for the rest of it and is dropped when it ends; on a multi-node store
 // the change bumps the generation, in the same transaction.
 func (t *Tx) roomDataChanged() error {
-	t.membersChanged()
+	t.forgetReads()
 	if t.roomData {
 		return nil
 	}
@@ -112,71 +112,62 @@ func (t *Tx) roomDataChanged() error {
 	return t.deferExec("room cache generation", `UPDATE room_cache_generation SET n = n + 1 WHERE id = 1`)
 }
 
-// preloadRooms reads the rooms that the batch's posts name (writeReq.room) and the cache
-// lacks, with their agent members, in one statement, and the users who send them and the
-// cache lacks (writeReq.sender) with their membership, in another, and caches them. It
-// runs where the cache's generation was read with the batch lock and before any request
-// ran: nothing is changed yet, so the entries are exact, as those RoomForPost and
-// UserInRoom make. One missing room or sender is left to the request (the same one round
-// trip).
-func (s *Store) preloadRooms(t *Tx, batch []*writeReq) error {
+// preloadStmts are the statements that read the rooms that the batch's posts name
+// (writeReq.post.Room) and the cache lacks, with their agent members, and the users who
+// send them and the cache lacks (writeReq.post.User) with their membership; their rows go
+// into the cache. They are sent (readBatch) where the cache's generation is known to hold,
+// with the batch lock, before any request ran: nothing is changed yet, so the entries are
+// exact, as those RoomForPost and UserInRoom make.
+func (s *Store) preloadStmts(batch []*writeReq) []Stmt {
 	ids, senders := s.uncached(batch)
-	if len(ids) >= 2 {
-		rows, err := t.c.Query(s.wctx, s.sql(qRoomsAgents), ids)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var agents string
-			room, err := scanRoomWith(rows, &agents)
-			if err != nil {
-				return err
+	var stmts []Stmt
+	if len(ids) > 0 {
+		stmts = append(stmts, Stmt{SQL: s.sql(qRoomsAgents), Args: []any{ids}, Rows: func(rows Rows) error {
+			for rows.Next() {
+				var agents string
+				room, err := scanRoomWith(rows, &agents)
+				if err != nil {
+					return err
+				}
+				s.rooms.put(room.ID, cachedRoom{room: room, agents: splitAgents(agents)})
 			}
-			s.rooms.put(room.ID, cachedRoom{room: room, agents: splitAgents(agents)})
+			return nil
+		}})
+	}
+	if len(senders) > 0 {
+		rooms, users := make([]string, len(senders)), make([]string, len(senders))
+		for i, k := range senders {
+			rooms[i], users[i] = k.room, k.user
 		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		rows.Close()
+		stmts = append(stmts, Stmt{SQL: s.sql(qUsersInRooms), Args: []any{rooms, users}, Rows: func(rows Rows) error {
+			for rows.Next() {
+				var room string
+				var member bool
+				u, err := scanUserWith(rows, &room, &member)
+				if err != nil {
+					return err
+				}
+				s.rooms.putMember(room, u, member)
+			}
+			return nil
+		}})
 	}
-	if len(senders) < 2 {
-		return nil
-	}
-	rooms, users := make([]string, len(senders)), make([]string, len(senders))
-	for i, k := range senders {
-		rooms[i], users[i] = k.room, k.user
-	}
-	rows, err := t.c.Query(s.wctx, s.sql(qUsersInRooms), rooms, users)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var room string
-		var member bool
-		u, err := scanUserWith(rows, &room, &member)
-		if err != nil {
-			return err
-		}
-		s.rooms.putMember(room, u, member)
-	}
-	return rows.Err()
+	return stmts
 }
 
 // uncached are the rooms the batch's posts name that the cache lacks, and the (room,
 // sender) pairs of its users' posts that it lacks.
 func (s *Store) uncached(batch []*writeReq) (rooms []string, senders []memberKey) {
 	for _, r := range batch {
-		if r.skip || r.room == "" {
+		if r.skip || r.post.Room == "" {
 			continue
 		}
-		if !slices.Contains(rooms, r.room) {
-			if _, ok := s.rooms.get(r.room); !ok {
-				rooms = append(rooms, r.room)
+		if !slices.Contains(rooms, r.post.Room) {
+			if _, ok := s.rooms.get(r.post.Room); !ok {
+				rooms = append(rooms, r.post.Room)
 			}
 		}
-		if k := (memberKey{r.room, r.sender}); r.sender != "" && !slices.Contains(senders, k) {
+		if k := (memberKey{r.post.Room, r.post.User}); k.user != "" && !slices.Contains(senders, k) {
 			if _, _, ok := s.rooms.getMember(k.room, k.user); !ok {
 				senders = append(senders, k)
 			}

@@ -82,9 +82,8 @@ type Store struct {
 
 type writeReq struct {
 	ctx context.Context
-	// room, sender: the room a post names and its sender if a user (chat.PostOf), read
-	// ahead for the batch
-	room, sender string
+	// post: what a post will read (chat.PostOf), read ahead for the batch
+	post chat.PostHint
 	// unwaited: nobody waits on this write's latency (chat.Unwaited): the pacer counts them
 	unwaited bool
 	fn       func(chat.Tx) error
@@ -228,7 +227,7 @@ func (s *Store) Queued() int { return len(s.reqs) }
 // returns once that transaction is durable.
 func (s *Store) Write(ctx context.Context, fn func(chat.Tx) error) error {
 	r := reqPool.Get().(*writeReq)
-	r.room, r.sender = chat.PostOf(ctx)
+	r.post = chat.PostOf(ctx)
 	r.ctx, r.fn, r.err, r.unwaited = ctx, fn, nil, chat.IsUnwaited(ctx)
 	s.closeMu.RLock()
 	if s.closed {
@@ -464,8 +463,15 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 		s.rooms.atGeneration(begun.gen)
 		tx.gen, tx.genChecked = begun.gen, true
 		tx.version, tx.versionRead = begun.version, true
-		if err := s.preloadRooms(tx, batch); err != nil {
-			return abort(s.d.Retryable(err) || s.connectionFailed(err), fmt.Errorf("read rooms: %w", err))
+	}
+	if begun != nil && begun.hasGen || whole {
+		if err := s.readBatch(tx, batch); err != nil {
+			if tx.openErr != nil {
+				// A whole batch's BEGIN, lock or guard failed, sent with the reads: nothing
+				// of the batch ran. It runs again, begun first.
+				return abort(true, tx.openErr)
+			}
+			return abort(s.d.Retryable(err) || s.connectionFailed(err), fmt.Errorf("read ahead: %w", err))
 		}
 	}
 	defer func() {
@@ -543,7 +549,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 					return abort(s.d.Retryable(rbErr), fmt.Errorf("rollback to savepoint: %w", rbErr))
 				}
 				tx.versionRead = false // it may have been read after the request's endpoint change
-				tx.membersChanged()
+				tx.forgetReads()
 			default:
 				for _, o := range batch {
 					if !o.skip {

@@ -35,6 +35,8 @@ type Tx struct {
 	// transaction can change them meanwhile (batches commit one at a time): a membership
 	// or user change in it, or a rollback to a savepoint, drops them all.
 	agents map[string][]string
+	// ahead: what this batch's posts read, read ahead for them (readahead.go); nil if not.
+	ahead *readAhead
 	// roomData: this transaction changed data the room cache holds (roomDataChanged);
 	// created: it inserted a room or a user, which its reads would see before the commit,
 	// so they make no cache entries (a rollback would leave one naming a row that never
@@ -198,8 +200,9 @@ func (t *Tx) flush() error {
 	return err
 }
 
-// membersChanged drops what the transaction remembers about room members.
-func (t *Tx) membersChanged() { t.agents = nil }
+// forgetReads drops what the transaction remembers of what it read: room members, and what
+// it read ahead for its posts.
+func (t *Tx) forgetReads() { t.agents, t.ahead = nil, nil }
 
 func (t *Tx) exec(q string, args ...any) (int64, error) {
 	t.wrote = true
@@ -319,7 +322,7 @@ func (t *Tx) GetUser(id string) (chat.User, error) {
 
 // InsertUser implements chat.Tx.
 func (t *Tx) InsertUser(u chat.User) error {
-	t.membersChanged()
+	t.forgetReads()
 	t.created = true
 	_, err := t.exec(`INSERT INTO users (id, name, alias, email, kind, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
 		u.ID, u.Name, u.Alias, u.Email, string(u.Kind), micros(u.CreatedAt))
@@ -521,12 +524,16 @@ func (t *Tx) InsertMessage(m chat.Message) error {
 
 // GetMessage implements chat.Tx.
 func (t *Tx) GetMessage(roomID, id string) (chat.Message, error) {
+	if m, ok := t.ahead.message(roomID, id); ok {
+		return m, nil
+	}
 	m, err := scanMessage(t.row(qGetMessage, roomID, id))
 	return m, t.s.notFound(err, fmt.Sprintf("message %q", id))
 }
 
 // UpdateMessage implements chat.Tx.
 func (t *Tx) UpdateMessage(m chat.Message) error {
+	t.ahead.messageChanged(m.RoomID, m.ID)
 	mentions, err := json.Marshal(m.Mentions)
 	if err != nil {
 		return fmt.Errorf("store: encode mentions: %w", err)
@@ -542,6 +549,7 @@ func (t *Tx) UpdateMessage(m chat.Message) error {
 
 // DeleteMessage implements chat.Tx.
 func (t *Tx) DeleteMessage(roomID, id string) error {
+	t.ahead.messageChanged(roomID, id)
 	n, err := t.exec(`DELETE FROM messages WHERE room_id = ? AND id = ?`, roomID, id)
 	return t.mustAffect(n, err, fmt.Sprintf("message %q", id))
 }
@@ -568,6 +576,9 @@ func (t *Tx) SetReadState(roomID, userID, messageID string, at time.Time) error 
 
 // ThreadByKey implements chat.Tx.
 func (t *Tx) ThreadByKey(roomID, key string) (string, error) {
+	if id, ok := t.ahead.threadKey(roomID, key); ok {
+		return id, nil
+	}
 	var id string
 	err := t.row(`SELECT thread_id FROM thread_keys WHERE room_id = ? AND key = ?`, roomID, key).Scan(&id)
 	if t.noRows(err) {
@@ -581,12 +592,16 @@ func (t *Tx) ThreadByKey(roomID, key string) (string, error) {
 
 // InsertThreadKey implements chat.Tx; an existing key is re-pointed.
 func (t *Tx) InsertThreadKey(roomID, key, threadID string) error {
+	t.ahead.setThreadKey(roomID, key, threadID)
 	return t.deferExec("thread key", `INSERT INTO thread_keys (room_id, key, thread_id) VALUES (?, ?, ?)
 		ON CONFLICT (room_id, key) DO UPDATE SET thread_id = excluded.thread_id`, roomID, key, threadID)
 }
 
 // IdempotentMessage implements chat.Tx.
 func (t *Tx) IdempotentMessage(scope, key string) (string, error) {
+	if id, ok := t.ahead.idempotent(scope, key); ok {
+		return id, nil
+	}
 	var id string
 	err := t.row(`SELECT message_id FROM idempotency WHERE scope = ? AND key = ?`, scope, key).Scan(&id)
 	if t.noRows(err) {
@@ -600,6 +615,7 @@ func (t *Tx) IdempotentMessage(scope, key string) (string, error) {
 
 // InsertIdempotency implements chat.Tx.
 func (t *Tx) InsertIdempotency(scope, key, messageID string, at time.Time) error {
+	t.ahead.setIdempotent(scope, key, messageID)
 	return t.deferExec("idempotency key", `INSERT INTO idempotency (scope, key, message_id, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (scope, key) DO UPDATE SET message_id = excluded.message_id, created_at = excluded.created_at`,
 		scope, key, messageID, micros(at))
@@ -685,6 +701,7 @@ const qPruneKeys = `DELETE FROM idempotency WHERE (scope, key) IN
 // Prune implements chat.Tx. On PostgreSQL the keys' statement is planned with sequential
 // scans priced out (IndexPlans), as the delivery log's retention steps are.
 func (t *Tx) Prune(keysBefore, now time.Time, limit int) (keys, leases int64, err error) {
+	t.ahead = nil // the keys it deletes may be among those read ahead
 	if limit <= 0 {
 		return 0, 0, fmt.Errorf("store: prune idempotency keys: limit %d is not positive", limit)
 	}
