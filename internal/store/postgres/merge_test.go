@@ -90,3 +90,85 @@ func TestBatchOfPostsSendsOneStatementATable(t *testing.T) {
 		t.Fatalf("the batch of %d posts sent %d statements: %q; want BEGIN, the lock, the guard, the messages, the events, the notification and COMMIT", n, len(stmts), stmts)
 	}
 }
+
+// Threaded posts' thread keys go as one more statement, after the messages and the events;
+// of two posts that set the same key in one batch the later one wins, as one by one.
+func TestBatchOfThreadedPostsSendsOneStatementATable(t *testing.T) {
+	t.Parallel()
+	s, rt := openWrapped(t, postgres.Options{Writers: 1}, newRoundTrips)
+	ctx := context.Background()
+	now := time.Now()
+	userRoomThenPosts(t, s, s, now) // the next batch is whole
+
+	entered, release := make(chan struct{}), make(chan struct{})
+	gate := make(chan error, 1)
+	go func() {
+		gate <- s.Write(ctx, func(chat.Tx) error { close(entered); <-release; return nil })
+	}()
+	<-entered
+	const n = 6
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = s.Write(ctx, func(tx chat.Tx) error {
+				id := fmt.Sprintf("q%d", i)
+				if err := tx.InsertThreadKey("r", fmt.Sprintf("k%d", min(i, 4)), id); err != nil { // q4 and q5 both set k4
+					return err
+				}
+				if err := tx.InsertMessage(chat.Message{ID: id, RoomID: "r", ThreadID: id, Sender: chat.Sender{Type: chat.SenderWebhook, ID: "wh", Name: "W"},
+					Text: "t", Format: "markdown", HTML: "<p>t</p>", Mentions: []chat.Mention{}, CreatedAt: now}); err != nil {
+					return err
+				}
+				return tx.AppendEvent(&chat.Event{ID: "evt_" + id, Type: chat.EventMessageSend, RoomID: "r", CreatedAt: now, Payload: []byte(`{}`)})
+			})
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Queued() < i+1 {
+			if time.Now().After(deadline) {
+				t.Fatalf("only %d of %d writes queued", s.Queued(), i+1)
+			}
+			time.Sleep(time.Millisecond) // polling the queue length, with a deadline
+		}
+	}
+	rt.reset()
+	close(release)
+	if err := <-gate; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("post %d: %v", i, err)
+		}
+	}
+	var batch string
+	for _, trip := range rt.trips() {
+		if strings.Contains(trip, "INSERT INTO messages") {
+			batch = trip
+		}
+	}
+	stmts := strings.Split(batch, " | ")
+	if len(stmts) != 8 || stmts[3] != postgres.Dialect.InsertMessages || stmts[4] != postgres.Dialect.AppendRoomEvents ||
+		stmts[5] != postgres.Dialect.UpsertThreadKeys || stmts[7] != "COMMIT" {
+		t.Fatalf("the batch of %d threaded posts sent %d statements: %q; want BEGIN, the lock, the guard, the messages, the events, the thread keys, the notification and COMMIT", n, len(stmts), stmts)
+	}
+	var got []string
+	if err := s.Write(ctx, func(tx chat.Tx) error {
+		for k := range 5 {
+			th, err := tx.ThreadByKey("r", fmt.Sprintf("k%d", k))
+			if err != nil {
+				return err
+			}
+			got = append(got, th)
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(got) != "[q0 q1 q2 q3 q5]" {
+		t.Fatalf("thread keys k0..k4 name %v, want [q0 q1 q2 q3 q5]", got)
+	}
+}

@@ -105,6 +105,8 @@ var Dialect = &sqlstore.Dialect{
 		WITH ORDINALITY AS e(room_id, id, type, created_at, payload, agents, ord)
 	ORDER BY e.ord
 	RETURNING id, room_seq`,
+	UpsertThreadKeys: `INSERT INTO thread_keys (room_id, key, thread_id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
+	ON CONFLICT (room_id, key) DO UPDATE SET thread_id = excluded.thread_id`,
 	NotifyChannel: NotifyChannel,
 	SkipLocked:    " FOR UPDATE SKIP LOCKED",
 	// Per active endpoint, the first entry of deliveries_lease_end in order: a walk that

@@ -108,6 +108,9 @@ type Dialect struct {
 	// the events' form returns each event's id and number. Consecutive such statements of
 	// a pipeline are then sent as one of each (merge.go).
 	InsertMessages, AppendRoomEvents string
+	// UpsertThreadKeys, if set, is InsertThreadKey's statement in set-based form (one array
+	// a column: room, key, thread), for rows with no two of the same room and key.
+	UpsertThreadKeys string
 	// RoundTrips: every statement costs a network round trip, and a statement text without
 	// arguments may hold several statements (PostgreSQL's simple protocol). The writer then
 	// sends Begin with BatchLock, and the commit notification with COMMIT, as one text

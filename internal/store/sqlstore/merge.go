@@ -12,23 +12,29 @@ const (
 	notMerged      mergeKind = iota
 	mergeMessage             // InsertMessage's insert
 	mergeRoomEvent           // AppendEvent's numbered insert of a room event
+	mergeThreadKey           // InsertThreadKey's upsert
+	mergeKinds
 )
 
 // mergedWhat names a merged statement in errors, by kind.
-var mergedWhat = [...]string{mergeMessage: "messages of several requests", mergeRoomEvent: "room events of several requests"}
+var mergedWhat = [...]string{mergeMessage: "messages of several requests", mergeRoomEvent: "room events of several requests",
+	mergeThreadKey: "thread keys of several requests"}
 
 // mergePending rewrites the pending statements before they are sent: each run of
-// consecutive message inserts and room event appends becomes the run's messages, then its
-// events, each kind one set-based statement (with a column array per argument) when it has
-// more than one row. A batch of posts is then four statements, not two a post, and the
-// database parses, plans and executes each once (on PostgreSQL that halved its CPU a post
-// in the raw rows' benchmark).
+// consecutive message inserts, room event appends and thread key upserts becomes the run's
+// messages, then its events, then its thread keys, each kind one set-based statement (with
+// a column array per argument) when it has more than one row. A batch of posts is then
+// four statements, not two a post (three a post with thread keys), and the database
+// parses, plans and executes each once (on PostgreSQL that halved its CPU a post in the raw
+// rows' benchmark).
 //
-// Within a run the messages move ahead of the events. Nothing in a run reads what another
-// statement of it writes, except a room's events, which number after the room's newest:
-// the set-based append numbers a room's rows in their order after the room's newest event
-// before the statement, which is what the same appends one by one would give. Ids, message
-// sequence numbers and event positions are assigned in the run's order.
+// Within a run the messages move ahead of the events, and both ahead of the thread keys.
+// Nothing in a run reads what another statement of it writes, except a room's events,
+// which number after the room's newest: the set-based append numbers a room's rows in
+// their order after the room's newest event before the statement, which is what the same
+// appends one by one would give. Ids, message sequence numbers and event positions are
+// assigned in the run's order. Of several upserts of one room's key the last wins, as one
+// by one.
 //
 // A set-based statement that fails cannot say which request's row failed: the statement is
 // labelled as merged, the transaction is marked mergeFailed, and the batch runs again
@@ -54,7 +60,7 @@ func (t *Tx) mergePending() {
 		for j < len(t.pending) && t.labels[j].kind != notMerged {
 			j++
 		}
-		for _, kind := range []mergeKind{mergeMessage, mergeRoomEvent} {
+		for _, kind := range []mergeKind{mergeMessage, mergeRoomEvent, mergeThreadKey} {
 			var idx []int
 			for k := i; k < j; k++ {
 				if t.labels[k].kind == kind {
@@ -83,10 +89,10 @@ func (t *Tx) mergePending() {
 
 // worthMerging reports whether a run of pending statements has two of a kind.
 func (t *Tx) worthMerging() bool {
-	var n [3]int // by kind, in the current run
+	var n [mergeKinds]int // by kind, in the current run
 	for _, l := range t.labels {
 		if l.kind == notMerged {
-			n = [3]int{}
+			n = [mergeKinds]int{}
 			continue
 		}
 		if n[l.kind]++; n[l.kind] == 2 {
@@ -104,12 +110,18 @@ func (t *Tx) merged(kind mergeKind, idx []int) (Stmt, bool) {
 	for r, k := range idx {
 		rows[r] = t.pending[k].Args
 	}
+	if kind == mergeThreadKey {
+		rows = lastOfEachKey(rows)
+	}
 	cols, ok := ArgColumns(rows)
 	if !ok {
 		return Stmt{}, false
 	}
-	if kind == mergeMessage {
+	switch kind {
+	case mergeMessage:
 		return Stmt{SQL: t.s.d.InsertMessages, Args: cols}, true
+	case mergeThreadKey:
+		return Stmt{SQL: t.s.d.UpsertThreadKeys, Args: cols}, true
 	}
 	// The events' numbers come back by id; each event's own scan reads its number.
 	ids := cols[1].([]string) // AppendEvent's arguments: room, id, type, time, payload, agents
@@ -143,6 +155,26 @@ func (t *Tx) merged(kind mergeKind, idx []int) (Stmt, bool) {
 		}
 		return nil
 	}}, true
+}
+
+// lastOfEachKey keeps, of thread key upserts (room, key, thread), the last of each room and
+// key: one set-based upsert may not change a row twice.
+func lastOfEachKey(rows [][]any) [][]any {
+	type key struct{ room, key any }
+	last := make(map[key]int, len(rows))
+	for r, row := range rows {
+		last[key{row[0], row[1]}] = r
+	}
+	if len(last) == len(rows) {
+		return rows
+	}
+	kept := make([][]any, 0, len(last))
+	for r, row := range rows {
+		if last[key{row[0], row[1]}] == r {
+			kept = append(kept, row)
+		}
+	}
+	return kept
 }
 
 // ArgColumns turns the arguments of several runs of one statement (rows, each of the same

@@ -593,7 +593,11 @@ func (t *Tx) ThreadByKey(roomID, key string) (string, error) {
 // InsertThreadKey implements chat.Tx; an existing key is re-pointed.
 func (t *Tx) InsertThreadKey(roomID, key, threadID string) error {
 	t.ahead.setThreadKey(roomID, key, threadID)
-	return t.deferExec("thread key", `INSERT INTO thread_keys (room_id, key, thread_id) VALUES (?, ?, ?)
+	l := stmtLabel{what: "thread key"}
+	if t.s.d.UpsertThreadKeys != "" {
+		l.kind = mergeThreadKey
+	}
+	return t.deferExecID(l, `INSERT INTO thread_keys (room_id, key, thread_id) VALUES (?, ?, ?)
 		ON CONFLICT (room_id, key) DO UPDATE SET thread_id = excluded.thread_id`, roomID, key, threadID)
 }
 
