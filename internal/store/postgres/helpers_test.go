@@ -124,3 +124,39 @@ func (w *roundTrips) BeginRead(ctx context.Context, q string) ([]int64, error) {
 
 // newRoundTrips is openWrapped's wrap for roundTrips.
 func newRoundTrips(c sqlstore.WriterConn) *roundTrips { return &roundTrips{WriterConn: c} }
+
+// behindGate holds the store's writer in a batch of its own while n writes queue behind it,
+// in order (write(i) makes the i-th and returns when it is answered), then calls ready (the
+// writer sends nothing until it is released: a round-trip counter can be reset there),
+// releases the writer and waits for every write: the n writes then run as one batch (of
+// at most the writer's batch size).
+func behindGate(t *testing.T, s *sqlstore.Store, n int, ready func(), write func(i int)) {
+	t.Helper()
+	entered, release, gateDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
+	go func() {
+		gateDone <- s.Write(context.Background(), func(chat.Tx) error { close(entered); <-release; return nil })
+	}()
+	<-entered
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			write(i)
+		}()
+		deadline := time.Now().Add(10 * time.Second)
+		for s.Queued() < i+1 {
+			if time.Now().After(deadline) {
+				close(release)
+				t.Fatalf("only %d of %d writes queued", s.Queued(), i+1)
+			}
+			time.Sleep(100 * time.Microsecond) // polling the queue length, with a deadline
+		}
+	}
+	ready()
+	close(release)
+	if err := <-gateDone; err != nil {
+		t.Fatal(err)
+	}
+	wg.Wait()
+}

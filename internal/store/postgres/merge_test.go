@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,48 +21,23 @@ func TestBatchOfPostsSendsOneStatementATable(t *testing.T) {
 	now := time.Now()
 	userRoomThenPosts(t, s, s, now) // m0 and m1: room r's events 1 and 2; the next batch is whole
 
-	// Hold the writer in a request until the posts are queued behind it.
-	entered, release := make(chan struct{}), make(chan struct{})
-	gate := make(chan error, 1)
-	go func() {
-		gate <- s.Write(ctx, func(chat.Tx) error { close(entered); <-release; return nil })
-	}()
-	<-entered
 	const n = 10
 	evs := make([]*chat.Event, n)
 	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.Write(ctx, func(tx chat.Tx) error {
-				if _, _, err := tx.RoomForPost("r"); err != nil {
-					return err
-				}
-				id := fmt.Sprintf("p%d", i)
-				if err := tx.InsertMessage(chat.Message{ID: id, RoomID: "r", ThreadID: id, Sender: chat.Sender{Type: chat.SenderWebhook, ID: "wh", Name: "W"},
-					Text: "t", Format: "markdown", HTML: "<p>t</p>", Mentions: []chat.Mention{}, CreatedAt: now}); err != nil {
-					return err
-				}
-				evs[i] = &chat.Event{ID: "evt_" + id, Type: chat.EventMessageSend, RoomID: "r", CreatedAt: now, Payload: []byte(`{}`)}
-				return tx.AppendEvent(evs[i])
-			})
-		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for s.Queued() < i+1 {
-			if time.Now().After(deadline) {
-				t.Fatalf("only %d of %d writes queued", s.Queued(), i+1)
+	behindGate(t, s, n, rt.reset, func(i int) {
+		errs[i] = s.Write(ctx, func(tx chat.Tx) error {
+			if _, _, err := tx.RoomForPost("r"); err != nil {
+				return err
 			}
-			time.Sleep(time.Millisecond)
-		}
-	}
-	rt.reset()
-	close(release)
-	if err := <-gate; err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
+			id := fmt.Sprintf("p%d", i)
+			if err := tx.InsertMessage(chat.Message{ID: id, RoomID: "r", ThreadID: id, Sender: chat.Sender{Type: chat.SenderWebhook, ID: "wh", Name: "W"},
+				Text: "t", Format: "markdown", HTML: "<p>t</p>", Mentions: []chat.Mention{}, CreatedAt: now}); err != nil {
+				return err
+			}
+			evs[i] = &chat.Event{ID: "evt_" + id, Type: chat.EventMessageSend, RoomID: "r", CreatedAt: now, Payload: []byte(`{}`)}
+			return tx.AppendEvent(evs[i])
+		})
+	})
 	seen := map[int64]bool{}
 	for i, err := range errs {
 		if err != nil {
@@ -100,45 +74,21 @@ func TestBatchOfThreadedPostsSendsOneStatementATable(t *testing.T) {
 	now := time.Now()
 	userRoomThenPosts(t, s, s, now) // the next batch is whole
 
-	entered, release := make(chan struct{}), make(chan struct{})
-	gate := make(chan error, 1)
-	go func() {
-		gate <- s.Write(ctx, func(chat.Tx) error { close(entered); <-release; return nil })
-	}()
-	<-entered
 	const n = 6
 	errs := make([]error, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs[i] = s.Write(ctx, func(tx chat.Tx) error {
-				id := fmt.Sprintf("q%d", i)
-				if err := tx.InsertThreadKey("r", fmt.Sprintf("k%d", min(i, 4)), id); err != nil { // q4 and q5 both set k4
-					return err
-				}
-				if err := tx.InsertMessage(chat.Message{ID: id, RoomID: "r", ThreadID: id, Sender: chat.Sender{Type: chat.SenderWebhook, ID: "wh", Name: "W"},
-					Text: "t", Format: "markdown", HTML: "<p>t</p>", Mentions: []chat.Mention{}, CreatedAt: now}); err != nil {
-					return err
-				}
-				return tx.AppendEvent(&chat.Event{ID: "evt_" + id, Type: chat.EventMessageSend, RoomID: "r", CreatedAt: now, Payload: []byte(`{}`)})
-			})
-		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for s.Queued() < i+1 {
-			if time.Now().After(deadline) {
-				t.Fatalf("only %d of %d writes queued", s.Queued(), i+1)
+	behindGate(t, s, n, rt.reset, func(i int) {
+		errs[i] = s.Write(ctx, func(tx chat.Tx) error {
+			id := fmt.Sprintf("q%d", i)
+			if err := tx.InsertThreadKey("r", fmt.Sprintf("k%d", min(i, 4)), id); err != nil { // q4 and q5 both set k4
+				return err
 			}
-			time.Sleep(time.Millisecond) // polling the queue length, with a deadline
-		}
-	}
-	rt.reset()
-	close(release)
-	if err := <-gate; err != nil {
-		t.Fatal(err)
-	}
-	wg.Wait()
+			if err := tx.InsertMessage(chat.Message{ID: id, RoomID: "r", ThreadID: id, Sender: chat.Sender{Type: chat.SenderWebhook, ID: "wh", Name: "W"},
+				Text: "t", Format: "markdown", HTML: "<p>t</p>", Mentions: []chat.Mention{}, CreatedAt: now}); err != nil {
+				return err
+			}
+			return tx.AppendEvent(&chat.Event{ID: "evt_" + id, Type: chat.EventMessageSend, RoomID: "r", CreatedAt: now, Payload: []byte(`{}`)})
+		})
+	})
 	for i, err := range errs {
 		if err != nil {
 			t.Fatalf("post %d: %v", i, err)

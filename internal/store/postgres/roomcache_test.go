@@ -14,21 +14,27 @@ import (
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
+// twoWriterNodes opens two nodes on one fresh database, two writers each, and a write that fails
+// the test if it fails.
+func twoWriterNodes(t *testing.T) (a, b *sqlstore.Store, write func(*sqlstore.Store, func(chat.Tx) error)) {
+	t.Helper()
+	url := pgtest.URL(t)
+	a, b = openNode(t, url, "node-a", 2), openNode(t, url, "node-b", 2)
+	return a, b, func(s *sqlstore.Store, fn func(chat.Tx) error) {
+		t.Helper()
+		if err := s.Write(context.Background(), fn); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // Two nodes on one database, two writers each: what a post on node A reads of its room
 // follows every change node B makes, at once (the room cache generation), with no
 // notification involved.
 func TestRoomForPostAcrossNodes(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	a, b := openNode(t, url, "node-a", 2), openNode(t, url, "node-b", 2)
-	ctx := context.Background()
+	a, b, write := twoWriterNodes(t)
 	now := time.Now()
-	write := func(s *sqlstore.Store, fn func(chat.Tx) error) {
-		t.Helper()
-		if err := s.Write(ctx, fn); err != nil {
-			t.Fatal(err)
-		}
-	}
 	want := func(name string, agents string) {
 		t.Helper()
 		for range 3 { // the cache is filled by the first read, then used
@@ -91,6 +97,30 @@ func TestBatchRoundTrips(t *testing.T) {
 	}
 }
 
+// roomsWithMember writes user u and the rooms, and makes u a member of those in members: a
+// change of room data, so the room cache starts empty.
+func roomsWithMember(t *testing.T, s *sqlstore.Store, u chat.User, rooms []string, members ...string) {
+	t.Helper()
+	if err := s.Write(context.Background(), func(tx chat.Tx) error {
+		if err := tx.InsertUser(u); err != nil {
+			return err
+		}
+		for _, id := range rooms {
+			if err := tx.InsertRoom(chat.Room{ID: id, Name: "name " + id, CreatedAt: u.CreatedAt, UpdatedAt: u.CreatedAt}); err != nil {
+				return err
+			}
+		}
+		for _, id := range members {
+			if err := tx.InsertMember(id, u.ID, u.CreatedAt); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // The rooms a batch's posts name are read in one statement at the start of the batch:
 // five posts to five rooms not yet cached cost one round trip for all their rooms, and
 // each reads its own room and agents.
@@ -100,60 +130,24 @@ func TestBatchReadsItsRoomsAtOnce(t *testing.T) {
 	s, rt := openWrapped(t, postgres.Options{Writers: 1}, newRoundTrips)
 	now := time.Now()
 	rooms := []string{"r0", "r1", "r2", "r3", "r4"}
-	if err := s.Write(ctx, func(tx chat.Tx) error {
-		if err := tx.InsertUser(chat.User{ID: "bot", Name: "bot", Kind: chat.KindAgent, CreatedAt: now}); err != nil {
-			return err
-		}
-		for _, id := range rooms {
-			if err := tx.InsertRoom(chat.Room{ID: id, Name: "name " + id, CreatedAt: now, UpdatedAt: now}); err != nil {
-				return err
-			}
-		}
-		return tx.InsertMember("r3", "bot", now) // changes room data: the cache starts empty
-	}); err != nil {
-		t.Fatal(err)
-	}
-	// The writer holds the gate's batch until the five posts queue behind it.
-	entered, release, gateDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	go func() {
-		gateDone <- s.Write(ctx, func(chat.Tx) error { close(entered); <-release; return nil })
-	}()
-	<-entered
+	roomsWithMember(t, s, chat.User{ID: "bot", Name: "bot", Kind: chat.KindAgent, CreatedAt: now}, rooms, "r3")
 	type read struct {
 		name   string
 		agents string
 		err    error
 	}
 	got := make([]read, len(rooms))
-	done := make(chan int, len(rooms))
-	for i, id := range rooms {
-		go func() {
-			err := s.Write(chat.WithPost(ctx, chat.PostHint{Room: id}), func(tx chat.Tx) error {
-				room, agents, err := tx.RoomForPost(id)
-				got[i] = read{room.Name, fmt.Sprint(agents), err}
-				return err
-			})
-			if err != nil {
-				got[i].err = err
-			}
-			done <- i
-		}()
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Queued() < len(rooms) {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d posts queued", s.Queued(), len(rooms))
+	behindGate(t, s, len(rooms), rt.reset, func(i int) {
+		id := rooms[i]
+		err := s.Write(chat.WithPost(ctx, chat.PostHint{Room: id}), func(tx chat.Tx) error {
+			room, agents, err := tx.RoomForPost(id)
+			got[i] = read{room.Name, fmt.Sprint(agents), err}
+			return err
+		})
+		if err != nil {
+			got[i].err = err
 		}
-		time.Sleep(100 * time.Microsecond) // polling the queue length, with a deadline
-	}
-	rt.reset() // the writer is inside the gate: it sends nothing until released
-	close(release)
-	if err := <-gateDone; err != nil {
-		t.Fatal(err)
-	}
-	for range rooms {
-		<-done
-	}
+	})
 	for i, id := range rooms {
 		want := read{name: "name " + id, agents: "[]"}
 		if id == "r3" {
@@ -175,16 +169,9 @@ func TestBatchReadsItsRoomsAtOnce(t *testing.T) {
 // change node B makes, at once (the room cache generation).
 func TestUserInRoomAcrossNodes(t *testing.T) {
 	t.Parallel()
-	url := pgtest.URL(t)
-	a, b := openNode(t, url, "node-a", 2), openNode(t, url, "node-b", 2)
+	a, b, write := twoWriterNodes(t)
 	ctx := context.Background()
 	now := time.Now()
-	write := func(s *sqlstore.Store, fn func(chat.Tx) error) {
-		t.Helper()
-		if err := s.Write(ctx, fn); err != nil {
-			t.Fatal(err)
-		}
-	}
 	want := func(member bool, missing bool) {
 		t.Helper()
 		for range 3 { // the cache is filled by the first read, then used
@@ -231,22 +218,7 @@ func TestBatchReadsItsSendersAtOnce(t *testing.T) {
 	s, rt := openWrapped(t, postgres.Options{Writers: 1}, newRoundTrips)
 	now := time.Now()
 	rooms := []string{"r0", "r1", "r2", "r3", "r4"}
-	if err := s.Write(ctx, func(tx chat.Tx) error {
-		if err := tx.InsertUser(chat.User{ID: "u", Name: "Una", Kind: chat.KindHuman, CreatedAt: now}); err != nil {
-			return err
-		}
-		for _, id := range rooms {
-			if err := tx.InsertRoom(chat.Room{ID: id, Name: "name " + id, CreatedAt: now, UpdatedAt: now}); err != nil {
-				return err
-			}
-		}
-		if err := tx.InsertMember("r1", "u", now); err != nil {
-			return err
-		}
-		return tx.InsertMember("r3", "u", now) // changes room data: the cache starts empty
-	}); err != nil {
-		t.Fatal(err)
-	}
+	roomsWithMember(t, s, chat.User{ID: "u", Name: "Una", Kind: chat.KindHuman, CreatedAt: now}, rooms, "r1", "r3")
 	var n atomic.Int64
 	post := func(id string) (string, error) {
 		var got string
@@ -264,35 +236,8 @@ func TestBatchReadsItsSendersAtOnce(t *testing.T) {
 		})
 		return got, err
 	}
-	// The writer holds the gate's batch until the five posts queue behind it.
-	entered, release, gateDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	go func() {
-		gateDone <- s.Write(ctx, func(chat.Tx) error { close(entered); <-release; return nil })
-	}()
-	<-entered
 	got, errs := make([]string, len(rooms)), make([]error, len(rooms))
-	done := make(chan int, len(rooms))
-	for i, id := range rooms {
-		go func() {
-			got[i], errs[i] = post(id)
-			done <- i
-		}()
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for s.Queued() < len(rooms) {
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d of %d posts queued", s.Queued(), len(rooms))
-		}
-		time.Sleep(100 * time.Microsecond) // polling the queue length, with a deadline
-	}
-	rt.reset() // the writer is inside the gate: it sends nothing until released
-	close(release)
-	if err := <-gateDone; err != nil {
-		t.Fatal(err)
-	}
-	for range rooms {
-		<-done
-	}
+	behindGate(t, s, len(rooms), rt.reset, func(i int) { got[i], errs[i] = post(rooms[i]) })
 	want := func(id string) string {
 		return fmt.Sprintf("name %s Una %v", id, id == "r1" || id == "r3")
 	}
@@ -415,39 +360,14 @@ func TestBatchReadsAheadWhatPostsRead(t *testing.T) {
 		{chat.PostHint{Room: "r", ThreadID: "m1"}, func(tx chat.Tx) (string, error) { return text(tx, "m1") }}, // sees the edit
 	}
 	want := []string{"m1 root", "new", "m2 second root", "m1 root", "new", "m2", "edited", "edited"}
-	// The writer holds the gate's batch until every post has queued behind it, in order.
-	entered, release, gateDone := make(chan struct{}), make(chan struct{}), make(chan error, 1)
-	go func() {
-		gateDone <- s.Write(ctx, func(chat.Tx) error { close(entered); <-release; return nil })
-	}()
-	<-entered
 	got, errs := make([]string, len(posts)), make([]error, len(posts))
-	done := make(chan struct{}, len(posts))
-	for i, p := range posts {
-		go func() {
-			errs[i] = s.Write(chat.WithPost(ctx, p.hint), func(tx chat.Tx) error {
-				var err error
-				got[i], err = p.fn(tx)
-				return err
-			})
-			done <- struct{}{}
-		}()
-		deadline := time.Now().Add(10 * time.Second)
-		for s.Queued() < i+1 {
-			if time.Now().After(deadline) {
-				t.Fatalf("only %d of %d posts queued", s.Queued(), i+1)
-			}
-			time.Sleep(100 * time.Microsecond) // polling the queue length, with a deadline
-		}
-	}
-	rt.reset() // the writer is inside the gate: it sends nothing until released
-	close(release)
-	if err := <-gateDone; err != nil {
-		t.Fatal(err)
-	}
-	for range posts {
-		<-done
-	}
+	behindGate(t, s, len(posts), rt.reset, func(i int) {
+		errs[i] = s.Write(chat.WithPost(ctx, posts[i].hint), func(tx chat.Tx) error {
+			var err error
+			got[i], err = posts[i].fn(tx)
+			return err
+		})
+	})
 	for i := range posts {
 		if errs[i] != nil || got[i] != want[i] {
 			t.Errorf("post %d (%+v): read %q %v, want %q", i, posts[i].hint, got[i], errs[i], want[i])
