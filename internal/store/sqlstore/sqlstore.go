@@ -445,7 +445,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 		}
 		return retry, err
 	}
-	whole := begun == nil && !savepoints && s.prepareWhole(tx, batch)
+	whole := begun == nil && !savepoints && s.prepareWhole(tx)
 	if begun == nil && !whole { // else the writer began it, with the batch lock, before gathering the batch
 		o, err := s.beginBatch(c)
 		if err != nil {

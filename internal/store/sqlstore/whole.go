@@ -24,7 +24,10 @@ import (
 // commits twice as many (two nodes on two cores: 3,200–4,000 posts/s against 4,300–5,100).
 // A node learns of other nodes' commits from their notifications (OtherNodeWrote).
 //
-// A request that needs a result from the database before it can go on (a read, or a
+// What the batch's posts are known to read (chat.PostHint: the rooms and senders the caches
+// lack, thread and idempotency keys, the messages they reply to) is read before any request
+// runs, in the round trip that begins the batch, behind the guard (readBatch). Any other
+// request that needs a result from the database before it can go on (a read, or a
 // statement whose rows it counts) opens the transaction then: BEGIN, the lock and the
 // guard go ahead of its statement, in the same round trip, and the batch goes on as a
 // begun one.
@@ -81,10 +84,10 @@ func (s *Store) wholeNow() (gen, version int64, ok bool) {
 	return s.expect.get()
 }
 
-// prepareWhole sets tx up to run batch unopened, if the store sends whole batches and the
+// prepareWhole sets tx up to run its batch unopened, if the store sends whole batches and the
 // expectation is known (what the batch's posts read that the caches lack goes in the round
 // trip that begins it: see readBatch). It reports whether it did.
-func (s *Store) prepareWhole(tx *Tx, batch []*writeReq) bool {
+func (s *Store) prepareWhole(tx *Tx) bool {
 	gen, version, ok := s.wholeNow()
 	if !ok {
 		return false
