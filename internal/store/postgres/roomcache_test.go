@@ -35,16 +35,26 @@ func TestRoomForPostAcrossNodes(t *testing.T) {
 	t.Parallel()
 	a, b, write := twoWriterNodes(t)
 	now := time.Now()
+	calls := 0
 	want := func(name string, agents string) {
 		t.Helper()
-		for range 3 { // the cache is filled by the first read, then used
+		// The cache is filled by the first read, then used. Every other call's first read is
+		// a post's, read ahead with the batch's other reads.
+		calls++
+		for i := range 3 {
 			var room chat.Room
 			var got []string
-			write(a, func(tx chat.Tx) error {
+			ctx := context.Background()
+			if i == 0 && calls%2 == 0 {
+				ctx = chat.WithPost(ctx, chat.PostHint{Room: "r"})
+			}
+			if err := a.Write(ctx, func(tx chat.Tx) error {
 				var err error
 				room, got, err = tx.RoomForPost("r")
 				return err
-			})
+			}); err != nil {
+				t.Fatal(err)
+			}
 			if room.Name != name || fmt.Sprint(got) != agents {
 				t.Fatalf("node A reads %q %v, want %q %s", room.Name, got, name, agents)
 			}
@@ -172,11 +182,19 @@ func TestUserInRoomAcrossNodes(t *testing.T) {
 	a, b, write := twoWriterNodes(t)
 	ctx := context.Background()
 	now := time.Now()
+	calls := 0
 	want := func(member bool, missing bool) {
 		t.Helper()
-		for range 3 { // the cache is filled by the first read, then used
+		// The cache is filled by the first read, then used. Every other call's first read is
+		// a post's, read ahead with the batch's other reads.
+		calls++
+		for i := range 3 {
 			var u chat.User
 			var got bool
+			ctx := ctx
+			if i == 0 && calls%2 == 0 {
+				ctx = chat.WithPost(ctx, chat.PostHint{Room: "r", User: "u"})
+			}
 			err := a.Write(ctx, func(tx chat.Tx) error {
 				var err error
 				u, got, err = tx.UserInRoom("r", "u")
