@@ -246,6 +246,12 @@ func Run(ctx context.Context, c Config) (Result, error) {
 			return Result{}, fmt.Errorf("bench: %d rooms cannot take %g posts/s at %g posts/s per room: need at least %d", c.Rooms, c.Rate, c.RoomRate, need)
 		}
 	}
+	if c.API && c.ThreadKeys > 0 {
+		return Result{}, errors.New("bench: --api posts through the REST API and --thread-keys posts Google Chat webhooks: choose one")
+	}
+	if c.ThreadKeys < 0 {
+		return Result{}, fmt.Errorf("bench: --thread-keys %d: want a number of keys a room, or 0", c.ThreadKeys)
+	}
 	res := Result{Date: time.Now().UTC(), Machine: machine(), Config: c}
 	if c.Rate > 0 {
 		res.Description = fmt.Sprintf("open loop: %g %s posts/s due at even intervals, round-robin over %d rooms (each room every %.2fs), sent over up to %d keep-alive connections for %s (after %s warm-up), latency from each post's due time; %d standard-format endpoints subscribed to message_send",

@@ -156,6 +156,59 @@ func messagePayloads(t *testing.T, dir string) []chat.MessagePayload {
 	return posts
 }
 
+// With ThreadKeys, posts go to Google Chat webhooks threaded by key: each room's posts
+// start at most that many threads, and the rest reply in them.
+func TestBenchThreadKeys(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var progress bytes.Buffer
+	res, err := bench.Run(context.Background(), bench.Config{
+		DataDir: dir, Duration: 2500 * time.Millisecond, Warmup: -1, Rooms: 2, RoomRate: 2, Concurrency: 2,
+		ThreadKeys: 2, Endpoints: 0, Drain: 10 * time.Second, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Run.Accepted == 0 || len(res.Run.Errors) != 0 || !strings.Contains(res.Description, "Google Chat webhook (threaded by 2 keys a room)") {
+		t.Fatalf("accepted %d, errors %v, load %q", res.Run.Accepted, res.Run.Errors, res.Description)
+	}
+	roots := map[string]map[string]bool{} // by room, the threads started
+	replies := 0
+	for _, p := range messagePayloads(t, dir) {
+		m := p.Message
+		if roots[m.RoomID] == nil {
+			roots[m.RoomID] = map[string]bool{}
+		}
+		if m.ThreadID == m.ID {
+			roots[m.RoomID][m.ID] = true
+			continue
+		}
+		if !roots[m.RoomID][m.ThreadID] || p.ThreadRoot == nil || p.ThreadRoot.ID != m.ThreadID {
+			t.Fatalf("message %s replies in %q, not a thread started before it in room %s (root %+v)", m.ID, m.ThreadID, m.RoomID, p.ThreadRoot)
+		}
+		replies++
+	}
+	for room, r := range roots {
+		if len(r) > 2 {
+			t.Fatalf("room %s has %d threads, want at most 2", room, len(r))
+		}
+	}
+	if replies == 0 {
+		t.Fatalf("no replies among %d posts", res.Run.Accepted)
+	}
+}
+
+// Posts are of one kind: the REST API's and Google Chat's cannot be asked for together,
+// nor a negative number of thread keys.
+func TestBenchPostKindsConflict(t *testing.T) {
+	t.Parallel()
+	for _, c := range []bench.Config{{API: true, ThreadKeys: 2}, {ThreadKeys: -1}} {
+		if _, err := bench.Run(context.Background(), c); err == nil || !strings.Contains(err.Error(), "--thread-keys") {
+			t.Fatalf("%+v: %v, want an error naming --thread-keys", c, err)
+		}
+	}
+}
+
 // With API, posts go through the REST API as the one user every room has as a member: each
 // stored message is that user's, every answer was a 201 (any other status is an error), and
 // the deliveries of those posts reach the receiver.
