@@ -65,7 +65,6 @@ func (a *readAhead) messageChanged(room, id string) {
 // nothing to read). They are sent (readBatch) with the batch lock, before any request ran.
 func (s *Store) readAheadStmts(batch []*writeReq) (*readAhead, []Stmt) {
 	var keyRooms, keys, idemRooms, scopes, idemKeys, msgRooms, msgIDs []string
-	a := &readAhead{keys: map[memberKey]string{}, idem: map[memberKey]string{}, msgs: map[memberKey]chat.Message{}}
 	for _, r := range batch {
 		if r.skip {
 			continue
@@ -73,11 +72,9 @@ func (s *Store) readAheadStmts(batch []*writeReq) (*readAhead, []Stmt) {
 		h := r.post
 		if k := (memberKey{h.Room, h.ThreadKey}); h.ThreadKey != "" && !hasPair(keyRooms, keys, k) {
 			keyRooms, keys = append(keyRooms, k.room), append(keys, k.user)
-			a.keys[k] = ""
 		}
 		if k := (memberKey{h.IdemScope, h.IdemKey}); h.IdemKey != "" && !hasPair(scopes, idemKeys, k) {
 			idemRooms, scopes, idemKeys = append(idemRooms, h.Room), append(scopes, k.room), append(idemKeys, k.user)
-			a.idem[k] = ""
 		}
 		if k := (memberKey{h.Room, h.ThreadID}); h.ThreadID != "" && !hasPair(msgRooms, msgIDs, k) {
 			msgRooms, msgIDs = append(msgRooms, k.room), append(msgIDs, k.user)
@@ -85,6 +82,14 @@ func (s *Store) readAheadStmts(batch []*writeReq) (*readAhead, []Stmt) {
 	}
 	if len(keys) == 0 && len(idemKeys) == 0 && len(msgIDs) == 0 {
 		return nil, nil
+	}
+	// Every key asked for is known after the read: "" for those not found.
+	a := &readAhead{keys: make(map[memberKey]string, len(keys)), idem: make(map[memberKey]string, len(idemKeys)), msgs: map[memberKey]chat.Message{}}
+	for i := range keys {
+		a.keys[memberKey{keyRooms[i], keys[i]}] = ""
+	}
+	for i := range idemKeys {
+		a.idem[memberKey{scopes[i], idemKeys[i]}] = ""
 	}
 	pairs := func(m map[memberKey]string) func(Rows) error {
 		return func(rows Rows) error {
