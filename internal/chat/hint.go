@@ -4,13 +4,15 @@ import "context"
 
 type postHintKey struct{}
 
-// PostHint names what a post will read in its write, so that a store may read it for a
-// whole batch of posts at once (one statement a kind) instead of a statement a post.
+// PostHint names what a post (or a read marker) will read in its write, so that a store
+// may read it for a whole batch of them at once (one statement a kind) instead of a
+// statement a write.
 type PostHint struct {
 	Room string // the room posted to
 	User string // the sender, if a user
-	// ThreadKey: a thread key the post looks up; ThreadID: a message it replies to.
-	ThreadKey, ThreadID string
+	// ThreadKey: a thread key the post looks up; Message: a message it reads (the one a
+	// post replies to, the one a read marker names).
+	ThreadKey, Message string
 	// IdemScope, IdemKey: the idempotency key it looks up.
 	IdemScope, IdemKey string
 }

@@ -161,7 +161,7 @@ func (s *Service) PostMessage(ctx context.Context, in PostMessage) (PostResult, 
 
 // postHint is what posting in reads in its write (see resolveThread).
 func postHint(in PostMessage) PostHint {
-	h := PostHint{Room: in.RoomID, ThreadID: in.ThreadID}
+	h := PostHint{Room: in.RoomID, Message: in.ThreadID}
 	if in.Sender.Type == SenderUser {
 		h.User = in.Sender.ID
 	}
@@ -446,8 +446,8 @@ func (s *Service) MarkRead(ctx context.Context, roomID, userID, messageID string
 		return ReadPayload{}, Errorf(CodeInvalidArgument, "user_id is required")
 	}
 	var p ReadPayload
-	err := s.write(ctx, func(tx Tx, emit func(*Event) error) error {
-		room, err := tx.GetRoom(roomID)
+	err := s.write(WithPost(ctx, PostHint{Room: roomID, User: userID, Message: messageID}), func(tx Tx, emit func(*Event) error) error {
+		room, agents, err := tx.RoomForPost(roomID)
 		if err != nil {
 			return err
 		}
@@ -458,22 +458,20 @@ func (s *Service) MarkRead(ctx context.Context, roomID, userID, messageID string
 		if !ok {
 			return Errorf(CodePermissionDenied, "user %q is not a member of room %q", userID, roomID)
 		}
-		if messageID == "" {
-			if messageID, err = tx.LatestMessageID(roomID); err != nil {
+		// read is this run's: a rerun of the batch reads the latest message again.
+		read := messageID
+		if read == "" {
+			if read, err = tx.LatestMessageID(roomID); err != nil {
 				return err
 			}
-		} else if _, err := tx.GetMessage(roomID, messageID); err != nil {
+		} else if _, err := tx.GetMessage(roomID, read); err != nil {
 			return err
 		}
 		now := s.now()
-		if err := tx.SetReadState(roomID, userID, messageID, now); err != nil {
+		if err := tx.SetReadState(roomID, userID, read, now); err != nil {
 			return err
 		}
-		agents, err := tx.RoomAgents(roomID)
-		if err != nil {
-			return err
-		}
-		p = ReadPayload{Room: roomRef(room), User: userRef(u), MessageID: messageID, ReadAt: now}
+		p = ReadPayload{Room: roomRef(room), User: userRef(u), MessageID: read, ReadAt: now}
 		return emit(s.newEvent(EventMessageRead, roomID, p, agents))
 	})
 	return p, err

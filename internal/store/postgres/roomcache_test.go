@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/clock"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
 	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
@@ -367,7 +368,7 @@ func TestBatchReadsAheadWhatPostsRead(t *testing.T) {
 		{chat.PostHint{Room: "r", IdemScope: "s", IdemKey: "i2"}, func(tx chat.Tx) (string, error) { // the key the post before set
 			return tx.IdempotentMessage("s", "i2")
 		}},
-		{chat.PostHint{Room: "r", ThreadID: "m1"}, func(tx chat.Tx) (string, error) { // an edit of the root
+		{chat.PostHint{Room: "r", Message: "m1"}, func(tx chat.Tx) (string, error) { // an edit of the root
 			m, err := tx.GetMessage("r", "m1")
 			if err != nil {
 				return "", err
@@ -375,7 +376,7 @@ func TestBatchReadsAheadWhatPostsRead(t *testing.T) {
 			m.Text = "edited"
 			return "edited", tx.UpdateMessage(m)
 		}},
-		{chat.PostHint{Room: "r", ThreadID: "m1"}, func(tx chat.Tx) (string, error) { return text(tx, "m1") }}, // sees the edit
+		{chat.PostHint{Room: "r", Message: "m1"}, func(tx chat.Tx) (string, error) { return text(tx, "m1") }}, // sees the edit
 	}
 	want := []string{"m1 root", "new", "m2 second root", "m1 root", "new", "m2", "edited", "edited"}
 	got, errs := make([]string, len(posts)), make([]error, len(posts))
@@ -424,5 +425,62 @@ func TestBatchReadsAheadWhatPostsRead(t *testing.T) {
 		return err
 	}); err != nil || after != "m2 m2 edited" {
 		t.Fatalf("after the batch: %q %v", after, err)
+	}
+}
+
+// A batch of read markers, each naming a message, reads nothing a marker at a time: their
+// rooms and members come from the cache and their messages are read ahead, in the round
+// trip that begins the batch. (Each marker's update still costs a round trip of its own:
+// it counts the rows it changed.)
+func TestBatchOfReadMarkers(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, rt := openWrapped(t, postgres.Options{Writers: 1}, newRoundTrips)
+	svc := chat.NewService(chat.Config{Store: s, Clock: clock.Real{}})
+	now := time.Now().UTC()
+	users := []string{"u0", "u1", "u2", "u3", "u4"}
+	if err := s.Write(ctx, func(tx chat.Tx) error {
+		if err := tx.InsertRoom(chat.Room{ID: "r", Name: "r", CreatedAt: now, UpdatedAt: now}); err != nil {
+			return err
+		}
+		for _, u := range users {
+			if err := tx.InsertUser(chat.User{ID: u, Name: "N " + u, Kind: chat.KindHuman, CreatedAt: now}); err != nil {
+				return err
+			}
+			if err := tx.InsertMember("r", u, now); err != nil {
+				return err
+			}
+		}
+		return tx.InsertMessage(chat.Message{ID: "m1", RoomID: "r", ThreadID: "m1", Sender: chat.Sender{Type: chat.SenderWebhook, ID: "wh"},
+			Text: "t", Format: "markdown", HTML: "<p>t</p>", Mentions: []chat.Mention{}, CreatedAt: now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range users { // the room and each member cached, as by earlier markers
+		if _, err := svc.MarkRead(ctx, "r", u, "m1"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, errs := make([]chat.ReadPayload, len(users)), make([]error, len(users))
+	behindGate(t, s, len(users), rt.reset, func(i int) { got[i], errs[i] = svc.MarkRead(ctx, "r", users[i], "m1") })
+	for i, u := range users {
+		if errs[i] != nil || got[i].MessageID != "m1" || got[i].User.ID != u || got[i].Room.MemberCount != len(users) {
+			t.Fatalf("marker %s: %+v %v", u, got[i], errs[i])
+		}
+	}
+	// The gate's batch; BEGIN, the lock, the guard and one read of the message; each
+	// marker's update (with the statements before it); COMMIT. Nothing is read after the
+	// first of the batch's round trips.
+	sent := rt.trips()
+	ok := len(sent) == 3+len(users) && strings.HasPrefix(sent[1], "BEGIN") && strings.Count(sent[1], "FROM messages") == 1 &&
+		strings.HasSuffix(sent[len(sent)-1], "COMMIT")
+	for _, q := range sent[min(2, len(sent)):] {
+		ok = ok && !strings.Contains(q, "FROM messages") && !strings.Contains(q, "FROM rooms") && !strings.Contains(q, "FROM users")
+	}
+	if !ok {
+		for i, q := range sent {
+			t.Logf("round trip %d: %.300s", i, q)
+		}
+		t.Fatalf("%d round trips; want the gate's, BEGIN with one read of the message, an update a marker, COMMIT", len(sent))
 	}
 }

@@ -76,7 +76,7 @@ func (s *Store) readAheadStmts(batch []*writeReq) (*readAhead, []Stmt) {
 		if k := (memberKey{h.IdemScope, h.IdemKey}); h.IdemKey != "" && !hasPair(scopes, idemKeys, k) {
 			idemRooms, scopes, idemKeys = append(idemRooms, h.Room), append(scopes, k.room), append(idemKeys, k.user)
 		}
-		if k := (memberKey{h.Room, h.ThreadID}); h.ThreadID != "" && !hasPair(msgRooms, msgIDs, k) {
+		if k := (memberKey{h.Room, h.Message}); h.Message != "" && !hasPair(msgRooms, msgIDs, k) {
 			msgRooms, msgIDs = append(msgRooms, k.room), append(msgIDs, k.user)
 		}
 	}
