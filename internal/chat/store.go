@@ -102,6 +102,8 @@ type Tx interface {
 	UpdateMessage(m Message) error
 	DeleteMessage(roomID, id string) error
 	LatestMessageID(roomID string) (string, error)
+	// SetReadState records how far a member has read. The caller has found the user a
+	// member in this transaction (UserInRoom), so a store need not check it again.
 	SetReadState(roomID, userID, messageID string, at time.Time) error
 
 	// ThreadByKey finds the thread a key names in a room ("" if none).

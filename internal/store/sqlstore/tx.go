@@ -569,9 +569,10 @@ func (t *Tx) LatestMessageID(roomID string) (string, error) {
 
 // SetReadState implements chat.Tx.
 func (t *Tx) SetReadState(roomID, userID, messageID string, at time.Time) error {
-	n, err := t.exec(`UPDATE members SET last_read_message_id = ?, last_read_at = ? WHERE room_id = ? AND user_id = ?`,
+	// The caller found the membership in this transaction: the rows changed are not
+	// counted, so on PostgreSQL the update goes with the batch's next statements.
+	return t.deferExec("read state", `UPDATE members SET last_read_message_id = ?, last_read_at = ? WHERE room_id = ? AND user_id = ?`,
 		messageID, micros(at), roomID, userID)
-	return t.mustAffect(n, err, fmt.Sprintf("membership of %q in room %q", userID, roomID))
 }
 
 // ThreadByKey implements chat.Tx.
