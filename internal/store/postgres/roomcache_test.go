@@ -450,8 +450,13 @@ func TestBatchOfReadMarkers(t *testing.T) {
 				return err
 			}
 		}
-		return tx.InsertMessage(chat.Message{ID: "m1", RoomID: "r", ThreadID: "m1", Sender: chat.Sender{Type: chat.SenderWebhook, ID: "wh"},
-			Text: "t", Format: "markdown", HTML: "<p>t</p>", Mentions: []chat.Mention{}, CreatedAt: now})
+		for _, id := range []string{"m1", "m2"} {
+			if err := tx.InsertMessage(chat.Message{ID: id, RoomID: "r", ThreadID: id, Sender: chat.Sender{Type: chat.SenderWebhook, ID: "wh"},
+				Text: "t", Format: "markdown", HTML: "<p>t</p>", Mentions: []chat.Mention{}, CreatedAt: now}); err != nil {
+				return err
+			}
+		}
+		return nil
 	}); err != nil {
 		t.Fatal(err)
 	}
@@ -461,10 +466,20 @@ func TestBatchOfReadMarkers(t *testing.T) {
 		}
 	}
 	got, errs := make([]chat.ReadPayload, len(users)), make([]error, len(users))
-	behindGate(t, s, len(users), rt.reset, func(i int) { got[i], errs[i] = svc.MarkRead(ctx, "r", users[i], "m1") })
+	behindGate(t, s, len(users), rt.reset, func(i int) { got[i], errs[i] = svc.MarkRead(ctx, "r", users[i], "m2") })
 	for i, u := range users {
-		if errs[i] != nil || got[i].MessageID != "m1" || got[i].User.ID != u || got[i].Room.MemberCount != len(users) {
+		if errs[i] != nil || got[i].MessageID != "m2" || got[i].User.ID != u || got[i].Room.MemberCount != len(users) {
 			t.Fatalf("marker %s: %+v %v", u, got[i], errs[i])
+		}
+	}
+	// Every member's marker moved to m2: the updates sent with the COMMIT ran.
+	members, err := s.ListMembers(ctx, "r", "", 10, time.Now())
+	if err != nil || len(members) != len(users) {
+		t.Fatalf("members: %v %+v", err, members)
+	}
+	for _, m := range members {
+		if m.LastReadMessageID != "m2" {
+			t.Fatalf("member %s read up to %q, want m2", m.User.ID, m.LastReadMessageID)
 		}
 	}
 	// The gate's batch; BEGIN, the lock, the guard and one read of the message; the
