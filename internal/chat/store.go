@@ -85,8 +85,8 @@ type Tx interface {
 	DeleteMember(roomID, userID string) error
 	IsMember(roomID, userID string) (bool, error)
 	// UserInRoom returns a user (without presence) and whether they are a member of the
-	// room, as a post by a user needs them; not found if the user does not exist. A store
-	// may cache the answer, exactly.
+	// room, as a user's post or read marker needs them; not found if the user does not
+	// exist. A store may cache the answer, exactly.
 	UserInRoom(roomID, userID string) (User, bool, error)
 	// MemberUsers returns every member of the room with their presence at now.
 	MemberUsers(roomID string, now time.Time) ([]User, error)

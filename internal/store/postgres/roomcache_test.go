@@ -29,6 +29,22 @@ func twoWriterNodes(t *testing.T) (a, b *sqlstore.Store, write func(*sqlstore.St
 	}
 }
 
+// cacheReads returns, for each check of a cache after a change, the contexts of the
+// check's three reads: the first fills the cache and the others use it. Every other
+// check's first read is a post's (hint h), read ahead with its batch's other reads.
+func cacheReads(h chat.PostHint) func() [3]context.Context {
+	checks := 0
+	return func() [3]context.Context {
+		checks++
+		bg := context.Background()
+		ctxs := [3]context.Context{bg, bg, bg}
+		if checks%2 == 0 {
+			ctxs[0] = chat.WithPost(bg, h)
+		}
+		return ctxs
+	}
+}
+
 // Two nodes on one database, two writers each: what a post on node A reads of its room
 // follows every change node B makes, at once (the room cache generation), with no
 // notification involved.
@@ -36,19 +52,12 @@ func TestRoomForPostAcrossNodes(t *testing.T) {
 	t.Parallel()
 	a, b, write := twoWriterNodes(t)
 	now := time.Now()
-	calls := 0
+	reads := cacheReads(chat.PostHint{Room: "r"})
 	want := func(name string, agents string) {
 		t.Helper()
-		// The cache is filled by the first read, then used. Every other call's first read is
-		// a post's, read ahead with the batch's other reads.
-		calls++
-		for i := range 3 {
+		for _, ctx := range reads() {
 			var room chat.Room
 			var got []string
-			ctx := context.Background()
-			if i == 0 && calls%2 == 0 {
-				ctx = chat.WithPost(ctx, chat.PostHint{Room: "r"})
-			}
 			if err := a.Write(ctx, func(tx chat.Tx) error {
 				var err error
 				room, got, err = tx.RoomForPost("r")
@@ -181,21 +190,13 @@ func TestBatchReadsItsRoomsAtOnce(t *testing.T) {
 func TestUserInRoomAcrossNodes(t *testing.T) {
 	t.Parallel()
 	a, b, write := twoWriterNodes(t)
-	ctx := context.Background()
 	now := time.Now()
-	calls := 0
+	reads := cacheReads(chat.PostHint{Room: "r", User: "u"})
 	want := func(member bool, missing bool) {
 		t.Helper()
-		// The cache is filled by the first read, then used. Every other call's first read is
-		// a post's, read ahead with the batch's other reads.
-		calls++
-		for i := range 3 {
+		for _, ctx := range reads() {
 			var u chat.User
 			var got bool
-			ctx := ctx
-			if i == 0 && calls%2 == 0 {
-				ctx = chat.WithPost(ctx, chat.PostHint{Room: "r", User: "u"})
-			}
 			err := a.Write(ctx, func(tx chat.Tx) error {
 				var err error
 				u, got, err = tx.UserInRoom("r", "u")
