@@ -23,7 +23,7 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-	"net"
+
 	"net/http"
 	"os"
 	"path/filepath"
@@ -62,10 +62,13 @@ type Config struct {
 	// this many keys a room (thread.threadKey with REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD, as
 	// alerting tools group an alert's updates): a key's first post starts its thread, the
 	// rest reply in it.
-	ThreadKeys int           `json:"thread_keys,omitempty"`
-	Nodes      int           `json:"nodes"` // servers sharing the PostgreSQL database
-	Baseline   bool          `json:"baseline"`
-	Drain      time.Duration `json:"drain"`
+	ThreadKeys int  `json:"thread_keys,omitempty"`
+	Nodes      int  `json:"nodes"` // servers sharing the PostgreSQL database
+	Baseline   bool `json:"baseline"`
+	// RowsBaseline: also measure the bare handler writing each request's post rows through
+	// a server's store (rowsBaseline).
+	RowsBaseline bool          `json:"rows_baseline,omitempty"`
+	Drain        time.Duration `json:"drain"`
 	// Rate > 0 selects open-loop load: Rate posts/s offered evenly over time and rooms.
 	Rate     float64   `json:"rate,omitempty"`
 	Progress io.Writer `json:"-"`
@@ -131,6 +134,8 @@ type Result struct {
 	Machine  Machine         `json:"machine"`
 	Config   Config          `json:"config"`
 	Baseline *BaselineResult `json:"baseline,omitempty"`
+	// Rows is the bare handler writing each request's post rows (Config.RowsBaseline).
+	Rows *RowsResult `json:"rows_baseline,omitempty"`
 	// With failure_share > 0: the comparison runs, all endpoints healthy, one before the
 	// run and one after it, so that a machine whose speed drifts over the minutes moves
 	// both sides of the ratio alike.
@@ -165,6 +170,8 @@ type BaselineResult struct {
 	Latency        Summary `json:"latency"`
 	// CPUCores is the CPU the process used meanwhile (handler and load generator).
 	CPUCores float64 `json:"cpu_cores"`
+	// Seconds is the length of the measured window.
+	Seconds float64 `json:"seconds"`
 }
 
 // CPUPerRequestUS is the CPU of one request (µs): what one loopback HTTP round trip costs
@@ -282,6 +289,14 @@ func Run(ctx context.Context, c Config) (Result, error) {
 			return res, err
 		}
 		res.Baseline = &b
+	}
+	if c.RowsBaseline {
+		fmt.Fprintln(c.Progress, "baseline: the same handler writing each request's post rows...")
+		r, err := rowsBaseline(ctx, c)
+		if err != nil {
+			return res, err
+		}
+		res.Rows = &r
 	}
 	healthy := func(when string) (*PhaseResult, error) {
 		if c.FailureShare == 0 {
@@ -489,15 +504,11 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	if c.DatabaseURL != "" {
 		res.Storage = "postgres"
 	}
-	dir := c.DataDir
-	if dir == "" {
-		d, err := os.MkdirTemp("", "chathooks-bench-")
-		if err != nil {
-			return res, err
-		}
-		defer os.RemoveAll(d)
-		dir = d
+	dir, cleanup, err := dataDir(c)
+	if err != nil {
+		return res, err
 	}
+	defer cleanup()
 	token := "bench-" + randomToken()
 	run := randomToken()[:8] // room ids unique per run (a PostgreSQL database may be reused)
 	log := slog.New(slog.NewTextHandler(c.Progress, &slog.HandlerOptions{Level: slog.LevelError}))
@@ -510,10 +521,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		}
 	}()
 	for i := range c.Nodes {
-		n, err := app.New(ctx, app.Config{
-			Addr: "127.0.0.1:0", DataDir: filepath.Join(dir, strconv.Itoa(i)), DatabaseURL: c.DatabaseURL, AdminToken: token,
-			RoomRateLimit: roomLimit(c), RoomRateBurst: 1, AllowPrivateTargets: true, Version: "bench",
-		}, log, io.Discard)
+		n, err := app.New(ctx, nodeConfig(c, filepath.Join(dir, strconv.Itoa(i)), token), log, io.Discard)
 		if err != nil {
 			return res, fmt.Errorf("bench: start server: %w", err)
 		}
@@ -569,7 +577,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		fmt.Fprintf(c.Progress, "creating %d rooms with webhooks...\n", c.Rooms)
 	}
 	slots := make([]*slot, c.Rooms)
-	err := parallel(c.Rooms, 32, func(i int) error {
+	err = parallel(c.Rooms, 32, func(i int) error {
 		id := fmt.Sprintf("bench-%s-%06d", run, i)
 		n := nodes[i%len(nodes)] // rooms spread over the nodes
 		if c.API {
@@ -636,7 +644,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	post := func(s *slot, n int64, from time.Time, measured bool, buf []byte) []byte {
 		buf = append(buf[:0], head...)
 		buf = strconv.AppendInt(buf, n, 10)
-		buf = append(buf, `; disk usage 91% on host-42:/var, see runbook`...)
+		buf = append(buf, "; "+benchText...)
 		if c.Mention {
 			buf = append(buf, ` @Present`...)
 		}
@@ -884,44 +892,33 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 
 // baseline measures a handler that does nothing, under the same client shape.
 func baseline(ctx context.Context, c Config) (BaselineResult, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return BaselineResult{}, err
-	}
-	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return closedLoop(ctx, c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		_, _ = w.Write([]byte("ok"))
-	})}
-	go srv.Serve(ln) //nolint:errcheck // ends with Close
-	defer srv.Close()
-	client := newClient(c.Concurrency)
-	url := "http://" + ln.Addr().String() + "/"
-	body := []byte(`{"Content":"chbench:1; disk usage 91% on host-42:/var, see runbook"}`)
-	dur := min(c.Duration, 5*time.Second)
-	var lat Latencies
-	var n atomic.Int64
-	bctx, cancel := context.WithTimeout(ctx, dur)
-	defer cancel()
-	var wg sync.WaitGroup
-	start, cpu0 := time.Now(), cputime.Process()
-	for range c.Concurrency {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for bctx.Err() == nil {
-				t := time.Now()
-				if _, err := postJSON(client, url, "", body); err != nil {
-					continue
-				}
-				n.Add(1)
-				lat.Add(time.Since(t))
-			}
-		}()
+	}), 0, min(c.Duration, 5*time.Second), nil)
+}
+
+// dataDir is where the run's SQLite databases go: Config.DataDir, or a temporary directory
+// that cleanup removes.
+func dataDir(c Config) (dir string, cleanup func(), err error) {
+	if c.DataDir != "" {
+		return c.DataDir, func() {}, nil
 	}
-	wg.Wait()
-	elapsed := time.Since(start).Seconds()
-	return BaselineResult{RequestsPerSec: float64(n.Load()) / elapsed, Latency: lat.Summary(),
-		CPUCores: (cputime.Process() - cpu0).Seconds() / elapsed}, nil
+	d, err := os.MkdirTemp("", "chathooks-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	return d, func() { os.RemoveAll(d) }, nil
+}
+
+// nodeConfig is a benchmark server's: on loopback, its SQLite database under dir (or the
+// configured PostgreSQL), admin token token, the room rate limit of the load, and allowed
+// to deliver to the local receivers.
+func nodeConfig(c Config, dir, token string) app.Config {
+	return app.Config{
+		Addr: "127.0.0.1:0", DataDir: dir, DatabaseURL: c.DatabaseURL, AdminToken: token,
+		RoomRateLimit: roomLimit(c), RoomRateBurst: 1, AllowPrivateTargets: true, Version: "bench",
+	}
 }
 
 func machine() Machine {

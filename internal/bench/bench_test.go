@@ -353,3 +353,84 @@ func writesCounted(t *testing.T, dir string) bool {
 	w1, ok := bench.DiskWrites()
 	return ok && w1-w0 >= 1<<20
 }
+
+// The rows baseline: the bare handler's load with each request's message and event
+// written through a server's store before the answer. Every answered request's rows are
+// in the database afterwards, each message with its event, and the report sets the posts
+// beside the rows' rate.
+func TestBenchRowsBaseline(t *testing.T) {
+	t.Parallel()
+	var progress, table bytes.Buffer
+	dir := t.TempDir()
+	res, err := bench.Run(context.Background(), bench.Config{
+		DataDir: dir, Duration: time.Second, Warmup: 200 * time.Millisecond, Rooms: 30, Concurrency: 8,
+		NoRoomLimit: true, Drain: 10 * time.Second, Progress: &progress, RowsBaseline: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := res.Rows
+	if r == nil || r.RequestsPerSec <= 0 || r.Latency.Count == 0 || r.Seconds <= 0 || r.CPUCores <= 0 {
+		t.Fatalf("rows baseline %+v", r)
+	}
+	if int64(r.Latency.Count) > r.Rows || r.CommitsPerSec <= 0 || r.RequestsPerCommit < 1 || r.WriterBusy <= 0 {
+		t.Fatalf("rows %d for %d measured requests; commits %.0f/s of %.1f, writer busy %.2f", r.Rows, r.Latency.Count, r.CommitsPerSec, r.RequestsPerCommit, r.WriterBusy)
+	}
+
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "rows"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	ctx := context.Background()
+	rooms, err := st.ListRooms(ctx, "", 1000)
+	if err != nil || len(rooms) != 30 {
+		t.Fatalf("rooms %d, %v", len(rooms), err)
+	}
+	msgs := map[string]bool{}
+	for _, room := range rooms {
+		ms, err := st.ListMessages(ctx, chat.MessageQuery{RoomID: room.ID, Limit: 1 << 20})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ms {
+			if m.Text != "chbench:1; disk usage 91% on host-42:/var, see runbook" || m.Sender.Type != chat.SenderWebhook || m.ThreadID != m.ID {
+				t.Fatalf("stored message %+v", m)
+			}
+			msgs[m.ID] = true
+		}
+	}
+	if int64(len(msgs)) != r.Rows {
+		t.Fatalf("%d messages stored for %d answered requests", len(msgs), r.Rows)
+	}
+	events := 0
+	for after := int64(0); ; {
+		evs, last, err := st.Events(ctx, after, 1000)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(evs) == 0 {
+			break
+		}
+		for _, e := range evs {
+			var p chat.MessagePayload
+			if e.Type != chat.EventMessageSend || json.Unmarshal(e.Payload, &p) != nil || p.Message.Text == "" {
+				t.Fatalf("event %+v", e)
+			}
+			if e.RoomSeq > 0 {
+				events++
+			}
+		}
+		after = last
+	}
+	if int64(events) != r.Rows {
+		t.Fatalf("%d message events for %d messages", events, r.Rows)
+	}
+
+	bench.WriteTable(&table, res)
+	for _, want := range []string{"the same, writing a post's rows (store)", fmt.Sprintf("(%.0f µs a request)", r.CPUPerRequestUS()), "share of the rows alone"} {
+		if !strings.Contains(table.String(), want) {
+			t.Fatalf("table lacks %q:\n%s", want, table.String())
+		}
+	}
+}

@@ -19,6 +19,13 @@ func WriteTable(w io.Writer, r Result) {
 			fmt.Fprintf(w, "  %-37s %.2f cores (%.0f µs a request)\n", "CPU used (handler + load)", b.CPUCores, b.CPUPerRequestUS())
 		}
 	}
+	if r := r.Rows; r != nil {
+		fmt.Fprintf(w, "%-39s %12.0f req/s   p50 %6.2f ms  p99 %6.2f ms\n", "the same, writing a post's rows (store)", r.RequestsPerSec, r.Latency.P50, r.Latency.P99)
+		if r.CPUCores > 0 {
+			fmt.Fprintf(w, "  %-37s %.2f cores (%.0f µs a request)\n", "CPU used (handler + store + load)", r.CPUCores, r.CPUPerRequestUS())
+		}
+		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s)\n", "commits", r.CommitsPerSec, r.RequestsPerCommit, r.WriterBusy)
+	}
 	phase := func(name string, p PhaseResult) {
 		fmt.Fprintf(w, "%s (%s)\n", name, p.Storage)
 		if p.Timeline != nil {
@@ -37,6 +44,9 @@ func WriteTable(w io.Writer, r Result) {
 		fmt.Fprintf(w, "  %-37s %12.0f /s      (%d in %s)\n", "accepted posts", p.PostsPerSec, p.Accepted, r.Config.Duration)
 		if r.Baseline != nil && r.Baseline.RequestsPerSec > 0 {
 			fmt.Fprintf(w, "  %-37s %11.1f %%\n", "  share of bare net/http", 100*p.PostsPerSec/r.Baseline.RequestsPerSec)
+		}
+		if r.Rows != nil && r.Rows.RequestsPerSec > 0 {
+			fmt.Fprintf(w, "  %-37s %11.1f %%\n", "  share of the rows alone", 100*p.PostsPerSec/r.Rows.RequestsPerSec)
 		}
 		if p.SendLag != nil {
 			fmt.Fprintf(w, "  %-37s p50 %6.2f  p90 %6.2f  p99 %6.2f  max %7.2f ms\n", "generator lag (sent − due)", p.SendLag.P50, p.SendLag.P90, p.SendLag.P99, p.SendLag.Max)

@@ -64,6 +64,7 @@ type BenchCmd struct {
 	FailureShare    float64       `default:"0" help:"Share of endpoints that fail (0..1); with > 0 the run is compared with all-healthy runs made before and after it."`
 	FailureMode     string        `default:"blackhole" enum:"blackhole,500" help:"How failing endpoints fail: blackhole (never answer) or 500."`
 	Baseline        bool          `default:"true" negatable:"" help:"Measure a bare net/http handler first, for context."`
+	RowsBaseline    bool          `help:"Also measure the bare handler writing each request's message and event rows through a server's store before it answers (durable, group-committed, nothing parsed, authenticated or rendered): what this machine's HTTP and storage allow a post, to set the posts beside."`
 	Drain           time.Duration `default:"30s" help:"How long to wait after the load for deliveries to finish."`
 	Nodes           int           `default:"1" help:"With --database-url: server nodes sharing the database (posts are spread over them)."`
 	JSON            string        `help:"Also write the result as JSON to this file ('-' for stdout)."`
@@ -209,7 +210,7 @@ func (b BenchCmd) Run(e *env) error {
 	res, err := bench.Run(e.ctx, bench.Config{
 		DatabaseURL: b.DatabaseURL, Duration: b.Duration, Warmup: b.Warmup, Rooms: b.Rooms, RoomRate: b.RoomRate, NoRoomLimit: b.NoRoomLimit, Mention: b.Mention, API: b.API, ThreadKeys: b.ThreadKeys,
 		Concurrency: b.Concurrency, Endpoints: b.Endpoints, ReceiverLatency: b.ReceiverLatency,
-		FailureShare: b.FailureShare, FailureMode: b.FailureMode, Baseline: b.Baseline, Drain: b.Drain, Progress: e.stderr,
+		FailureShare: b.FailureShare, FailureMode: b.FailureMode, Baseline: b.Baseline, RowsBaseline: b.RowsBaseline, Drain: b.Drain, Progress: e.stderr,
 		Nodes: b.Nodes, Rate: b.Rate, Measure: measure,
 	})
 	if err != nil {

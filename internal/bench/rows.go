@@ -1,0 +1,226 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/app"
+	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/cputime"
+	"github.com/chathooks/chathooks/internal/ids"
+)
+
+// RowsResult is the bare handler's load with each request's post rows written through a
+// server's store: the floor a post stands on, with none of the request's own work.
+type RowsResult struct {
+	BaselineResult
+	// Rows is how many requests were answered after their rows committed (warm-up included).
+	Rows int64 `json:"rows"`
+	// The server's writer in the measured window, as PhaseResult has them.
+	CommitsPerSec     float64 `json:"commits_per_sec"`
+	RequestsPerCommit float64 `json:"write_requests_per_commit"`
+	WriterBusy        float64 `json:"writer_busy"`
+}
+
+// benchText is what every post of the load says after its "chbench:<n>; " (the bare
+// handlers' load sends n = 1).
+const benchText = "disk usage 91% on host-42:/var, see runbook"
+
+// rowsBaseline measures the bare handler's load with its handler writing, before it
+// answers, what a Chime post without mentions or endpoints writes: the message row and its
+// outbox event, numbered in its room, through the store of a server started as the run's
+// are (the same options, durability and group commit). The request is not parsed,
+// authenticated or rendered and no payload is encoded: a precomputed one the size of a
+// post's is stored. So the rate is what the machine's HTTP and storage allow a post, and
+// the gap to the posts is the server's own work on them.
+func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
+	dir, cleanup, err := dataDir(c)
+	if err != nil {
+		return RowsResult{}, err
+	}
+	defer cleanup()
+	token := "bench-" + randomToken()
+	log := slog.New(slog.NewTextHandler(c.Progress, &slog.HandlerOptions{Level: slog.LevelError}))
+	node, err := app.New(ctx, nodeConfig(c, filepath.Join(dir, "rows"), token), log, io.Discard)
+	if err != nil {
+		return RowsResult{}, fmt.Errorf("bench: start server: %w", err)
+	}
+	if err := node.Start(); err != nil {
+		return RowsResult{}, fmt.Errorf("bench: start server: %w", err)
+	}
+	client := newClient(c.Concurrency)
+	defer func() {
+		client.CloseIdleConnections()
+		sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		_ = node.Shutdown(sctx)
+	}()
+	st := node.Store
+
+	run := randomToken()[:8]
+	rooms := make([]chat.RoomRef, c.Rooms)
+	for i := range rooms {
+		id := fmt.Sprintf("bench-%s-rows-%06d", run, i)
+		rooms[i] = chat.RoomRef{ID: id, Name: "Bench " + id}
+	}
+	if err := insertRooms(ctx, st, rooms); err != nil {
+		return RowsResult{}, err
+	}
+	sender := chat.Sender{Type: "webhook", ID: ids.New("wh", time.Now()), Name: "bench"}
+	text := "chbench:1; " + benchText
+	html := "<p>" + text + "</p>\n"
+	now := time.Now().UTC()
+	sample := chat.Message{ID: ids.New("msg", now), RoomID: rooms[0].ID, Sender: sender, Text: text, Format: "markdown",
+		HTML: html, Mentions: []chat.Mention{}, CreatedAt: now}
+	sample.ThreadID = sample.ID
+	payload, err := json.Marshal(chat.MessagePayload{Room: rooms[0], Message: sample})
+	if err != nil {
+		return RowsResult{}, err
+	}
+
+	var next atomic.Int64
+	var rows atomic.Int64
+	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.Copy(io.Discard, r.Body)
+		room := rooms[int(next.Add(1)%int64(len(rooms)))]
+		now := time.Now().UTC()
+		m := sample
+		m.ID, m.RoomID, m.CreatedAt = ids.New("msg", now), room.ID, now
+		m.ThreadID = m.ID
+		err := st.Write(r.Context(), func(tx chat.Tx) error {
+			if err := tx.InsertMessage(m); err != nil {
+				return err
+			}
+			return tx.AppendEvent(&chat.Event{ID: ids.New("evt", now), Type: chat.EventMessageSend, RoomID: room.ID, CreatedAt: now, Payload: payload})
+		})
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		rows.Add(1)
+		_, _ = w.Write([]byte("ok"))
+	})
+	var window commitSample
+	warm := min(c.Warmup, 3*time.Second)
+	b, err := closedLoop(ctx, c, handler, warm, min(c.Duration, 10*time.Second), func() func() {
+		c0 := commitStats(ctx, client, []string{node.URL()})
+		return func() { window = sub(commitStats(ctx, client, []string{node.URL()}), c0) }
+	})
+	res := RowsResult{BaselineResult: b, Rows: rows.Load()}
+	if err != nil {
+		return res, err
+	}
+	if b.Seconds > 0 {
+		res.CommitsPerSec = window.commits / b.Seconds
+		res.WriterBusy = window.busy / b.Seconds
+	}
+	if window.commits > 0 {
+		res.RequestsPerCommit = window.requests / window.commits
+	}
+	return res, nil
+}
+
+// sub is what the counters of a added since b.
+func sub(a, b commitSample) commitSample {
+	return commitSample{commits: a.commits - b.commits, requests: a.requests - b.requests, busy: a.busy - b.busy}
+}
+
+// insertRooms creates the rooms in transactions of a thousand.
+func insertRooms(ctx context.Context, st chat.Store, rooms []chat.RoomRef) error {
+	for from := 0; from < len(rooms); from += 1000 {
+		part := rooms[from:min(from+1000, len(rooms))]
+		err := st.Write(ctx, func(tx chat.Tx) error {
+			now := time.Now()
+			for _, r := range part {
+				if err := tx.InsertRoom(chat.Room{ID: r.ID, Name: r.Name, CreatedAt: now, UpdatedAt: now}); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("bench: create rooms: %w", err)
+		}
+	}
+	return nil
+}
+
+// closedLoop serves handler on loopback and posts the load's body to it from c.Concurrency
+// keep-alive clients, each sending its next request when the last is answered: warm-up
+// unmeasured, then dur measured. window, if set, is called as the measured window opens
+// and the function it returns as it closes.
+func closedLoop(ctx context.Context, c Config, handler http.Handler, warmup, dur time.Duration, window func() func()) (BaselineResult, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return BaselineResult{}, err
+	}
+	srv := &http.Server{ReadHeaderTimeout: 10 * time.Second, Handler: handler}
+	go srv.Serve(ln) //nolint:errcheck // ends with Close
+	defer srv.Close()
+	client := newClient(c.Concurrency)
+	defer client.CloseIdleConnections()
+	url := "http://" + ln.Addr().String() + "/"
+	body := []byte(`{"Content":"chbench:1; ` + benchText + `"}`)
+	var lat Latencies
+	var n atomic.Int64
+	var measuring atomic.Bool
+	lctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var failed atomic.Int64
+	var wg sync.WaitGroup
+	for range c.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for lctx.Err() == nil {
+				t := time.Now()
+				status, err := postJSON(client, url, "", body)
+				if err != nil || status != http.StatusOK {
+					if lctx.Err() == nil {
+						failed.Add(1)
+					}
+					continue
+				}
+				if measuring.Load() {
+					n.Add(1)
+					lat.Add(time.Since(t))
+				}
+			}
+		}()
+	}
+	stopLoad := func() { cancel(); wg.Wait() }
+	timer := time.NewTimer(warmup)
+	defer timer.Stop()
+	if !sleepUntil(ctx, timer, time.Now().Add(warmup)) {
+		stopLoad()
+		return BaselineResult{}, ctx.Err()
+	}
+	closeWindow := func() {}
+	if window != nil {
+		closeWindow = window()
+	}
+	measuring.Store(true)
+	start, cpu0 := time.Now(), cputime.Process()
+	ok := sleepUntil(ctx, timer, start.Add(dur))
+	measuring.Store(false)
+	elapsed, cpu := time.Since(start).Seconds(), cputime.Process()-cpu0
+	closeWindow()
+	stopLoad()
+	if !ok {
+		return BaselineResult{}, ctx.Err()
+	}
+	res := BaselineResult{RequestsPerSec: float64(n.Load()) / elapsed, Latency: lat.Summary(), CPUCores: cpu.Seconds() / elapsed, Seconds: elapsed}
+	if f := failed.Load(); f > 0 {
+		return res, fmt.Errorf("bench: %d requests to the handler failed", f)
+	}
+	return res, nil
+}
