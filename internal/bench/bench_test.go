@@ -13,8 +13,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/chathooks/chathooks/internal/bench"
 	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/store/pgtest"
 	"github.com/chathooks/chathooks/internal/store/sqlite"
 )
 
@@ -432,5 +435,38 @@ func TestBenchRowsBaseline(t *testing.T) {
 		if !strings.Contains(table.String(), want) {
 			t.Fatalf("table lacks %q:\n%s", want, table.String())
 		}
+	}
+}
+
+// On PostgreSQL the rows baseline writes in a schema of its own and drops it: the posts'
+// run finds none of its rooms or rows in the database it is given.
+func TestBenchRowsBaselinePostgres(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	res, err := bench.Run(context.Background(), bench.Config{
+		DatabaseURL: url, Duration: time.Second, Warmup: 200 * time.Millisecond, Rooms: 30, Concurrency: 8,
+		NoRoomLimit: true, Drain: 10 * time.Second, RowsBaseline: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := res.Rows; r == nil || r.Rows == 0 || r.CommitsPerSec <= 0 || res.Run.Accepted == 0 {
+		t.Fatalf("rows baseline %+v, posts %d", r, res.Run.Accepted)
+	}
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var left, rowsRooms, posts int
+	if err := conn.QueryRow(ctx, `SELECT count(*) FROM information_schema.schemata WHERE schema_name LIKE 'chathooks\_bench\_%'`).Scan(&left); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.QueryRow(ctx, `SELECT (SELECT count(*) FROM rooms WHERE id LIKE '%-rows-%'), (SELECT count(*) FROM messages)`).Scan(&rowsRooms, &posts); err != nil {
+		t.Fatal(err)
+	}
+	if left != 0 || rowsRooms != 0 || int64(posts) < res.Run.Accepted {
+		t.Fatalf("after the run: %d scratch schemas left, %d rows-baseline rooms in the posts' schema, %d messages for %d accepted posts", left, rowsRooms, posts, res.Run.Accepted)
 	}
 }

@@ -8,10 +8,13 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/jackc/pgx/v5"
 
 	"github.com/chathooks/chathooks/internal/app"
 	"github.com/chathooks/chathooks/internal/chat"
@@ -48,6 +51,16 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 		return RowsResult{}, err
 	}
 	defer cleanup()
+	if c.DatabaseURL != "" {
+		// A schema of its own, dropped afterwards: the posts' run then starts on the
+		// database as it was, not with these rows in its tables and their autovacuum.
+		u, drop, err := scratchSchema(ctx, c.DatabaseURL)
+		if err != nil {
+			return RowsResult{}, err
+		}
+		defer drop()
+		c.DatabaseURL = u
+	}
 	token := "bench-" + randomToken()
 	log := slog.New(slog.NewTextHandler(c.Progress, &slog.HandlerOptions{Level: slog.LevelError}))
 	node, err := app.New(ctx, nodeConfig(c, filepath.Join(dir, "rows"), token), log, io.Discard)
@@ -127,6 +140,37 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 		res.RequestsPerCommit = window.requests / window.commits
 	}
 	return res, nil
+}
+
+// scratchSchema creates an empty schema in the PostgreSQL database at base and returns a
+// URL whose connections use it, and a function that drops it with everything in it.
+func scratchSchema(ctx context.Context, base string) (string, func(), error) {
+	u, err := url.Parse(base)
+	if err != nil {
+		return "", nil, fmt.Errorf("bench: database URL: %w", err)
+	}
+	schema := "chathooks_bench_" + randomToken()[:12]
+	exec := func(ctx context.Context, sql string) error {
+		conn, err := pgx.Connect(ctx, base)
+		if err != nil {
+			return err
+		}
+		defer conn.Close(context.Background())
+		_, err = conn.Exec(ctx, sql)
+		return err
+	}
+	if err := exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		return "", nil, fmt.Errorf("bench: create a schema for the rows baseline: %w", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	drop := func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
+	}
+	return u.String(), drop, nil
 }
 
 // sub is what the counters of a added since b.
