@@ -367,7 +367,7 @@ func TestBenchRowsBaseline(t *testing.T) {
 	dir := t.TempDir()
 	res, err := bench.Run(context.Background(), bench.Config{
 		DataDir: dir, Duration: time.Second, Warmup: 200 * time.Millisecond, Rooms: 30, Concurrency: 8,
-		NoRoomLimit: true, Drain: 10 * time.Second, Progress: &progress, RowsBaseline: true,
+		NoRoomLimit: true, Drain: 10 * time.Second, Progress: &progress, RowsBaseline: true, Baseline: true,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -430,8 +430,11 @@ func TestBenchRowsBaseline(t *testing.T) {
 		t.Fatalf("%d message events for %d messages", events, r.Rows)
 	}
 
+	// The table gives the rows' share of the bare handler, and the posts' of both.
 	bench.WriteTable(&table, res)
-	for _, want := range []string{"the same, writing a post's rows (store)", fmt.Sprintf("(%.0f µs a request)", r.CPUPerRequestUS()), "share of the rows alone"} {
+	for _, want := range []string{"the same, writing a post's rows (store)", fmt.Sprintf("(%.0f µs a request)", r.CPUPerRequestUS()),
+		fmt.Sprintf("%-37s %11.1f %%", "  share of bare net/http", 100*r.RequestsPerSec/res.Baseline.RequestsPerSec),
+		fmt.Sprintf("%-37s %11.1f %%", "  share of the rows alone", 100*res.Run.PostsPerSec/r.RequestsPerSec)} {
 		if !strings.Contains(table.String(), want) {
 			t.Fatalf("table lacks %q:\n%s", want, table.String())
 		}

@@ -19,12 +19,15 @@ func WriteTable(w io.Writer, r Result) {
 			fmt.Fprintf(w, "  %-37s %.2f cores (%.0f µs a request)\n", "CPU used (handler + load)", b.CPUCores, b.CPUPerRequestUS())
 		}
 	}
-	if r := r.Rows; r != nil {
-		fmt.Fprintf(w, "%-39s %12.0f req/s   p50 %6.2f ms  p99 %6.2f ms\n", "the same, writing a post's rows (store)", r.RequestsPerSec, r.Latency.P50, r.Latency.P99)
-		if r.CPUCores > 0 {
-			fmt.Fprintf(w, "  %-37s %.2f cores (%.0f µs a request)\n", "CPU used (handler + store + load)", r.CPUCores, r.CPUPerRequestUS())
+	if rows := r.Rows; rows != nil {
+		fmt.Fprintf(w, "%-39s %12.0f req/s   p50 %6.2f ms  p99 %6.2f ms\n", "the same, writing a post's rows (store)", rows.RequestsPerSec, rows.Latency.P50, rows.Latency.P99)
+		if rows.CPUCores > 0 {
+			fmt.Fprintf(w, "  %-37s %.2f cores (%.0f µs a request)\n", "CPU used (handler + store + load)", rows.CPUCores, rows.CPUPerRequestUS())
 		}
-		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s)\n", "commits", r.CommitsPerSec, r.RequestsPerCommit, r.WriterBusy)
+		if b := r.Baseline; b != nil && b.RequestsPerSec > 0 {
+			fmt.Fprintf(w, "  %-37s %11.1f %%\n", "  share of bare net/http", 100*rows.RequestsPerSec/b.RequestsPerSec)
+		}
+		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s)\n", "commits", rows.CommitsPerSec, rows.RequestsPerCommit, rows.WriterBusy)
 	}
 	phase := func(name string, p PhaseResult) {
 		fmt.Fprintf(w, "%s (%s)\n", name, p.Storage)
