@@ -156,7 +156,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 	}
 	st, err := store.Open(ctx, cfg.DataDir, cfg.DatabaseURL, store.Options{
 		SQLite: sqlite.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe,
-			CommitWindow: sqlite.CommitWindow, ObserveWindow: func(d time.Duration) { a.Metrics.CommitWindow.Set(d.Seconds()) }}},
+			CommitWindow: sqlite.CommitWindow, ObserveWindow: func(d time.Duration) { a.Metrics.CommitWindow.Set(d.Seconds()) },
+			ObserveStatements: func(wall, cpu time.Duration) {
+				a.Metrics.WriterStatementSeconds.Add(wall.Seconds())
+				a.Metrics.WriterStatementCPUSeconds.Add(cpu.Seconds())
+			}}},
 		Postgres: postgres.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe, NodeID: a.nodeID}},
 	})
 	if err != nil {

@@ -203,6 +203,11 @@ type PhaseResult struct {
 	CommitsPerSec     float64 `json:"commits_per_sec"`
 	RequestsPerCommit float64 `json:"write_requests_per_commit"`
 	WriterBusy        float64 `json:"writer_busy"` // seconds of writing per second, all writers
+	// WriterStatementSecs is the SQLite writer's seconds a second in statements (commits
+	// excluded), and WriterCPUWait the share of them its thread waited for a CPU (Linux;
+	// 0 when not measured).
+	WriterStatementSecs float64 `json:"writer_statement_secs,omitempty"`
+	WriterCPUWait       float64 `json:"writer_cpu_wait_share,omitempty"`
 	// CommitWindowMS is the commit window a writer had open when the load ended (SQLite
 	// opens one while its writer is busy recording delivery outcomes or short of CPU).
 	CommitWindowMS float64 `json:"commit_window_ms"`
@@ -860,6 +865,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	}
 	res.CommitsPerSec = (c1.commits - c0.commits) / elapsed
 	res.WriterBusy = (c1.busy - c0.busy) / elapsed
+	res.WriterStatementSecs, res.WriterCPUWait = statements(c0, c1, elapsed)
 	if c1.commits > c0.commits {
 		res.RequestsPerCommit = (c1.requests - c0.requests) / (c1.commits - c0.commits)
 	}

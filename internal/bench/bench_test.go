@@ -430,11 +430,22 @@ func TestBenchRowsBaseline(t *testing.T) {
 		t.Fatalf("%d message events for %d messages", events, r.Rows)
 	}
 
+	// On Linux the writer measures its statement time and its thread's CPU in it, in both
+	// runs, and the table says what share of it the writer waited for a CPU.
+	var waits []string
+	if runtime.GOOS == "linux" {
+		for _, w := range []struct{ secs, wait float64 }{{r.WriterStatementSecs, r.WriterCPUWait}, {res.Run.WriterStatementSecs, res.Run.WriterCPUWait}} {
+			if w.secs <= 0 || w.secs > 1.05 || w.wait < 0 || w.wait >= 1 {
+				t.Fatalf("writer in statements %.3f s/s, waiting for a CPU %.3f of it", w.secs, w.wait)
+			}
+			waits = append(waits, fmt.Sprintf("%-37s %11.1f %% of its statement time (%.2f s/s in statements)", "  writer waited for a CPU", 100*w.wait, w.secs))
+		}
+	}
 	// The table gives the rows' share of the bare handler, and the posts' of both.
 	bench.WriteTable(&table, res)
-	for _, want := range []string{"the same, writing a post's rows (store)", fmt.Sprintf("(%.0f µs a request)", r.CPUPerRequestUS()),
+	for _, want := range append(waits, "the same, writing a post's rows (store)", fmt.Sprintf("(%.0f µs a request)", r.CPUPerRequestUS()),
 		fmt.Sprintf("%-37s %11.1f %%", "  share of bare net/http", 100*r.RequestsPerSec/res.Baseline.RequestsPerSec),
-		fmt.Sprintf("%-37s %11.1f %%", "  share of the rows alone", 100*res.Run.PostsPerSec/r.RequestsPerSec)} {
+		fmt.Sprintf("%-37s %11.1f %%", "  share of the rows alone", 100*res.Run.PostsPerSec/r.RequestsPerSec)) {
 		if !strings.Contains(table.String(), want) {
 			t.Fatalf("table lacks %q:\n%s", want, table.String())
 		}

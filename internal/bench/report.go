@@ -28,6 +28,7 @@ func WriteTable(w io.Writer, r Result) {
 			fmt.Fprintf(w, "  %-37s %11.1f %%\n", "  share of bare net/http", 100*rows.RequestsPerSec/b.RequestsPerSec)
 		}
 		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s)\n", "commits", rows.CommitsPerSec, rows.RequestsPerCommit, rows.WriterBusy)
+		writerWait(w, rows.WriterStatementSecs, rows.WriterCPUWait)
 	}
 	phase := func(name string, p PhaseResult) {
 		fmt.Fprintf(w, "%s (%s)\n", name, p.Storage)
@@ -103,6 +104,7 @@ func WriteTable(w io.Writer, r Result) {
 			window = fmt.Sprintf("; commit window %.1f ms at the end of the load", p.CommitWindowMS)
 		}
 		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s, summed over the writers%s)\n", "commits", p.CommitsPerSec, p.RequestsPerCommit, p.WriterBusy, window)
+		writerWait(w, p.WriterStatementSecs, p.WriterCPUWait)
 		if p.Verdict.Text != "" {
 			fmt.Fprintf(w, "  %s\n", p.Verdict.Text)
 		}
@@ -179,4 +181,12 @@ func worstSecond(tl []Second) int {
 		}
 	}
 	return at
+}
+
+// writerWait prints the share of its statement time the writer waited for a CPU, when the
+// writer measured its statement time (SQLite on Linux).
+func writerWait(w io.Writer, statementSecs, wait float64) {
+	if statementSecs > 0 {
+		fmt.Fprintf(w, "  %-37s %11.1f %% of its statement time (%.2f s/s in statements)\n", "  writer waited for a CPU", 100*wait, statementSecs)
+	}
 }

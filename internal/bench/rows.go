@@ -34,6 +34,9 @@ type RowsResult struct {
 	CommitsPerSec     float64 `json:"commits_per_sec"`
 	RequestsPerCommit float64 `json:"write_requests_per_commit"`
 	WriterBusy        float64 `json:"writer_busy"`
+	// As PhaseResult has them.
+	WriterStatementSecs float64 `json:"writer_statement_secs,omitempty"`
+	WriterCPUWait       float64 `json:"writer_cpu_wait_share,omitempty"`
 }
 
 // benchText is what every post of the load says after its "chbench:<n>; " (the bare
@@ -128,22 +131,23 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 		rows.Add(1)
 		_, _ = w.Write([]byte("ok"))
 	})
-	var window commitSample
+	var c0, c1 commitSample
 	warm := min(c.Warmup, 3*time.Second)
 	b, err := closedLoop(ctx, c, handler, warm, min(c.Duration, 10*time.Second), func() func() {
-		c0 := commitStats(ctx, client, []string{node.URL()})
-		return func() { window = sub(commitStats(ctx, client, []string{node.URL()}), c0) }
+		c0 = commitStats(ctx, client, []string{node.URL()})
+		return func() { c1 = commitStats(ctx, client, []string{node.URL()}) }
 	})
 	res := RowsResult{BaselineResult: b, Rows: rows.Load()}
 	if err != nil {
 		return res, err
 	}
 	if b.Seconds > 0 {
-		res.CommitsPerSec = window.commits / b.Seconds
-		res.WriterBusy = window.busy / b.Seconds
+		res.CommitsPerSec = (c1.commits - c0.commits) / b.Seconds
+		res.WriterBusy = (c1.busy - c0.busy) / b.Seconds
+		res.WriterStatementSecs, res.WriterCPUWait = statements(c0, c1, b.Seconds)
 	}
-	if window.commits > 0 {
-		res.RequestsPerCommit = window.requests / window.commits
+	if c1.commits > c0.commits {
+		res.RequestsPerCommit = (c1.requests - c0.requests) / (c1.commits - c0.commits)
 	}
 	return res, nil
 }
@@ -177,11 +181,6 @@ func scratchSchema(ctx context.Context, base string) (string, func(), error) {
 		_ = exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
 	}
 	return u.String(), drop, nil
-}
-
-// sub is what the counters of a added since b.
-func sub(a, b commitSample) commitSample {
-	return commitSample{commits: a.commits - b.commits, requests: a.requests - b.requests, busy: a.busy - b.busy}
 }
 
 // insertRooms creates the rooms in transactions of a thousand.

@@ -16,6 +16,8 @@ type commitSample struct {
 	window                  float64 // the longest commit window open on a node (seconds)
 	posts, postSecs         float64 // Chime posts answered and the seconds the server spent on them
 	slow                    float64 // write transactions longer than SlowWrite (summed over the nodes)
+	// the SQLite writers' time in statements and their threads' CPU time in it (seconds)
+	stmtWall, stmtCPU float64
 }
 
 // SlowWrite is the bound past which a write transaction counts as slow in the timeline: a
@@ -30,7 +32,7 @@ const chimeRoute = `route="/incomingwebhooks/{id}"`
 
 // commitStats reads, from each node's /metrics, how many write transactions it has
 // committed, how many write requests they held (the group-commit histogram), the seconds
-// its writers spent on them, the commit window its writer has open, and the Chime posts it
+// its writers spent on them (and, SQLite, in statements, with their threads' CPU in it), the commit window its writer has open, and the Chime posts it
 // answered with the time it took over them.
 func commitStats(ctx context.Context, client *http.Client, urls []string) commitSample {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
@@ -66,6 +68,10 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 				c.slow += f
 			case slowBucket:
 				c.slow -= f
+			case "chathooks_store_writer_statement_seconds_total":
+				c.stmtWall += f
+			case "chathooks_store_writer_statement_cpu_seconds_total":
+				c.stmtCPU += f
 			case "chathooks_store_commit_window_seconds":
 				c.window = max(c.window, f)
 			}
@@ -81,4 +87,15 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 		resp.Body.Close()
 	}
 	return c
+}
+
+// statements sets, from the commit samples at the start and end of a window of elapsed
+// seconds, the writers' seconds a second in statements and the share of them they waited
+// for a CPU (both 0 when not measured).
+func statements(c0, c1 commitSample, elapsed float64) (secs, wait float64) {
+	wall := c1.stmtWall - c0.stmtWall
+	if wall <= 0 || elapsed <= 0 {
+		return 0, 0
+	}
+	return wall / elapsed, max(0, 1-(c1.stmtCPU-c0.stmtCPU)/wall)
 }

@@ -21,6 +21,10 @@ type Metrics struct {
 	// CommitWindow is how long the writer gathers after a batch's first request (0 unless
 	// it is short of CPU).
 	CommitWindow prometheus.Gauge
+	// WriterStatementSeconds and WriterStatementCPUSeconds are the time the SQLite writer
+	// spent in statements (commits excluded) and the CPU time its thread had in it: the
+	// difference is time it waited for a CPU.
+	WriterStatementSeconds, WriterStatementCPUSeconds prometheus.Counter
 	// Deliveries counts delivery attempts by endpoint and outcome (succeeded, failed,
 	// dead, gone).
 	Deliveries      *prometheus.CounterVec
@@ -58,6 +62,12 @@ func New() *Metrics {
 		CommitWindow: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "chathooks_store_commit_window_seconds", Help: "How long the writer gathers requests for one commit after the first: opened while the writer waits for a CPU (fewer commits, less CPU each), 0 otherwise.",
 		}),
+		WriterStatementSeconds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chathooks_store_writer_statement_seconds_total", Help: "Time the SQLite writer spent running statements, its commits excluded.",
+		}),
+		WriterStatementCPUSeconds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chathooks_store_writer_statement_cpu_seconds_total", Help: "CPU time the SQLite writer's thread had while running statements; the rest of chathooks_store_writer_statement_seconds_total it waited for a CPU.",
+		}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chathooks_delivery_attempts_total", Help: "Delivery attempts by endpoint and outcome (succeeded, failed, dead, gone).",
 		}, []string{"endpoint_id", "outcome"}),
@@ -72,7 +82,7 @@ func New() *Metrics {
 			Name: "chathooks_delivery_panics_total", Help: "Panics recovered in delivery goroutines (each gives its lease back).",
 		}),
 	}
-	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.CommitDuration, m.CommitWindow, m.Deliveries, m.DeliveryLatency, m.DeliveryRescanFound, m.DeliveryPanics,
+	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.CommitDuration, m.CommitWindow, m.WriterStatementSeconds, m.WriterStatementCPUSeconds, m.Deliveries, m.DeliveryLatency, m.DeliveryRescanFound, m.DeliveryPanics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -56,6 +56,9 @@ type pacer struct {
 	fixed bool
 	// observe, if set, is told each new window.
 	observe func(time.Duration)
+	// statements, if set, is told each stretch of statement time: its wall time and the
+	// thread's CPU time in it.
+	statements func(wall, cpu time.Duration)
 }
 
 const (
@@ -103,9 +106,13 @@ func (p *pacer) run() {
 
 func (p *pacer) stop() {
 	if p != nil && !p.w0.IsZero() {
-		p.wall += time.Since(p.w0)
-		p.cpu += p.clock() - p.c0
+		wall, cpu := time.Since(p.w0), p.clock()-p.c0
+		p.wall += wall
+		p.cpu += cpu
 		p.w0 = time.Time{}
+		if p.statements != nil {
+			p.statements(wall, cpu)
+		}
 	}
 }
 

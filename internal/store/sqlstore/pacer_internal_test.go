@@ -179,3 +179,22 @@ func TestThreadCPUCountsOnlyThisThread(t *testing.T) {
 		}
 	}
 }
+
+// The pacer tells each stretch of statement time, with its thread's CPU time in it, as it
+// adds them up; a stop outside a stretch tells nothing.
+func TestPacerTellsStatementTime(t *testing.T) {
+	var cpu, toldWall, toldCPU time.Duration
+	told := 0
+	p := &pacer{max: time.Millisecond, since: time.Now(), clock: func() time.Duration { return cpu },
+		statements: func(wall, c time.Duration) { toldWall += wall; toldCPU += c; told++ }}
+	p.run()
+	cpu += 3 * time.Millisecond
+	p.stop()
+	p.stop()
+	p.run()
+	cpu += 2 * time.Millisecond
+	p.stop()
+	if told != 2 || toldCPU != 5*time.Millisecond || toldWall <= 0 || p.cpu != toldCPU || p.wall != toldWall {
+		t.Fatalf("told %d stretches, %v wall and %v CPU; the pacer added %v and %v", told, toldWall, toldCPU, p.wall, p.cpu)
+	}
+}

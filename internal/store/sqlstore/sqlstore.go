@@ -39,6 +39,12 @@ type Options struct {
 	CommitWindow time.Duration
 	// ObserveWindow, if set, is told each new commit window (from the writer goroutine).
 	ObserveWindow func(time.Duration)
+	// ObserveStatements, if set, is told, from the writer goroutine, each stretch of time
+	// the writer spent in statements (its commits excluded: their flush is the disk's) and
+	// the CPU time its thread had in it; the difference is time it waited for a CPU. Only
+	// with a CommitWindow (the writer then measures it) on platforms with a per-thread CPU
+	// clock.
+	ObserveStatements func(wall, cpu time.Duration)
 	// windowFixed keeps the commit window open at CommitWindow (tests of the gathering).
 	windowFixed bool
 }
@@ -253,6 +259,9 @@ func (s *Store) Write(ctx context.Context, fn func(chat.Tx) error) error {
 func (s *Store) writer(c WriterConn) {
 	defer s.wg.Done()
 	pace := newPacer(s.opts.CommitWindow, s.opts.windowFixed, s.opts.ObserveWindow, time.Now())
+	if pace != nil {
+		pace.statements = s.opts.ObserveStatements
+	}
 	var window *time.Timer
 	batch := make([]*writeReq, 0, s.opts.MaxBatch)
 	for {
