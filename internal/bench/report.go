@@ -29,6 +29,9 @@ func WriteTable(w io.Writer, r Result) {
 		}
 		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s)\n", "commits", rows.CommitsPerSec, rows.RequestsPerCommit, rows.WriterBusy)
 		writerWait(w, rows.WriterStatementSecs, rows.WriterCPUWait)
+		if rows.DiskWriteKBPerRow > 0 {
+			fmt.Fprintf(w, "  %-37s %.1f KB a request\n", "disk writes (this process)", rows.DiskWriteKBPerRow)
+		}
 	}
 	phase := func(name string, p PhaseResult) {
 		fmt.Fprintf(w, "%s (%s)\n", name, p.Storage)

@@ -37,6 +37,9 @@ type RowsResult struct {
 	// As PhaseResult has them.
 	WriterStatementSecs float64 `json:"writer_statement_secs,omitempty"`
 	WriterCPUWait       float64 `json:"writer_cpu_wait_share,omitempty"`
+	// DiskWriteKBPerRow is what the process caused to be written to storage in the measured
+	// window over the requests answered in it (Linux; SQLite's log and checkpoints).
+	DiskWriteKBPerRow float64 `json:"disk_write_kb_per_row,omitempty"`
 }
 
 // benchText is what every post of the load says after its "chbench:<n>; " (the bare
@@ -132,10 +135,16 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 		_, _ = w.Write([]byte("ok"))
 	})
 	var c0, c1 commitSample
+	var w0, w1 uint64
+	var disk0, disk1 bool
 	warm := min(c.Warmup, 3*time.Second)
 	b, err := closedLoop(ctx, c, handler, warm, min(c.Duration, 10*time.Second), func() func() {
 		c0 = commitStats(ctx, client, []string{node.URL()})
-		return func() { c1 = commitStats(ctx, client, []string{node.URL()}) }
+		w0, disk0 = diskWrites()
+		return func() {
+			w1, disk1 = diskWrites()
+			c1 = commitStats(ctx, client, []string{node.URL()})
+		}
 	})
 	res := RowsResult{BaselineResult: b, Rows: rows.Load()}
 	if err != nil {
@@ -145,6 +154,9 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 		res.CommitsPerSec = (c1.commits - c0.commits) / b.Seconds
 		res.WriterBusy = (c1.busy - c0.busy) / b.Seconds
 		res.WriterStatementSecs, res.WriterCPUWait = statements(c0, c1, b.Seconds)
+	}
+	if n := b.RequestsPerSec * b.Seconds; disk0 && disk1 && w1 >= w0 && n > 0 {
+		res.DiskWriteKBPerRow = float64(w1-w0) / 1e3 / n
 	}
 	if c1.commits > c0.commits {
 		res.RequestsPerCommit = (c1.requests - c0.requests) / (c1.commits - c0.commits)
