@@ -571,54 +571,9 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		}
 	}
 
-	// Rooms, each with one incoming webhook, or (API posts) each with the sender as a member.
-	sender := "bench-" + run + "-sender"
-	if c.API {
-		fmt.Fprintf(c.Progress, "creating %d rooms with a member...\n", c.Rooms)
-		if err := a.do(ctx, "POST", "/users", map[string]any{"id": sender, "name": "Bench sender"}, nil); err != nil {
-			return res, fmt.Errorf("bench: create sender: %w", err)
-		}
-	} else {
-		fmt.Fprintf(c.Progress, "creating %d rooms with webhooks...\n", c.Rooms)
-	}
-	slots := make([]*slot, c.Rooms)
-	err = parallel(c.Rooms, 32, func(i int) error {
-		id := fmt.Sprintf("bench-%s-%06d", run, i)
-		n := nodes[i%len(nodes)] // rooms spread over the nodes
-		if c.API {
-			if err := a.do(ctx, "POST", "/rooms", map[string]any{"id": id, "name": "Bench " + id, "member_ids": []string{sender}}, nil); err != nil {
-				return err
-			}
-			slots[i] = &slot{url: n.URL() + "/api/v1/rooms/" + id + "/messages"}
-			return nil
-		}
-		if err := a.do(ctx, "POST", "/rooms", map[string]any{"id": id, "name": "Bench " + id}, nil); err != nil {
-			return err
-		}
-		var wh struct {
-			URLs struct {
-				Chime      string `json:"chime"`
-				GoogleChat string `json:"google_chat"`
-			} `json:"urls"`
-		}
-		if err := a.do(ctx, "POST", "/rooms/"+id+"/webhooks", map[string]any{"name": "bench"}, &wh); err != nil {
-			return err
-		}
-		if wh.URLs.Chime == "" || wh.URLs.GoogleChat == "" {
-			return errors.New("bench: webhook lacks a URL")
-		}
-		u := wh.URLs.Chime
-		if c.ThreadKeys > 0 {
-			u = wh.URLs.GoogleChat + "&messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
-		}
-		if n != srv {
-			u = strings.Replace(u, srv.URL(), n.URL(), 1)
-		}
-		slots[i] = &slot{url: u}
-		return nil
-	})
+	slots, err := setupRooms(ctx, c, a, nodes, run)
 	if err != nil {
-		return res, fmt.Errorf("bench: setup: %w", err)
+		return res, err
 	}
 
 	// Load. Both shapes share these counters; each load goroutine only adds to them.
@@ -640,7 +595,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	head, auth, okCode := `{"Content":"chbench:`, "", http.StatusOK
 	switch {
 	case c.API:
-		head, auth, okCode = `{"sender_id":"`+sender+`","text":"chbench:`, token, http.StatusCreated
+		head, auth, okCode = `{"sender_id":"`+benchSender(run)+`","text":"chbench:`, token, http.StatusCreated
 	case c.ThreadKeys > 0:
 		head = `{"text":"chbench:`
 	}
@@ -894,6 +849,70 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	res.OtherCoresPeak = otherCoresPeak(res.Timeline, runtime.NumCPU())
 	res.Verdict = judge(res.Timeline, endOfLoad, res.ExpectedDeliveries-res.Delivered, res.DrainSeconds, len(healthy))
 	return res, nil
+}
+
+// benchRoom is the id of room i of the run named run.
+func benchRoom(run string, i int) string { return fmt.Sprintf("bench-%s-%06d", run, i) }
+
+// benchSender is the user who makes the API posts of the run named run.
+func benchSender(run string) string { return "bench-" + run + "-sender" }
+
+// setupRooms creates the load's rooms through the API, as a deployment's are made (each
+// room's and webhook's creation is an event in the outbox): rooms named bench-<run>-<n>,
+// spread over the nodes, each with one incoming webhook, or (API posts) each with the
+// sender as a member. It returns where each room's posts go.
+func setupRooms(ctx context.Context, c Config, a api, nodes []*app.App, run string) ([]*slot, error) {
+	sender := benchSender(run)
+	if c.API {
+		fmt.Fprintf(c.Progress, "creating %d rooms with a member...\n", c.Rooms)
+		if err := a.do(ctx, "POST", "/users", map[string]any{"id": sender, "name": "Bench sender"}, nil); err != nil {
+			return nil, fmt.Errorf("bench: create sender: %w", err)
+		}
+	} else {
+		fmt.Fprintf(c.Progress, "creating %d rooms with webhooks...\n", c.Rooms)
+	}
+	slots := make([]*slot, c.Rooms)
+	srv := nodes[0]
+	err := parallel(c.Rooms, 32, func(i int) error {
+		id := benchRoom(run, i)
+		n := nodes[i%len(nodes)] // rooms spread over the nodes
+		if c.API {
+			if err := a.do(ctx, "POST", "/rooms", map[string]any{"id": id, "name": "Bench " + id, "member_ids": []string{sender}}, nil); err != nil {
+				return err
+			}
+			slots[i] = &slot{url: n.URL() + "/api/v1/rooms/" + id + "/messages"}
+			return nil
+		}
+		if err := a.do(ctx, "POST", "/rooms", map[string]any{"id": id, "name": "Bench " + id}, nil); err != nil {
+			return err
+		}
+		var wh struct {
+			URLs struct {
+				Chime      string `json:"chime"`
+				GoogleChat string `json:"google_chat"`
+			} `json:"urls"`
+		}
+		if err := a.do(ctx, "POST", "/rooms/"+id+"/webhooks", map[string]any{"name": "bench"}, &wh); err != nil {
+			return err
+		}
+		if wh.URLs.Chime == "" || wh.URLs.GoogleChat == "" {
+			return errors.New("bench: webhook lacks a URL")
+		}
+		u := wh.URLs.Chime
+		if c.ThreadKeys > 0 {
+			u = wh.URLs.GoogleChat + "&messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD"
+		}
+		if n != srv {
+			u = strings.Replace(u, srv.URL(), n.URL(), 1)
+		}
+		slots[i] = &slot{url: u}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bench: setup: %w", err)
+	}
+	return slots, nil
+
 }
 
 // baseline measures a handler that does nothing, under the same client shape.

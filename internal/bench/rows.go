@@ -49,8 +49,9 @@ const benchText = "disk usage 91% on host-42:/var, see runbook"
 // rowsBaseline measures the bare handler's load with its handler writing, before it
 // answers, what a Chime post without mentions or endpoints writes: the message row and its
 // outbox event, numbered in its room, through the store of a server started as the run's
-// are (the same options, durability and group commit), for the run's duration (10 s at
-// most) after its warm-up (3 s at most). The request is not parsed, authenticated or
+// are (the same options, durability and group commit) and set up as the run's is (the
+// same rooms and webhooks, made through its API), for the run's duration (10 s at most)
+// after its warm-up (3 s at most). The request is not parsed, authenticated or
 // rendered and no payload is encoded: a copy of one made beforehand, the size of a post's,
 // is stored. So the rate is what the machine's HTTP and storage allow a post, and the gap
 // to the posts is the server's own work on them.
@@ -88,14 +89,17 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 	}()
 	st := node.Store
 
+	// The rooms are made as the posts' run makes its own, through the API, so the tables
+	// hold what they hold there (each room's and webhook's creation event among them: a
+	// post's event goes in beside its room's).
 	run := randomToken()[:8]
+	if _, err := setupRooms(ctx, c, api{base: node.URL(), token: token, client: client}, []*app.App{node}, run); err != nil {
+		return RowsResult{}, err
+	}
 	rooms := make([]chat.RoomRef, c.Rooms)
 	for i := range rooms {
-		id := fmt.Sprintf("bench-%s-rows-%06d", run, i)
+		id := benchRoom(run, i)
 		rooms[i] = chat.RoomRef{ID: id, Name: "Bench " + id}
-	}
-	if err := insertRooms(ctx, st, rooms); err != nil {
-		return RowsResult{}, err
 	}
 	sender := chat.Sender{Type: chat.SenderWebhook, ID: ids.New("wh", time.Now()), Name: "bench"}
 	text := "chbench:1; " + benchText
@@ -193,26 +197,6 @@ func scratchSchema(ctx context.Context, base string) (string, func(), error) {
 		_ = exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
 	}
 	return u.String(), drop, nil
-}
-
-// insertRooms creates the rooms in transactions of a thousand.
-func insertRooms(ctx context.Context, st chat.Store, rooms []chat.RoomRef) error {
-	for from := 0; from < len(rooms); from += 1000 {
-		part := rooms[from:min(from+1000, len(rooms))]
-		err := st.Write(ctx, func(tx chat.Tx) error {
-			now := time.Now()
-			for _, r := range part {
-				if err := tx.InsertRoom(chat.Room{ID: r.ID, Name: r.Name, CreatedAt: now, UpdatedAt: now}); err != nil {
-					return err
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			return fmt.Errorf("bench: create rooms: %w", err)
-		}
-	}
-	return nil
 }
 
 // closedLoop serves handler on loopback and posts the load's body to it from c.Concurrency
