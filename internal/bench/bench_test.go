@@ -485,3 +485,23 @@ func TestBenchRowsBaselinePostgres(t *testing.T) {
 		t.Fatalf("after the run: %d scratch schemas left, %d rooms in the posts' schema (the posts' run made 30), %d messages for %d accepted posts", left, rooms, posts, res.Run.Accepted)
 	}
 }
+
+// The rows baseline's walk over the rooms visits each once a round, consecutive steps far
+// apart.
+func TestSpreadStride(t *testing.T) {
+	for _, n := range []int64{1, 2, 3, 30, 1000, 25000, 30000, 30001} {
+		s := bench.SpreadStride(n)
+		seen := make([]bool, n)
+		for i := range n {
+			seen[i*s%n] = true
+		}
+		for i, ok := range seen {
+			if !ok {
+				t.Fatalf("n %d, stride %d: room %d never visited", n, s, i)
+			}
+		}
+		if n >= 30 && (s < n/2 || s > n*3/4) {
+			t.Fatalf("n %d: stride %d does not spread consecutive steps", n, s)
+		}
+	}
+}

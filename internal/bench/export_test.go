@@ -5,3 +5,6 @@ var DiskWrites = diskWrites
 
 // WorstSecond exposes worstSecond to the smoke tests.
 var WorstSecond = worstSecond
+
+// SpreadStride exposes spreadStride to its test.
+var SpreadStride = spreadStride

@@ -113,11 +113,17 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 		return RowsResult{}, err
 	}
 
+	// Each request takes the next room of a walk that visits every room once a round but
+	// puts consecutive requests far apart among them, as the posts' 64 clients, each
+	// cycling through its own rooms at its own pace, spread theirs. Rooms taken in order
+	// would put a batch's rows beside each other in the indexes (a few pages written where
+	// a post's batch writes one or two a post).
+	stride := spreadStride(int64(len(rooms)))
 	var next atomic.Int64
 	var rows atomic.Int64
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		room := rooms[int(next.Add(1)%int64(len(rooms)))]
+		room := rooms[int(next.Add(1)*stride%int64(len(rooms)))]
 		now := time.Now().UTC()
 		// The text, HTML and payload are fresh copies a request, as a post's are: the same
 		// bytes every time would stay in the CPU's caches and cost less than a post's.
@@ -166,6 +172,23 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 		res.RequestsPerCommit = (c1.requests - c0.requests) / (c1.commits - c0.commits)
 	}
 	return res, nil
+}
+
+// spreadStride is a step, coprime with n, of about 0.618 n: i × step mod n visits every
+// value below n once in n steps, and consecutive steps land far apart.
+func spreadStride(n int64) int64 {
+	if n <= 2 {
+		return 1
+	}
+	for s := n * 618 / 1000; ; s++ {
+		a, b := s, n
+		for b != 0 {
+			a, b = b, a%b
+		}
+		if a == 1 {
+			return s
+		}
+	}
 }
 
 // scratchSchema creates an empty schema in the PostgreSQL database at base and returns a
