@@ -920,7 +920,7 @@ func baseline(ctx context.Context, c Config) (BaselineResult, error) {
 	return closedLoop(ctx, c, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
 		_, _ = w.Write([]byte("ok"))
-	}), 0, min(c.Duration, 5*time.Second), nil)
+	}), 0, 0, min(c.Duration, 5*time.Second), nil)
 }
 
 // dataDir is where the run's SQLite databases go: Config.DataDir, or a temporary directory

@@ -5,6 +5,3 @@ var DiskWrites = diskWrites
 
 // WorstSecond exposes worstSecond to the smoke tests.
 var WorstSecond = worstSecond
-
-// SpreadStride exposes spreadStride to its test.
-var SpreadStride = spreadStride

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -113,17 +114,15 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 		return RowsResult{}, err
 	}
 
-	// Each request takes the next room of a walk that visits every room once a round but
-	// puts consecutive requests far apart among them, as the posts' 64 clients, each
-	// cycling through its own rooms at its own pace, spread theirs. Rooms taken in order
-	// would put a batch's rows beside each other in the indexes (a few pages written where
-	// a post's batch writes one or two a post).
-	stride := spreadStride(int64(len(rooms)))
-	var next atomic.Int64
 	var rows atomic.Int64
 	handler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		_, _ = io.Copy(io.Discard, r.Body)
-		room := rooms[int(next.Add(1)*stride%int64(len(rooms)))]
+		i, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/"))
+		if err != nil || i < 0 || i >= len(rooms) {
+			http.Error(w, "no such room", http.StatusNotFound)
+			return
+		}
+		room := rooms[i]
 		now := time.Now().UTC()
 		// The text, HTML and payload are fresh copies a request, as a post's are: the same
 		// bytes every time would stay in the CPU's caches and cost less than a post's.
@@ -131,7 +130,7 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 		m.ID, m.RoomID, m.CreatedAt = ids.New("msg", now), room.ID, now
 		m.ThreadID, m.Text, m.HTML = m.ID, strings.Clone(sample.Text), strings.Clone(sample.HTML)
 		payload := bytes.Clone(payload)
-		err := st.Write(r.Context(), func(tx chat.Tx) error {
+		err = st.Write(r.Context(), func(tx chat.Tx) error {
 			if err := tx.InsertMessage(m); err != nil {
 				return err
 			}
@@ -148,7 +147,11 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 	var w0, w1 uint64
 	var disk0, disk1 bool
 	warm := min(c.Warmup, 3*time.Second)
-	b, err := closedLoop(ctx, c, handler, warm, min(c.Duration, 10*time.Second), func() func() {
+	// The clients pick the rooms as the posts' do (closedLoop): where a batch's rows go in
+	// the indexes, and so how many pages a commit writes, follows from that order. (Taken
+	// in order, a batch's rooms sat side by side and a request wrote 8–10 KB where a post
+	// writes 15–18; spread as far apart as they go, 21–22.)
+	b, err := closedLoop(ctx, c, handler, len(rooms), warm, min(c.Duration, 10*time.Second), func() func() {
 		c0 = commitStats(ctx, client, []string{node.URL()})
 		w0, disk0 = diskWrites()
 		return func() {
@@ -172,23 +175,6 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 		res.RequestsPerCommit = (c1.requests - c0.requests) / (c1.commits - c0.commits)
 	}
 	return res, nil
-}
-
-// spreadStride is a step, coprime with n, of about 0.618 n: i × step mod n visits every
-// value below n once in n steps, and consecutive steps land far apart.
-func spreadStride(n int64) int64 {
-	if n <= 2 {
-		return 1
-	}
-	for s := n * 618 / 1000; ; s++ {
-		a, b := s, n
-		for b != 0 {
-			a, b = b, a%b
-		}
-		if a == 1 {
-			return s
-		}
-	}
 }
 
 // scratchSchema creates an empty schema in the PostgreSQL database at base and returns a
@@ -224,9 +210,11 @@ func scratchSchema(ctx context.Context, base string) (string, func(), error) {
 
 // closedLoop serves handler on loopback and posts the load's body to it from c.Concurrency
 // keep-alive clients, each sending its next request when the last is answered: warm-up
-// unmeasured, then dur measured. window, if set, is called as the measured window opens
-// and the function it returns as it closes.
-func closedLoop(ctx context.Context, c Config, handler http.Handler, warmup, dur time.Duration, window func() func()) (BaselineResult, error) {
+// unmeasured, then dur measured. With rooms > 0 each request's path names a room ("/n",
+// n below rooms) as the posts' bursty load picks them: client w cycles through rooms w,
+// w + c.Concurrency, … at its own pace. window, if set, is called as the measured window
+// opens and the function it returns as it closes.
+func closedLoop(ctx context.Context, c Config, handler http.Handler, rooms int, warmup, dur time.Duration, window func() func()) (BaselineResult, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return BaselineResult{}, err
@@ -245,13 +233,21 @@ func closedLoop(ctx context.Context, c Config, handler http.Handler, warmup, dur
 	defer cancel()
 	var failed atomic.Int64
 	var wg sync.WaitGroup
-	for range c.Concurrency {
+	for w := range c.Concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			room := w
 			for lctx.Err() == nil {
+				u := url
+				if rooms > 0 {
+					u = url + strconv.Itoa(room)
+					if room += c.Concurrency; room >= rooms {
+						room = w % rooms
+					}
+				}
 				t := time.Now()
-				status, err := postJSON(client, url, "", body)
+				status, err := postJSON(client, u, "", body)
 				if err != nil || status != http.StatusOK {
 					if lctx.Err() == nil {
 						failed.Add(1)
