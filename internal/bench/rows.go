@@ -237,13 +237,17 @@ func closedLoop(ctx context.Context, c Config, handler http.Handler, rooms int, 
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			room := w
+			first := 0 // client w's first room; with more clients than rooms, some share
+			if rooms > 0 {
+				first = w % rooms
+			}
+			room := first
 			for lctx.Err() == nil {
 				u := url
 				if rooms > 0 {
 					u = url + strconv.Itoa(room)
 					if room += c.Concurrency; room >= rooms {
-						room = w % rooms
+						room = first
 					}
 				}
 				t := time.Now()
