@@ -23,7 +23,6 @@ import (
 	"log/slog"
 	"maps"
 	"math"
-
 	"net/http"
 	"os"
 	"path/filepath"
@@ -912,7 +911,6 @@ func setupRooms(ctx context.Context, c Config, a api, nodes []*app.App, run stri
 		return nil, fmt.Errorf("bench: setup: %w", err)
 	}
 	return slots, nil
-
 }
 
 // baseline measures a handler that does nothing, under the same client shape.

@@ -32,8 +32,9 @@ const chimeRoute = `route="/incomingwebhooks/{id}"`
 
 // commitStats reads, from each node's /metrics, how many write transactions it has
 // committed, how many write requests they held (the group-commit histogram), the seconds
-// its writers spent on them (and, SQLite, in statements, with their threads' CPU in it), the commit window its writer has open, and the Chime posts it
-// answered with the time it took over them.
+// its writers spent on them (and, SQLite, in statements, with their threads' CPU in it),
+// the commit window its writer has open, and the Chime posts it answered with the time it
+// took over them.
 func commitStats(ctx context.Context, client *http.Client, urls []string) commitSample {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
@@ -89,7 +90,7 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 	return c
 }
 
-// statements sets, from the commit samples at the start and end of a window of elapsed
+// statements returns, from the commit samples at the start and end of a window of elapsed
 // seconds, the writers' seconds a second in statements and the share of them they waited
 // for a CPU (both 0 when not measured).
 func statements(c0, c1 commitSample, elapsed float64) (secs, wait float64) {

@@ -8,12 +8,13 @@ import (
 // as one set-based statement (Dialect.InsertMessages, Dialect.AppendRoomEvents).
 type mergeKind uint8
 
+// The merged kinds, in the order a run's statements are sent after merging (mergePending).
 const (
 	notMerged      mergeKind = iota
 	mergeMessage             // InsertMessage's insert
 	mergeRoomEvent           // AppendEvent's numbered insert of a room event
 	mergeThreadKey           // InsertThreadKey's upsert
-	mergeKinds
+	mergeKinds               // how many kinds there are
 )
 
 // mergedWhat names a merged statement in errors, by kind.
@@ -60,7 +61,7 @@ func (t *Tx) mergePending() {
 		for j < len(t.pending) && t.labels[j].kind != notMerged {
 			j++
 		}
-		for _, kind := range []mergeKind{mergeMessage, mergeRoomEvent, mergeThreadKey} {
+		for kind := mergeMessage; kind < mergeKinds; kind++ {
 			var idx []int
 			for k := i; k < j; k++ {
 				if t.labels[k].kind == kind {

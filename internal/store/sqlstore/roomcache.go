@@ -13,8 +13,8 @@ const roomCacheMax = 200_000
 
 // roomCache holds, by room id, what a post reads about its room (the room's name and
 // member count, its agent members), and by room and user what a user's post or read
-// marker reads about its user (the user, and whether they are a member), shared by the store's writers so
-// that a post costs no read of them. It is exact:
+// marker reads about its user (the user, and whether they are a member), shared by the
+// store's writers so that a post costs no read of them. It is exact:
 //   - an entry is made only from reads inside a write transaction that has changed no
 //     room, member or user data so far and inserted no room or user, so it is what the
 //     database holds;
