@@ -35,19 +35,23 @@ import (
 	"time"
 
 	"github.com/chathooks/chathooks/internal/app"
+	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/cputime"
 	"github.com/chathooks/chathooks/internal/egress"
 )
 
 // Config is the load shape.
 type Config struct {
-	DatabaseURL     string        `json:"database_url,omitempty"`
-	DataDir         string        `json:"-"`
-	Duration        time.Duration `json:"duration"`
-	Warmup          time.Duration `json:"warmup"`
-	Rooms           int           `json:"rooms"`
-	Concurrency     int           `json:"concurrency"`
-	Endpoints       int           `json:"endpoints"`
+	DatabaseURL string        `json:"database_url,omitempty"`
+	DataDir     string        `json:"-"`
+	Duration    time.Duration `json:"duration"`
+	Warmup      time.Duration `json:"warmup"`
+	Rooms       int           `json:"rooms"`
+	Concurrency int           `json:"concurrency"`
+	Endpoints   int           `json:"endpoints"`
+	// MaxInFlight is each endpoint's max_in_flight, the deliveries sent to it at once (0:
+	// the server's default).
+	MaxInFlight     int           `json:"max_in_flight,omitempty"`
 	ReceiverLatency time.Duration `json:"receiver_latency"`
 	FailureShare    float64       `json:"failure_share"`
 	FailureMode     string        `json:"failure_mode"` // blackhole | 500
@@ -101,6 +105,9 @@ func (c *Config) defaults() {
 	}
 	if c.Endpoints < 0 {
 		c.Endpoints = 0
+	}
+	if c.MaxInFlight < 0 {
+		c.MaxInFlight = 0
 	}
 	if c.FailureMode == "" {
 		c.FailureMode = "blackhole"
@@ -207,6 +214,14 @@ type PhaseResult struct {
 	// 0 when not measured).
 	WriterStatementSecs float64 `json:"writer_statement_secs,omitempty"`
 	WriterCPUWait       float64 `json:"writer_cpu_wait_share,omitempty"`
+	// DeliveryAttemptMS is the mean delivery attempt in the measured window, request sent to
+	// answer read (from the servers' metrics; 0 without attempts). With every endpoint
+	// healthy, InFlightBoundPerSec is the deliveries a second that the endpoints' in-flight
+	// bounds allow at that mean (endpoints × max_in_flight / attempt): a run whose
+	// deliveries reach it is held by those bounds, not by the engine's other work.
+	DeliveryAttemptMS   float64 `json:"delivery_attempt_ms,omitempty"`
+	MaxInFlight         int     `json:"max_in_flight,omitempty"`
+	InFlightBoundPerSec float64 `json:"in_flight_bound_per_sec,omitempty"`
 	// CommitWindowMS is the commit window a writer had open when the load ended (SQLite
 	// opens one while its writer is busy recording delivery outcomes or short of CPU).
 	CommitWindowMS float64 `json:"commit_window_ms"`
@@ -270,6 +285,9 @@ func Run(ctx context.Context, c Config) (Result, error) {
 	} else {
 		res.Description = fmt.Sprintf("bursty: %d rooms at <= %.3g posts/s each, %d keep-alive clients making %s posts as fast as the room rate allows for %s (after %s warm-up); %d standard-format endpoints subscribed to message_send",
 			c.Rooms, c.RoomRate, c.Concurrency, c.postKind(), c.Duration, c.Warmup, c.Endpoints)
+	}
+	if c.MaxInFlight > 0 && c.Endpoints > 0 {
+		res.Description += fmt.Sprintf(", each sent up to %d deliveries at once (max_in_flight)", c.MaxInFlight)
 	}
 	if c.NoRoomLimit {
 		res.Description += "; no per-room rate limit on the server"
@@ -562,10 +580,14 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 			return res, err
 		}
 		receivers = append(receivers, r)
-		if err := a.do(ctx, "POST", "/endpoints", map[string]any{
+		ep := map[string]any{
 			"url": r.URL, "event_types": []string{"group_channel:message_send"}, "format": "standard",
 			"description": "bench receiver " + strconv.Itoa(i),
-		}, nil); err != nil {
+		}
+		if c.MaxInFlight > 0 {
+			ep["max_in_flight"] = c.MaxInFlight
+		}
+		if err := a.do(ctx, "POST", "/endpoints", ep, nil); err != nil {
 			return res, fmt.Errorf("bench: create endpoint: %w", err)
 		}
 	}
@@ -824,6 +846,16 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		res.RequestsPerCommit = (c1.requests - c0.requests) / (c1.commits - c0.commits)
 	}
 	res.CommitWindowMS = c1.window * 1000
+	if n := c1.attempts - c0.attempts; n > 0 {
+		res.DeliveryAttemptMS = (c1.attemptSecs - c0.attemptSecs) / n * 1000
+		res.MaxInFlight = c.MaxInFlight
+		if res.MaxInFlight == 0 {
+			res.MaxInFlight = chat.DefaultMaxInFlight
+		}
+		if failing == 0 {
+			res.InFlightBoundPerSec = float64(len(receivers)*res.MaxInFlight) / (res.DeliveryAttemptMS / 1000)
+		}
+	}
 	if n := c1.posts - c0.posts; n > 0 {
 		res.ServerPostMS = (c1.postSecs - c0.postSecs) / n * 1000
 	}
@@ -847,6 +879,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	res.RSSMiB = maxRSSMiB()
 	res.OtherCoresPeak = otherCoresPeak(res.Timeline, runtime.NumCPU())
 	res.Verdict = judge(res.Timeline, endOfLoad, res.ExpectedDeliveries-res.Delivered, res.DrainSeconds, len(healthy))
+	res.Verdict.heldByInFlight(res.InFlightBoundPerSec, res.MaxInFlight)
 	return res, nil
 }
 

@@ -73,6 +73,11 @@ func TestBenchSmoke(t *testing.T) {
 			}
 		}
 	}
+	// The server's default bound, and none computed: the black hole's attempts (timeouts)
+	// are in the same mean.
+	if res.Run.MaxInFlight != chat.DefaultMaxInFlight || res.Run.DeliveryAttemptMS <= 0 || res.Run.InFlightBoundPerSec != 0 {
+		t.Fatalf("max in flight %d, mean attempt %v ms, bound %v/s", res.Run.MaxInFlight, res.Run.DeliveryAttemptMS, res.Run.InFlightBoundPerSec)
+	}
 	if tl := res.Run.Timeline; len(tl) == 0 || tl[len(tl)-1].Backlog != 0 || tl[len(tl)-1].Phase != "drain" {
 		t.Fatalf("timeline does not end drained: %+v", tl)
 	}
@@ -130,6 +135,50 @@ func TestBenchMention(t *testing.T) {
 	}
 	if len(posts) == 0 {
 		t.Fatal("no message events stored")
+	}
+}
+
+// With MaxInFlight, the run's endpoints are made with that max_in_flight, and the report
+// gives the mean delivery attempt and the deliveries a second the endpoints' bounds allow
+// at it.
+func TestBenchMaxInFlight(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	var progress, table bytes.Buffer
+	res, err := bench.Run(context.Background(), bench.Config{
+		DataDir: dir, Duration: 500 * time.Millisecond, Warmup: -1, Rooms: 20, RoomRate: 1, Concurrency: 4,
+		Endpoints: 2, MaxInFlight: 3, Drain: 10 * time.Second, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Run
+	if p.Accepted == 0 || p.Delivered != p.ExpectedDeliveries || !strings.Contains(res.Description, "each sent up to 3 deliveries at once") {
+		t.Fatalf("accepted %d, delivered %d of %d, load %q", p.Accepted, p.Delivered, p.ExpectedDeliveries, res.Description)
+	}
+	if p.MaxInFlight != 3 || p.DeliveryAttemptMS <= 0 || p.InFlightBoundPerSec != 2*3/(p.DeliveryAttemptMS/1000) {
+		t.Fatalf("max in flight %d, mean attempt %v ms, bound %v/s", p.MaxInFlight, p.DeliveryAttemptMS, p.InFlightBoundPerSec)
+	}
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "0"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	eps, err := st.ListEndpoints(context.Background(), "", 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(eps) != 2 {
+		t.Fatalf("%d endpoints stored, want 2", len(eps))
+	}
+	for _, e := range eps {
+		if e.MaxInFlight != 3 {
+			t.Fatalf("endpoint %s stored with max_in_flight %d, want 3", e.ID, e.MaxInFlight)
+		}
+	}
+	bench.WriteTable(&table, res)
+	if want := fmt.Sprintf("3 at once an endpoint allow about %.0f/s", p.InFlightBoundPerSec); !strings.Contains(table.String(), want) {
+		t.Fatalf("table lacks %q:\n%s", want, table.String())
 	}
 }
 

@@ -117,7 +117,10 @@ type Verdict struct {
 	PeakBacklog         int64   `json:"peak_backlog"`
 	Undelivered         int64   `json:"undelivered_after_drain"`
 	DrainSeconds        float64 `json:"drain_seconds"`
-	Text                string  `json:"text"`
+	// InFlightHeld: deliveries fell behind with every endpoint's in-flight slots full
+	// (heldByInFlight).
+	InFlightHeld bool   `json:"held_by_in_flight_bound,omitempty"`
+	Text         string `json:"text"`
 }
 
 // judge reads the timeline of the measured run (samples in phase "run" up to the end of
@@ -173,4 +176,16 @@ func judge(tl []Second, endOfLoad Second, undelivered int64, drainSeconds float6
 			v.NeededPerSec, v.DeliveredPerSec, v.PeakBacklog, endOfLoad.Backlog, drainSeconds)
 	}
 	return v
+}
+
+// heldByInFlight adds to a verdict of deliveries falling behind that they were held by the
+// endpoints' in-flight bounds, when the deliveries made reached nine tenths of what those
+// bounds allow at the run's mean attempt (bound, deliveries a second; 0: not known): every
+// endpoint's slots were then full, and its deliveries waited for a slot, not for the engine.
+func (v *Verdict) heldByInFlight(bound float64, maxInFlight int) {
+	if !v.FellBehind || bound <= 0 || v.DeliveredPerSec < 0.9*bound {
+		return
+	}
+	v.InFlightHeld = true
+	v.Text += fmt.Sprintf("; held by the endpoints' in-flight bound: %d deliveries at once an endpoint allow about %.0f/s at the run's mean attempt (--max-in-flight sets it)", maxInFlight, bound)
 }

@@ -78,6 +78,24 @@ func TestJudge(t *testing.T) {
 	if !v.FellBehind || v.Undelivered != 7 || !strings.Contains(v.Text, "7 deliveries still missing") {
 		t.Fatalf("undelivered: %+v", v)
 	}
+	// Deliveries that fell behind at nine tenths of what the in-flight bounds allow were
+	// held by them; below that, or kept up, the verdict says nothing of the bounds.
+	slow := timeline(50, 100, 150, 200, 250) // 50 deliveries/s made of the 100 needed
+	held := judge(slow, slow[len(slow)-1], 0, 5, 1)
+	held.heldByInFlight(held.DeliveredPerSec/0.95, 16)
+	if held.DeliveredPerSec != 50 || !held.InFlightHeld || !strings.Contains(held.Text, "held by the endpoints' in-flight bound: 16 deliveries at once") {
+		t.Fatalf("at the bound: %+v", held)
+	}
+	free := judge(slow, slow[len(slow)-1], 0, 5, 1)
+	free.heldByInFlight(free.DeliveredPerSec/0.8, 16)
+	if free.InFlightHeld || strings.Contains(free.Text, "in-flight") {
+		t.Fatalf("under the bound: %+v", free)
+	}
+	kept := judge(flat, flat[len(flat)-1], 0, 5, 1)
+	kept.heldByInFlight(kept.DeliveredPerSec, 16)
+	if kept.InFlightHeld || strings.Contains(kept.Text, "in-flight") {
+		t.Fatalf("kept up: %+v", kept)
+	}
 	// Drain samples do not count as growth during the run.
 	withDrain := append(timeline(10, 10, 10), Second{T: 4, Phase: "drain", Accepted: 300, Delivered: 300})
 	if v := judge(withDrain, withDrain[2], 0, 1, 1); v.FellBehind {

@@ -63,6 +63,13 @@ func WriteTable(w io.Writer, r Result) {
 			fmt.Fprintf(w, "  %-37s mean %5.2f ms\n", "  of it in the server's handler", p.ServerPostMS)
 		}
 		fmt.Fprintf(w, "  %-37s %12.0f /s\n", "deliveries (healthy endpoints)", p.DeliveriesPerSec)
+		if p.DeliveryAttemptMS > 0 {
+			bound := ""
+			if p.InFlightBoundPerSec > 0 {
+				bound = fmt.Sprintf("; %d at once an endpoint allow about %.0f/s", p.MaxInFlight, p.InFlightBoundPerSec)
+			}
+			fmt.Fprintf(w, "  %-37s mean %5.2f ms%s\n", "  attempts, sent to answer read", p.DeliveryAttemptMS, bound)
+		}
 		fmt.Fprintf(w, "  %-37s p50 %6.2f  p90 %6.2f  p99 %6.2f  max %7.2f ms\n", "post→receiver latency"+latFrom, p.DeliveryLatency.P50, p.DeliveryLatency.P90, p.DeliveryLatency.P99, p.DeliveryLatency.Max)
 		fmt.Fprintf(w, "  %-37s %d of %d (drained in %.1fs), %d duplicates\n", "delivered after drain", p.Delivered, p.ExpectedDeliveries, p.DrainSeconds, p.Duplicates)
 		var errs []string

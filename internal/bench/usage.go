@@ -18,6 +18,8 @@ type commitSample struct {
 	slow                    float64 // write transactions longer than SlowWrite (summed over the nodes)
 	// the SQLite writers' time in statements and their threads' CPU time in it (seconds)
 	stmtWall, stmtCPU float64
+	// delivery attempts made and their summed duration, request sent to answer read (seconds)
+	attempts, attemptSecs float64
 }
 
 // SlowWrite is the bound past which a write transaction counts as slow in the timeline: a
@@ -33,8 +35,8 @@ const chimeRoute = `route="/incomingwebhooks/{id}"`
 // commitStats reads, from each node's /metrics, how many write transactions it has
 // committed, how many write requests they held (the group-commit histogram), the seconds
 // its writers spent on them (and, SQLite, in statements, with their threads' CPU in it),
-// the commit window its writer has open, and the Chime posts it answered with the time it
-// took over them.
+// the commit window its writer has open, the Chime posts it answered with the time it
+// took over them, and the delivery attempts it made with their summed duration.
 func commitStats(ctx context.Context, client *http.Client, urls []string) commitSample {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
@@ -75,6 +77,10 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 				c.stmtCPU += f
 			case "chathooks_store_commit_window_seconds":
 				c.window = max(c.window, f)
+			case "chathooks_delivery_attempt_duration_seconds_count":
+				c.attempts += f
+			case "chathooks_delivery_attempt_duration_seconds_sum":
+				c.attemptSecs += f
 			}
 			if strings.Contains(name, chimeRoute) {
 				switch {

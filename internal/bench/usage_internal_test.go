@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"testing"
@@ -21,6 +22,8 @@ func TestCommitStats(t *testing.T) {
 			fmt.Fprintf(w, "chathooks_store_commit_duration_seconds_bucket{le=\"0.1\"} %d\n", count)
 			fmt.Fprintf(w, "chathooks_store_commit_duration_seconds_sum 1.5\n")
 			fmt.Fprintf(w, "chathooks_store_commit_duration_seconds_count %d\n", count)
+			fmt.Fprintf(w, "chathooks_delivery_attempt_duration_seconds_sum %g\n", 0.002*float64(count))
+			fmt.Fprintf(w, "chathooks_delivery_attempt_duration_seconds_count %d\n", count)
 		}))
 		t.Cleanup(srv.Close)
 		return srv.URL
@@ -28,5 +31,8 @@ func TestCommitStats(t *testing.T) {
 	c := commitStats(context.Background(), http.DefaultClient, []string{node(10, 7), node(20, 20)})
 	if c.commits != 30 || c.requests != 90 || c.busy != 3 || c.slow != 3 {
 		t.Fatalf("commits %v, requests %v, busy %v, slow %v; want 30, 90, 3, 3", c.commits, c.requests, c.busy, c.slow)
+	}
+	if c.attempts != 30 || math.Abs(c.attemptSecs-0.06) > 1e-12 {
+		t.Fatalf("attempts %v taking %v s; want 30 taking 0.06", c.attempts, c.attemptSecs)
 	}
 }

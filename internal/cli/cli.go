@@ -60,6 +60,7 @@ type BenchCmd struct {
 	ThreadKeys      int           `help:"Post Google Chat webhooks instead, each in the thread of one of this many keys a room (thread.threadKey, messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD): a key's first post starts its thread, the rest reply in it."`
 	Concurrency     int           `help:"Concurrent keep-alive HTTP clients posting. Default 64, or rate / 10 (at least 64) with --rate."`
 	Endpoints       int           `default:"4" help:"Outgoing endpoints (standard format, message_send), each a local receiver."`
+	MaxInFlight     int           `help:"Each endpoint's max_in_flight: deliveries sent to it at once (default: the server's, 16)."`
 	ReceiverLatency time.Duration `default:"0s" help:"How long healthy receivers take to answer."`
 	FailureShare    float64       `default:"0" help:"Share of endpoints that fail (0..1); with > 0 the run is compared with all-healthy runs made before and after it."`
 	FailureMode     string        `default:"blackhole" enum:"blackhole,500" help:"How failing endpoints fail: blackhole (never answer) or 500."`
@@ -209,7 +210,7 @@ func (b BenchCmd) Run(e *env) error {
 	}
 	res, err := bench.Run(e.ctx, bench.Config{
 		DatabaseURL: b.DatabaseURL, Duration: b.Duration, Warmup: b.Warmup, Rooms: b.Rooms, RoomRate: b.RoomRate, NoRoomLimit: b.NoRoomLimit, Mention: b.Mention, API: b.API, ThreadKeys: b.ThreadKeys,
-		Concurrency: b.Concurrency, Endpoints: b.Endpoints, ReceiverLatency: b.ReceiverLatency,
+		Concurrency: b.Concurrency, Endpoints: b.Endpoints, MaxInFlight: b.MaxInFlight, ReceiverLatency: b.ReceiverLatency,
 		FailureShare: b.FailureShare, FailureMode: b.FailureMode, Baseline: b.Baseline, RowsBaseline: b.RowsBaseline, Drain: b.Drain, Progress: e.stderr,
 		Nodes: b.Nodes, Rate: b.Rate, Measure: measure,
 	})
