@@ -217,7 +217,7 @@ type PhaseResult struct {
 	// DeliveryAttemptMS is the mean delivery attempt in the measured window, request sent to
 	// answer read (from the servers' metrics; 0 without attempts). With every endpoint
 	// healthy, InFlightBoundPerSec is the deliveries a second that the endpoints' in-flight
-	// bounds allow at that mean (endpoints × max_in_flight / attempt): a run whose
+	// bounds allow at that mean (nodes × endpoints × max_in_flight / attempt): a run whose
 	// deliveries reach it is held by those bounds, not by the engine's other work.
 	DeliveryAttemptMS   float64 `json:"delivery_attempt_ms,omitempty"`
 	MaxInFlight         int     `json:"max_in_flight,omitempty"`
@@ -852,8 +852,8 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		if res.MaxInFlight == 0 {
 			res.MaxInFlight = chat.DefaultMaxInFlight
 		}
-		if failing == 0 {
-			res.InFlightBoundPerSec = float64(len(receivers)*res.MaxInFlight) / (res.DeliveryAttemptMS / 1000)
+		if failing == 0 { // each node's engine keeps each endpoint's bound on its own
+			res.InFlightBoundPerSec = float64(len(nodes)*len(receivers)*res.MaxInFlight) / (res.DeliveryAttemptMS / 1000)
 		}
 	}
 	if n := c1.posts - c0.posts; n > 0 {

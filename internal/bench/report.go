@@ -67,6 +67,9 @@ func WriteTable(w io.Writer, r Result) {
 			bound := ""
 			if p.InFlightBoundPerSec > 0 {
 				bound = fmt.Sprintf("; %d at once an endpoint allow about %.0f/s", p.MaxInFlight, p.InFlightBoundPerSec)
+				if r.Config.Nodes > 1 {
+					bound = fmt.Sprintf("; %d at once an endpoint from each node allow about %.0f/s", p.MaxInFlight, p.InFlightBoundPerSec)
+				}
 			}
 			fmt.Fprintf(w, "  %-37s mean %5.2f ms%s\n", "  attempts, sent to answer read", p.DeliveryAttemptMS, bound)
 		}
