@@ -125,8 +125,12 @@ type Verdict struct {
 
 // judge reads the timeline of the measured run (samples in phase "run" up to the end of
 // the load). Deliveries fell behind when some are still missing after the drain, or when
-// the backlog grew through the run (least-squares slope above 2 % of the deliveries
-// needed per second) and ended above one second's worth of deliveries.
+// the backlog grew through the run by more than 2 % of the deliveries needed a second and
+// ended above one second's worth of deliveries. Its growth is the larger of its
+// least-squares slope and its growth from the run's first sample to its last (the
+// deliveries needed a second less those made, the figures the verdict gives): a backlog
+// that rises and falls back within the run grows by neither, and one whose slope a peak
+// inside the run flattens still grows by the second.
 func judge(tl []Second, endOfLoad Second, undelivered int64, drainSeconds float64, healthy int) Verdict {
 	v := Verdict{BacklogAtEndOfLoad: endOfLoad.Backlog, Undelivered: undelivered, DrainSeconds: drainSeconds}
 	var run []Second
@@ -161,6 +165,7 @@ func judge(tl []Second, endOfLoad Second, undelivered int64, drainSeconds float6
 		if den > 0 {
 			v.BacklogGrowthPerSec = num / den
 		}
+		v.BacklogGrowthPerSec = max(v.BacklogGrowthPerSec, v.NeededPerSec-v.DeliveredPerSec)
 	}
 	growing := v.BacklogGrowthPerSec > 0.02*v.NeededPerSec && float64(endOfLoad.Backlog) > v.NeededPerSec
 	v.FellBehind = undelivered > 0 || growing

@@ -78,6 +78,14 @@ func TestJudge(t *testing.T) {
 	if !v.FellBehind || v.Undelivered != 7 || !strings.Contains(v.Text, "7 deliveries still missing") {
 		t.Fatalf("undelivered: %+v", v)
 	}
+	// A backlog that ends a second's worth above where it began fell behind, though a peak
+	// inside the run makes its least-squares slope negative: 87.5 deliveries/s made of the
+	// 100 needed.
+	peaked := timeline(100, 600, 600, 100, 150)
+	v = judge(peaked, peaked[len(peaked)-1], 0, 5, 1)
+	if !v.FellBehind || v.DeliveredPerSec != 87.5 || v.BacklogGrowthPerSec != 12.5 || !strings.Contains(v.Text, "FELL BEHIND") {
+		t.Fatalf("peaked backlog: %+v", v)
+	}
 	// Deliveries that fell behind at nine tenths of what the in-flight bounds allow were
 	// held by them; below that, or kept up, the verdict says nothing of the bounds.
 	slow := timeline(50, 100, 150, 200, 250) // 50 deliveries/s made of the 100 needed
