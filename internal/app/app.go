@@ -161,7 +161,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 				a.Metrics.WriterStatementSeconds.Add(wall.Seconds())
 				a.Metrics.WriterStatementCPUSeconds.Add(cpu.Seconds())
 			}}},
-		Postgres: postgres.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe, NodeID: a.nodeID}},
+		Postgres: postgres.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe, NodeID: a.nodeID,
+			ObserveLockWait: func(d time.Duration) { a.Metrics.BatchLockWait.Observe(d.Seconds()) }}},
 	})
 	if err != nil {
 		if errors.Is(err, sqlite.ErrDataDirInUse) {

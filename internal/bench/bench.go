@@ -222,6 +222,13 @@ type PhaseResult struct {
 	DeliveryAttemptMS   float64 `json:"delivery_attempt_ms,omitempty"`
 	MaxInFlight         int     `json:"max_in_flight,omitempty"`
 	InFlightBoundPerSec float64 `json:"in_flight_bound_per_sec,omitempty"`
+	// PostgreSQL: the batches a second begun by taking the cluster-wide batch lock first
+	// (while other nodes write), the mean time one took to begin (BEGIN and the lock, round
+	// trip included: mostly the wait for other nodes' batches), and that time summed over
+	// the writers, in seconds a second.
+	LockBegunPerSec float64 `json:"lock_begun_batches_per_sec,omitempty"`
+	LockWaitMS      float64 `json:"lock_wait_ms,omitempty"`
+	LockWaitSecs    float64 `json:"lock_wait_secs,omitempty"`
 	// CommitWindowMS is the commit window a writer had open when the load ended (SQLite
 	// opens one while its writer is busy recording delivery outcomes or short of CPU).
 	CommitWindowMS float64 `json:"commit_window_ms"`
@@ -846,6 +853,10 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		res.RequestsPerCommit = (c1.requests - c0.requests) / (c1.commits - c0.commits)
 	}
 	res.CommitWindowMS = c1.window * 1000
+	if n := c1.lockWaits - c0.lockWaits; n > 0 {
+		wait := c1.lockWaitSecs - c0.lockWaitSecs
+		res.LockBegunPerSec, res.LockWaitMS, res.LockWaitSecs = n/elapsed, wait/n*1000, wait/elapsed
+	}
 	if n := c1.attempts - c0.attempts; n > 0 {
 		res.DeliveryAttemptMS = (c1.attemptSecs - c0.attemptSecs) / n * 1000
 		res.MaxInFlight = c.MaxInFlight

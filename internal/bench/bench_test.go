@@ -537,3 +537,28 @@ func TestBenchRowsBaselinePostgres(t *testing.T) {
 		t.Fatalf("after the run: %d scratch schemas left, %d rooms in the posts' schema (the posts' run made 30), %d messages for %d accepted posts", left, rooms, posts, res.Run.Accepted)
 	}
 }
+
+// Two nodes on PostgreSQL take the batch lock in turn: their batches are begun with the
+// lock first, and the report gives how many a second and how long each took to begin.
+func TestBenchTwoNodesPostgres(t *testing.T) {
+	t.Parallel()
+	var table bytes.Buffer
+	res, err := bench.Run(context.Background(), bench.Config{
+		DatabaseURL: pgtest.URL(t), Nodes: 2, Duration: time.Second, Warmup: 200 * time.Millisecond, Rooms: 30, Concurrency: 8,
+		NoRoomLimit: true, Endpoints: 0, Drain: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.Run
+	if p.Accepted == 0 || len(p.Errors) != 0 {
+		t.Fatalf("accepted %d, errors %v", p.Accepted, p.Errors)
+	}
+	if p.LockBegunPerSec <= 0 || p.LockWaitMS <= 0 || math.Abs(p.LockWaitSecs-p.LockBegunPerSec*p.LockWaitMS/1000) > 1e-9 {
+		t.Fatalf("batches begun with the lock %v/s, %v ms each, %v s/s", p.LockBegunPerSec, p.LockWaitMS, p.LockWaitSecs)
+	}
+	bench.WriteTable(&table, res)
+	if want := fmt.Sprintf("(begun with the batch lock first; %.2f ms each to begin", p.LockWaitMS); !strings.Contains(table.String(), want) {
+		t.Fatalf("table lacks %q:\n%s", want, table.String())
+	}
+}

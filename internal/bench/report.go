@@ -118,6 +118,9 @@ func WriteTable(w io.Writer, r Result) {
 		}
 		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s, summed over the writers%s)\n", "commits", p.CommitsPerSec, p.RequestsPerCommit, p.WriterBusy, window)
 		writerWait(w, p.WriterStatementSecs, p.WriterCPUWait)
+		if p.LockBegunPerSec > 0 {
+			fmt.Fprintf(w, "  %-37s %12.0f /s      (begun with the batch lock first; %.2f ms each to begin, %.2f s/s summed over the writers)\n", "  batches waiting their turn", p.LockBegunPerSec, p.LockWaitMS, p.LockWaitSecs)
+		}
 		if p.Verdict.Text != "" {
 			fmt.Fprintf(w, "  %s\n", p.Verdict.Text)
 		}

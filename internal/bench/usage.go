@@ -20,6 +20,9 @@ type commitSample struct {
 	stmtWall, stmtCPU float64
 	// delivery attempts made and their summed duration, request sent to answer read (seconds)
 	attempts, attemptSecs float64
+	// PostgreSQL: batches begun with the cluster-wide batch lock first, and the seconds the
+	// writers took to begin them (summed over the nodes)
+	lockWaits, lockWaitSecs float64
 }
 
 // SlowWrite is the bound past which a write transaction counts as slow in the timeline: a
@@ -36,7 +39,8 @@ const chimeRoute = `route="/incomingwebhooks/{id}"`
 // committed, how many write requests they held (the group-commit histogram), the seconds
 // its writers spent on them (and, SQLite, in statements, with their threads' CPU in it),
 // the commit window its writer has open, the Chime posts it answered with the time it
-// took over them, and the delivery attempts it made with their summed duration.
+// took over them, the delivery attempts it made with their summed duration, and the
+// batches it began by taking the batch lock first with the time it took to begin them.
 func commitStats(ctx context.Context, client *http.Client, urls []string) commitSample {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
@@ -81,6 +85,10 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 				c.attempts += f
 			case "chathooks_delivery_attempt_duration_seconds_sum":
 				c.attemptSecs += f
+			case "chathooks_store_batch_lock_wait_seconds_count":
+				c.lockWaits += f
+			case "chathooks_store_batch_lock_wait_seconds_sum":
+				c.lockWaitSecs += f
 			}
 			if strings.Contains(name, chimeRoute) {
 				switch {

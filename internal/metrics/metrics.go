@@ -25,6 +25,9 @@ type Metrics struct {
 	// spent in statements (commits excluded) and the CPU time its thread had in it: the
 	// difference is time it waited for a CPU.
 	WriterStatementSeconds, WriterStatementCPUSeconds prometheus.Counter
+	// BatchLockWait is how long writers took to begin batches by taking the cluster-wide
+	// batch lock first (PostgreSQL, as they do while other nodes write).
+	BatchLockWait prometheus.Histogram
 	// Deliveries counts delivery attempts by endpoint and outcome (succeeded, failed,
 	// dead, gone).
 	Deliveries      *prometheus.CounterVec
@@ -68,6 +71,10 @@ func New() *Metrics {
 		WriterStatementCPUSeconds: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chathooks_store_writer_statement_cpu_seconds_total", Help: "CPU time the SQLite writer's thread had while running statements; the rest of chathooks_store_writer_statement_seconds_total it waited for a CPU.",
 		}),
+		BatchLockWait: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "chathooks_store_batch_lock_wait_seconds", Help: "PostgreSQL: time a writer took to begin a batch by taking the cluster-wide batch lock first, as it does while other nodes write (BEGIN and the lock, round trip included); the sum's rate is the writers' time spent waiting on other nodes' batches.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
+		}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chathooks_delivery_attempts_total", Help: "Delivery attempts by endpoint and outcome (succeeded, failed, dead, gone).",
 		}, []string{"endpoint_id", "outcome"}),
@@ -82,7 +89,7 @@ func New() *Metrics {
 			Name: "chathooks_delivery_panics_total", Help: "Panics recovered in delivery goroutines (each gives its lease back).",
 		}),
 	}
-	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.CommitDuration, m.CommitWindow, m.WriterStatementSeconds, m.WriterStatementCPUSeconds, m.Deliveries, m.DeliveryLatency, m.DeliveryRescanFound, m.DeliveryPanics,
+	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.CommitDuration, m.CommitWindow, m.WriterStatementSeconds, m.WriterStatementCPUSeconds, m.BatchLockWait, m.Deliveries, m.DeliveryLatency, m.DeliveryRescanFound, m.DeliveryPanics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -45,6 +45,11 @@ type Options struct {
 	// with a CommitWindow (the writer then measures it) on platforms with a per-thread CPU
 	// clock.
 	ObserveStatements func(wall, cpu time.Duration)
+	// ObserveLockWait, if set, is told, from the writer goroutine, how long each batch took
+	// to begin where beginning takes the cluster-wide batch lock (PostgreSQL, while other
+	// nodes write): BEGIN and the lock with their round trip. Most of it is the wait for
+	// other nodes' batches when the lock is contended.
+	ObserveLockWait func(time.Duration)
 	// windowFixed keeps the commit window open at CommitWindow (tests of the gathering).
 	windowFixed bool
 }
@@ -338,6 +343,9 @@ type opened struct {
 
 // beginBatch begins a writer transaction (with the batch lock where the dialect has one).
 func (s *Store) beginBatch(c WriterConn) (opened, error) {
+	if s.opts.ObserveLockWait != nil && s.begin != s.d.Begin {
+		defer func(t0 time.Time) { s.opts.ObserveLockWait(time.Since(t0)) }(time.Now())
+	}
 	if s.beginGen {
 		row, err := c.(BeginReader).BeginRead(s.wctx, s.begin)
 		if err == nil && len(row) != 2 {
