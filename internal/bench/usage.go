@@ -45,6 +45,20 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	var c commitSample
+	// The series summed over the nodes. slow starts as every transaction and loses those
+	// within SlowWrite's bucket (below).
+	sums := map[string]*float64{
+		"chathooks_store_commit_batch_size_count":            &c.commits,
+		"chathooks_store_commit_batch_size_sum":              &c.requests,
+		"chathooks_store_commit_duration_seconds_sum":        &c.busy,
+		"chathooks_store_commit_duration_seconds_count":      &c.slow,
+		"chathooks_store_writer_statement_seconds_total":     &c.stmtWall,
+		"chathooks_store_writer_statement_cpu_seconds_total": &c.stmtCPU,
+		"chathooks_delivery_attempt_duration_seconds_count":  &c.attempts,
+		"chathooks_delivery_attempt_duration_seconds_sum":    &c.attemptSecs,
+		"chathooks_store_batch_lock_wait_seconds_count":      &c.lockWaits,
+		"chathooks_store_batch_lock_wait_seconds_sum":        &c.lockWaitSecs,
+	}
 	for _, u := range urls {
 		req, err := http.NewRequestWithContext(ctx, "GET", u+"/metrics", nil)
 		if err != nil {
@@ -64,31 +78,14 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 			if err != nil {
 				continue
 			}
+			if sum, ok := sums[name]; ok {
+				*sum += f
+			}
 			switch name {
-			case "chathooks_store_commit_batch_size_count":
-				c.commits += f
-			case "chathooks_store_commit_batch_size_sum":
-				c.requests += f
-			case "chathooks_store_commit_duration_seconds_sum":
-				c.busy += f
-			case "chathooks_store_commit_duration_seconds_count":
-				c.slow += f
 			case slowBucket:
 				c.slow -= f
-			case "chathooks_store_writer_statement_seconds_total":
-				c.stmtWall += f
-			case "chathooks_store_writer_statement_cpu_seconds_total":
-				c.stmtCPU += f
 			case "chathooks_store_commit_window_seconds":
 				c.window = max(c.window, f)
-			case "chathooks_delivery_attempt_duration_seconds_count":
-				c.attempts += f
-			case "chathooks_delivery_attempt_duration_seconds_sum":
-				c.attemptSecs += f
-			case "chathooks_store_batch_lock_wait_seconds_count":
-				c.lockWaits += f
-			case "chathooks_store_batch_lock_wait_seconds_sum":
-				c.lockWaitSecs += f
 			}
 			if strings.Contains(name, chimeRoute) {
 				switch {
