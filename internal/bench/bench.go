@@ -204,16 +204,9 @@ type PhaseResult struct {
 	DrainSeconds       float64        `json:"drain_seconds"`
 	RSSMiB             float64        `json:"max_rss_mib"`
 	// In the measured window: CPU used by the whole process (server, load and receivers),
-	// in cores, and the write transactions committed with the write requests in each.
-	CPUCores          float64 `json:"cpu_cores"`
-	CommitsPerSec     float64 `json:"commits_per_sec"`
-	RequestsPerCommit float64 `json:"write_requests_per_commit"`
-	WriterBusy        float64 `json:"writer_busy"` // seconds of writing per second, all writers
-	// WriterStatementSecs is the SQLite writer's seconds a second in statements (commits
-	// excluded), and WriterCPUWait the share of them its thread waited for a CPU (Linux;
-	// 0 when not measured).
-	WriterStatementSecs float64 `json:"writer_statement_secs,omitempty"`
-	WriterCPUWait       float64 `json:"writer_cpu_wait_share,omitempty"`
+	// in cores, and the servers' writers.
+	CPUCores float64 `json:"cpu_cores"`
+	WriterFigures
 	// DeliveryAttemptMS is the mean delivery attempt in the measured window, request sent to
 	// answer read (from the servers' metrics; 0 without attempts). With every endpoint
 	// healthy, InFlightBoundPerSec is the deliveries a second that the endpoints' in-flight
@@ -846,12 +839,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 			res.DiskWriteKBPerPost = float64(w1-w0) / 1e3 / float64(res.Accepted)
 		}
 	}
-	res.CommitsPerSec = (c1.commits - c0.commits) / elapsed
-	res.WriterBusy = (c1.busy - c0.busy) / elapsed
-	res.WriterStatementSecs, res.WriterCPUWait = statements(c0, c1, elapsed)
-	if c1.commits > c0.commits {
-		res.RequestsPerCommit = (c1.requests - c0.requests) / (c1.commits - c0.commits)
-	}
+	res.WriterFigures = writerFigures(c0, c1, elapsed)
 	res.CommitWindowMS = c1.window * 1000
 	if n := c1.lockWaits - c0.lockWaits; n > 0 {
 		wait := c1.lockWaitSecs - c0.lockWaitSecs

@@ -27,8 +27,7 @@ func WriteTable(w io.Writer, r Result) {
 		if b := r.Baseline; b != nil && b.RequestsPerSec > 0 {
 			fmt.Fprintf(w, "  %-37s %11.1f %%\n", "  share of bare net/http", 100*rows.RequestsPerSec/b.RequestsPerSec)
 		}
-		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s)\n", "commits", rows.CommitsPerSec, rows.RequestsPerCommit, rows.WriterBusy)
-		writerWait(w, rows.WriterStatementSecs, rows.WriterCPUWait)
+		rows.write(w, "")
 		if rows.DiskWriteKBPerRow > 0 {
 			fmt.Fprintf(w, "  %-37s %.1f KB a request\n", "disk writes (this process)", rows.DiskWriteKBPerRow)
 		}
@@ -66,10 +65,11 @@ func WriteTable(w io.Writer, r Result) {
 		if p.DeliveryAttemptMS > 0 {
 			bound := ""
 			if p.InFlightBoundPerSec > 0 {
-				bound = fmt.Sprintf("; %d at once an endpoint allow about %.0f/s", p.MaxInFlight, p.InFlightBoundPerSec)
+				each := ""
 				if r.Config.Nodes > 1 {
-					bound = fmt.Sprintf("; %d at once an endpoint from each node allow about %.0f/s", p.MaxInFlight, p.InFlightBoundPerSec)
+					each = " from each node"
 				}
+				bound = fmt.Sprintf("; %d at once an endpoint%s allow about %.0f/s", p.MaxInFlight, each, p.InFlightBoundPerSec)
 			}
 			fmt.Fprintf(w, "  %-37s mean %5.2f ms%s\n", "  attempts, sent to answer read", p.DeliveryAttemptMS, bound)
 		}
@@ -116,8 +116,7 @@ func WriteTable(w io.Writer, r Result) {
 		if p.CommitWindowMS > 0 {
 			window = fmt.Sprintf("; commit window %.1f ms at the end of the load", p.CommitWindowMS)
 		}
-		fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s, summed over the writers%s)\n", "commits", p.CommitsPerSec, p.RequestsPerCommit, p.WriterBusy, window)
-		writerWait(w, p.WriterStatementSecs, p.WriterCPUWait)
+		p.WriterFigures.write(w, ", summed over the writers"+window)
 		if p.LockBegunPerSec > 0 {
 			fmt.Fprintf(w, "  %-37s %12.0f /s      (begun with the batch lock first; %.2f ms each to begin, %.2f s/s summed over the writers)\n", "  batches waiting their turn", p.LockBegunPerSec, p.LockWaitMS, p.LockWaitSecs)
 		}
@@ -199,10 +198,11 @@ func worstSecond(tl []Second) int {
 	return at
 }
 
-// writerWait prints the share of its statement time the writer waited for a CPU, when the
-// writer measured its statement time (SQLite on Linux).
-func writerWait(w io.Writer, statementSecs, wait float64) {
-	if statementSecs > 0 {
-		fmt.Fprintf(w, "  %-37s %11.1f %% of its statement time (%.2f s/s in statements)\n", "  writer waited for a CPU", 100*wait, statementSecs)
+// write prints the commits line (more, if set, goes inside its parentheses) and, when the
+// writer measured its statement time (SQLite on Linux), the share of it it waited for a CPU.
+func (f WriterFigures) write(w io.Writer, more string) {
+	fmt.Fprintf(w, "  %-37s %12.0f /s      (%.1f write requests each; writing %.2f s/s%s)\n", "commits", f.CommitsPerSec, f.RequestsPerCommit, f.WriterBusy, more)
+	if f.WriterStatementSecs > 0 {
+		fmt.Fprintf(w, "  %-37s %11.1f %% of its statement time (%.2f s/s in statements)\n", "  writer waited for a CPU", 100*f.WriterCPUWait, f.WriterStatementSecs)
 	}
 }

@@ -31,13 +31,8 @@ type RowsResult struct {
 	BaselineResult
 	// Rows is how many requests were answered after their rows committed (warm-up included).
 	Rows int64 `json:"rows"`
-	// The server's writer in the measured window, as PhaseResult has them.
-	CommitsPerSec     float64 `json:"commits_per_sec"`
-	RequestsPerCommit float64 `json:"write_requests_per_commit"`
-	WriterBusy        float64 `json:"writer_busy"`
-	// As PhaseResult has them.
-	WriterStatementSecs float64 `json:"writer_statement_secs,omitempty"`
-	WriterCPUWait       float64 `json:"writer_cpu_wait_share,omitempty"`
+	// The server's writer in the measured window.
+	WriterFigures
 	// DiskWriteKBPerRow is what the process caused to be written to storage in the measured
 	// window over the requests answered in it (Linux; SQLite's log and checkpoints).
 	DiskWriteKBPerRow float64 `json:"disk_write_kb_per_row,omitempty"`
@@ -163,16 +158,9 @@ func rowsBaseline(ctx context.Context, c Config) (RowsResult, error) {
 	if err != nil {
 		return res, err
 	}
-	if b.Seconds > 0 {
-		res.CommitsPerSec = (c1.commits - c0.commits) / b.Seconds
-		res.WriterBusy = (c1.busy - c0.busy) / b.Seconds
-		res.WriterStatementSecs, res.WriterCPUWait = statements(c0, c1, b.Seconds)
-	}
+	res.WriterFigures = writerFigures(c0, c1, b.Seconds)
 	if n := b.RequestsPerSec * b.Seconds; disk0 && disk1 && w1 >= w0 && n > 0 {
 		res.DiskWriteKBPerRow = float64(w1-w0) / 1e3 / n
-	}
-	if c1.commits > c0.commits {
-		res.RequestsPerCommit = (c1.requests - c0.requests) / (c1.commits - c0.commits)
 	}
 	return res, nil
 }
@@ -225,6 +213,10 @@ func closedLoop(ctx context.Context, c Config, handler http.Handler, rooms int, 
 	client := newClient(c.Concurrency)
 	defer client.CloseIdleConnections()
 	url := "http://" + ln.Addr().String() + "/"
+	roomURLs := make([]string, rooms) // made once, as the posts' load makes its rooms' URLs
+	for i := range roomURLs {
+		roomURLs[i] = url + strconv.Itoa(i)
+	}
 	body := []byte(`{"Content":"chbench:1; ` + benchText + `"}`)
 	var lat Latencies
 	var n atomic.Int64
@@ -245,7 +237,7 @@ func closedLoop(ctx context.Context, c Config, handler http.Handler, rooms int, 
 			for lctx.Err() == nil {
 				u := url
 				if rooms > 0 {
-					u = url + strconv.Itoa(room)
+					u = roomURLs[room]
 					if room += c.Concurrency; room >= rooms {
 						room = first
 					}

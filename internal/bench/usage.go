@@ -101,13 +101,34 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 	return c
 }
 
-// statements returns, from the commit samples at the start and end of a window of elapsed
-// seconds, the writers' seconds a second in statements and the share of them they waited
-// for a CPU (both 0 when not measured).
-func statements(c0, c1 commitSample, elapsed float64) (secs, wait float64) {
-	wall := c1.stmtWall - c0.stmtWall
-	if wall <= 0 || elapsed <= 0 {
-		return 0, 0
+// WriterFigures are the servers' writers over a measured window, summed over the nodes:
+// write transactions committed a second with the write requests in each, seconds of
+// writing a second, and (SQLite on Linux; 0 when not measured) the writer's seconds a
+// second in statements, its commits excluded, with the share of them its thread waited
+// for a CPU.
+type WriterFigures struct {
+	CommitsPerSec       float64 `json:"commits_per_sec"`
+	RequestsPerCommit   float64 `json:"write_requests_per_commit"`
+	WriterBusy          float64 `json:"writer_busy"`
+	WriterStatementSecs float64 `json:"writer_statement_secs,omitempty"`
+	WriterCPUWait       float64 `json:"writer_cpu_wait_share,omitempty"`
+}
+
+// writerFigures derives them from the commit samples at the start and end of a window of
+// elapsed seconds.
+func writerFigures(c0, c1 commitSample, elapsed float64) WriterFigures {
+	var f WriterFigures
+	if elapsed <= 0 {
+		return f
 	}
-	return wall / elapsed, max(0, 1-(c1.stmtCPU-c0.stmtCPU)/wall)
+	f.CommitsPerSec = (c1.commits - c0.commits) / elapsed
+	f.WriterBusy = (c1.busy - c0.busy) / elapsed
+	if c1.commits > c0.commits {
+		f.RequestsPerCommit = (c1.requests - c0.requests) / (c1.commits - c0.commits)
+	}
+	if wall := c1.stmtWall - c0.stmtWall; wall > 0 {
+		f.WriterStatementSecs = wall / elapsed
+		f.WriterCPUWait = max(0, 1-(c1.stmtCPU-c0.stmtCPU)/wall)
+	}
+	return f
 }
