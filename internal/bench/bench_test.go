@@ -182,6 +182,27 @@ func TestBenchMaxInFlight(t *testing.T) {
 	}
 }
 
+// Deliveries held by their endpoint's in-flight bound are reported as such: one endpoint
+// taking one delivery at a time, each answered after 25 ms, against posts at up to 2,000 a
+// second, makes its deliveries at the bound its mean attempt allows, falls behind, and
+// the verdict says the bound held it.
+func TestBenchHeldByInFlight(t *testing.T) {
+	t.Parallel()
+	var progress bytes.Buffer
+	res, err := bench.Run(context.Background(), bench.Config{
+		DataDir: t.TempDir(), Duration: 3 * time.Second, Warmup: -1, Rooms: 20, RoomRate: 100, NoRoomLimit: true, Concurrency: 8,
+		Endpoints: 1, MaxInFlight: 1, ReceiverLatency: 25 * time.Millisecond, Drain: 200 * time.Millisecond, Progress: &progress,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, p := res.Run.Verdict, res.Run
+	if !v.FellBehind || !v.InFlightHeld || p.InFlightBoundPerSec <= 0 || v.DeliveredPerSec < 0.9*p.InFlightBoundPerSec ||
+		!strings.Contains(v.Text, "held by the endpoints' in-flight bound: 1 deliveries at once") {
+		t.Fatalf("verdict %+v; mean attempt %.2f ms, bound %.1f/s", v, p.DeliveryAttemptMS, p.InFlightBoundPerSec)
+	}
+}
+
 // messagePayloads reads back the message events a run in dir stored (its first node).
 func messagePayloads(t *testing.T, dir string) []chat.MessagePayload {
 	t.Helper()
