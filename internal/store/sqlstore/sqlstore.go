@@ -290,7 +290,7 @@ func (s *Store) writer(c WriterConn) {
 		// instead of waiting for the next turn.
 		var begun *opened
 		// A whole batch (whole.go) is not begun before it is sent.
-		if _, _, whole := s.wholeNow(); s.begin != s.d.Begin && !s.opts.NoGroupCommit && !whole { // s.begin takes the batch lock
+		if _, _, whole := s.wholeNow(); s.beginLocks() && !s.opts.NoGroupCommit && !whole {
 			if o, err := s.beginBatch(c); err == nil {
 				begun = &o
 			} else {
@@ -341,9 +341,13 @@ type opened struct {
 	hasGen       bool
 }
 
+// beginLocks reports whether the text that begins a batch also takes the batch lock (a
+// dialect with the lock whose statements cost round trips: the two go in one).
+func (s *Store) beginLocks() bool { return s.begin != s.d.Begin }
+
 // beginBatch begins a writer transaction (with the batch lock where the dialect has one).
 func (s *Store) beginBatch(c WriterConn) (opened, error) {
-	if s.opts.ObserveLockWait != nil && s.begin != s.d.Begin {
+	if s.opts.ObserveLockWait != nil && s.beginLocks() {
 		defer func(t0 time.Time) { s.opts.ObserveLockWait(time.Since(t0)) }(time.Now())
 	}
 	if s.beginGen {
@@ -469,7 +473,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 			// With the batch lock in the same text, BEGIN may have run: roll back.
 			return abort(s.d.Retryable(err), fmt.Errorf("begin: %w", err))
 		}
-		if s.d.BatchLock != "" && s.begin == s.d.Begin {
+		if s.d.BatchLock != "" && !s.beginLocks() {
 			if err := s.raw(c, s.d.BatchLock); err != nil {
 				return abort(s.d.Retryable(err), fmt.Errorf("batch lock: %w", err))
 			}
