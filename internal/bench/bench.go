@@ -215,6 +215,10 @@ type PhaseResult struct {
 	DeliveryAttemptMS   float64 `json:"delivery_attempt_ms,omitempty"`
 	MaxInFlight         int     `json:"max_in_flight,omitempty"`
 	InFlightBoundPerSec float64 `json:"in_flight_bound_per_sec,omitempty"`
+	// SlotsBusy is, with every endpoint healthy, the share of the window the endpoints'
+	// in-flight slots (nodes × endpoints × max_in_flight) were held by attempts: from a
+	// slot's taking to the attempt's end, the engine's work before each request included.
+	SlotsBusy float64 `json:"in_flight_slots_busy_share,omitempty"`
 	// PostgreSQL: the batches a second begun by taking the cluster-wide batch lock first
 	// (while other nodes write), the mean time one took to begin (BEGIN and the lock, round
 	// trip included: mostly the wait for other nodes' batches), and that time summed over
@@ -256,11 +260,19 @@ type PhaseResult struct {
 // CPUPerPostUS is the process's CPU over the posts accepted in the window (µs): a post's
 // whole cost to the machine here, with its share of the deliveries, receivers and load
 // generator; 0 when nothing was accepted.
-func (p PhaseResult) CPUPerPostUS() float64 {
+func (p PhaseResult) CPUPerPostUS() float64 { return p.perPostUS(p.CPUCores) }
+
+// OtherCPUPerPostUS is the other processes' CPU over the posts accepted in the window (µs):
+// with PostgreSQL on the same machine, mostly the database's work a post, which grows as
+// the same posts are committed in more, smaller batches; 0 when nothing was accepted.
+func (p PhaseResult) OtherCPUPerPostUS() float64 { return p.perPostUS(p.OtherCores) }
+
+// perPostUS spreads cores of CPU over the posts accepted a second, in µs a post.
+func (p PhaseResult) perPostUS(cores float64) float64 {
 	if p.PostsPerSec <= 0 {
 		return 0
 	}
-	return p.CPUCores / p.PostsPerSec * 1e6
+	return cores / p.PostsPerSec * 1e6
 }
 
 // Run runs the benchmark: the baseline (if asked), then the configured run, between two
@@ -852,7 +864,9 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 			res.MaxInFlight = chat.DefaultMaxInFlight
 		}
 		if failing == 0 { // each node's engine keeps each endpoint's bound on its own
-			res.InFlightBoundPerSec = float64(len(nodes)*len(receivers)*res.MaxInFlight) / (res.DeliveryAttemptMS / 1000)
+			slots := float64(len(nodes) * len(receivers) * res.MaxInFlight)
+			res.InFlightBoundPerSec = slots / (res.DeliveryAttemptMS / 1000)
+			res.SlotsBusy = (c1.slotSecs - c0.slotSecs) / elapsed / slots
 		}
 	}
 	if n := c1.posts - c0.posts; n > 0 {
@@ -878,7 +892,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 	res.RSSMiB = maxRSSMiB()
 	res.OtherCoresPeak = otherCoresPeak(res.Timeline, runtime.NumCPU())
 	res.Verdict = judge(res.Timeline, endOfLoad, res.ExpectedDeliveries-res.Delivered, res.DrainSeconds, len(healthy))
-	res.Verdict.heldByInFlight(res.InFlightBoundPerSec, res.MaxInFlight)
+	res.Verdict.heldByInFlight(res.SlotsBusy, res.InFlightBoundPerSec, res.MaxInFlight)
 	return res, nil
 }
 

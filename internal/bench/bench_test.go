@@ -177,15 +177,22 @@ func TestBenchMaxInFlight(t *testing.T) {
 		}
 	}
 	bench.WriteTable(&table, res)
-	if want := fmt.Sprintf("3 at once an endpoint allow about %.0f/s", p.InFlightBoundPerSec); !strings.Contains(table.String(), want) {
+	// The slots' time: 6 slots over the window, busy some of it, never more than all of it.
+	if p.SlotsBusy <= 0 || p.SlotsBusy > 1.01 {
+		t.Fatalf("slots busy %v of the window", p.SlotsBusy)
+	}
+	if want := fmt.Sprintf("3 at once an endpoint allow about %.0f/s; slots busy %.0f %%", p.InFlightBoundPerSec, p.SlotsBusy*100); !strings.Contains(table.String(), want) {
 		t.Fatalf("table lacks %q:\n%s", want, table.String())
 	}
 }
 
 // Deliveries held by their endpoint's in-flight bound are reported as such: one endpoint
 // taking one delivery at a time, each answered after 25 ms, against posts at up to 2,000 a
-// second, makes its deliveries at the bound its mean attempt allows, falls behind, and
-// the verdict says the bound held it.
+// second, keeps its one slot busy, falls behind, and the verdict says the bound held it.
+// (Judged by the slot's busy time, not by the deliveries made against the bound at the
+// mean attempt: the engine's own work between attempts holds the slot too, which on a
+// starved machine, the race detector on and every package's tests running, was a fifth of
+// each cycle, and the deliveries then made only 80 % of that bound.)
 func TestBenchHeldByInFlight(t *testing.T) {
 	t.Parallel()
 	var progress bytes.Buffer
@@ -197,10 +204,11 @@ func TestBenchHeldByInFlight(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, p := res.Run.Verdict, res.Run
-	if !v.FellBehind || !v.InFlightHeld || p.InFlightBoundPerSec <= 0 || v.DeliveredPerSec < 0.9*p.InFlightBoundPerSec ||
-		!strings.Contains(v.Text, "held by the endpoints' in-flight bound: 1 deliveries at once") {
-		t.Fatalf("verdict %+v; mean attempt %.2f ms, bound %.1f/s", v, p.DeliveryAttemptMS, p.InFlightBoundPerSec)
+	if !v.FellBehind || !v.InFlightHeld || p.InFlightBoundPerSec <= 0 || p.SlotsBusy < 0.9 || p.SlotsBusy > 1.01 ||
+		!strings.Contains(v.Text, "held by the endpoints' in-flight bound: 1 deliveries at once an endpoint, their slots busy") {
+		t.Fatalf("verdict %+v; mean attempt %.2f ms, bound %.1f/s, slots busy %.3f", v, p.DeliveryAttemptMS, p.InFlightBoundPerSec, p.SlotsBusy)
 	}
+
 }
 
 // messagePayloads reads back the message events a run in dir stored (its first node).
@@ -230,13 +238,17 @@ func messagePayloads(t *testing.T, dir string) []chat.MessagePayload {
 }
 
 // With ThreadKeys, posts go to Google Chat webhooks threaded by key: each room's posts
-// start at most that many threads, and the rest reply in them.
+// start at most that many threads, and the rest reply in them. The servers run without
+// the room limiter: at a burst of one it refuses a post that arrives less than a room
+// period after the room's last, and the load spaces a room's posts 1.1 periods apart when
+// it sends them, which a machine busy with every package's tests delayed unevenly enough
+// to bring two within a period (two 429s in one run). The threads are what is tested here.
 func TestBenchThreadKeys(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	var progress bytes.Buffer
 	res, err := bench.Run(context.Background(), bench.Config{
-		DataDir: dir, Duration: 2500 * time.Millisecond, Warmup: -1, Rooms: 2, RoomRate: 2, Concurrency: 2,
+		DataDir: dir, Duration: 2500 * time.Millisecond, Warmup: -1, Rooms: 2, RoomRate: 2, Concurrency: 2, NoRoomLimit: true,
 		ThreadKeys: 2, Endpoints: 0, Drain: 10 * time.Second, Progress: &progress,
 	})
 	if err != nil {

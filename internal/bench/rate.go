@@ -184,13 +184,18 @@ func judge(tl []Second, endOfLoad Second, undelivered int64, drainSeconds float6
 }
 
 // heldByInFlight adds to a verdict of deliveries falling behind that they were held by the
-// endpoints' in-flight bounds, when the deliveries made reached nine tenths of what those
-// bounds allow at the run's mean attempt (bound, deliveries a second; 0: not known): every
-// endpoint's slots were then full, and its deliveries waited for a slot, not for the engine.
-func (v *Verdict) heldByInFlight(bound float64, maxInFlight int) {
-	if !v.FellBehind || bound <= 0 || v.DeliveredPerSec < 0.9*bound {
+// endpoints' in-flight bounds, when attempts held the endpoints' slots nine tenths of the
+// run or more (busy, a share; 0: not known): the deliveries then waited for a slot. bound is
+// what the slots allow at the run's mean attempt (deliveries a second; 0: not known), given
+// beside it.
+func (v *Verdict) heldByInFlight(busy, bound float64, maxInFlight int) {
+	if !v.FellBehind || busy < 0.9 {
 		return
 	}
 	v.InFlightHeld = true
-	v.Text += fmt.Sprintf("; held by the endpoints' in-flight bound: %d deliveries at once an endpoint allow about %.0f/s at the run's mean attempt (--max-in-flight sets it)", maxInFlight, bound)
+	v.Text += fmt.Sprintf("; held by the endpoints' in-flight bound: %d deliveries at once an endpoint, their slots busy %.0f %% of the run", maxInFlight, busy*100)
+	if bound > 0 {
+		v.Text += fmt.Sprintf(", allow about %.0f/s at the run's mean attempt", bound)
+	}
+	v.Text += " (--max-in-flight sets it)"
 }

@@ -86,21 +86,29 @@ func TestJudge(t *testing.T) {
 	if !v.FellBehind || v.DeliveredPerSec != 87.5 || v.BacklogGrowthPerSec != 12.5 || !strings.Contains(v.Text, "FELL BEHIND") {
 		t.Fatalf("peaked backlog: %+v", v)
 	}
-	// Deliveries that fell behind at nine tenths of what the in-flight bounds allow were
-	// held by them; below that, or kept up, the verdict says nothing of the bounds.
+	// Deliveries that fell behind with the endpoints' slots busy nine tenths of the run were
+	// held by the in-flight bounds, whatever the deliveries made against the bound at the
+	// mean attempt (the engine's work before each request holds a slot too); with the slots
+	// less busy, or kept up, the verdict says nothing of the bounds.
 	slow := timeline(50, 100, 150, 200, 250) // 50 deliveries/s made of the 100 needed
 	held := judge(slow, slow[len(slow)-1], 0, 5, 1)
-	held.heldByInFlight(held.DeliveredPerSec/0.95, 16)
-	if held.DeliveredPerSec != 50 || !held.InFlightHeld || !strings.Contains(held.Text, "held by the endpoints' in-flight bound: 16 deliveries at once") {
-		t.Fatalf("at the bound: %+v", held)
+	held.heldByInFlight(0.97, held.DeliveredPerSec/0.75, 16)
+	if held.DeliveredPerSec != 50 || !held.InFlightHeld ||
+		!strings.Contains(held.Text, "held by the endpoints' in-flight bound: 16 deliveries at once an endpoint, their slots busy 97 % of the run, allow about 67/s at the run's mean attempt") {
+		t.Fatalf("slots full: %+v", held)
+	}
+	unknown := judge(slow, slow[len(slow)-1], 0, 5, 1)
+	unknown.heldByInFlight(0.95, 0, 16)
+	if !unknown.InFlightHeld || !strings.HasSuffix(unknown.Text, "their slots busy 95 % of the run (--max-in-flight sets it)") {
+		t.Fatalf("slots full, no mean attempt: %+v", unknown)
 	}
 	free := judge(slow, slow[len(slow)-1], 0, 5, 1)
-	free.heldByInFlight(free.DeliveredPerSec/0.8, 16)
+	free.heldByInFlight(0.85, free.DeliveredPerSec/0.95, 16)
 	if free.InFlightHeld || strings.Contains(free.Text, "in-flight") {
-		t.Fatalf("under the bound: %+v", free)
+		t.Fatalf("slots not full: %+v", free)
 	}
 	kept := judge(flat, flat[len(flat)-1], 0, 5, 1)
-	kept.heldByInFlight(kept.DeliveredPerSec, 16)
+	kept.heldByInFlight(1, kept.DeliveredPerSec, 16)
 	if kept.InFlightHeld || strings.Contains(kept.Text, "in-flight") {
 		t.Fatalf("kept up: %+v", kept)
 	}

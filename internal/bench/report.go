@@ -69,7 +69,7 @@ func WriteTable(w io.Writer, r Result) {
 				if r.Config.Nodes > 1 {
 					each = " from each node"
 				}
-				bound = fmt.Sprintf("; %d at once an endpoint%s allow about %.0f/s", p.MaxInFlight, each, p.InFlightBoundPerSec)
+				bound = fmt.Sprintf("; %d at once an endpoint%s allow about %.0f/s; slots busy %.0f %%", p.MaxInFlight, each, p.InFlightBoundPerSec, p.SlotsBusy*100)
 			}
 			fmt.Fprintf(w, "  %-37s mean %5.2f ms%s\n", "  attempts, sent to answer read", p.DeliveryAttemptMS, bound)
 		}
@@ -99,6 +99,9 @@ func WriteTable(w io.Writer, r Result) {
 			db := ""
 			if p.Storage == "postgres" {
 				db = "; PostgreSQL's count here when it runs on this machine"
+				if us := p.OtherCPUPerPostUS(); us > 0 {
+					db += fmt.Sprintf(", %.0f µs a post", us)
+				}
 			}
 			fmt.Fprintf(w, "  %-37s %.2f cores (at most %.2f in one second%s)\n", "  of it other processes", p.OtherCores, p.OtherCoresPeak, db)
 		}

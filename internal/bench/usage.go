@@ -20,6 +20,7 @@ type commitSample struct {
 	stmtWall, stmtCPU float64
 	// delivery attempts made and their summed duration, request sent to answer read (seconds)
 	attempts, attemptSecs float64
+	slotSecs              float64 // the attempts' time in their endpoints' in-flight slots
 	// PostgreSQL: batches begun with the cluster-wide batch lock first, and the seconds the
 	// writers took to begin them (summed over the nodes)
 	lockWaits, lockWaitSecs float64
@@ -39,7 +40,8 @@ const chimeRoute = `route="/incomingwebhooks/{id}"`
 // committed, how many write requests they held (the group-commit histogram), the seconds
 // its writers spent on them (and, SQLite, in statements, with their threads' CPU in it),
 // the commit window its writer has open, the Chime posts it answered with the time it
-// took over them, the delivery attempts it made with their summed duration, and the
+// took over them, the delivery attempts it made with their summed duration and their time
+// in the endpoints' in-flight slots, and the
 // batches it began by taking the batch lock first with the time it took to begin them.
 func commitStats(ctx context.Context, client *http.Client, urls []string) commitSample {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
@@ -56,6 +58,7 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 		"chathooks_store_writer_statement_cpu_seconds_total": &c.stmtCPU,
 		"chathooks_delivery_attempt_duration_seconds_count":  &c.attempts,
 		"chathooks_delivery_attempt_duration_seconds_sum":    &c.attemptSecs,
+		"chathooks_delivery_slot_seconds_total":              &c.slotSecs,
 		"chathooks_store_batch_lock_wait_seconds_count":      &c.lockWaits,
 		"chathooks_store_batch_lock_wait_seconds_sum":        &c.lockWaitSecs,
 	}

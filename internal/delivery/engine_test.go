@@ -326,6 +326,49 @@ func TestEndpointMetrics(t *testing.T) {
 	})
 }
 
+// An attempt's time in its endpoint's in-flight slot runs from the slot's taking to the
+// attempt's end, so it counts the engine's work before the request as well as the request
+// (which is all chathooks_delivery_attempt_duration_seconds counts). On the injected
+// clock: 1 s passes after the slot is taken and before the request, 2 s while the
+// endpoint answers.
+func TestSlotSecondsCountTheWholeSlot(t *testing.T) {
+	t.Parallel()
+	s, _ := startHooked(t)
+	engine.SetSendHook(s.DeliveryEngine(), func(string) { s.Clock.Advance(time.Second) })
+	rc := newReceiver(t, func(_ int, w http.ResponseWriter, _ *http.Request, _ []byte) {
+		s.Clock.Advance(2 * time.Second)
+		w.WriteHeader(http.StatusOK)
+	})
+	ep := createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventRoomCreate}})
+	mkRoom(t, s, "r")
+	waitStatus(t, s, ep.ID, "", chat.DeliverySucceeded, 1)
+	attempt := histogramSum(t, s, "chathooks_delivery_attempt_duration_seconds")
+	apptest.Eventually(t, 10*time.Second, "the slot's time counted", func() bool {
+		return s.Counter("chathooks_delivery_slot_seconds_total") != 0
+	})
+	if slot := s.Counter("chathooks_delivery_slot_seconds_total"); attempt != 2 || slot != 3 {
+		t.Fatalf("attempt %v s, slot %v s; want 2 and 3", attempt, slot)
+	}
+}
+
+// histogramSum is the sum of the observations of a histogram in s's metrics.
+func histogramSum(t *testing.T, s *apptest.Server, name string) float64 {
+	t.Helper()
+	mfs, err := s.Metrics.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	total := 0.0
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			for _, m := range mf.GetMetric() {
+				total += m.GetHistogram().GetSampleSum()
+			}
+		}
+	}
+	return total
+}
+
 // More deliveries than a lane may hold: the rest go back to the store at once and are
 // claimed as the lane drains; every one arrives, once, with no help from the re-scan.
 func TestOverflowGoesBackToTheStoreAndComesBack(t *testing.T) {

@@ -103,6 +103,7 @@ type item struct {
 	created                 time.Time
 	due                     time.Time // retries: when the next attempt is due
 	where                   int       // inQueue, inRetries, inFlight or inRecording
+	taken                   time.Time // inFlight: when it took its lane's slot
 	index                   int       // position in the retry heap
 	retryNow                bool      // a manual retry arrived while it was being recorded
 	// fifo lanes: seq is the delivery's commit order; ordered says it came from an ordered
@@ -386,7 +387,7 @@ func (l *lane) take(now time.Time, most int) (out []*item, wakeAt time.Time) {
 	}
 	for retries > 0 && len(l.retries) > 0 && !l.retries[0].due.After(now) {
 		it := heap.Pop(&l.retries).(*item)
-		it.where = inFlight
+		it.where, it.taken = inFlight, now
 		l.inRetry++
 		out = append(out, it)
 		retries--
@@ -397,7 +398,7 @@ func (l *lane) take(now time.Time, most int) (out []*item, wakeAt time.Time) {
 	}
 	for free > 0 && l.queued() > 0 {
 		it := l.popFirst()
-		it.where = inFlight
+		it.where, it.taken = inFlight, now
 		l.inFirst++
 		out = append(out, it)
 		free--
@@ -430,7 +431,7 @@ func (l *lane) takeHead(now time.Time, earliest func(time.Time)) []*item {
 		earliest(now.Add(time.Duration(float64(time.Second) / float64(l.limiter.Limit()))))
 		return nil
 	}
-	head.where = inFlight
+	head.where, head.taken = inFlight, now
 	if head.attempts > 0 {
 		l.inRetry++
 	} else {

@@ -114,15 +114,18 @@ func (e *Engine) attempt(l *lane, it *item, ep *endpoint) (next *item, nextEp *e
 			res.Status, res.NextAt, res.LeaseUntil, outcome = chat.DeliveryFailed, next, e.leaseUntil(end), "failed"
 		}
 	}
-	if m := e.o.Metrics; m != nil {
-		m.Deliveries.WithLabelValues(ep.ID, outcome).Inc()
-		m.DeliveryLatency.Observe(lat.Seconds())
-	}
 	var change string
+	var held time.Duration // the slot's time: taken (in take, under e.mu) to this attempt's end
 	e.locked(func() {
+		held = end.Sub(it.taken)
 		change = l.finished(it, ok, end)
 		next, nextEp = e.continueWith(l, end)
 	})
+	if m := e.o.Metrics; m != nil {
+		m.Deliveries.WithLabelValues(ep.ID, outcome).Inc()
+		m.DeliveryLatency.Observe(lat.Seconds())
+		m.DeliverySlotSeconds.Add(max(held, lat, 0).Seconds()) // a counter: never less than 0, whatever the clock did
+	}
 	handed = true
 	e.results <- result{it: it, r: res}
 	if next == nil {

@@ -32,6 +32,10 @@ type Metrics struct {
 	// dead, gone).
 	Deliveries      *prometheus.CounterVec
 	DeliveryLatency prometheus.Histogram
+	// DeliverySlotSeconds is the time delivery attempts held their endpoints' in-flight
+	// slots: from a slot's taking to the attempt's end, so the engine's own work before the
+	// request counts as well as the request.
+	DeliverySlotSeconds prometheus.Counter
 	// DeliveryRescanFound counts deliveries that only the periodic safety re-scan found:
 	// every other path hands work over at once, so anything here is a lost wake-up.
 	DeliveryRescanFound prometheus.Counter
@@ -82,6 +86,9 @@ func New() *Metrics {
 			Name: "chathooks_delivery_attempt_duration_seconds", Help: "Delivery attempt latency (request sent to response read).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}),
+		DeliverySlotSeconds: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "chathooks_delivery_slot_seconds_total", Help: "Time delivery attempts held their endpoints' in-flight slots (max_in_flight each), from the slot's taking to the attempt's end; its rate over the slots of the endpoints sending is how full their slots were.",
+		}),
 		DeliveryRescanFound: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chathooks_delivery_rescan_found_total", Help: "Deliveries that only the periodic safety re-scan found (a missed wake-up; should stay 0).",
 		}),
@@ -89,7 +96,7 @@ func New() *Metrics {
 			Name: "chathooks_delivery_panics_total", Help: "Panics recovered in delivery goroutines (each gives its lease back).",
 		}),
 	}
-	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.CommitDuration, m.CommitWindow, m.WriterStatementSeconds, m.WriterStatementCPUSeconds, m.BatchLockWait, m.Deliveries, m.DeliveryLatency, m.DeliveryRescanFound, m.DeliveryPanics,
+	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.CommitDuration, m.CommitWindow, m.WriterStatementSeconds, m.WriterStatementCPUSeconds, m.BatchLockWait, m.Deliveries, m.DeliveryLatency, m.DeliverySlotSeconds, m.DeliveryRescanFound, m.DeliveryPanics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
