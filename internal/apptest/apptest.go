@@ -14,6 +14,8 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
+
 	"github.com/chathooks/chathooks/internal/app"
 	"github.com/chathooks/chathooks/internal/clock"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
@@ -96,6 +98,17 @@ func Start(t testing.TB, o Options) *Server {
 // Counter returns the value of the server's counter named name (summed over its label
 // values; 0 if it has none).
 func (s *Server) Counter(name string) float64 {
+	return s.sumMetric(name, func(m *dto.Metric) float64 { return m.GetCounter().GetValue() })
+}
+
+// HistogramSum returns the sum of the observations of the server's histogram named name
+// (over its label values; 0 if it has none).
+func (s *Server) HistogramSum(name string) float64 {
+	return s.sumMetric(name, func(m *dto.Metric) float64 { return m.GetHistogram().GetSampleSum() })
+}
+
+// sumMetric sums value over the series of the server's metric named name.
+func (s *Server) sumMetric(name string, value func(*dto.Metric) float64) float64 {
 	mfs, err := s.Metrics.Registry.Gather()
 	if err != nil {
 		s.T.Fatalf("apptest: gather metrics: %v", err)
@@ -104,7 +117,7 @@ func (s *Server) Counter(name string) float64 {
 	for _, mf := range mfs {
 		if mf.GetName() == name {
 			for _, m := range mf.GetMetric() {
-				total += m.GetCounter().GetValue()
+				total += value(m)
 			}
 		}
 	}

@@ -342,31 +342,13 @@ func TestSlotSecondsCountTheWholeSlot(t *testing.T) {
 	ep := createEndpoint(t, s, map[string]any{"url": rc.URL, "event_types": []string{chat.EventRoomCreate}})
 	mkRoom(t, s, "r")
 	waitStatus(t, s, ep.ID, "", chat.DeliverySucceeded, 1)
-	attempt := histogramSum(t, s, "chathooks_delivery_attempt_duration_seconds")
+	attempt := s.HistogramSum("chathooks_delivery_attempt_duration_seconds")
 	apptest.Eventually(t, 10*time.Second, "the slot's time counted", func() bool {
 		return s.Counter("chathooks_delivery_slot_seconds_total") != 0
 	})
 	if slot := s.Counter("chathooks_delivery_slot_seconds_total"); attempt != 2 || slot != 3 {
 		t.Fatalf("attempt %v s, slot %v s; want 2 and 3", attempt, slot)
 	}
-}
-
-// histogramSum is the sum of the observations of a histogram in s's metrics.
-func histogramSum(t *testing.T, s *apptest.Server, name string) float64 {
-	t.Helper()
-	mfs, err := s.Metrics.Registry.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	total := 0.0
-	for _, mf := range mfs {
-		if mf.GetName() == name {
-			for _, m := range mf.GetMetric() {
-				total += m.GetHistogram().GetSampleSum()
-			}
-		}
-	}
-	return total
 }
 
 // More deliveries than a lane may hold: the rest go back to the store at once and are
