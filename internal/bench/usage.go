@@ -58,7 +58,6 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 		"chathooks_store_writer_statement_cpu_seconds_total": &c.stmtCPU,
 		"chathooks_delivery_attempt_duration_seconds_count":  &c.attempts,
 		"chathooks_delivery_attempt_duration_seconds_sum":    &c.attemptSecs,
-		"chathooks_delivery_slot_seconds_total":              &c.slotSecs,
 		"chathooks_store_batch_lock_wait_seconds_count":      &c.lockWaits,
 		"chathooks_store_batch_lock_wait_seconds_sum":        &c.lockWaitSecs,
 	}
@@ -83,6 +82,9 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 			}
 			if sum, ok := sums[name]; ok {
 				*sum += f
+			}
+			if series, _, _ := strings.Cut(name, "{"); series == "chathooks_delivery_slot_seconds_total" {
+				c.slotSecs += f // one series an endpoint: summed over them
 			}
 			switch name {
 			case slowBucket:

@@ -24,6 +24,8 @@ func TestCommitStats(t *testing.T) {
 			fmt.Fprintf(w, "chathooks_store_commit_duration_seconds_count %d\n", count)
 			fmt.Fprintf(w, "chathooks_delivery_attempt_duration_seconds_sum %g\n", 0.002*float64(count))
 			fmt.Fprintf(w, "chathooks_delivery_attempt_duration_seconds_count %d\n", count)
+			fmt.Fprintf(w, "chathooks_delivery_slot_seconds_total{endpoint_id=\"ep_a\"} %g\n", 0.001*float64(count))
+			fmt.Fprintf(w, "chathooks_delivery_slot_seconds_total{endpoint_id=\"ep_b\"} %g\n", 0.002*float64(count))
 			fmt.Fprintf(w, "chathooks_store_batch_lock_wait_seconds_sum %g\n", 0.003*float64(count))
 			fmt.Fprintf(w, "chathooks_store_batch_lock_wait_seconds_count %d\n", count)
 		}))
@@ -36,6 +38,9 @@ func TestCommitStats(t *testing.T) {
 	}
 	if c.attempts != 30 || math.Abs(c.attemptSecs-0.06) > 1e-12 {
 		t.Fatalf("attempts %v taking %v s; want 30 taking 0.06", c.attempts, c.attemptSecs)
+	}
+	if math.Abs(c.slotSecs-0.09) > 1e-12 {
+		t.Fatalf("slot seconds %v; want 0.09 (two endpoints' series on each of two nodes)", c.slotSecs)
 	}
 	if c.lockWaits != 30 || math.Abs(c.lockWaitSecs-0.09) > 1e-12 {
 		t.Fatalf("batches begun with the lock %v taking %v s; want 30 taking 0.09", c.lockWaits, c.lockWaitSecs)

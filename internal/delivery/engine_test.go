@@ -349,6 +349,11 @@ func TestSlotSecondsCountTheWholeSlot(t *testing.T) {
 	if slot := s.Counter("chathooks_delivery_slot_seconds_total"); attempt != 2 || slot != 3 {
 		t.Fatalf("attempt %v s, slot %v s; want 2 and 3", attempt, slot)
 	}
+	// By endpoint, as /metrics shows it.
+	want := `chathooks_delivery_slot_seconds_total{endpoint_id="` + ep.ID + `"} 3`
+	if body := string(s.Must(http.StatusOK, "GET", "/metrics", nil).Body); !strings.Contains(body, want) {
+		t.Fatalf("/metrics lacks %q", want)
+	}
 }
 
 // More deliveries than a lane may hold: the rest go back to the store at once and are

@@ -124,7 +124,7 @@ func (e *Engine) attempt(l *lane, it *item, ep *endpoint) (next *item, nextEp *e
 	if m := e.o.Metrics; m != nil {
 		m.Deliveries.WithLabelValues(ep.ID, outcome).Inc()
 		m.DeliveryLatency.Observe(lat.Seconds())
-		m.DeliverySlotSeconds.Add(max(held, lat, 0).Seconds()) // a counter: never less than 0, whatever the clock did
+		m.DeliverySlotSeconds.WithLabelValues(ep.ID).Add(max(held, lat, 0).Seconds()) // a counter: never less than 0, whatever the clock did
 	}
 	handed = true
 	e.results <- result{it: it, r: res}

@@ -32,10 +32,10 @@ type Metrics struct {
 	// dead, gone).
 	Deliveries      *prometheus.CounterVec
 	DeliveryLatency prometheus.Histogram
-	// DeliverySlotSeconds is the time delivery attempts held their endpoints' in-flight
+	// DeliverySlotSeconds is, by endpoint, the time delivery attempts held its in-flight
 	// slots: from a slot's taking to the attempt's end, so the engine's own work before the
 	// request counts as well as the request.
-	DeliverySlotSeconds prometheus.Counter
+	DeliverySlotSeconds *prometheus.CounterVec
 	// DeliveryRescanFound counts deliveries that only the periodic safety re-scan found:
 	// every other path hands work over at once, so anything here is a lost wake-up.
 	DeliveryRescanFound prometheus.Counter
@@ -86,9 +86,9 @@ func New() *Metrics {
 			Name: "chathooks_delivery_attempt_duration_seconds", Help: "Delivery attempt latency (request sent to response read).",
 			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
 		}),
-		DeliverySlotSeconds: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "chathooks_delivery_slot_seconds_total", Help: "Time delivery attempts held their endpoints' in-flight slots (max_in_flight each), from the slot's taking to the attempt's end; its rate over the slots of the endpoints sending is how full their slots were.",
-		}),
+		DeliverySlotSeconds: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chathooks_delivery_slot_seconds_total", Help: "Time delivery attempts held their endpoint's in-flight slots, by endpoint, from the slot's taking to the attempt's end; its rate over the endpoint's max_in_flight is how full its slots were on this node.",
+		}, []string{"endpoint_id"}),
 		DeliveryRescanFound: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "chathooks_delivery_rescan_found_total", Help: "Deliveries that only the periodic safety re-scan found (a missed wake-up; should stay 0).",
 		}),
