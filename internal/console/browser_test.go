@@ -558,6 +558,8 @@ func TestConsoleFlow(t *testing.T) {
 	}
 	admin.wait("a throughput line", `document.querySelectorAll('.chart svg polyline').length >= 4`)
 	admin.wait("posts counted", `Number(document.querySelector('#stat-posts .muted').textContent.split(' ')[0]) >= 5`)
+	// From its second sample, each endpoint's row says how busy its slots were.
+	admin.wait("the slots' share", `[...document.querySelectorAll('#endpoint-health td.slots-busy')].length > 0 && [...document.querySelectorAll('#endpoint-health td.slots-busy')].every((td) => /^\d+ %$/.test(td.textContent))`)
 	admin.shot("dashboard")
 
 	// The lists, now that they have something in them.

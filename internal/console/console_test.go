@@ -354,7 +354,10 @@ func TestStats(t *testing.T) {
 	s.Must(201, "POST", "/api/v1/users", map[string]any{"id": "u", "name": "U"})
 	s.Must(201, "POST", "/api/v1/rooms", map[string]any{"id": "r", "name": "R", "member_ids": []string{"u"}})
 	k := newSink(t)
-	s.Must(201, "POST", "/api/v1/endpoints", map[string]any{"url": k.URL, "event_types": []string{"*"}})
+	var ep struct {
+		ID string `json:"id"`
+	}
+	s.Must(201, "POST", "/api/v1/endpoints", map[string]any{"url": k.URL, "event_types": []string{"*"}}).JSON(t, &ep)
 	for range 2 {
 		s.Must(201, "POST", "/api/v1/rooms/r/messages", map[string]any{"sender_id": "u", "text": "hi"})
 	}
@@ -366,10 +369,12 @@ func TestStats(t *testing.T) {
 	// The receiver counts a delivery when its request arrives; the engine counts the attempt
 	// once it has read the answer: wait for the stats to show all three.
 	var st struct {
-		Posts     float64            `json:"posts"`
-		Attempts  map[string]float64 `json:"attempts"`
-		Endpoints []struct {
+		Posts       float64            `json:"posts"`
+		Attempts    map[string]float64 `json:"attempts"`
+		SlotSeconds map[string]float64 `json:"slot_seconds"`
+		Endpoints   []struct {
 			Pending, Failed, Dead int
+			MaxInFlight           int `json:"max_in_flight"`
 		} `json:"endpoints"`
 	}
 	var body string
@@ -377,7 +382,7 @@ func TestStats(t *testing.T) {
 	apptest.Eventually(t, 10*time.Second, "three attempts in the stats", func() bool {
 		var r *http.Response
 		r, body = do(t, "GET", s.URL+"/console/api/stats", "", "Cookie", cookie)
-		st.Posts, st.Attempts, st.Endpoints = 0, nil, nil
+		st.Posts, st.Attempts, st.SlotSeconds, st.Endpoints = 0, nil, nil, nil
 		if err := json.Unmarshal([]byte(body), &st); err != nil || r.StatusCode != 200 {
 			t.Fatalf("stats: %d %s", r.StatusCode, body)
 		}
@@ -389,6 +394,11 @@ func TestStats(t *testing.T) {
 	})
 	if st.Posts != 3 || attempts != 3 || len(st.Endpoints) != 1 || st.Endpoints[0].Dead != 0 {
 		t.Errorf("stats: %s", body)
+	}
+	// The endpoint's slots: the time its three attempts held them, and how many it has
+	// (the default, not set on the endpoint), for the dashboard to say how full they were.
+	if st.SlotSeconds[ep.ID] <= 0 || len(st.Endpoints) != 1 || st.Endpoints[0].MaxInFlight != chat.DefaultMaxInFlight {
+		t.Errorf("slots: %s", body)
 	}
 	// The room list carries each room's last activity: its latest event.
 	r, body := do(t, "GET", s.URL+"/console/api/rooms", "", "Cookie", cookie)

@@ -34,20 +34,26 @@ type Stats struct {
 	AttemptLatencyMS float64            `json:"attempt_latency_avg_ms"`
 	AttemptLatencyN  float64            `json:"attempt_latency_count"`
 	AttemptLatencyS  float64            `json:"attempt_latency_sum_s"`
-	Endpoints        []EndpointHealth   `json:"endpoints"`
+	// SlotSeconds is, by endpoint id, the time this node's attempts held the endpoint's
+	// in-flight slots (cumulative): its rate over the endpoint's max_in_flight is how full
+	// they were.
+	SlotSeconds map[string]float64 `json:"slot_seconds"`
+	Endpoints   []EndpointHealth   `json:"endpoints"`
 }
 
 // EndpointHealth is one endpoint's backlog. Counts stop at BacklogCap (Capped says so);
 // OldestS is the age of the oldest undelivered delivery counted, the endpoint's lag.
 type EndpointHealth struct {
-	ID      string  `json:"id"`
-	URL     string  `json:"url"`
-	Status  string  `json:"status"`
-	Pending int     `json:"pending"`
-	Failed  int     `json:"failed"`
-	Dead    int     `json:"dead"`
-	Capped  bool    `json:"capped"`
-	OldestS float64 `json:"oldest_s"`
+	ID     string `json:"id"`
+	URL    string `json:"url"`
+	Status string `json:"status"`
+	// MaxInFlight is how many deliveries the endpoint takes at once (from each node).
+	MaxInFlight int     `json:"max_in_flight"`
+	Pending     int     `json:"pending"`
+	Failed      int     `json:"failed"`
+	Dead        int     `json:"dead"`
+	Capped      bool    `json:"capped"`
+	OldestS     float64 `json:"oldest_s"`
 }
 
 // BacklogCap bounds each per-status count the dashboard reads per endpoint; MaxHealthEndpoints
@@ -69,7 +75,7 @@ type healthCache struct {
 }
 
 func (c *Console) stats(w http.ResponseWriter, r *http.Request) {
-	s := Stats{At: c.o.Clock.Now().UTC(), Attempts: map[string]float64{}, Endpoints: []EndpointHealth{}}
+	s := Stats{At: c.o.Clock.Now().UTC(), Attempts: map[string]float64{}, SlotSeconds: map[string]float64{}, Endpoints: []EndpointHealth{}}
 	fams, err := c.o.Metrics.Registry.Gather()
 	if err != nil {
 		writeError(w, http.StatusInternalServerError, "internal", "cannot read metrics")
@@ -92,6 +98,10 @@ func (c *Console) stats(w http.ResponseWriter, r *http.Request) {
 		case "chathooks_delivery_attempts_total":
 			for _, m := range f.GetMetric() {
 				s.Attempts[label(m, "outcome")] += m.GetCounter().GetValue()
+			}
+		case "chathooks_delivery_slot_seconds_total":
+			for _, m := range f.GetMetric() {
+				s.SlotSeconds[label(m, "endpoint_id")] += m.GetCounter().GetValue()
 			}
 		case "chathooks_delivery_attempt_duration_seconds":
 			for _, m := range f.GetMetric() {
@@ -144,7 +154,7 @@ func (c *Console) health(ctx context.Context, now time.Time) ([]EndpointHealth, 
 	}
 	out := make([]EndpointHealth, 0, len(eps))
 	for _, e := range eps {
-		h := EndpointHealth{ID: e.ID, URL: e.URL, Status: e.Status}
+		h := EndpointHealth{ID: e.ID, URL: e.URL, Status: e.Status, MaxInFlight: e.MaxInFlight}
 		for _, st := range []string{chat.DeliveryPending, chat.DeliveryFailed, chat.DeliveryDead} {
 			ds, err := c.o.Deliveries.ListDeliveries(ctx, chat.DeliveryQuery{EndpointID: e.ID, Status: st, Limit: BacklogCap})
 			if err != nil {

@@ -61,7 +61,7 @@ export async function dashboardPage(el) {
       chart('Failures', [{ name: 'failed attempts/s', color: '#d97706', values: series.failed, fill: true }, { name: 'dead/s', color: '#c0322b', values: series.dead }], '/s', span),
       chart('Delivery lag', [{ name: 'oldest undelivered (s)', color: '#1d5fd1', values: series.lag, fill: true }], 's', span),
       chart('Attempt latency', [{ name: 'average (ms)', color: '#7c3aed', values: series.latency, fill: true }], 'ms', span));
-    drawHealth(health, s.endpoints);
+    drawHealth(health, s.endpoints, prev ? slotsBusy(s, prev.s) : {});
   };
   await tick();
   const timer = setInterval(() => { if (!document.hidden) tick(); }, PERIOD_MS);
@@ -84,17 +84,33 @@ function swatch(color) {
   return i;
 }
 
-function drawHealth(el, eps) {
+// slotsBusy is, by endpoint id, the share of the last sample's interval that this server's
+// attempts held the endpoint's in-flight slots (a slot counts from its taking to the
+// attempt's end).
+function slotsBusy(s, prev) {
+  const dt = (new Date(s.at) - new Date(prev.at)) / 1000;
+  const out = {};
+  if (!(dt > 0)) return out;
+  for (const e of s.endpoints) {
+    const d = (s.slot_seconds[e.id] || 0) - (prev.slot_seconds[e.id] || 0);
+    if (e.max_in_flight > 0 && d >= 0) out[e.id] = Math.min(1, d / dt / e.max_in_flight);
+  }
+  return out;
+}
+
+function drawHealth(el, eps, busy) {
   if (!eps.length) {
     clear(el, h('h2', {}, 'Endpoint health'), empty('No endpoints', 'Create an endpoint to see its backlog here.', h('a', { class: 'btn', href: '/endpoints' }, 'Endpoints')));
     return;
   }
   clear(el, h('h2', {}, 'Endpoint health'), h('div', { class: 'table-wrap' }, h('table', {},
-    h('thead', {}, h('tr', {}, h('th', {}, 'Endpoint'), h('th', {}, 'Health'), h('th', {}, 'Pending'), h('th', {}, 'Retrying'), h('th', {}, 'Dead'), h('th', {}, 'Lag'))),
+    h('thead', {}, h('tr', {}, h('th', {}, 'Endpoint'), h('th', {}, 'Health'), h('th', {}, 'Pending'), h('th', {}, 'Retrying'), h('th', {}, 'Dead'), h('th', {}, 'Lag'),
+      h('th', { title: 'How much of the last 2 s this server’s attempts held the endpoint’s max_in_flight slots. Near 100 % while deliveries wait: max_in_flight is what holds them.' }, 'Slots busy'))),
     h('tbody', {}, eps.map((e) => {
       const state = e.status === 'disabled' ? ['disabled', 'disabled'] : e.dead > 0 ? ['failing', 'bad'] : e.failed > 0 ? ['retrying', 'failed'] : ['healthy', 'ok'];
       const cap = e.capped ? '+' : '';
       return h('tr', {}, h('td', {}, h('a', { href: '/endpoints/' + encodeURIComponent(e.id), class: 'url' }, e.url)),
-        h('td', {}, badge(state[0], state[1])), h('td', {}, e.pending + cap), h('td', {}, e.failed + cap), h('td', {}, e.dead + cap), h('td', {}, duration(e.oldest_s)));
+        h('td', {}, badge(state[0], state[1])), h('td', {}, e.pending + cap), h('td', {}, e.failed + cap), h('td', {}, e.dead + cap), h('td', {}, duration(e.oldest_s)),
+        h('td', { class: 'slots-busy' + (busy[e.id] >= 0.9 && e.pending > 0 ? ' bad' : '') }, e.id in busy ? Math.round(100 * busy[e.id]) + ' %' : '–'));
     })))));
 }
