@@ -208,7 +208,6 @@ func TestBenchHeldByInFlight(t *testing.T) {
 		!strings.Contains(v.Text, "held by the endpoints' in-flight bound: 1 deliveries at once an endpoint, their slots busy") {
 		t.Fatalf("verdict %+v; mean attempt %.2f ms, bound %.1f/s, slots busy %.3f", v, p.DeliveryAttemptMS, p.InFlightBoundPerSec, p.SlotsBusy)
 	}
-
 }
 
 // messagePayloads reads back the message events a run in dir stored (its first node).

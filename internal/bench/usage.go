@@ -41,8 +41,8 @@ const chimeRoute = `route="/incomingwebhooks/{id}"`
 // its writers spent on them (and, SQLite, in statements, with their threads' CPU in it),
 // the commit window its writer has open, the Chime posts it answered with the time it
 // took over them, the delivery attempts it made with their summed duration and their time
-// in the endpoints' in-flight slots, and the
-// batches it began by taking the batch lock first with the time it took to begin them.
+// in the endpoints' in-flight slots, and the batches it began by taking the batch lock
+// first with the time it took to begin them.
 func commitStats(ctx context.Context, client *http.Client, urls []string) commitSample {
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
