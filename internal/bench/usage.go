@@ -47,8 +47,9 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 	ctx, cancel := context.WithTimeout(ctx, requestTimeout)
 	defer cancel()
 	var c commitSample
-	// The series summed over the nodes. slow starts as every transaction and loses those
-	// within SlowWrite's bucket (below).
+	// The metrics summed over the nodes and over their label values (a series an
+	// endpoint, say). slow starts as every transaction and loses those within SlowWrite's
+	// bucket (below).
 	sums := map[string]*float64{
 		"chathooks_store_commit_batch_size_count":            &c.commits,
 		"chathooks_store_commit_batch_size_sum":              &c.requests,
@@ -60,6 +61,7 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 		"chathooks_delivery_attempt_duration_seconds_sum":    &c.attemptSecs,
 		"chathooks_store_batch_lock_wait_seconds_count":      &c.lockWaits,
 		"chathooks_store_batch_lock_wait_seconds_sum":        &c.lockWaitSecs,
+		"chathooks_delivery_slot_seconds_total":              &c.slotSecs,
 	}
 	for _, u := range urls {
 		req, err := http.NewRequestWithContext(ctx, "GET", u+"/metrics", nil)
@@ -80,11 +82,8 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 			if err != nil {
 				continue
 			}
-			if sum, ok := sums[name]; ok {
-				*sum += f
-			}
-			if series, _, _ := strings.Cut(name, "{"); series == "chathooks_delivery_slot_seconds_total" {
-				c.slotSecs += f // one series an endpoint: summed over them
+			if metric, _, _ := strings.Cut(name, "{"); sums[metric] != nil {
+				*sums[metric] += f
 			}
 			switch name {
 			case slowBucket:
