@@ -585,3 +585,38 @@ func TestConsoleFlow(t *testing.T) {
 	admin.rec.check(t)
 	owner.rec.check(t)
 }
+
+// The dashboard's "slots busy" is an endpoint's slot time over its max_in_flight: an
+// endpoint that takes one delivery at a time and answers each after 300 ms, with twenty
+// deliveries waiting, shows its one slot busy most of each sample, and an endpoint that
+// answers at once with sixteen slots shows them all but idle.
+func TestDashboardSlotsBusy(t *testing.T) {
+	b := newBrowser(t)
+	s := apptest.Start(t, apptest.Options{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		time.Sleep(300 * time.Millisecond) // a slow endpoint
+		_, _ = w.Write([]byte(`{"ok":true}`))
+	}))
+	t.Cleanup(slow.Close)
+	fast := newReceiver(t)
+	s.Must(201, "POST", "/api/v1/endpoints", map[string]any{"url": slow.URL + "/slow", "event_types": []string{chat.EventRoomCreate}, "max_in_flight": 1})
+	s.Must(201, "POST", "/api/v1/endpoints", map[string]any{"url": fast.URL + "/fast", "event_types": []string{chat.EventRoomCreate}})
+
+	admin := b.tab(nil, false, strings.TrimPrefix(s.URL, "http://"))
+	admin.do("viewport", chromedp.EmulateViewport(1366, 1100)) // the health table in the shot
+	admin.signIn(s.URL)
+	admin.open(s.URL + "/dashboard")
+	admin.wait("both endpoints' rows", `document.querySelectorAll('#endpoint-health td.slots-busy').length === 2`)
+	for i := range 20 {
+		s.Must(201, "POST", "/api/v1/rooms", map[string]any{"id": fmt.Sprintf("r%d", i), "name": "Room"})
+	}
+	busy := func(path string) string {
+		return `Number([...document.querySelectorAll('#endpoint-health tr')].find((tr) => tr.textContent.includes('` + path + `'))
+			.querySelector('td.slots-busy').textContent.replace(' %', ''))`
+	}
+	admin.wait("the slow endpoint's slot busy", busy("/slow")+` >= 50`)
+	if n := admin.num(`((n) => Number.isFinite(n) ? n : -1)(` + busy("/fast") + `)`); !(n >= 0 && n < 50) { // -1: no number shown
+		t.Errorf("the fast endpoint's sixteen slots shown %v %% busy", n)
+	}
+	admin.shot("dashboard-slots")
+}
