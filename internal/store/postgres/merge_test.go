@@ -101,9 +101,9 @@ func TestBatchOfThreadedPostsSendsOneStatementATable(t *testing.T) {
 		}
 	}
 	stmts := strings.Split(batch, " | ")
-	if len(stmts) != 8 || stmts[3] != postgres.Dialect.InsertMessages || stmts[4] != postgres.Dialect.AppendRoomEvents ||
-		stmts[5] != postgres.Dialect.UpsertThreadKeys || stmts[7] != "COMMIT" {
-		t.Fatalf("the batch of %d threaded posts sent %d statements: %q; want BEGIN, the lock, the guard, the messages, the events, the thread keys, the notification and COMMIT", n, len(stmts), stmts)
+	if len(stmts) != 9 || stmts[3] != postgres.Dialect.InsertMessages || stmts[4] != postgres.Dialect.AppendRoomEvents ||
+		stmts[5] != postgres.Dialect.UpsertThreadKeys || stmts[7] != postgres.Dialect.ThreadVersionEnd || stmts[8] != "COMMIT" {
+		t.Fatalf("the batch of %d threaded posts sent %d statements: %q; want BEGIN, the lock, the guard, the messages, the events, the thread keys, the notification, the thread cache's version and COMMIT", n, len(stmts), stmts)
 	}
 	var got []string
 	if err := s.Write(ctx, func(tx chat.Tx) error {

@@ -52,7 +52,9 @@ var Dialect = &sqlstore.Dialect{
 	Name:               "postgres",
 	Begin:              "BEGIN",
 	BatchLock:          "SELECT pg_advisory_xact_lock(6867636862617463)", // "chbatch"
-	BatchGuard:         "SELECT chathooks_batch_guard(?, ?)",             // migration 0013
+	BatchGuard:         "SELECT chathooks_batch_guard(?, ?, ?)",          // migrations 0013, 0016
+	ThreadVersion:      "SELECT n FROM thread_cache_version WHERE id = 1",
+	ThreadVersionEnd:   "SELECT n, CASE WHEN xid = txid_current() THEN 1 ELSE 0 END FROM thread_cache_version WHERE id = 1",
 	DollarPlaceholders: true,
 	Classify: func(err error) chat.Code {
 		var pe *pgconn.PgError

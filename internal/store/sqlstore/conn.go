@@ -79,6 +79,12 @@ type Dialect struct {
 	// arguments: with it, a batch prepared with the values the last one left is sent
 	// whole, BEGIN to COMMIT, in one round trip (whole.go).
 	BatchGuard string
+	// ThreadVersion, if set, reads the version of the thread data writers cache (one row,
+	// one integer), and ThreadVersionEnd reads it with 1 if the transaction running it made
+	// the last bump (0 if not): with both, writers cache thread keys and the messages
+	// that start their threads (threadcache.go), and BatchGuard takes the cache's version
+	// as a third argument (NULL when the batch relies on no cached entry).
+	ThreadVersion, ThreadVersionEnd string
 	// Numbered placeholders: false keeps "?" and "?N" (SQLite); true rewrites them to "$N".
 	DollarPlaceholders bool
 	// Classify maps a driver error to a domain code: CodeAlreadyExists for unique

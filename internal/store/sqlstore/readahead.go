@@ -1,13 +1,17 @@
 package sqlstore
 
-import "github.com/chathooks/chathooks/internal/chat"
+import (
+	"slices"
+
+	"github.com/chathooks/chathooks/internal/chat"
+)
 
 // readAhead holds what a batch's posts will read besides their rooms and senders (a
 // thread key's thread, an idempotency key's message, the messages they reply to), read for
 // the whole batch in a statement a kind (Store.readBatch) instead of a round trip a post.
 // It belongs to one transaction and is exact: it is read under the batch lock before any
 // of the batch's requests ran, and the transaction's own writes keep it current (a key
-// it sets, a message it edits or deletes); a rollback to a savepoint or a change of room
+// it sets, a message it inserts, edits or deletes); a rollback to a savepoint or a change of room
 // data drops it all (Tx.forgetReads), and reads then go to the database again. A nil
 // readAhead holds nothing.
 type readAhead struct {
@@ -52,6 +56,14 @@ func (a *readAhead) message(room, id string) (chat.Message, bool) {
 	return m, ok
 }
 
+// messageInserted remembers a message the transaction inserted, as a read would find it
+// (a reply later in the batch reads its thread's first message).
+func (a *readAhead) messageInserted(m chat.Message) {
+	if a != nil && a.msgs != nil {
+		a.msgs[memberKey{m.RoomID, m.ID}] = storedMessage(m)
+	}
+}
+
 // messageChanged forgets a message the transaction edits or deletes.
 func (a *readAhead) messageChanged(room, id string) {
 	if a != nil {
@@ -63,33 +75,45 @@ func (a *readAhead) messageChanged(room, id string) {
 // batch's posts look up and the messages they reply to or repeat (those they name, and
 // those the keys name), and the readAhead their rows fill (nil, none, if the posts name
 // nothing to read). They are sent (readBatch) with the batch lock, before any request ran.
-func (s *Store) readAheadStmts(batch []*writeReq) (*readAhead, []Stmt) {
-	var keyRooms, keys, idemRooms, scopes, idemKeys, msgRooms, msgIDs []string
+// A whole batch takes what the thread cache holds instead of reading it (the batch guard
+// then checks the cache's version); what is read goes into the cache, with the version
+// read first in the same round trip.
+func (s *Store) readAheadStmts(t *Tx, batch []*writeReq) (*readAhead, []Stmt) {
+	var keys, idems, msgs []memberKey
+	var idemRooms []string
 	for _, r := range batch {
 		if r.skip {
 			continue
 		}
 		h := r.post
-		if k := (memberKey{h.Room, h.ThreadKey}); h.ThreadKey != "" && !hasPair(keyRooms, keys, k) {
-			keyRooms, keys = append(keyRooms, k.room), append(keys, k.user)
+		if k := (memberKey{h.Room, h.ThreadKey}); h.ThreadKey != "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
 		}
-		if k := (memberKey{h.IdemScope, h.IdemKey}); h.IdemKey != "" && !hasPair(scopes, idemKeys, k) {
-			idemRooms, scopes, idemKeys = append(idemRooms, h.Room), append(scopes, k.room), append(idemKeys, k.user)
+		if k := (memberKey{h.IdemScope, h.IdemKey}); h.IdemKey != "" && !slices.Contains(idems, k) {
+			idems, idemRooms = append(idems, k), append(idemRooms, h.Room)
 		}
-		if k := (memberKey{h.Room, h.Message}); h.Message != "" && !hasPair(msgRooms, msgIDs, k) {
-			msgRooms, msgIDs = append(msgRooms, k.room), append(msgIDs, k.user)
+		if k := (memberKey{h.Room, h.Message}); h.Message != "" && !slices.Contains(msgs, k) {
+			msgs = append(msgs, k)
 		}
 	}
-	if len(keys) == 0 && len(idemKeys) == 0 && len(msgIDs) == 0 {
+	if len(keys) == 0 && len(idems) == 0 && len(msgs) == 0 {
 		return nil, nil
 	}
-	// Every key asked for is known after the read: "" for those not found.
-	a := &readAhead{keys: make(map[memberKey]string, len(keys)), idem: make(map[memberKey]string, len(idemKeys)), msgs: map[memberKey]chat.Message{}}
-	for i := range keys {
-		a.keys[memberKey{keyRooms[i], keys[i]}] = ""
+	a := &readAhead{keys: make(map[memberKey]string, len(keys)), idem: make(map[memberKey]string, len(idems)), msgs: map[memberKey]chat.Message{}}
+	if s.threads != nil && t.unopened && t.threads.baseOK {
+		var used bool
+		keys, msgs, used = s.threads.hits(t.threads.base, a, keys, msgs)
+		t.threadHits = t.threadHits || used
 	}
-	for i := range idemKeys {
-		a.idem[memberKey{scopes[i], idemKeys[i]}] = ""
+	// Every key asked for is known after the read: "" for those not found.
+	for _, k := range keys {
+		a.keys[k] = ""
+	}
+	for _, k := range idems {
+		a.idem[k] = ""
+	}
+	if len(keys) == 0 && len(idems) == 0 && len(msgs) == 0 {
+		return a, nil // all from the cache
 	}
 	pairs := func(m map[memberKey]string) func(Rows) error {
 		return func(rows Rows) error {
@@ -105,24 +129,54 @@ func (s *Store) readAheadStmts(batch []*writeReq) (*readAhead, []Stmt) {
 		}
 	}
 	var stmts []Stmt
-	if len(keys) > 0 {
-		stmts = append(stmts, Stmt{SQL: s.sql(qThreadKeysAhead), Args: []any{keyRooms, keys}, Rows: pairs(a.keys)})
+	if s.threads != nil {
+		// The version first: what the reads after it find is no older than it.
+		stmts = append(stmts, Stmt{SQL: s.sql(s.d.ThreadVersion), Scan: func(r Row) error {
+			t.threadRead = true
+			return r.Scan(&t.threadReadV)
+		}})
 	}
-	if len(idemKeys) > 0 {
+	keyRooms, keyNames := split(keys)
+	scopes, idemKeys := split(idems)
+	msgRooms, msgIDs := split(msgs)
+	if len(keys) > 0 {
+		stmts = append(stmts, Stmt{SQL: s.sql(qThreadKeysAhead), Args: []any{keyRooms, keyNames}, Rows: pairs(a.keys)})
+	}
+	if len(idems) > 0 {
 		stmts = append(stmts, Stmt{SQL: s.sql(qIdempotencyAhead), Args: []any{scopes, idemKeys}, Rows: pairs(a.idem)})
 	}
-	stmts = append(stmts, Stmt{SQL: s.sql(qMessagesAhead), Args: []any{keyRooms, keys, idemRooms, scopes, idemKeys, msgRooms, msgIDs},
+	read := map[memberKey]chat.Message{}
+	stmts = append(stmts, Stmt{SQL: s.sql(qMessagesAhead), Args: []any{keyRooms, keyNames, idemRooms, scopes, idemKeys, msgRooms, msgIDs},
 		Rows: func(rows Rows) error {
 			for rows.Next() {
 				m, err := scanMessage(rows)
 				if err != nil {
 					return err
 				}
-				a.msgs[memberKey{m.RoomID, m.ID}] = m
+				k := memberKey{m.RoomID, m.ID}
+				a.msgs[k], read[k] = m, m
 			}
 			return nil
 		}})
+	if s.threads != nil {
+		t.threadLearn = func() {
+			found := make(map[memberKey]string, len(keys))
+			for _, k := range keys {
+				found[k] = a.keys[k]
+			}
+			s.threads.learn(t.threadReadV, found, read)
+		}
+	}
 	return a, stmts
+}
+
+// split turns pairs into the two arrays a statement takes.
+func split(ks []memberKey) (as, bs []string) {
+	as, bs = make([]string, len(ks)), make([]string, len(ks))
+	for i, k := range ks {
+		as[i], bs[i] = k.room, k.user
+	}
+	return as, bs
 }
 
 // readBatch reads, in one round trip, what the batch's posts will read and the caches
@@ -132,26 +186,23 @@ func (s *Store) readAheadStmts(batch []*writeReq) (*readAhead, []Stmt) {
 // read the cache's generation with the lock already.
 func (s *Store) readBatch(t *Tx, batch []*writeReq) error {
 	stmts := s.preloadStmts(batch)
-	ahead, more := s.readAheadStmts(batch)
+	ahead, more := s.readAheadStmts(t, batch)
 	stmts = append(stmts, more...)
+	t.ahead = ahead
 	if len(stmts) == 0 {
 		return nil
 	}
 	if _, _, err := t.send(stmts, nil); err != nil {
+		t.ahead = nil
 		return err
 	}
-	t.ahead = ahead
-	return nil
-}
-
-// hasPair reports whether (as[i], bs[i]) is k for some i.
-func hasPair(as, bs []string, k memberKey) bool {
-	for i := range as {
-		if as[i] == k.room && bs[i] == k.user {
-			return true
+	if t.threadRead {
+		t.threads.base, t.threads.baseOK = t.threadReadV, true
+		if t.threadLearn != nil {
+			t.threadLearn()
 		}
 	}
-	return false
+	return nil
 }
 
 // The read-ahead statements (PostgreSQL: arrays), each row by its key (OFFSET 0, as in

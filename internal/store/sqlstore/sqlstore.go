@@ -79,6 +79,7 @@ type Store struct {
 	beginGen               bool         // begin also reads the room cache generation and the endpoint version (BeginReader)
 	whole                  bool         // batches may be sent whole, BEGIN to COMMIT (whole.go)
 	expect                 expectation  // what a whole batch expects (whole.go)
+	threads                *threadCache // thread keys and their threads' first messages (nil: not cached)
 	born                   time.Time    // when the store opened (otherWrote counts from it)
 	otherWrote             atomic.Int64 // when another node's commit was last heard of, since born (0: never)
 	claimFirst, claimRetry string       // delivery claims with the dialect's row locking
@@ -135,6 +136,9 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 			if _, ok := c.(Pipeliner); !ok {
 				s.whole = false
 			}
+		}
+		if s.whole && d.ThreadVersion != "" && d.ThreadVersionEnd != "" {
+			s.threads = &threadCache{}
 		}
 	}
 	s.claimFirst = strings.Replace(qClaimFirst, "{lock}", d.SkipLocked, 1)
@@ -208,6 +212,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close lets the writers finish what is queued, then closes the connections.
 func (s *Store) Close() error {
+
 	s.closeMu.Lock()
 	if s.closed {
 		s.closeMu.Unlock()
@@ -467,6 +472,9 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 		return retry, err
 	}
 	whole := begun == nil && !savepoints && s.prepareWhole(tx)
+	if s.threads != nil {
+		tx.threads.base, tx.threads.baseOK = s.threads.snapshot()
+	}
 	if begun == nil && !whole { // else the writer began it, with the batch lock, before gathering the batch
 		o, err := s.beginBatch(c)
 		if err != nil {
@@ -571,11 +579,15 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 				}
 				tx.versionRead = false // it may have been read after the request's endpoint change
 				tx.forgetReads()
+				tx.threads.lost = tx.threads.lost || tx.threads.any() // which of them were undone is not kept
 			default:
 				for _, o := range batch {
 					if !o.skip {
 						return abort(false, errExclude)
 					}
+				}
+				if err := tx.checkThreadHits(); err != nil {
+					return abort(true, err)
 				}
 				_, _ = abort(false, nil) // nobody else to run
 				return false, nil
@@ -590,6 +602,9 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 		}
 	}
 	if live == 0 {
+		if err := tx.checkThreadHits(); err != nil {
+			return abort(true, err)
+		}
 		_, _ = abort(false, nil)
 		return false, nil
 	}
@@ -600,9 +615,19 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 	notify := s.notifications(tx)
 	var stmtErr, commitErr error
 	pace.stop() // a commit's flush is the disk's time, not a wait for a CPU
+	var threadsEnd, threadsBumped int64
+	threadsEndRead := false
 	if _, ok := c.(Pipeliner); ok && s.d.RoundTrips {
 		// The deferred statements, the notifications and COMMIT in one round trip.
-		stmtErr, commitErr = tx.flushAndCommit(s.notifyStmts(notify))
+		after := s.notifyStmts(notify)
+		if s.threads != nil && tx.threads.any() {
+			// The thread cache's version as this transaction leaves it, and whose bump it was.
+			after = append(after, Stmt{SQL: s.sql(s.d.ThreadVersionEnd), Scan: func(r Row) error {
+				threadsEndRead = true
+				return r.Scan(&threadsEnd, &threadsBumped)
+			}})
+		}
+		stmtErr, commitErr = tx.flushAndCommit(after)
 	} else {
 		// Statements ran as they came (nothing is deferred without pipelining).
 		commitErr = s.commit(c, notify)
@@ -619,6 +644,13 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 		return abort(s.d.Retryable(commitErr), fmt.Errorf("commit: %w", commitErr))
 	case stmtErr == nil:
 		s.settleSeqs(tx)
+		if s.threads != nil && tx.threads.any() {
+			if threadsEndRead && !tx.threads.lost {
+				s.threads.commit(&tx.threads, threadsEnd, threadsBumped == 1)
+			} else {
+				s.threads.forget()
+			}
+		}
 		if begun != nil && begun.hasGen || whole {
 			if tx.roomData || tx.endpoints {
 				s.expect.forget()

@@ -74,6 +74,16 @@ type Tx struct {
 	// (single-node stores; seqcache.go). roomDeleted: it deleted a room.
 	seqs        map[string]int64
 	roomDeleted bool
+	// The thread cache (threadcache.go), where the store has one: threads, this
+	// transaction's changes to what it holds and the version they start from; threadHits,
+	// the batch relies on entries of that version (the guard checks it); threadRead and
+	// threadReadV, the version read ahead with the batch's reads, and threadLearn, what
+	// puts those reads into the cache.
+	threads     threadChanges
+	threadHits  bool
+	threadRead  bool
+	threadReadV int64
+	threadLearn func()
 }
 
 // stmtLabel names a deferred statement in errors: what it writes, and the id of the row
@@ -448,6 +458,7 @@ func (t *Tx) DeleteRoom(id string) error {
 		return err
 	}
 	t.roomDeleted = true
+	t.threads.room = t.s.threads != nil
 	n, err := t.exec(`DELETE FROM rooms WHERE id = ?`, id)
 	return t.mustAffect(n, err, fmt.Sprintf("room %q", id))
 }
@@ -517,6 +528,10 @@ func (t *Tx) InsertMessage(m chat.Message) error {
 	if err != nil {
 		return fmt.Errorf("store: encode mentions: %w", err)
 	}
+	t.ahead.messageInserted(m)
+	if t.s.threads != nil {
+		t.threads.inserted(m)
+	}
 	return t.deferExecID(stmtLabel{what: "message", id: m.ID, kind: mergeMessage}, `INSERT INTO messages (id, room_id, thread_id, sender_type, sender_id, sender_name, sender_avatar, text, format, html, mentions, created_at, relay_hops)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		m.ID, m.RoomID, m.ThreadID, m.Sender.Type, m.Sender.ID, m.Sender.Name, m.Sender.AvatarURL, m.Text, m.Format, m.HTML, string(mentions), micros(m.CreatedAt), m.RelayHops)
@@ -534,6 +549,9 @@ func (t *Tx) GetMessage(roomID, id string) (chat.Message, error) {
 // UpdateMessage implements chat.Tx.
 func (t *Tx) UpdateMessage(m chat.Message) error {
 	t.ahead.messageChanged(m.RoomID, m.ID)
+	if t.s.threads != nil {
+		t.threads.messageChanged(m.RoomID, m.ID)
+	}
 	mentions, err := json.Marshal(m.Mentions)
 	if err != nil {
 		return fmt.Errorf("store: encode mentions: %w", err)
@@ -550,6 +568,9 @@ func (t *Tx) UpdateMessage(m chat.Message) error {
 // DeleteMessage implements chat.Tx.
 func (t *Tx) DeleteMessage(roomID, id string) error {
 	t.ahead.messageChanged(roomID, id)
+	if t.s.threads != nil {
+		t.threads.messageChanged(roomID, id)
+	}
 	n, err := t.exec(`DELETE FROM messages WHERE room_id = ? AND id = ?`, roomID, id)
 	return t.mustAffect(n, err, fmt.Sprintf("message %q", id))
 }
@@ -594,6 +615,9 @@ func (t *Tx) ThreadByKey(roomID, key string) (string, error) {
 // InsertThreadKey implements chat.Tx; an existing key is re-pointed.
 func (t *Tx) InsertThreadKey(roomID, key, threadID string) error {
 	t.ahead.setThreadKey(roomID, key, threadID)
+	if t.s.threads != nil {
+		t.threads.keySet(memberKey{roomID, key}, threadID)
+	}
 	l := stmtLabel{what: "thread key"}
 	if t.s.d.UpsertThreadKeys != "" {
 		l.kind = mergeThreadKey

@@ -107,7 +107,15 @@ func (t *Tx) open() {
 	}
 	t.unopened = false
 	d := t.s.d
-	t.pending = append([]Stmt{{SQL: d.Begin}, {SQL: d.BatchLock}, {SQL: t.s.sql(d.BatchGuard), Args: []any{t.gen, t.version}}}, t.pending...)
+	guard := []any{t.gen, t.version}
+	if d.ThreadVersion != "" {
+		var threads any // NULL: the batch relies on no cached thread
+		if t.threadHits {
+			threads = t.threads.base
+		}
+		guard = append(guard, threads)
+	}
+	t.pending = append([]Stmt{{SQL: d.Begin}, {SQL: d.BatchLock}, {SQL: t.s.sql(d.BatchGuard), Args: guard}}, t.pending...)
 	t.labels = append([]stmtLabel{{what: "begin"}, {what: "batch lock"}, {what: "batch guard"}}, t.labels...)
 	t.owners = append([]*writeReq{nil, nil, nil}, t.owners...)
 	t.opening = 3

@@ -1,0 +1,186 @@
+package postgres_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/store/pgtest"
+	"github.com/chathooks/chathooks/internal/store/postgres"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
+)
+
+// threadPosts writes like Google Chat posts by thread key into room "r": post(key, id)
+// starts the key's thread with message id if the key names none, else replies in it, and
+// returns the thread and its first message's text.
+type threadPosts struct {
+	t   *testing.T
+	now time.Time
+}
+
+func (p threadPosts) room(s *sqlstore.Store) {
+	p.t.Helper()
+	if err := s.Write(context.Background(), func(tx chat.Tx) error {
+		return tx.InsertRoom(chat.Room{ID: "r", Name: "r", CreatedAt: p.now, UpdatedAt: p.now})
+	}); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+func (p threadPosts) msg(id, thread, text string) chat.Message {
+	return chat.Message{ID: id, RoomID: "r", ThreadID: thread, Sender: chat.Sender{Type: chat.SenderWebhook, ID: "wh", Name: "W"}, Text: text,
+		Format: "markdown", HTML: "<p>" + text + "</p>", Mentions: []chat.Mention{}, CreatedAt: p.now}
+}
+
+func (p threadPosts) post(s *sqlstore.Store, key, id string) (thread, rootText string) {
+	p.t.Helper()
+	err := s.Write(chat.WithPost(context.Background(), chat.PostHint{Room: "r", ThreadKey: key}), func(tx chat.Tx) error {
+		th, err := tx.ThreadByKey("r", key)
+		if err != nil {
+			return err
+		}
+		if th == "" {
+			thread, rootText = id, "root "+id
+			if err := tx.InsertThreadKey("r", key, id); err != nil {
+				return err
+			}
+			return tx.InsertMessage(p.msg(id, id, rootText))
+		}
+		root, err := tx.GetMessage("r", th)
+		if err != nil {
+			return err
+		}
+		thread, rootText = th, root.Text
+		return tx.InsertMessage(p.msg(id, th, "reply"))
+	})
+	if err != nil {
+		p.t.Fatalf("post %s with key %s: %v", id, key, err)
+	}
+	return thread, rootText
+}
+
+// A reply by a thread key this node has seen goes whole, in one round trip, with no read:
+// the key and the thread's first message come from the thread cache, whose version the
+// batch guard checks.
+func TestThreadCacheRepliesInOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	s, rt := openWrapped(t, postgres.Options{Writers: 1}, newRoundTrips)
+	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
+	p.room(s)
+	if th, root := p.post(s, "k", "m1"); th != "m1" || root != "root m1" {
+		t.Fatalf("the key's first post: thread %q %q, want a new thread m1", th, root)
+	}
+	for i := range 3 {
+		rt.reset()
+		id := fmt.Sprintf("m%d", i+2)
+		if th, root := p.post(s, "k", id); th != "m1" || root != "root m1" {
+			t.Fatalf("reply %s: thread %q %q, want m1 \"root m1\"", id, th, root)
+		}
+		sent := rt.trips()
+		if len(sent) != 1 || !strings.HasPrefix(sent[0], "BEGIN") || !strings.HasSuffix(sent[0], "COMMIT") ||
+			strings.Contains(sent[0], "FROM thread_keys") || strings.Contains(sent[0], "FROM messages") {
+			t.Fatalf("reply %s: %d round trips %q; want one, BEGIN to COMMIT, reading nothing", id, len(sent), sent)
+		}
+	}
+	// A second key, started and replied to in one batch: the reply reads the first message
+	// the batch itself inserted without a round trip for it.
+	rt.reset()
+	got := make([]string, 2)
+	behindGate(t, s, 2, rt.reset, func(i int) {
+		th, root := p.post(s, "k2", fmt.Sprintf("n%d", i))
+		got[i] = th + " " + root
+	})
+	if got[0] != "n0 root n0" || got[1] != "n0 root n0" {
+		t.Fatalf("a key started and replied to in one batch: %q; want both in n0", got)
+	}
+	if sent := rt.trips(); len(sent) != 3 || !strings.Contains(sent[1], "FROM thread_keys") || strings.Contains(sent[2], "FROM messages WHERE") ||
+		!strings.HasSuffix(sent[2], "COMMIT") {
+		t.Fatalf("a key started and replied to in one batch: %d round trips %q; want the gate's, the reads ahead, then the statements and COMMIT", len(sent), sent)
+	}
+}
+
+// The thread cache follows every other writer: another node re-pointing a key, another
+// program editing a thread's first message or re-pointing a key in SQL, without the batch
+// lock or any notification. Each change is seen by the next reply.
+func TestThreadCacheFollowsOtherWriters(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	a, rt := openWrappedAt(t, url, postgres.Options{Options: sqlstore.Options{NodeID: "node-a"}, Writers: 1, ReadConns: 1}, newRoundTrips)
+	b := openNode(t, url, "node-b", 1)
+	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
+	p.room(a)
+	ctx := context.Background()
+	sql, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sql.Close(context.Background()) })
+	exec := func(q string, args ...any) {
+		t.Helper()
+		if _, err := sql.Exec(ctx, q, args...); err != nil {
+			t.Fatal(err)
+		}
+	}
+	reply := func(id, wantThread, wantRoot string) {
+		t.Helper()
+		if th, root := p.post(a, "k", id); th != wantThread || root != wantRoot {
+			t.Fatalf("reply %s on node A: thread %q %q, want %q %q", id, th, root, wantThread, wantRoot)
+		}
+	}
+	cached := func(id, wantThread, wantRoot string) {
+		t.Helper()
+		rt.reset()
+		reply(id, wantThread, wantRoot)
+		if sent := rt.trips(); len(sent) != 1 || strings.Contains(sent[0], "FROM thread_keys") {
+			t.Fatalf("reply %s on node A: %d round trips %q; want one, from the cache", id, len(sent), sent)
+		}
+	}
+	p.post(a, "k", "m1")
+	cached("a1", "m1", "root m1")
+
+	// Another program edits the thread's first message.
+	exec(`UPDATE messages SET text = 'edited in SQL' WHERE id = 'm1'`)
+	reply("a2", "m1", "edited in SQL")
+	cached("a3", "m1", "edited in SQL")
+
+	// Another node starts a new thread under the same key (a post without a reply option).
+	if err := b.Write(ctx, func(tx chat.Tx) error {
+		if err := tx.InsertThreadKey("r", "k", "b1"); err != nil {
+			return err
+		}
+		return tx.InsertMessage(p.msg("b1", "b1", "root b1"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	reply("a4", "b1", "root b1")
+	cached("a5", "b1", "root b1")
+
+	// Another program points the key elsewhere in SQL.
+	exec(`UPDATE thread_keys SET thread_id = 'm1' WHERE room_id = 'r' AND key = 'k'`)
+	reply("a6", "m1", "edited in SQL")
+
+	// Another node deletes the thread's first message: a request that only reads (it
+	// writes nothing, so its batch has nothing to commit) still finds the first message
+	// gone, as the key's thread.
+	if err := b.Write(ctx, func(tx chat.Tx) error { return tx.DeleteMessage("r", "m1") }); err != nil {
+		t.Fatal(err)
+	}
+	err = a.Write(chat.WithPost(ctx, chat.PostHint{Room: "r", ThreadKey: "k"}), func(tx chat.Tx) error {
+		th, err := tx.ThreadByKey("r", "k")
+		if err != nil || th != "m1" {
+			return fmt.Errorf("the key names %q (%v), want m1", th, err)
+		}
+		if _, err := tx.GetMessage("r", "m1"); !chat.IsCode(err, chat.CodeNotFound) {
+			return fmt.Errorf("the deleted first message reads %v, want not found", err)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
