@@ -75,9 +75,10 @@ type Dialect struct {
 	// still one group commit of many requests.
 	BatchLock string
 	// BatchGuard, if set, is a statement run right after BatchLock that fails the
-	// transaction unless the room cache generation and the endpoint version are its two
-	// arguments: with it, a batch prepared with the values the last one left is sent
-	// whole, BEGIN to COMMIT, in one round trip (whole.go).
+	// transaction unless the room cache generation and the endpoint version are its first
+	// two arguments (and, with ThreadVersion, the thread cache's version its third, unless
+	// NULL): with it, a batch prepared with the values the last one left is sent whole,
+	// BEGIN to COMMIT, in one round trip (whole.go).
 	BatchGuard string
 	// ThreadVersion, if set, reads the version of the thread data writers cache (one row,
 	// one integer), and ThreadVersionEnd reads it with 1 if the transaction running it made

@@ -11,9 +11,9 @@ import (
 // the whole batch in a statement a kind (Store.readBatch) instead of a round trip a post.
 // It belongs to one transaction and is exact: it is read under the batch lock before any
 // of the batch's requests ran, and the transaction's own writes keep it current (a key
-// it sets, a message it inserts, edits or deletes); a rollback to a savepoint or a change of room
-// data drops it all (Tx.forgetReads), and reads then go to the database again. A nil
-// readAhead holds nothing.
+// it sets, a message it inserts, edits or deletes); a rollback to a savepoint or a change
+// of room data drops it all (Tx.forgetReads), and reads then go to the database again. A
+// nil readAhead holds nothing.
 type readAhead struct {
 	keys map[memberKey]string       // (room, thread key): the thread it names, "" for none
 	idem map[memberKey]string       // (scope, key): the message it names, "" for none
@@ -76,9 +76,9 @@ func (a *readAhead) messageChanged(room, id string) {
 // those the keys name), and the readAhead their rows fill (nil, none, if the posts name
 // nothing to read). They are sent (readBatch) with the batch lock, before any request ran.
 // A whole batch takes what the thread cache holds instead of reading it (the batch guard
-// then checks the cache's version); what is read goes into the cache, with the version
-// read first in the same round trip.
-func (s *Store) readAheadStmts(t *Tx, batch []*writeReq) (*readAhead, []Stmt) {
+// then checks the cache's version); with a thread cache, the version is read first in the
+// same round trip, and learn, once the statements ran, puts what they read into the cache.
+func (s *Store) readAheadStmts(t *Tx, batch []*writeReq) (a *readAhead, stmts []Stmt, learn func()) {
 	var keys, idems, msgs []memberKey
 	var idemRooms []string
 	for _, r := range batch {
@@ -97,9 +97,9 @@ func (s *Store) readAheadStmts(t *Tx, batch []*writeReq) (*readAhead, []Stmt) {
 		}
 	}
 	if len(keys) == 0 && len(idems) == 0 && len(msgs) == 0 {
-		return nil, nil
+		return nil, nil, nil
 	}
-	a := &readAhead{keys: make(map[memberKey]string, len(keys)), idem: make(map[memberKey]string, len(idems)), msgs: map[memberKey]chat.Message{}}
+	a = &readAhead{keys: make(map[memberKey]string, len(keys)), idem: make(map[memberKey]string, len(idems)), msgs: map[memberKey]chat.Message{}}
 	if s.threads != nil && t.unopened && t.threads.baseOK {
 		var used bool
 		keys, msgs, used = s.threads.hits(t.threads.base, a, keys, msgs)
@@ -113,7 +113,7 @@ func (s *Store) readAheadStmts(t *Tx, batch []*writeReq) (*readAhead, []Stmt) {
 		a.idem[k] = ""
 	}
 	if len(keys) == 0 && len(idems) == 0 && len(msgs) == 0 {
-		return a, nil // all from the cache
+		return a, nil, nil // all from the cache
 	}
 	pairs := func(m map[memberKey]string) func(Rows) error {
 		return func(rows Rows) error {
@@ -128,13 +128,10 @@ func (s *Store) readAheadStmts(t *Tx, batch []*writeReq) (*readAhead, []Stmt) {
 			return nil
 		}
 	}
-	var stmts []Stmt
+	var version int64
 	if s.threads != nil {
 		// The version first: what the reads after it find is no older than it.
-		stmts = append(stmts, Stmt{SQL: s.sql(s.d.ThreadVersion), Scan: func(r Row) error {
-			t.threadRead = true
-			return r.Scan(&t.threadReadV)
-		}})
+		stmts = append(stmts, Stmt{SQL: s.sql(s.d.ThreadVersion), Scan: func(r Row) error { return r.Scan(&version) }})
 	}
 	keyRooms, keyNames := split(keys)
 	scopes, idemKeys := split(idems)
@@ -159,15 +156,16 @@ func (s *Store) readAheadStmts(t *Tx, batch []*writeReq) (*readAhead, []Stmt) {
 			return nil
 		}})
 	if s.threads != nil {
-		t.threadLearn = func() {
+		learn = func() {
+			t.threads.base, t.threads.baseOK = version, true
 			found := make(map[memberKey]string, len(keys))
 			for _, k := range keys {
 				found[k] = a.keys[k]
 			}
-			s.threads.learn(t.threadReadV, found, read)
+			s.threads.learn(version, found, read)
 		}
 	}
-	return a, stmts
+	return a, stmts, learn
 }
 
 // split turns pairs into the two arrays a statement takes.
@@ -186,7 +184,7 @@ func split(ks []memberKey) (as, bs []string) {
 // read the cache's generation with the lock already.
 func (s *Store) readBatch(t *Tx, batch []*writeReq) error {
 	stmts := s.preloadStmts(batch)
-	ahead, more := s.readAheadStmts(t, batch)
+	ahead, more, learn := s.readAheadStmts(t, batch)
 	stmts = append(stmts, more...)
 	t.ahead = ahead
 	if len(stmts) == 0 {
@@ -196,11 +194,8 @@ func (s *Store) readBatch(t *Tx, batch []*writeReq) error {
 		t.ahead = nil
 		return err
 	}
-	if t.threadRead {
-		t.threads.base, t.threads.baseOK = t.threadReadV, true
-		if t.threadLearn != nil {
-			t.threadLearn()
-		}
+	if learn != nil {
+		learn()
 	}
 	return nil
 }

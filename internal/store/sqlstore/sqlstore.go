@@ -212,7 +212,6 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close lets the writers finish what is queued, then closes the connections.
 func (s *Store) Close() error {
-
 	s.closeMu.Lock()
 	if s.closed {
 		s.closeMu.Unlock()

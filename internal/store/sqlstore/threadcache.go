@@ -159,8 +159,7 @@ func (c *threadCache) commit(ch *threadChanges, end int64, bumped bool) {
 		want++
 	}
 	if !ch.baseOK || !c.valid || c.version != ch.base || end != want {
-		c.resetLocked(0)
-		c.valid = false
+		c.dropLocked()
 		return
 	}
 	if ch.room {
@@ -184,6 +183,11 @@ func (c *threadCache) commit(ch *threadChanges, end int64, bumped bool) {
 func (c *threadCache) forget() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.dropLocked()
+}
+
+// dropLocked empties the cache and leaves it exact for no version.
+func (c *threadCache) dropLocked() {
 	c.resetLocked(0)
 	c.valid = false
 }
@@ -298,24 +302,13 @@ func decodeMessage(e string) chat.Message {
 	return m
 }
 
-// cloneMessage copies what a message shares by reference (its mentions), so that cached
-// messages and those handed to requests never alias.
-func cloneMessage(m chat.Message) chat.Message {
-	m.Mentions = slices.Clone(m.Mentions)
-	if m.Mentions == nil {
-		m.Mentions = []chat.Mention{}
-	}
-	if m.UpdatedAt != nil {
-		t := *m.UpdatedAt
-		m.UpdatedAt = &t
-	}
-	return m
-}
-
 // storedMessage is m as the database gives it back after its insert (what scanMessage
 // reads): times to the microsecond in UTC, no edit time, mentions never nil.
 func storedMessage(m chat.Message) chat.Message {
-	m = cloneMessage(m)
+	m.Mentions = slices.Clone(m.Mentions) // the request's slice is not shared
+	if m.Mentions == nil {
+		m.Mentions = []chat.Mention{}
+	}
 	m.CreatedAt = fromMicros(micros(m.CreatedAt))
 	m.UpdatedAt = nil
 	return m

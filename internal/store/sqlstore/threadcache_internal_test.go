@@ -22,7 +22,10 @@ func TestThreadCacheMessageEncoding(t *testing.T) {
 		{},
 	} {
 		// As scanMessage reads it: times to the microsecond in UTC, mentions never nil.
-		want := cloneMessage(m)
+		want := m
+		if want.Mentions == nil {
+			want.Mentions = []chat.Mention{}
+		}
 		want.CreatedAt = fromMicros(micros(m.CreatedAt))
 		if m.UpdatedAt != nil {
 			u := fromMicros(micros(*m.UpdatedAt))

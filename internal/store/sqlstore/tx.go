@@ -76,14 +76,9 @@ type Tx struct {
 	roomDeleted bool
 	// The thread cache (threadcache.go), where the store has one: threads, this
 	// transaction's changes to what it holds and the version they start from; threadHits,
-	// the batch relies on entries of that version (the guard checks it); threadRead and
-	// threadReadV, the version read ahead with the batch's reads, and threadLearn, what
-	// puts those reads into the cache.
-	threads     threadChanges
-	threadHits  bool
-	threadRead  bool
-	threadReadV int64
-	threadLearn func()
+	// the batch relies on entries of that version (the guard checks it).
+	threads    threadChanges
+	threadHits bool
 }
 
 // stmtLabel names a deferred statement in errors: what it writes, and the id of the row
@@ -458,7 +453,9 @@ func (t *Tx) DeleteRoom(id string) error {
 		return err
 	}
 	t.roomDeleted = true
-	t.threads.room = t.s.threads != nil
+	if t.s.threads != nil {
+		t.threads.room = true
+	}
 	n, err := t.exec(`DELETE FROM rooms WHERE id = ?`, id)
 	return t.mustAffect(n, err, fmt.Sprintf("room %q", id))
 }
