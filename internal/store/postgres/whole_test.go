@@ -206,3 +206,49 @@ func TestWholeBatchStaleBeforeAQuery(t *testing.T) {
 		t.Fatalf("rooms %v in round trips %q; want [r], read after the guard failed and the batch began again", rooms, sent)
 	}
 }
+
+// A whole batch whose requests all fail from the caches alone (here a post by a sender
+// the room cache holds as no member) writes nothing, but still sends BEGIN, the lock and
+// the guard before it answers: after another node added the member, the guard fails and
+// the request runs again begun, and the post goes in.
+func TestWholeBatchFailedFromCachesIsGuarded(t *testing.T) {
+	t.Parallel()
+	a, rt, b := twoNodes(t)
+	ctx := context.Background()
+	now := time.Now()
+	userRoomThenPosts(t, b, a, now)
+	post := func(id string) (error, []string) {
+		t.Helper()
+		rt.reset()
+		err := a.Write(ctx, func(tx chat.Tx) error {
+			_, in, err := tx.UserInRoom("r", "u")
+			if err != nil {
+				return err
+			}
+			if !in {
+				return chat.Errorf(chat.CodePermissionDenied, "u is not a member of r")
+			}
+			return tx.InsertMessage(chat.Message{ID: id, RoomID: "r", ThreadID: id, Sender: chat.Sender{Type: chat.SenderUser, ID: "u", Name: "U"},
+				Text: "t", Format: "markdown", HTML: "<p>t</p>", Mentions: []chat.Mention{}, CreatedAt: now})
+		})
+		return err, rt.trips()
+	}
+	if err, _ := post("m2"); !chat.IsCode(err, chat.CodePermissionDenied) {
+		t.Fatalf("a post by u before anyone added them: %v, want permission denied", err)
+	}
+	// Held by the cache now, and nothing changed: the answer costs the guard's round trip
+	// (and a rollback), no read.
+	if err, sent := post("m3"); !chat.IsCode(err, chat.CodePermissionDenied) || len(sent) != 2 || !strings.Contains(sent[0], "chathooks_batch_guard") ||
+		strings.Contains(sent[0], "FROM users") || sent[1] != "ROLLBACK" {
+		t.Fatalf("a post by u, still no member: %v in round trips %q; want permission denied after BEGIN, the lock and the guard, then ROLLBACK", err, sent)
+	}
+	if err := b.Write(ctx, func(tx chat.Tx) error { return tx.InsertMember("r", "u", now) }); err != nil {
+		t.Fatal(err)
+	}
+	if err, sent := post("m4"); err != nil || len(sent) < 3 || !strings.Contains(sent[0], "chathooks_batch_guard") || !strings.Contains(sent[2], "room_cache_generation") {
+		t.Fatalf("a post by u after node B added them: %v in round trips %q; want it in, written after the guard failed and the batch began again", err, sent)
+	}
+	if _, err := a.GetMessage(ctx, "r", "m4"); err != nil {
+		t.Fatalf("message m4: %v", err)
+	}
+}

@@ -585,7 +585,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 						return abort(false, errExclude)
 					}
 				}
-				if err := tx.checkThreadHits(); err != nil {
+				if err := tx.checkCachedAnswers(); err != nil {
 					return abort(true, err)
 				}
 				_, _ = abort(false, nil) // nobody else to run
@@ -601,7 +601,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 		}
 	}
 	if live == 0 {
-		if err := tx.checkThreadHits(); err != nil {
+		if err := tx.checkCachedAnswers(); err != nil {
 			return abort(true, err)
 		}
 		_, _ = abort(false, nil)

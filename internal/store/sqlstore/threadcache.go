@@ -313,21 +313,3 @@ func storedMessage(m chat.Message) chat.Message {
 	m.UpdatedAt = nil
 	return m
 }
-
-// checkThreadHits sends, for a whole batch that answered from the thread cache but has
-// nothing to commit (every request failed before writing, or only read), BEGIN, the
-// batch lock and the guard, so that the answers go only if the cache's version holds
-// (the caller rolls back). A stale cache fails the guard: the batch runs again, begun.
-func (t *Tx) checkThreadHits() error {
-	if !t.unopened || !t.threadHits {
-		return nil
-	}
-	t.open()
-	if err := t.flush(); err != nil {
-		if t.openErr != nil {
-			return t.openErr
-		}
-		return err
-	}
-	return nil
-}

@@ -120,3 +120,22 @@ func (t *Tx) open() {
 	t.owners = append([]*writeReq{nil, nil, nil}, t.owners...)
 	t.opening = 3
 }
+
+// checkCachedAnswers sends, for a whole batch that has nothing to commit (every request
+// failed before writing), BEGIN, the batch lock and the guard, so that answers made from
+// the caches go only if the caches still hold: a sender found not a member, or a thread
+// found by its key, may have changed on another node since. The caller rolls back. Stale
+// caches fail the guard: the batch runs again, begun.
+func (t *Tx) checkCachedAnswers() error {
+	if !t.unopened {
+		return nil
+	}
+	t.open()
+	if err := t.flush(); err != nil {
+		if t.openErr != nil {
+			return t.openErr
+		}
+		return err
+	}
+	return nil
+}
