@@ -60,6 +60,17 @@ type roundTrips struct {
 	sqlstore.WriterConn
 	mu   sync.Mutex
 	sent [][]string
+	// then, when set, runs once right after the next pipelined round trip returns (before
+	// the writer sends anything more): a test makes something happen between two round
+	// trips of one batch.
+	then func()
+}
+
+// afterNextTrip makes fn run once, right after the next pipelined round trip returns.
+func (w *roundTrips) afterNextTrip(fn func()) {
+	w.mu.Lock()
+	w.then = fn
+	w.mu.Unlock()
 }
 
 func (w *roundTrips) record(qs ...string) {
@@ -114,7 +125,15 @@ func (w *roundTrips) Pipeline(ctx context.Context, stmts []sqlstore.Stmt, scan f
 		qs[i] = st.SQL
 	}
 	w.record(qs...)
-	return w.WriterConn.(sqlstore.Pipeliner).Pipeline(ctx, stmts, scan)
+	n, failed, err := w.WriterConn.(sqlstore.Pipeliner).Pipeline(ctx, stmts, scan)
+	w.mu.Lock()
+	then := w.then
+	w.then = nil
+	w.mu.Unlock()
+	if then != nil {
+		then()
+	}
+	return n, failed, err
 }
 
 func (w *roundTrips) BeginRead(ctx context.Context, q string) ([]int64, error) {

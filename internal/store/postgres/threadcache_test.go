@@ -184,3 +184,44 @@ func TestThreadCacheFollowsOtherWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// A batch learns what it wrote into the thread cache only if nobody else changed thread
+// data while it ran: another program re-pointing a key between the batch's read-ahead and
+// its commit (which takes no batch lock) leaves the version one further than the batch's
+// own change, and the cache starts again instead of keeping the key's old thread under the
+// new version.
+func TestThreadCacheSeesAWriterBetweenTrips(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	a, rt := openWrappedAt(t, url, postgres.Options{Options: sqlstore.Options{NodeID: "node-a"}, Writers: 1, ReadConns: 1}, newRoundTrips)
+	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
+	p.room(a)
+	ctx := context.Background()
+	sql, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = sql.Close(context.Background()) })
+	p.post(a, "k", "m1")
+	p.post(a, "k2", "x1")
+	if th, _ := p.post(a, "k", "a1"); th != "m1" {
+		t.Fatalf("reply a1 in thread %q, want m1", th)
+	}
+	// A post starting key k3 reads the key ahead in one round trip and writes in the next;
+	// between them, another program points k at x1's thread.
+	rt.reset()
+	rt.afterNextTrip(func() {
+		if _, err := sql.Exec(ctx, `UPDATE thread_keys SET thread_id = 'x1' WHERE room_id = 'r' AND key = 'k'`); err != nil {
+			t.Error(err)
+		}
+	})
+	if th, _ := p.post(a, "k3", "n1"); th != "n1" {
+		t.Fatalf("the post starting k3 is in thread %q, want n1", th)
+	}
+	if sent := rt.trips(); len(sent) != 2 || !strings.Contains(sent[0], "FROM thread_keys") || !strings.HasSuffix(sent[1], "COMMIT") {
+		t.Fatalf("the post starting k3: %d round trips %q; want the reads ahead, then the statements and COMMIT", len(sent), sent)
+	}
+	if th, root := p.post(a, "k", "a2"); th != "x1" || root != "root x1" {
+		t.Fatalf("reply a2 by key k: thread %q %q, want x1 \"root x1\" (where the other program pointed k)", th, root)
+	}
+}
