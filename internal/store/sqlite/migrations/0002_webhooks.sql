@@ -1,4 +1,4 @@
--- Incoming webhooks (issue 3). Tokens are stored only as hex SHA-256 hashes.
+-- Incoming webhooks. Tokens are stored only as hex SHA-256 hashes.
 CREATE TABLE webhooks (
     id         TEXT PRIMARY KEY,
     room_id    TEXT NOT NULL REFERENCES rooms(id) ON DELETE CASCADE,

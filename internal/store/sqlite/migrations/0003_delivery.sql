@@ -1,4 +1,4 @@
--- Outgoing endpoints and deliveries (issue 4). Times are Unix microseconds (UTC).
+-- Outgoing endpoints and deliveries. Times are Unix microseconds (UTC).
 -- Endpoint secrets are stored sealed (AES-GCM with the server's key), never in clear.
 CREATE TABLE endpoints (
     id                    TEXT PRIMARY KEY,
