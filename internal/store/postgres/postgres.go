@@ -109,8 +109,9 @@ var Dialect = &sqlstore.Dialect{
 	RETURNING id, room_seq`,
 	UpsertThreadKeys: `INSERT INTO thread_keys (room_id, key, thread_id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])
 	ON CONFLICT (room_id, key) DO UPDATE SET thread_id = excluded.thread_id`,
-	NotifyChannel: NotifyChannel,
-	SkipLocked:    " FOR UPDATE SKIP LOCKED",
+	InsertThreadKeys: `INSERT INTO thread_keys (room_id, key, thread_id) SELECT * FROM unnest($1::text[], $2::text[], $3::text[])`,
+	NotifyChannel:    NotifyChannel,
+	SkipLocked:       " FOR UPDATE SKIP LOCKED",
 	// Per active endpoint, the first entry of deliveries_lease_end in order: a walk that
 	// stops at the endpoint's first live leased row (and marks the dead entries it passes,
 	// so the next call skips them).

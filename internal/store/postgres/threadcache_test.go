@@ -87,8 +87,9 @@ func TestThreadCacheRepliesInOneRoundTrip(t *testing.T) {
 			t.Fatalf("reply %s: %d round trips %q; want one, BEGIN to COMMIT, reading nothing", id, len(sent), sent)
 		}
 	}
-	// A second key, started and replied to in one batch: the reply reads the first message
-	// the batch itself inserted without a round trip for it.
+	// A second key, started and replied to in one batch: the key, new to the cache, is taken
+	// to be new (its insert checks that), and the reply reads the first message the batch
+	// itself inserted without a round trip for it.
 	rt.reset()
 	got := make([]string, 2)
 	behindGate(t, s, 2, rt.reset, func(i int) {
@@ -98,9 +99,10 @@ func TestThreadCacheRepliesInOneRoundTrip(t *testing.T) {
 	if got[0] != "n0 root n0" || got[1] != "n0 root n0" {
 		t.Fatalf("a key started and replied to in one batch: %q; want both in n0", got)
 	}
-	if sent := rt.trips(); len(sent) != 3 || !strings.Contains(sent[1], "FROM thread_keys") || strings.Contains(sent[2], "FROM messages WHERE") ||
-		!strings.HasSuffix(sent[2], "COMMIT") {
-		t.Fatalf("a key started and replied to in one batch: %d round trips %q; want the gate's, the reads ahead, then the statements and COMMIT", len(sent), sent)
+	if sent := rt.trips(); len(sent) != 2 || strings.Contains(sent[1], "FROM thread_keys") || strings.Contains(sent[1], "FROM messages WHERE") ||
+		!strings.Contains(sent[1], "INSERT INTO thread_keys (room_id, key, thread_id) VALUES") || strings.Contains(sent[1], "ON CONFLICT") ||
+		!strings.HasSuffix(sent[1], "COMMIT") {
+		t.Fatalf("a key started and replied to in one batch: %d round trips %q; want the gate's, then the statements (the key's insert without ON CONFLICT) and COMMIT", len(sent), sent)
 	}
 }
 
@@ -185,11 +187,11 @@ func TestThreadCacheFollowsOtherWriters(t *testing.T) {
 	}
 }
 
-// A batch learns what it wrote into the thread cache only if nobody else changed thread
-// data while it ran: another program re-pointing a key between the batch's read-ahead and
-// its commit (which takes no batch lock) leaves the version one further than the batch's
-// own change, and the cache starts again instead of keeping the key's old thread under the
-// new version.
+// A batch adds what it wrote to the thread cache only if nobody else changed thread data
+// while it ran: another program re-pointing a key between two of the batch's round trips
+// (it takes no batch lock) leaves the version one further than the batch's own change, and
+// the cache starts again from the batch's own changes instead of keeping the key's old
+// thread under the new version.
 func TestThreadCacheSeesAWriterBetweenTrips(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
@@ -207,21 +209,37 @@ func TestThreadCacheSeesAWriterBetweenTrips(t *testing.T) {
 	if th, _ := p.post(a, "k", "a1"); th != "m1" {
 		t.Fatalf("reply a1 in thread %q, want m1", th)
 	}
-	// A post starting key k3 reads the key ahead in one round trip and writes in the next;
-	// between them, another program points k at x1's thread.
+	// A batch that reads a message in one round trip and sets key k3 in the next; between
+	// them, another program points k at x1's thread.
 	rt.reset()
 	rt.afterNextTrip(func() {
 		if _, err := sql.Exec(ctx, `UPDATE thread_keys SET thread_id = 'x1' WHERE room_id = 'r' AND key = 'k'`); err != nil {
 			t.Error(err)
 		}
 	})
-	if th, _ := p.post(a, "k3", "n1"); th != "n1" {
-		t.Fatalf("the post starting k3 is in thread %q, want n1", th)
+	if err := a.Write(ctx, func(tx chat.Tx) error {
+		if _, err := tx.GetMessage("r", "m1"); err != nil {
+			return err
+		}
+		if err := tx.InsertThreadKey("r", "k3", "n1"); err != nil {
+			return err
+		}
+		return tx.InsertMessage(p.msg("n1", "n1", "root n1"))
+	}); err != nil {
+		t.Fatal(err)
 	}
-	if sent := rt.trips(); len(sent) != 2 || !strings.Contains(sent[0], "FROM thread_keys") || !strings.HasSuffix(sent[1], "COMMIT") {
-		t.Fatalf("the post starting k3: %d round trips %q; want the reads ahead, then the statements and COMMIT", len(sent), sent)
+	if sent := rt.trips(); len(sent) != 2 || !strings.Contains(sent[0], "FROM messages") || !strings.HasSuffix(sent[1], "COMMIT") {
+		t.Fatalf("the batch setting k3: %d round trips %q; want the read, then the statements and COMMIT", len(sent), sent)
 	}
 	if th, root := p.post(a, "k", "a2"); th != "x1" || root != "root x1" {
 		t.Fatalf("reply a2 by key k: thread %q %q, want x1 \"root x1\" (where the other program pointed k)", th, root)
+	}
+	// What the batch itself wrote stayed: a reply by k3 reads nothing.
+	rt.reset()
+	if th, root := p.post(a, "k3", "a3"); th != "n1" || root != "root n1" {
+		t.Fatalf("reply a3 by key k3: thread %q %q, want n1 \"root n1\"", th, root)
+	}
+	if sent := rt.trips(); len(sent) != 1 || strings.Contains(sent[0], "FROM thread_keys") || strings.Contains(sent[0], "FROM messages") {
+		t.Fatalf("reply a3 by key k3: %d round trips %q; want one, reading nothing", len(sent), sent)
 	}
 }

@@ -10,16 +10,17 @@ type mergeKind uint8
 
 // The merged kinds, in the order a run's statements are sent after merging (mergePending).
 const (
-	notMerged      mergeKind = iota
-	mergeMessage             // InsertMessage's insert
-	mergeRoomEvent           // AppendEvent's numbered insert of a room event
-	mergeThreadKey           // InsertThreadKey's upsert
-	mergeKinds               // how many kinds there are
+	notMerged         mergeKind = iota
+	mergeMessage                // InsertMessage's insert
+	mergeRoomEvent              // AppendEvent's numbered insert of a room event
+	mergeNewThreadKey           // InsertThreadKey's insert of a key taken to be new (newkeys.go)
+	mergeThreadKey              // InsertThreadKey's upsert
+	mergeKinds                  // how many kinds there are
 )
 
 // mergedWhat names a merged statement in errors, by kind.
 var mergedWhat = [...]string{mergeMessage: "messages of several requests", mergeRoomEvent: "room events of several requests",
-	mergeThreadKey: "thread keys of several requests"}
+	mergeNewThreadKey: "new thread keys of several requests", mergeThreadKey: "thread keys of several requests"}
 
 // mergePending rewrites the pending statements before they are sent: each run of
 // consecutive message inserts, room event appends and thread key upserts becomes the run's
@@ -74,7 +75,7 @@ func (t *Tx) mergePending() {
 			if len(idx) > 1 {
 				if st, ok := t.merged(kind, idx); ok {
 					stmts = append(stmts, st)
-					labels = append(labels, stmtLabel{what: mergedWhat[kind], merged: true})
+					labels = append(labels, stmtLabel{what: mergedWhat[kind], merged: true, assumed: kind == mergeNewThreadKey})
 					owners = append(owners, nil)
 					continue
 				}
@@ -123,6 +124,8 @@ func (t *Tx) merged(kind mergeKind, idx []int) (Stmt, bool) {
 		return Stmt{SQL: t.s.d.InsertMessages, Args: cols}, true
 	case mergeThreadKey:
 		return Stmt{SQL: t.s.d.UpsertThreadKeys, Args: cols}, true
+	case mergeNewThreadKey:
+		return Stmt{SQL: t.s.d.InsertThreadKeys, Args: cols}, true
 	}
 	// The events' numbers come back by id; each event's own scan reads its number.
 	ids := cols[1].([]string) // AppendEvent's arguments: room, id, type, time, payload, agents

@@ -80,6 +80,7 @@ type Store struct {
 	whole                  bool         // batches may be sent whole, BEGIN to COMMIT (whole.go)
 	expect                 expectation  // what a whole batch expects (whole.go)
 	threads                *threadCache // thread keys and their threads' first messages (nil: not cached)
+	keysRead               atomic.Int32 // whole batches still to read the thread keys they lack (newkeys.go)
 	born                   time.Time    // when the store opened (otherWrote counts from it)
 	otherWrote             atomic.Int64 // when another node's commit was last heard of, since born (0: never)
 	claimFirst, claimRetry string       // delivery claims with the dialect's row locking
@@ -401,12 +402,21 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 		r.skip = false
 	}
 	pace.begin()
-	savepoints, exclusions, unmerged := false, 0, false
+	savepoints, exclusions, unmerged, readKeys := false, 0, false, false
 	for attempt := 0; ; attempt++ {
-		retry, err := s.tryBatch(c, batch, savepoints, unmerged, begun, pace)
+		retry, err := s.tryBatch(c, batch, savepoints, unmerged, readKeys, begun, pace)
 		begun = nil
 		if errors.Is(err, errUnmerge) && !unmerged {
 			unmerged = true
+			attempt--
+			continue
+		}
+		if errors.Is(err, errKeysRead) && !readKeys {
+			// Answers may rest on a key taken to be new: every request runs again.
+			readKeys = true
+			for _, r := range batch {
+				r.err, r.skip = nil, false
+			}
 			attempt--
 			continue
 		}
@@ -451,13 +461,13 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 // tells whether running it again may work. Without savepoints, a request that fails after
 // writing rolls everything back: it is answered (skip) and errExclude returned, unless no
 // other request is left to run.
-func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged bool, begun *opened, pace *pacer) (retry bool, err error) {
+func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, readKeys bool, begun *opened, pace *pacer) (retry bool, err error) {
 	for _, r := range batch {
 		if !r.skip {
 			r.err = nil
 		}
 	}
-	tx := &Tx{s: s, c: c, noMerge: unmerged || savepoints, savepoints: savepoints}
+	tx := &Tx{s: s, c: c, noMerge: unmerged || savepoints, savepoints: savepoints, readKeys: readKeys}
 	abort := func(retry bool, err error) (bool, error) {
 		if !tx.unopened { // else nothing was sent: there is nothing to roll back
 			_ = s.raw(c, "ROLLBACK")
@@ -540,6 +550,9 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 			// which request it was is known only from the statements one by one.
 			return abort(false, errUnmerge)
 		}
+		if tx.keyTaken {
+			return abort(false, s.keyNotNew())
+		}
 		if savepoints {
 			// Under savepoints each request's statements are sent before its RELEASE.
 			if err == nil {
@@ -585,6 +598,9 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 						return abort(false, errExclude)
 					}
 				}
+				if tx.newKeysUnchecked() {
+					return abort(false, errKeysRead)
+				}
 				if err := tx.checkCachedAnswers(); err != nil {
 					return abort(true, err)
 				}
@@ -599,6 +615,9 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 				return abort(s.d.Retryable(err), fmt.Errorf("release savepoint: %w", err))
 			}
 		}
+	}
+	if tx.newKeysUnchecked() {
+		return abort(false, errKeysRead)
 	}
 	if live == 0 {
 		if err := tx.checkCachedAnswers(); err != nil {
@@ -635,6 +654,8 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged b
 	switch {
 	case tx.mergeFailed && stmtErr != nil:
 		return abort(false, errUnmerge)
+	case tx.keyTaken && stmtErr != nil:
+		return abort(false, s.keyNotNew())
 	case tx.openErr != nil && stmtErr != nil:
 		// BEGIN, the lock or the guard failed, and the database said so: nothing of the
 		// batch ran (not its COMMIT either). It runs again, begun first.

@@ -148,9 +148,12 @@ func (t *threadChanges) messageChanged(room, id string) {
 }
 
 // commit applies a committed transaction's changes. end is the version read at the end of
-// the transaction and bumped whether the last bump was its own: the changes apply only if
-// the cache still holds base and end is base plus its own bump (nobody else's came
-// between); otherwise the cache is dropped until a batch reads again.
+// the transaction and bumped whether the last bump was its own. If the cache still holds
+// base and end is base plus its own bump (nobody else's came between), the changes apply
+// to it. Otherwise, if the last bump was its own, the cache starts again at end with the
+// transaction's own changes alone: from its bump to its commit the transaction held the
+// version's row, so no other change of thread data came after its own. Else the cache is
+// dropped until a batch reads again.
 func (c *threadCache) commit(ch *threadChanges, end int64, bumped bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -158,17 +161,22 @@ func (c *threadCache) commit(ch *threadChanges, end int64, bumped bool) {
 	if bumped {
 		want++
 	}
-	if !ch.baseOK || !c.valid || c.version != ch.base || end != want {
+	switch {
+	case ch.room:
+		// Which keys and messages went with the room is not known here: empty, the cache
+		// is exact for any version.
+		c.resetLocked(end)
+		return
+	case ch.baseOK && c.valid && c.version == ch.base && end == want:
+		c.version = end
+		for _, k := range ch.changed {
+			c.dropMsgLocked(cacheKey(k))
+		}
+	case bumped:
+		c.resetLocked(end)
+	default:
 		c.dropLocked()
 		return
-	}
-	if ch.room {
-		c.resetLocked(end) // which keys and messages went with the room is not known here
-		return
-	}
-	c.version = end
-	for _, k := range ch.changed {
-		c.dropMsgLocked(cacheKey(k))
 	}
 	for _, kc := range ch.keys {
 		c.putKeyLocked(kc.k, kc.thread)

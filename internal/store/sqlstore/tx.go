@@ -79,6 +79,11 @@ type Tx struct {
 	// the batch relies on entries of that version (the guard checks it).
 	threads    threadChanges
 	threadHits bool
+	// Thread keys taken to be new (newkeys.go): newKeys, by key, how far the transaction
+	// relied on that; keyTaken, an insert of such a key failed (it was not new after all);
+	// readKeys, this run takes no key to be new.
+	newKeys            map[memberKey]newKeyUse
+	keyTaken, readKeys bool
 }
 
 // stmtLabel names a deferred statement in errors: what it writes, and the id of the row
@@ -90,6 +95,7 @@ type stmtLabel struct {
 	what, id, room string
 	kind           mergeKind
 	merged         bool
+	assumed        bool // it inserts thread keys taken to be new (newkeys.go)
 }
 
 func (l stmtLabel) String() string {
@@ -165,6 +171,12 @@ func (t *Tx) send(more []Stmt, scan func(Row) error) (n int64, pendingFailed boo
 		return n, false, err
 	}
 	t.broken = true
+	if labels[failed].assumed {
+		// A key taken to be new was not, or its insert failed otherwise: no request is to
+		// blame until the batch runs again reading its keys.
+		t.keyTaken = true
+		return 0, true, fmt.Errorf("store: %s: %w", labels[failed], err)
+	}
 	if labels[failed].merged {
 		t.mergeFailed = true
 		return 0, true, fmt.Errorf("store: %s: %w", labels[failed], err)
@@ -596,6 +608,9 @@ func (t *Tx) SetReadState(roomID, userID, messageID string, at time.Time) error 
 // ThreadByKey implements chat.Tx.
 func (t *Tx) ThreadByKey(roomID, key string) (string, error) {
 	if id, ok := t.ahead.threadKey(roomID, key); ok {
+		if id == "" {
+			t.newKeyRead(memberKey{roomID, key})
+		}
 		return id, nil
 	}
 	var id string
@@ -614,6 +629,11 @@ func (t *Tx) InsertThreadKey(roomID, key, threadID string) error {
 	t.ahead.setThreadKey(roomID, key, threadID)
 	if t.s.threads != nil {
 		t.threads.keySet(memberKey{roomID, key}, threadID)
+	}
+	if t.newKeyInserted(memberKey{roomID, key}) {
+		// Taken to be new when the batch began: inserted so that the insert fails if not.
+		return t.deferExecID(stmtLabel{what: "thread key", kind: mergeNewThreadKey, assumed: true},
+			`INSERT INTO thread_keys (room_id, key, thread_id) VALUES (?, ?, ?)`, roomID, key, threadID)
 	}
 	l := stmtLabel{what: "thread key"}
 	if t.s.d.UpsertThreadKeys != "" {

@@ -1,0 +1,144 @@
+package postgres_test
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chathooks/chathooks/internal/chat"
+)
+
+// A whole batch takes the thread keys its posts look up that the thread cache lacks to be
+// new: a post starting a thread by a new key goes in one round trip, reading nothing, and
+// inserts the key with an insert that fails if it exists.
+func TestNewThreadKeyInOneRoundTrip(t *testing.T) {
+	t.Parallel()
+	a, rt, _ := twoNodes(t)
+	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
+	p.room(a)
+	p.post(a, "k0", "m0") // begun (the room changed the caches): reads its key
+	rt.reset()
+	if th, _ := p.post(a, "k1", "m1"); th != "m1" {
+		t.Fatalf("the first post by k1 is in thread %q, want a new thread m1", th)
+	}
+	sent := rt.trips()
+	if len(sent) != 1 || strings.Contains(sent[0], "FROM thread_keys") || strings.Contains(sent[0], "ON CONFLICT") ||
+		!strings.Contains(sent[0], "INSERT INTO thread_keys (room_id, key, thread_id) VALUES") || !strings.HasSuffix(sent[0], "COMMIT") {
+		t.Fatalf("the first post by k1: %d round trips %q; want one, reading nothing, the key inserted without ON CONFLICT", len(sent), sent)
+	}
+}
+
+// A key taken to be new that another node started meanwhile fails its insert: nothing of
+// the batch is committed or answered, the batch runs again reading its keys, and the post
+// replies in the other node's thread. The next whole batches read their keys.
+func TestNewThreadKeyThatExists(t *testing.T) {
+	t.Parallel()
+	a, rt, b := twoNodes(t)
+	ctx := context.Background()
+	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
+	p.room(a)
+	p.post(a, "k0", "m0")
+	p.post(a, "k1", "m1") // whole from here on
+	p.post(b, "kb", "b1")
+	rt.reset()
+	if th, root := p.post(a, "kb", "a1"); th != "b1" || root != "root b1" {
+		t.Fatalf("a post on node A by node B's key: thread %q %q, want b1 \"root b1\"", th, root)
+	}
+	sent := rt.trips()
+	if len(sent) < 3 || !strings.Contains(sent[0], "INSERT INTO thread_keys (room_id, key, thread_id) VALUES") || strings.Contains(sent[0], "ON CONFLICT") ||
+		!strings.Contains(strings.Join(sent[1:], " || "), "FROM thread_keys") {
+		t.Fatalf("a post on node A by node B's key: round trips %q; want the whole batch (its key insert failing), then the batch begun, reading the key", sent)
+	}
+	if m, err := a.GetMessage(ctx, "r", "a1"); err != nil || m.ThreadID != "b1" {
+		t.Fatalf("message a1: %+v, %v; want it once, in thread b1", m, err)
+	}
+	// The next whole batch reads its key, though it is new.
+	p.post(a, "k2", "m2") // begun: the failed batch left the expectation unknown
+	rt.reset()
+	if th, _ := p.post(a, "k3", "m3"); th != "m3" {
+		t.Fatalf("the first post by k3 is in thread %q, want m3", th)
+	}
+	if sent := rt.trips(); len(sent) != 2 || !strings.Contains(sent[0], "FROM thread_keys") {
+		t.Fatalf("a new key's post right after a key taken to be new existed: round trips %q; want its key read ahead, then the statements", sent)
+	}
+}
+
+// A request that finds a key taken to be new and does not insert it (a reply that must find
+// its thread) has nothing to check its answer: the batch runs again reading the key before
+// anything is answered, whether the key exists (here, started by another node) or not.
+func TestNewThreadKeyReadWithoutInsert(t *testing.T) {
+	t.Parallel()
+	a, rt, b := twoNodes(t)
+	ctx := context.Background()
+	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
+	p.room(a)
+	p.post(a, "k0", "m0")
+	p.post(a, "k1", "m1")
+	p.post(b, "kb", "b1")
+	replyOrFail := func(key string) (string, error) {
+		var th string
+		err := a.Write(chat.WithPost(ctx, chat.PostHint{Room: "r", ThreadKey: key}), func(tx chat.Tx) error {
+			var err error
+			if th, err = tx.ThreadByKey("r", key); err != nil {
+				return err
+			}
+			if th == "" {
+				return chat.Errorf(chat.CodeNotFound, "thread not found")
+			}
+			return tx.InsertMessage(p.msg("r-"+key, th, "reply"))
+		})
+		return th, err
+	}
+	rt.reset()
+	if th, err := replyOrFail("kb"); err != nil || th != "b1" {
+		t.Fatalf("a reply by node B's key on node A: thread %q, %v; want b1", th, err)
+	}
+	if sent := strings.Join(rt.trips(), " || "); !strings.Contains(sent, "FROM thread_keys") {
+		t.Fatalf("a reply by node B's key on node A: round trips %q; want the key read", sent)
+	}
+	p.post(a, "k2", "m2") // whole again after this one
+	rt.reset()
+	if _, err := replyOrFail("none"); !chat.IsCode(err, chat.CodeNotFound) {
+		t.Fatalf("a reply by a key nobody used: %v, want not found", err)
+	}
+	if sent := strings.Join(rt.trips(), " || "); !strings.Contains(sent, "FROM thread_keys") {
+		t.Fatalf("a reply by a key nobody used: round trips %q; want the key read before the answer", sent)
+	}
+}
+
+// Posts starting threads by several new keys in one batch insert the keys with one
+// statement, which still fails if any exists: a batch with one key another node started
+// runs again reading its keys, and each post gets its own answer.
+func TestNewThreadKeysMerged(t *testing.T) {
+	t.Parallel()
+	a, rt, b := twoNodes(t)
+	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
+	p.room(a)
+	p.post(a, "k0", "m0")
+	p.post(a, "k1", "m1")
+	batch := func(keys ...string) []string {
+		t.Helper()
+		got := make([]string, len(keys))
+		rt.reset()
+		behindGate(t, a, len(keys), rt.reset, func(i int) {
+			th, _ := p.post(a, keys[i], "m-"+keys[i])
+			got[i] = th
+		})
+		return got
+	}
+	if got := batch("n1", "n2"); got[0] != "m-n1" || got[1] != "m-n2" {
+		t.Fatalf("two posts by new keys: threads %q, want each its own", got)
+	}
+	if sent := rt.trips(); len(sent) != 2 || strings.Contains(sent[1], "FROM thread_keys") ||
+		!strings.Contains(sent[1], "INSERT INTO thread_keys (room_id, key, thread_id) SELECT * FROM unnest") || strings.Contains(sent[1], "ON CONFLICT") {
+		t.Fatalf("two posts by new keys: round trips %q; want the gate's, then one with both keys in one insert without ON CONFLICT", sent)
+	}
+	p.post(b, "kb", "b1")
+	if got := batch("n3", "kb"); got[0] != "m-n3" || got[1] != "b1" {
+		t.Fatalf("posts by a new key and by node B's key: threads %q, want m-n3 and b1", got)
+	}
+	if sent := strings.Join(rt.trips(), " || "); !strings.Contains(sent, "FROM thread_keys") {
+		t.Fatalf("posts by a new key and by node B's key: round trips %q; want the keys read after the insert failed", sent)
+	}
+}

@@ -1,0 +1,106 @@
+package sqlstore
+
+import (
+	"errors"
+)
+
+// New thread keys (PostgreSQL). A post by a thread key the thread cache does not hold
+// costs its batch a round trip to read the key before any request runs: a whole batch of
+// thread-starting posts then takes two round trips instead of one. Most such keys are new
+// (a key's first post starts its thread, and the cache holds the keys of the threads this
+// node started or read since). So a whole batch takes the keys it lacks to be new, without
+// reading them, and makes that exact where it relies on it:
+//   - a post that found such a key new and starts a thread with it inserts the key with a
+//     plain INSERT (Dialect.InsertThreadKeys when merged), which fails if the key exists
+//     after all: the transaction fails before its commit, and the batch runs again begun,
+//     reading its keys (errKeysRead), with nothing answered from the failed run;
+//   - a post that found such a key new and did not insert it (a reply that must find its
+//     thread, or a request that failed after the lookup) has nothing that checks the
+//     answer: the batch runs again, reading, before anything is committed or answered.
+//
+// After a key turned out not to be new, the next keysReadBatches whole batches read their
+// keys (a node whose cache is cold, after a restart, finds many known keys at first).
+
+// newKeyUse is how far a transaction relied on a thread key being new.
+type newKeyUse uint8
+
+const (
+	newKeyTaken    newKeyUse = iota // taken to be new, not looked up yet
+	newKeyFound                     // a request looked it up and found none
+	newKeyInserted                  // a request inserted it, with an insert that fails if it exists
+)
+
+// keysReadBatches is how many whole batches read their keys after a key taken to be new
+// existed.
+const keysReadBatches = 64
+
+// errKeysRead asks for the batch to be run again reading its thread keys.
+var errKeysRead = errors.New("a thread key taken to be new was not, or was not checked: rerun reading the keys")
+
+// takeNewKeys takes keys (those a whole batch's posts look up that the thread cache lacks)
+// to be new, filling a with "" for each, and returns the keys still to read: none if it
+// took them, all of them if the transaction may not.
+func (s *Store) takeNewKeys(t *Tx, a *readAhead, keys []memberKey) []memberKey {
+	if len(keys) == 0 || !t.unopened || t.readKeys || s.d.InsertThreadKeys == "" || !s.mayTakeNewKeys() {
+		return keys
+	}
+	if _, ok := t.c.(Pipeliner); !ok {
+		return keys
+	}
+	t.newKeys = make(map[memberKey]newKeyUse, len(keys))
+	for _, k := range keys {
+		a.keys[k] = ""
+		t.newKeys[k] = newKeyTaken
+	}
+	return nil
+}
+
+// mayTakeNewKeys reports whether this batch may take keys to be new (none of the
+// keysReadBatches batches after a key taken to be new existed), counting it if not.
+func (s *Store) mayTakeNewKeys() bool {
+	for {
+		n := s.keysRead.Load()
+		if n <= 0 {
+			return true
+		}
+		if s.keysRead.CompareAndSwap(n, n-1) {
+			return false
+		}
+	}
+}
+
+// keyNotNew is what a batch returns when the insert of a key taken to be new failed: the
+// next whole batches read their keys, and this one runs again reading them.
+func (s *Store) keyNotNew() error {
+	s.keysRead.Store(keysReadBatches)
+	return errKeysRead
+}
+
+// newKeyRead records that a request looked up k and found no thread: if the key was taken
+// to be new, the answer now relies on that.
+func (t *Tx) newKeyRead(k memberKey) {
+	if use, ok := t.newKeys[k]; ok && use == newKeyTaken {
+		t.newKeys[k] = newKeyFound
+	}
+}
+
+// newKeyInserted reports whether k, about to be inserted, was found new on the strength of
+// being taken to be (its insert must then fail if it exists), and records the insert.
+func (t *Tx) newKeyInserted(k memberKey) bool {
+	if t.newKeys[k] != newKeyFound {
+		return false
+	}
+	t.newKeys[k] = newKeyInserted
+	return true
+}
+
+// newKeysUnchecked reports whether a request relied on a key being new that no insert of
+// this transaction checks.
+func (t *Tx) newKeysUnchecked() bool {
+	for _, use := range t.newKeys {
+		if use == newKeyFound {
+			return true
+		}
+	}
+	return false
+}
