@@ -142,3 +142,58 @@ func TestNewThreadKeysMerged(t *testing.T) {
 		t.Fatalf("posts by a new key and by node B's key: round trips %q; want the keys read after the insert failed", sent)
 	}
 }
+
+// An idempotency key is taken to be new too: a post with a new key goes in one round trip,
+// reading nothing, and records the key with an insert that fails if it exists. A retry
+// with the key fails that insert, runs again reading the key, and gets the original
+// message; nothing of the failed run stays.
+func TestNewIdempotencyKey(t *testing.T) {
+	t.Parallel()
+	a, rt, _ := twoNodes(t)
+	ctx := context.Background()
+	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
+	p.room(a)
+	post := func(key, id string) string {
+		t.Helper()
+		var got string
+		if err := a.Write(chat.WithPost(ctx, chat.PostHint{Room: "r", IdemScope: "s", IdemKey: key}), func(tx chat.Tx) error {
+			prev, err := tx.IdempotentMessage("s", key)
+			if err != nil {
+				return err
+			}
+			if prev != "" {
+				m, err := tx.GetMessage("r", prev)
+				got = m.ID
+				return err
+			}
+			if err := tx.InsertMessage(p.msg(id, id, "posted")); err != nil {
+				return err
+			}
+			got = id
+			return tx.InsertIdempotency("s", key, id, p.now)
+		}); err != nil {
+			t.Fatalf("post %s with key %s: %v", id, key, err)
+		}
+		return got
+	}
+	post("i0", "m0") // begun (the room changed the caches)
+	rt.reset()
+	if got := post("i1", "m1"); got != "m1" {
+		t.Fatalf("a post with a new key: message %q, want m1", got)
+	}
+	sent := rt.trips()
+	if len(sent) != 1 || strings.Contains(sent[0], "FROM idempotency") ||
+		!strings.Contains(sent[0], "INSERT INTO idempotency (scope, key, message_id, created_at) VALUES") || strings.Contains(sent[0], "ON CONFLICT") {
+		t.Fatalf("a post with a new key: %d round trips %q; want one, reading nothing, the key inserted without ON CONFLICT", len(sent), sent)
+	}
+	rt.reset()
+	if got := post("i1", "m2"); got != "m1" {
+		t.Fatalf("a retry with key i1: message %q, want the original m1", got)
+	}
+	if sent := strings.Join(rt.trips(), " || "); !strings.Contains(sent, "SELECT i.scope, i.key, i.message_id FROM") {
+		t.Fatalf("a retry with key i1: round trips %q; want the key read after its insert failed", sent)
+	}
+	if _, err := a.GetMessage(ctx, "r", "m2"); !chat.IsCode(err, chat.CodeNotFound) {
+		t.Fatalf("the retry's own message m2: %v, want not found (its run was rolled back)", err)
+	}
+}

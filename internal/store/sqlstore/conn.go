@@ -119,9 +119,8 @@ type Dialect struct {
 	// a column: room, key, thread), for rows with no two of the same room and key.
 	UpsertThreadKeys string
 	// InsertThreadKeys, if set, inserts thread keys (the same arrays as UpsertThreadKeys),
-	// failing if any exists: a whole batch then takes the keys its posts look up that the
-	// thread cache lacks to be new instead of reading them, and the insert of those it
-	// starts threads with checks it (newkeys.go).
+	// failing if any exists: the set-based form of the insert of keys a whole batch took
+	// to be new (newkeys.go).
 	InsertThreadKeys string
 	// RoundTrips: every statement costs a network round trip, and a statement text without
 	// arguments may hold several statements (PostgreSQL's simple protocol). The writer then

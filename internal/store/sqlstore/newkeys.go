@@ -4,22 +4,31 @@ import (
 	"errors"
 )
 
-// New thread keys (PostgreSQL). A post by a thread key the thread cache does not hold
-// costs its batch a round trip to read the key before any request runs: a whole batch of
-// thread-starting posts then takes two round trips instead of one. Most such keys are new
-// (a key's first post starts its thread, and the cache holds the keys of the threads this
-// node started or read since). So a whole batch takes the keys it lacks to be new, without
-// reading them, and makes that exact where it relies on it:
-//   - a post that found such a key new and starts a thread with it inserts the key with a
-//     plain INSERT (Dialect.InsertThreadKeys when merged), which fails if the key exists
-//     after all: the transaction fails before its commit, and the batch runs again begun,
-//     reading its keys (errKeysRead), with nothing answered from the failed run;
-//   - a post that found such a key new and did not insert it (a reply that must find its
+// New keys (PostgreSQL). A post by a thread key the thread cache does not hold, or with an
+// idempotency key, costs its batch a round trip to read the key before any request runs: a
+// whole batch of such posts then takes two round trips instead of one. Most such keys are
+// new (a thread key's first post starts its thread, and the cache holds the keys of the
+// threads this node started or read; an idempotency key repeats only when a client retries).
+// So a whole batch takes the keys it lacks to be new, without reading them, and makes that
+// exact where it relies on it:
+//   - a post that found such a key new and goes on to set it (starting a thread with a
+//     thread key, or recording its message under an idempotency key) inserts it with a
+//     plain INSERT, which fails if the key exists after all: the transaction fails before
+//     its commit, and the batch runs again begun, reading its keys (errKeysRead), with
+//     nothing answered from the failed run;
+//   - a post that found such a key new and did not set it (a reply that must find its
 //     thread, or a request that failed after the lookup) has nothing that checks the
-//     answer: the batch runs again, reading, before anything is committed or answered.
+//     answer: the batch runs again, reading, as soon as that request returns.
 //
 // After a key turned out not to be new, the next keysReadBatches whole batches read their
-// keys (a node whose cache is cold, after a restart, finds many known keys at first).
+// keys (a node whose cache is cold, after a restart, finds many known thread keys at first).
+
+// newKey is a key taken to be new: a thread key (room, key) or an idempotency key (scope,
+// key).
+type newKey struct {
+	idem bool
+	k    memberKey
+}
 
 // newKeyUse is how far a transaction relied on a thread key being new.
 type newKeyUse uint8
@@ -37,22 +46,26 @@ const keysReadBatches = 64
 // errKeysRead asks for the batch to be run again reading its thread keys.
 var errKeysRead = errors.New("a thread key taken to be new was not, or was not checked: rerun reading the keys")
 
-// takeNewKeys takes keys (those a whole batch's posts look up that the thread cache lacks)
-// to be new, filling a with "" for each, and returns the keys still to read: none if it
-// took them, all of them if the transaction may not.
-func (s *Store) takeNewKeys(t *Tx, a *readAhead, keys []memberKey) []memberKey {
-	if len(keys) == 0 || !t.unopened || t.readKeys || s.d.InsertThreadKeys == "" || !s.mayTakeNewKeys() {
-		return keys
+// takeNewKeys takes the thread keys (those a whole batch's posts look up that the thread
+// cache lacks) and the idempotency keys to be new, filling a with "" for each, and returns
+// the keys still to read: none if it took them, all of them if the transaction may not.
+func (s *Store) takeNewKeys(t *Tx, a *readAhead, keys, idems []memberKey) ([]memberKey, []memberKey) {
+	if len(keys)+len(idems) == 0 || !t.unopened || t.readKeys || !s.mayTakeNewKeys() {
+		return keys, idems
 	}
 	if _, ok := t.c.(Pipeliner); !ok {
-		return keys
+		return keys, idems
 	}
-	t.newKeys = make(map[memberKey]newKeyUse, len(keys))
+	t.newKeys = make(map[newKey]newKeyUse, len(keys)+len(idems))
 	for _, k := range keys {
 		a.keys[k] = ""
-		t.newKeys[k] = newKeyTaken
+		t.newKeys[newKey{false, k}] = newKeyTaken
 	}
-	return nil
+	for _, k := range idems {
+		a.idem[k] = ""
+		t.newKeys[newKey{true, k}] = newKeyTaken
+	}
+	return nil, nil
 }
 
 // mayTakeNewKeys reports whether this batch may take keys to be new (none of the
@@ -78,7 +91,7 @@ func (s *Store) keyNotNew() error {
 
 // newKeyRead records that a request looked up k and found no thread: if the key was taken
 // to be new, the answer now relies on that.
-func (t *Tx) newKeyRead(k memberKey) {
+func (t *Tx) newKeyRead(k newKey) {
 	if use, ok := t.newKeys[k]; ok && use == newKeyTaken {
 		t.newKeys[k] = newKeyFound
 	}
@@ -86,7 +99,7 @@ func (t *Tx) newKeyRead(k memberKey) {
 
 // newKeyInserted reports whether k, about to be inserted, was found new on the strength of
 // being taken to be (its insert must then fail if it exists), and records the insert.
-func (t *Tx) newKeyInserted(k memberKey) bool {
+func (t *Tx) newKeyInserted(k newKey) bool {
 	if t.newKeys[k] != newKeyFound {
 		return false
 	}
@@ -94,8 +107,8 @@ func (t *Tx) newKeyInserted(k memberKey) bool {
 	return true
 }
 
-// newKeysUnchecked reports whether a request relied on a key being new that no insert of
-// this transaction checks.
+// newKeysUnchecked reports whether a request relied on a key being new and did not insert
+// it (checked as each request returns: a request that finds a key new inserts it itself).
 func (t *Tx) newKeysUnchecked() bool {
 	for _, use := range t.newKeys {
 		if use == newKeyFound {

@@ -105,7 +105,7 @@ func (s *Store) readAheadStmts(t *Tx, batch []*writeReq) (a *readAhead, stmts []
 		keys, msgs, used = s.threads.hits(t.threads.base, a, keys, msgs)
 		t.threadHits = t.threadHits || used
 	}
-	keys = s.takeNewKeys(t, a, keys)
+	keys, idems = s.takeNewKeys(t, a, keys, idems)
 	// Every key asked for is known after the read: "" for those not found.
 	for _, k := range keys {
 		a.keys[k] = ""

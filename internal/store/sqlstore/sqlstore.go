@@ -553,6 +553,11 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, 
 		if tx.keyTaken {
 			return abort(false, s.keyNotNew())
 		}
+		if tx.newKeysUnchecked() {
+			// The request relied on a key being new and did not insert it: nothing would
+			// check that, so the batch runs again reading its keys.
+			return abort(false, errKeysRead)
+		}
 		if savepoints {
 			// Under savepoints each request's statements are sent before its RELEASE.
 			if err == nil {
@@ -598,9 +603,6 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, 
 						return abort(false, errExclude)
 					}
 				}
-				if tx.newKeysUnchecked() {
-					return abort(false, errKeysRead)
-				}
 				if err := tx.checkCachedAnswers(); err != nil {
 					return abort(true, err)
 				}
@@ -615,9 +617,6 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, 
 				return abort(s.d.Retryable(err), fmt.Errorf("release savepoint: %w", err))
 			}
 		}
-	}
-	if tx.newKeysUnchecked() {
-		return abort(false, errKeysRead)
 	}
 	if live == 0 {
 		if err := tx.checkCachedAnswers(); err != nil {

@@ -82,7 +82,7 @@ type Tx struct {
 	// Thread keys taken to be new (newkeys.go): newKeys, by key, how far the transaction
 	// relied on that; keyTaken, an insert of such a key failed (it was not new after all);
 	// readKeys, this run takes no key to be new.
-	newKeys            map[memberKey]newKeyUse
+	newKeys            map[newKey]newKeyUse
 	keyTaken, readKeys bool
 }
 
@@ -609,7 +609,7 @@ func (t *Tx) SetReadState(roomID, userID, messageID string, at time.Time) error 
 func (t *Tx) ThreadByKey(roomID, key string) (string, error) {
 	if id, ok := t.ahead.threadKey(roomID, key); ok {
 		if id == "" {
-			t.newKeyRead(memberKey{roomID, key})
+			t.newKeyRead(newKey{false, memberKey{roomID, key}})
 		}
 		return id, nil
 	}
@@ -630,10 +630,13 @@ func (t *Tx) InsertThreadKey(roomID, key, threadID string) error {
 	if t.s.threads != nil {
 		t.threads.keySet(memberKey{roomID, key}, threadID)
 	}
-	if t.newKeyInserted(memberKey{roomID, key}) {
+	if t.newKeyInserted(newKey{false, memberKey{roomID, key}}) {
 		// Taken to be new when the batch began: inserted so that the insert fails if not.
-		return t.deferExecID(stmtLabel{what: "thread key", kind: mergeNewThreadKey, assumed: true},
-			`INSERT INTO thread_keys (room_id, key, thread_id) VALUES (?, ?, ?)`, roomID, key, threadID)
+		l := stmtLabel{what: "thread key", assumed: true}
+		if t.s.d.InsertThreadKeys != "" {
+			l.kind = mergeNewThreadKey
+		}
+		return t.deferExecID(l, `INSERT INTO thread_keys (room_id, key, thread_id) VALUES (?, ?, ?)`, roomID, key, threadID)
 	}
 	l := stmtLabel{what: "thread key"}
 	if t.s.d.UpsertThreadKeys != "" {
@@ -646,6 +649,9 @@ func (t *Tx) InsertThreadKey(roomID, key, threadID string) error {
 // IdempotentMessage implements chat.Tx.
 func (t *Tx) IdempotentMessage(scope, key string) (string, error) {
 	if id, ok := t.ahead.idempotent(scope, key); ok {
+		if id == "" {
+			t.newKeyRead(newKey{true, memberKey{scope, key}})
+		}
 		return id, nil
 	}
 	var id string
@@ -662,6 +668,11 @@ func (t *Tx) IdempotentMessage(scope, key string) (string, error) {
 // InsertIdempotency implements chat.Tx.
 func (t *Tx) InsertIdempotency(scope, key, messageID string, at time.Time) error {
 	t.ahead.setIdempotent(scope, key, messageID)
+	if t.newKeyInserted(newKey{true, memberKey{scope, key}}) {
+		// Taken to be new when the batch began: inserted so that the insert fails if not.
+		return t.deferExecID(stmtLabel{what: "idempotency key", assumed: true},
+			`INSERT INTO idempotency (scope, key, message_id, created_at) VALUES (?, ?, ?, ?)`, scope, key, messageID, micros(at))
+	}
 	return t.deferExec("idempotency key", `INSERT INTO idempotency (scope, key, message_id, created_at) VALUES (?, ?, ?, ?)
 		ON CONFLICT (scope, key) DO UPDATE SET message_id = excluded.message_id, created_at = excluded.created_at`,
 		scope, key, messageID, micros(at))
