@@ -65,7 +65,10 @@ type Config struct {
 	// this many keys a room (thread.threadKey with REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD, as
 	// alerting tools group an alert's updates): a key's first post starts its thread, the
 	// rest reply in it.
-	ThreadKeys int  `json:"thread_keys,omitempty"`
+	ThreadKeys int `json:"thread_keys,omitempty"`
+	// Idempotent: each post carries an Idempotency-Key header of its own, as a client that
+	// retries safely sends (the server records every key with its message).
+	Idempotent bool `json:"idempotent,omitempty"`
 	Nodes      int  `json:"nodes"` // servers sharing the PostgreSQL database
 	Baseline   bool `json:"baseline"`
 	// RowsBaseline: also measure the bare handler writing each request's post rows through
@@ -125,13 +128,17 @@ func (c *Config) defaults() {
 
 // postKind names what the load posts, for the description.
 func (c Config) postKind() string {
+	kind := "Chime webhook"
 	switch {
 	case c.API:
-		return "REST API (a member user's)"
+		kind = "REST API (a member user's)"
 	case c.ThreadKeys > 0:
-		return fmt.Sprintf("Google Chat webhook (threaded by %d keys a room)", c.ThreadKeys)
+		kind = fmt.Sprintf("Google Chat webhook (threaded by %d keys a room)", c.ThreadKeys)
 	}
-	return "Chime webhook"
+	if c.Idempotent {
+		kind += ", an idempotency key each"
+	}
+	return kind
 }
 
 // Result is what one run measured.
@@ -410,7 +417,7 @@ const requestTimeout = 30 * time.Second
 
 // postJSON posts body to url, with token as its bearer token unless "", and reads the
 // whole answer; it returns the status.
-func postJSON(client *http.Client, url, token string, body []byte) (int, error) {
+func postJSON(client *http.Client, url, token, idemKey string, body []byte) (int, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), requestTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -420,6 +427,9 @@ func postJSON(client *http.Client, url, token string, body []byte) (int, error) 
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if idemKey != "" {
+		req.Header.Set("Idempotency-Key", idemKey)
 	}
 	resp, err := client.Do(req)
 	if err != nil {
@@ -652,7 +662,11 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 			sent.Store(uint64(n), from)
 		}
 		sentPosts.Add(1)
-		code, err := postJSON(client, s.url, auth, buf)
+		var idemKey string
+		if c.Idempotent {
+			idemKey = "chbench-" + strconv.FormatInt(n, 10)
+		}
+		code, err := postJSON(client, s.url, auth, idemKey, buf)
 		if err != nil {
 			if ctx.Err() == nil {
 				countErr("transport")

@@ -282,6 +282,48 @@ func TestBenchThreadKeys(t *testing.T) {
 	}
 }
 
+// With Idempotent, each post carries an Idempotency-Key header of its own: every message
+// is recorded under its post's key, and no two posts share one.
+func TestBenchIdempotent(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	res, err := bench.Run(context.Background(), bench.Config{
+		DataDir: dir, Duration: time.Second, Warmup: -1, Rooms: 2, RoomRate: 5, Concurrency: 2, NoRoomLimit: true,
+		Idempotent: true, Endpoints: 0, Drain: 10 * time.Second,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Run.Accepted == 0 || len(res.Run.Errors) != 0 || !strings.Contains(res.Description, "an idempotency key each") {
+		t.Fatalf("accepted %d, errors %v, load %q", res.Run.Accepted, res.Run.Errors, res.Description)
+	}
+	posts := messagePayloads(t, dir)
+	st, err := sqlite.Open(context.Background(), filepath.Join(dir, "0"), sqlite.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if err := st.Write(context.Background(), func(tx chat.Tx) error {
+		for _, p := range posts {
+			m := p.Message
+			n, _, ok := strings.Cut(strings.TrimPrefix(m.Text, "chbench:"), ";")
+			if !ok {
+				return fmt.Errorf("message %s: text %q names no post", m.ID, m.Text)
+			}
+			id, err := tx.IdempotentMessage("webhook:"+m.Sender.ID, "key:chbench-"+n)
+			if err != nil {
+				return err
+			}
+			if id != m.ID {
+				return fmt.Errorf("post %s's key names message %q, want %s", n, id, m.ID)
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // Posts are of one kind: the REST API's and Google Chat's cannot be asked for together,
 // nor a negative number of thread keys.
 func TestBenchPostKindsConflict(t *testing.T) {

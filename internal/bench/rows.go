@@ -243,7 +243,7 @@ func closedLoop(ctx context.Context, c Config, handler http.Handler, rooms int, 
 					}
 				}
 				t := time.Now()
-				status, err := postJSON(client, u, "", body)
+				status, err := postJSON(client, u, "", "", body)
 				if err != nil || status != http.StatusOK {
 					if lctx.Err() == nil {
 						failed.Add(1)

@@ -58,6 +58,7 @@ type BenchCmd struct {
 	Mention         bool          `help:"End every post with @Present, as the Chime documentation's example does (the server reads the room's members to resolve it)."`
 	API             bool          `name:"api" help:"Post through the REST API (POST /api/v1/rooms/{id}/messages, answered 201) as a user who is a member of every room, instead of to Chime webhooks."`
 	ThreadKeys      int           `help:"Post Google Chat webhooks instead, each in the thread of one of this many keys a room (thread.threadKey, messageReplyOption=REPLY_MESSAGE_FALLBACK_TO_NEW_THREAD): a key's first post starts its thread, the rest reply in it."`
+	Idempotent      bool          `help:"Give each post an Idempotency-Key header of its own, as a client that retries safely does."`
 	Concurrency     int           `help:"Concurrent keep-alive HTTP clients posting. Default 64, or rate / 10 (at least 64) with --rate."`
 	Endpoints       int           `default:"4" help:"Outgoing endpoints (standard format, message_send), each a local receiver."`
 	MaxInFlight     int           `help:"Each endpoint's max_in_flight: deliveries sent to it at once (default: the server's, 16)."`
@@ -209,7 +210,7 @@ func (b BenchCmd) Run(e *env) error {
 		return writeJSON(e.stdout, b.JSON, res)
 	}
 	res, err := bench.Run(e.ctx, bench.Config{
-		DatabaseURL: b.DatabaseURL, Duration: b.Duration, Warmup: b.Warmup, Rooms: b.Rooms, RoomRate: b.RoomRate, NoRoomLimit: b.NoRoomLimit, Mention: b.Mention, API: b.API, ThreadKeys: b.ThreadKeys,
+		DatabaseURL: b.DatabaseURL, Duration: b.Duration, Warmup: b.Warmup, Rooms: b.Rooms, RoomRate: b.RoomRate, NoRoomLimit: b.NoRoomLimit, Mention: b.Mention, API: b.API, ThreadKeys: b.ThreadKeys, Idempotent: b.Idempotent,
 		Concurrency: b.Concurrency, Endpoints: b.Endpoints, MaxInFlight: b.MaxInFlight, ReceiverLatency: b.ReceiverLatency,
 		FailureShare: b.FailureShare, FailureMode: b.FailureMode, Baseline: b.Baseline, RowsBaseline: b.RowsBaseline, Drain: b.Drain, Progress: e.stderr,
 		Nodes: b.Nodes, Rate: b.Rate, Measure: measure,
