@@ -2,11 +2,15 @@ package postgres_test
 
 import (
 	"context"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/chathooks/chathooks/internal/chat"
+	"github.com/chathooks/chathooks/internal/store/pgtest"
+	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
 // A whole batch takes the thread keys its posts look up that the thread cache lacks to be
@@ -195,5 +199,101 @@ func TestNewIdempotencyKey(t *testing.T) {
 	}
 	if _, err := a.GetMessage(ctx, "r", "m2"); !chat.IsCode(err, chat.CodeNotFound) {
 		t.Fatalf("the retry's own message m2: %v, want not found (its run was rolled back)", err)
+	}
+}
+
+// Two nodes, two writers each, post concurrently by a few shared thread keys and with
+// idempotency keys each sent once to each node, every batch sent whole (no node hears the
+// other) so that keys are taken to be new wherever a cache lacks them. However the batches
+// interleave: each key starts one thread and every post by it lands there, and each
+// idempotency key makes one message, which both of its posts answer with.
+func TestNewKeysTwoNodesConcurrently(t *testing.T) {
+	t.Parallel()
+	url := pgtest.URL(t)
+	nodes := []*sqlstore.Store{openNode(t, url, "node-a", 2), openNode(t, url, "node-b", 2)}
+	ctx := context.Background()
+	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
+	p.room(nodes[0])
+	type keyed struct{ key, thread string }
+	const workers, each, keys = 8, 30, 6
+	got := make([][]keyed, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				key := fmt.Sprintf("k%d", (w*7+i*5)%keys)
+				th, _ := p.post(nodes[(w+i)%2], key, fmt.Sprintf("t%d-%d", w, i))
+				got[w] = append(got[w], keyed{key, th})
+			}
+		}()
+	}
+	wg.Wait()
+	threads := map[string]string{}
+	for _, ps := range got {
+		for _, k := range ps {
+			if th, ok := threads[k.key]; ok && th != k.thread {
+				t.Fatalf("posts by key %s landed in threads %s and %s", k.key, th, k.thread)
+			}
+			threads[k.key] = k.thread
+		}
+	}
+	for key, th := range threads {
+		var named string
+		if err := nodes[1].Write(ctx, func(tx chat.Tx) error {
+			var err error
+			named, err = tx.ThreadByKey("r", key)
+			return err
+		}); err != nil || named != th {
+			t.Fatalf("key %s names thread %q (%v), its posts are in %s", key, named, err, th)
+		}
+		if m, err := nodes[0].GetMessage(ctx, "r", th); err != nil || m.ThreadID != m.ID {
+			t.Fatalf("thread %s of key %s: its first message %+v, %v", th, key, m, err)
+		}
+	}
+
+	// Each idempotency key posted once to each node, at the same time.
+	const idems = 40
+	answers := make([][2]string, idems)
+	for i := range idems {
+		for n := range 2 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				key, id := fmt.Sprintf("i%d", i), fmt.Sprintf("p%d-%d", i, n)
+				err := nodes[n].Write(chat.WithPost(ctx, chat.PostHint{Room: "r", IdemScope: "s", IdemKey: key}), func(tx chat.Tx) error {
+					prev, err := tx.IdempotentMessage("s", key)
+					if err != nil {
+						return err
+					}
+					if prev != "" {
+						answers[i][n] = prev
+						return nil
+					}
+					if err := tx.InsertMessage(p.msg(id, id, "posted")); err != nil {
+						return err
+					}
+					answers[i][n] = id
+					return tx.InsertIdempotency("s", key, id, p.now)
+				})
+				if err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+	}
+	wg.Wait()
+	for i, a := range answers {
+		if a[0] == "" || a[0] != a[1] {
+			t.Fatalf("idempotency key i%d: the nodes answered %q and %q, want one message", i, a[0], a[1])
+		}
+		other := fmt.Sprintf("p%d-0", i)
+		if a[0] == other {
+			other = fmt.Sprintf("p%d-1", i)
+		}
+		if _, err := nodes[0].GetMessage(ctx, "r", other); !chat.IsCode(err, chat.CodeNotFound) {
+			t.Fatalf("idempotency key i%d answered %s, but %s exists too (%v)", i, a[0], other, err)
+		}
 	}
 }
