@@ -147,10 +147,10 @@ func TestNewThreadKeysMerged(t *testing.T) {
 	}
 }
 
-// An idempotency key is taken to be new too: a post with a new key goes in one round trip,
-// reading nothing, and records the key with an insert that fails if it exists. A retry
-// with the key fails that insert, runs again reading the key, and gets the original
-// message; nothing of the failed run stays.
+// An idempotency key is taken to be new too, in a begun batch as in a whole one: a post with
+// a new key reads nothing, and records the key with an insert that fails if it exists
+// (whole, it goes in one round trip). A retry with the key fails that insert, runs again
+// reading the key, and gets the original message; nothing of the failed run stays.
 func TestNewIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	a, rt, _ := twoNodes(t)
@@ -180,7 +180,18 @@ func TestNewIdempotencyKey(t *testing.T) {
 		}
 		return got
 	}
-	post("i0", "m0") // begun (the room changed the caches)
+	// A change of room data: the node's next batch is begun, not whole.
+	if err := a.Write(ctx, func(tx chat.Tx) error {
+		return tx.UpdateRoom(chat.Room{ID: "r", Name: "renamed", CreatedAt: p.now, UpdatedAt: p.now})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	rt.reset()
+	post("i0", "m0")
+	if sent := strings.Join(rt.trips(), " || "); !strings.HasPrefix(sent, "BEGIN; SELECT pg_advisory_xact_lock") || strings.Contains(sent, "FROM idempotency") ||
+		!strings.Contains(sent, "INSERT INTO idempotency (scope, key, message_id, created_at) VALUES") || strings.Contains(sent, "ON CONFLICT") {
+		t.Fatalf("a post with a new key in a begun batch: round trips %q; want no read of the key, inserted without ON CONFLICT", sent)
+	}
 	rt.reset()
 	if got := post("i1", "m1"); got != "m1" {
 		t.Fatalf("a post with a new key: message %q, want m1", got)

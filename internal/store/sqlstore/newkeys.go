@@ -9,8 +9,8 @@ import (
 // whole batch of such posts then takes two round trips instead of one. Most such keys are
 // new (a thread key's first post starts its thread, and the cache holds the keys of the
 // threads this node started or read; an idempotency key repeats only when a client retries).
-// So a whole batch takes the keys it lacks to be new, without reading them, and makes that
-// exact where it relies on it:
+// So a batch takes its idempotency keys to be new, and a whole batch the thread keys its
+// cache lacks too, without reading them, and makes that exact where it relies on it:
 //   - a post that found such a key new and goes on to set it (starting a thread with a
 //     thread key, or recording its message under an idempotency key) inserts it with a
 //     plain INSERT, which fails if the key exists after all: the transaction fails before
@@ -20,8 +20,8 @@ import (
 //     thread, or a request that failed after the lookup) has nothing that checks the
 //     answer: the batch runs again, reading, as soon as that request returns.
 //
-// After a key turned out not to be new, the next keysReadBatches whole batches read their
-// keys (a node whose cache is cold, after a restart, finds many known thread keys at first).
+// After a key turned out not to be new, the next keysReadBatches batches with keys read them
+// (a node whose cache is cold, after a restart, finds many known thread keys at first).
 
 // newKey is a key taken to be new: a thread key (room, key) or an idempotency key (scope,
 // key).
@@ -39,25 +39,30 @@ const (
 	newKeyInserted                  // a request inserted it, with an insert that fails if it exists
 )
 
-// keysReadBatches is how many whole batches read their keys after a key taken to be new
+// keysReadBatches is how many batches with keys read them after a key taken to be new
 // existed.
 const keysReadBatches = 64
 
 // errKeysRead asks for the batch to be run again reading its thread keys.
 var errKeysRead = errors.New("a thread key taken to be new was not, or was not checked: rerun reading the keys")
 
-// takeNewKeys takes the thread keys (those a whole batch's posts look up that the thread
-// cache lacks) and the idempotency keys to be new, filling a with "" for each, and returns
-// the keys still to read: none if it took them, all of them if the transaction may not.
+// takeNewKeys takes the idempotency keys of a batch's posts to be new, and in a whole batch
+// the thread keys they look up that the thread cache lacks (a begun batch does not consult
+// the cache, which holds the keys known not to be new), filling a with "" for each. It
+// returns the keys still to read.
 func (s *Store) takeNewKeys(t *Tx, a *readAhead, keys, idems []memberKey) ([]memberKey, []memberKey) {
-	if len(keys)+len(idems) == 0 || !t.unopened || t.readKeys || !s.mayTakeNewKeys() {
+	take := keys
+	if !t.unopened {
+		take = nil
+	}
+	if len(take)+len(idems) == 0 || t.readKeys || !s.mayTakeNewKeys() {
 		return keys, idems
 	}
 	if _, ok := t.c.(Pipeliner); !ok {
 		return keys, idems
 	}
-	t.newKeys = make(map[newKey]newKeyUse, len(keys)+len(idems))
-	for _, k := range keys {
+	t.newKeys = make(map[newKey]newKeyUse, len(take)+len(idems))
+	for _, k := range take {
 		a.keys[k] = ""
 		t.newKeys[newKey{false, k}] = newKeyTaken
 	}
@@ -65,7 +70,10 @@ func (s *Store) takeNewKeys(t *Tx, a *readAhead, keys, idems []memberKey) ([]mem
 		a.idem[k] = ""
 		t.newKeys[newKey{true, k}] = newKeyTaken
 	}
-	return nil, nil
+	if len(take) > 0 {
+		keys = nil
+	}
+	return keys, nil
 }
 
 // mayTakeNewKeys reports whether this batch may take keys to be new (none of the
