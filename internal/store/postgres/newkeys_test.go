@@ -13,15 +13,23 @@ import (
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
+// keyedNodes opens two nodes on one new database (node A's round trips recorded) with room
+// "r", and posts once by key k0 on node A: its batches are sent whole from then on.
+func keyedNodes(t *testing.T) (a *sqlstore.Store, rt *roundTrips, b *sqlstore.Store, p threadPosts) {
+	t.Helper()
+	a, rt, b = twoNodes(t)
+	p = threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
+	p.room(a)
+	p.post(a, "k0", "m0")
+	return a, rt, b, p
+}
+
 // A whole batch takes the thread keys its posts look up that the thread cache lacks to be
 // new: a post starting a thread by a new key goes in one round trip, reading nothing, and
 // inserts the key with an insert that fails if it exists.
 func TestNewThreadKeyInOneRoundTrip(t *testing.T) {
 	t.Parallel()
-	a, rt, _ := twoNodes(t)
-	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
-	p.room(a)
-	p.post(a, "k0", "m0") // begun (the room changed the caches): reads its key
+	a, rt, _, p := keyedNodes(t)
 	rt.reset()
 	if th, _ := p.post(a, "k1", "m1"); th != "m1" {
 		t.Fatalf("the first post by k1 is in thread %q, want a new thread m1", th)
@@ -38,12 +46,8 @@ func TestNewThreadKeyInOneRoundTrip(t *testing.T) {
 // replies in the other node's thread. The next whole batches read their keys.
 func TestNewThreadKeyThatExists(t *testing.T) {
 	t.Parallel()
-	a, rt, b := twoNodes(t)
+	a, rt, b, p := keyedNodes(t)
 	ctx := context.Background()
-	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
-	p.room(a)
-	p.post(a, "k0", "m0")
-	p.post(a, "k1", "m1") // whole from here on
 	p.post(b, "kb", "b1")
 	rt.reset()
 	if th, root := p.post(a, "kb", "a1"); th != "b1" || root != "root b1" {
@@ -57,8 +61,8 @@ func TestNewThreadKeyThatExists(t *testing.T) {
 	if m, err := a.GetMessage(ctx, "r", "a1"); err != nil || m.ThreadID != "b1" {
 		t.Fatalf("message a1: %+v, %v; want it once, in thread b1", m, err)
 	}
-	// The next whole batch reads its key, though it is new.
-	p.post(a, "k2", "m2") // begun: the failed batch left the expectation unknown
+	// The next batches read their keys, though new.
+	p.post(a, "k2", "m2")
 	rt.reset()
 	if th, _ := p.post(a, "k3", "m3"); th != "m3" {
 		t.Fatalf("the first post by k3 is in thread %q, want m3", th)
@@ -73,12 +77,8 @@ func TestNewThreadKeyThatExists(t *testing.T) {
 // anything is answered, whether the key exists (here, started by another node) or not.
 func TestNewThreadKeyReadWithoutInsert(t *testing.T) {
 	t.Parallel()
-	a, rt, b := twoNodes(t)
+	a, rt, b, p := keyedNodes(t)
 	ctx := context.Background()
-	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
-	p.room(a)
-	p.post(a, "k0", "m0")
-	p.post(a, "k1", "m1")
 	p.post(b, "kb", "b1")
 	replyOrFail := func(key string) (string, error) {
 		var th string
@@ -101,7 +101,6 @@ func TestNewThreadKeyReadWithoutInsert(t *testing.T) {
 	if sent := strings.Join(rt.trips(), " || "); !strings.Contains(sent, "FROM thread_keys") {
 		t.Fatalf("a reply by node B's key on node A: round trips %q; want the key read", sent)
 	}
-	p.post(a, "k2", "m2") // whole again after this one
 	rt.reset()
 	if _, err := replyOrFail("none"); !chat.IsCode(err, chat.CodeNotFound) {
 		t.Fatalf("a reply by a key nobody used: %v, want not found", err)
@@ -116,11 +115,7 @@ func TestNewThreadKeyReadWithoutInsert(t *testing.T) {
 // runs again reading its keys, and each post gets its own answer.
 func TestNewThreadKeysMerged(t *testing.T) {
 	t.Parallel()
-	a, rt, b := twoNodes(t)
-	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
-	p.room(a)
-	p.post(a, "k0", "m0")
-	p.post(a, "k1", "m1")
+	a, rt, b, p := keyedNodes(t)
 	batch := func(keys ...string) []string {
 		t.Helper()
 		got := make([]string, len(keys))
@@ -153,10 +148,8 @@ func TestNewThreadKeysMerged(t *testing.T) {
 // reading the key, and gets the original message; nothing of the failed run stays.
 func TestNewIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	a, rt, _ := twoNodes(t)
+	a, rt, _, p := keyedNodes(t)
 	ctx := context.Background()
-	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
-	p.room(a)
 	post := func(key, id string) string {
 		t.Helper()
 		var got string
@@ -187,14 +180,14 @@ func TestNewIdempotencyKey(t *testing.T) {
 		t.Fatal(err)
 	}
 	rt.reset()
-	post("i0", "m0")
+	post("i0", "n0")
 	if sent := strings.Join(rt.trips(), " || "); !strings.HasPrefix(sent, "BEGIN; SELECT pg_advisory_xact_lock") || strings.Contains(sent, "FROM idempotency") ||
 		!strings.Contains(sent, "INSERT INTO idempotency (scope, key, message_id, created_at) VALUES") || strings.Contains(sent, "ON CONFLICT") {
 		t.Fatalf("a post with a new key in a begun batch: round trips %q; want no read of the key, inserted without ON CONFLICT", sent)
 	}
 	rt.reset()
-	if got := post("i1", "m1"); got != "m1" {
-		t.Fatalf("a post with a new key: message %q, want m1", got)
+	if got := post("i1", "n1"); got != "n1" {
+		t.Fatalf("a post with a new key: message %q, want n1", got)
 	}
 	sent := rt.trips()
 	if len(sent) != 1 || strings.Contains(sent[0], "FROM idempotency") ||
@@ -202,14 +195,14 @@ func TestNewIdempotencyKey(t *testing.T) {
 		t.Fatalf("a post with a new key: %d round trips %q; want one, reading nothing, the key inserted without ON CONFLICT", len(sent), sent)
 	}
 	rt.reset()
-	if got := post("i1", "m2"); got != "m1" {
-		t.Fatalf("a retry with key i1: message %q, want the original m1", got)
+	if got := post("i1", "n2"); got != "n1" {
+		t.Fatalf("a retry with key i1: message %q, want the original n1", got)
 	}
 	if sent := strings.Join(rt.trips(), " || "); !strings.Contains(sent, "SELECT i.scope, i.key, i.message_id FROM") {
 		t.Fatalf("a retry with key i1: round trips %q; want the key read after its insert failed", sent)
 	}
-	if _, err := a.GetMessage(ctx, "r", "m2"); !chat.IsCode(err, chat.CodeNotFound) {
-		t.Fatalf("the retry's own message m2: %v, want not found (its run was rolled back)", err)
+	if _, err := a.GetMessage(ctx, "r", "n2"); !chat.IsCode(err, chat.CodeNotFound) {
+		t.Fatalf("the retry's own message n2: %v, want not found (its run was rolled back)", err)
 	}
 }
 

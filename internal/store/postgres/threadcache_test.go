@@ -64,6 +64,18 @@ func (p threadPosts) post(s *sqlstore.Store, key, id string) (thread, rootText s
 	return thread, rootText
 }
 
+// sqlSession connects to the database at url as another program would, closed when the
+// test ends.
+func sqlSession(t *testing.T, url string) *pgx.Conn {
+	t.Helper()
+	c, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = c.Close(context.Background()) })
+	return c
+}
+
 // A reply by a thread key this node has seen goes whole, in one round trip, with no read:
 // the key and the thread's first message come from the thread cache, whose version the
 // batch guard checks.
@@ -117,11 +129,7 @@ func TestThreadCacheFollowsOtherWriters(t *testing.T) {
 	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
 	p.room(a)
 	ctx := context.Background()
-	sql, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sql.Close(context.Background()) })
+	sql := sqlSession(t, url)
 	exec := func(q string, args ...any) {
 		t.Helper()
 		if _, err := sql.Exec(ctx, q, args...); err != nil {
@@ -172,7 +180,7 @@ func TestThreadCacheFollowsOtherWriters(t *testing.T) {
 	if err := b.Write(ctx, func(tx chat.Tx) error { return tx.DeleteMessage("r", "m1") }); err != nil {
 		t.Fatal(err)
 	}
-	err = a.Write(chat.WithPost(ctx, chat.PostHint{Room: "r", ThreadKey: "k"}), func(tx chat.Tx) error {
+	err := a.Write(chat.WithPost(ctx, chat.PostHint{Room: "r", ThreadKey: "k"}), func(tx chat.Tx) error {
 		th, err := tx.ThreadByKey("r", "k")
 		if err != nil || th != "m1" {
 			return fmt.Errorf("the key names %q (%v), want m1", th, err)
@@ -199,11 +207,7 @@ func TestThreadCacheSeesAWriterBetweenTrips(t *testing.T) {
 	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
 	p.room(a)
 	ctx := context.Background()
-	sql, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = sql.Close(context.Background()) })
+	sql := sqlSession(t, url)
 	p.post(a, "k", "m1")
 	p.post(a, "k2", "x1")
 	if th, _ := p.post(a, "k", "a1"); th != "m1" {
