@@ -69,7 +69,7 @@ func TestAuthentication(t *testing.T) {
 		t.Fatalf("readyz %d %s", r.Status, r.Body)
 	}
 	r := s.DoRaw("GET", "/metrics", nil)
-	for _, want := range []string{"chathooks_http_requests_total", "chathooks_store_commit_batch_size", "go_goroutines"} {
+	for _, want := range []string{"chathooks_http_requests_total", "chathooks_store_commit_batch_size", `chathooks_store_batch_reruns_total{reason="key_not_new"} 0`, "go_goroutines"} {
 		if !strings.Contains(string(r.Body), want) {
 			t.Fatalf("metrics lack %s", want)
 		}

@@ -154,14 +154,18 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		a.Metrics.CommitBatch.Observe(float64(n))
 		a.Metrics.CommitDuration.Observe(d.Seconds())
 	}
+	for _, r := range []string{sqlstore.RerunNotBegun, sqlstore.RerunKeyNotNew, sqlstore.RerunKeyUnchecked, sqlstore.RerunRequestFailed, sqlstore.RerunUnmerge, sqlstore.RerunRetryable} {
+		a.Metrics.BatchReruns.WithLabelValues(r) // every reason shown from the start, at 0
+	}
+	rerun := func(reason string) { a.Metrics.BatchReruns.WithLabelValues(reason).Inc() }
 	st, err := store.Open(ctx, cfg.DataDir, cfg.DatabaseURL, store.Options{
-		SQLite: sqlite.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe,
+		SQLite: sqlite.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe, ObserveRerun: rerun,
 			CommitWindow: sqlite.CommitWindow, ObserveWindow: func(d time.Duration) { a.Metrics.CommitWindow.Set(d.Seconds()) },
 			ObserveStatements: func(wall, cpu time.Duration) {
 				a.Metrics.WriterStatementSeconds.Add(wall.Seconds())
 				a.Metrics.WriterStatementCPUSeconds.Add(cpu.Seconds())
 			}}},
-		Postgres: postgres.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe, NodeID: a.nodeID,
+		Postgres: postgres.Options{Options: sqlstore.Options{Logger: log, ObserveBatch: observe, ObserveRerun: rerun, NodeID: a.nodeID,
 			ObserveLockWait: func(d time.Duration) { a.Metrics.BatchLockWait.Observe(d.Seconds()) }}},
 	})
 	if err != nil {

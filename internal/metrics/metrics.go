@@ -28,6 +28,8 @@ type Metrics struct {
 	// BatchLockWait is how long writers took to begin batches by taking the cluster-wide
 	// batch lock first (PostgreSQL, as they do while other nodes write).
 	BatchLockWait prometheus.Histogram
+	// BatchReruns counts write batches run again, by reason.
+	BatchReruns *prometheus.CounterVec
 	// Deliveries counts delivery attempts by endpoint and outcome (succeeded, failed,
 	// dead, gone).
 	Deliveries      *prometheus.CounterVec
@@ -79,6 +81,9 @@ func New() *Metrics {
 			Name: "chathooks_store_batch_lock_wait_seconds", Help: "PostgreSQL: time a writer took to begin a batch by taking the cluster-wide batch lock first, as it does while other nodes write (BEGIN and the lock, round trip included); the sum's rate is the writers' time spent waiting on other nodes' batches.",
 			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1},
 		}),
+		BatchReruns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "chathooks_store_batch_reruns_total", Help: "Write batches run again, by reason: not_begun (PostgreSQL: a batch sent whole was refused before any of it ran, its caches stale because another node or program changed rooms, members, endpoints or threads, or its BEGIN failed), key_not_new (a thread or idempotency key taken to be new existed), key_unchecked (a request relied on a key taken to be new without inserting it), request_failed (a request failed after writing: the batch runs without it), unmerge (a statement merged from several requests' failed), retryable (a deadlock, serialization failure or lost connection). Each rerun repeats the batch's work.",
+		}, []string{"reason"}),
 		Deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "chathooks_delivery_attempts_total", Help: "Delivery attempts by endpoint and outcome (succeeded, failed, dead, gone).",
 		}, []string{"endpoint_id", "outcome"}),
@@ -96,7 +101,7 @@ func New() *Metrics {
 			Name: "chathooks_delivery_panics_total", Help: "Panics recovered in delivery goroutines (each gives its lease back).",
 		}),
 	}
-	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.CommitDuration, m.CommitWindow, m.WriterStatementSeconds, m.WriterStatementCPUSeconds, m.BatchLockWait, m.Deliveries, m.DeliveryLatency, m.DeliverySlotSeconds, m.DeliveryRescanFound, m.DeliveryPanics,
+	reg.MustRegister(m.Requests, m.RequestDuration, m.IncomingPosts, m.CommitBatch, m.CommitDuration, m.CommitWindow, m.WriterStatementSeconds, m.WriterStatementCPUSeconds, m.BatchLockWait, m.BatchReruns, m.Deliveries, m.DeliveryLatency, m.DeliverySlotSeconds, m.DeliveryRescanFound, m.DeliveryPanics,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

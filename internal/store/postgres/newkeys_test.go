@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -13,15 +14,37 @@ import (
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
 )
 
-// keyedNodes opens two nodes on one new database (node A's round trips recorded) with room
-// "r", and posts once by key k0 on node A: its batches are sent whole from then on.
-func keyedNodes(t *testing.T) (a *sqlstore.Store, rt *roundTrips, b *sqlstore.Store, p threadPosts) {
+// keyedNodes opens two nodes on one new database (node A's round trips recorded, and why
+// its batches ran again) with room "r", and posts once by key k0 on node A: its batches are
+// sent whole from then on.
+func keyedNodes(t *testing.T) (a *sqlstore.Store, rt *roundTrips, b *sqlstore.Store, p threadPosts, reruns *rerunLog) {
 	t.Helper()
-	a, rt, b = twoNodes(t)
+	a, rt, b, reruns = twoNodes(t)
 	p = threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
 	p.room(a)
 	p.post(a, "k0", "m0")
-	return a, rt, b, p
+	return a, rt, b, p, reruns
+}
+
+// rerunLog keeps the reasons a store's batches ran again (Options.ObserveRerun).
+type rerunLog struct {
+	mu      sync.Mutex
+	reasons []string
+}
+
+func (r *rerunLog) add(reason string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.reasons = append(r.reasons, reason)
+}
+
+// take returns the reasons logged since the last take.
+func (r *rerunLog) take() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	out := r.reasons
+	r.reasons = nil
+	return out
 }
 
 // A whole batch takes the thread keys its posts look up that the thread cache lacks to be
@@ -29,7 +52,7 @@ func keyedNodes(t *testing.T) (a *sqlstore.Store, rt *roundTrips, b *sqlstore.St
 // inserts the key with an insert that fails if it exists.
 func TestNewThreadKeyInOneRoundTrip(t *testing.T) {
 	t.Parallel()
-	a, rt, _, p := keyedNodes(t)
+	a, rt, _, p, _ := keyedNodes(t)
 	rt.reset()
 	if th, _ := p.post(a, "k1", "m1"); th != "m1" {
 		t.Fatalf("the first post by k1 is in thread %q, want a new thread m1", th)
@@ -46,7 +69,7 @@ func TestNewThreadKeyInOneRoundTrip(t *testing.T) {
 // replies in the other node's thread. The next whole batches read their keys.
 func TestNewThreadKeyThatExists(t *testing.T) {
 	t.Parallel()
-	a, rt, b, p := keyedNodes(t)
+	a, rt, b, p, reruns := keyedNodes(t)
 	ctx := context.Background()
 	p.post(b, "kb", "b1")
 	rt.reset()
@@ -60,6 +83,9 @@ func TestNewThreadKeyThatExists(t *testing.T) {
 	}
 	if m, err := a.GetMessage(ctx, "r", "a1"); err != nil || m.ThreadID != "b1" {
 		t.Fatalf("message a1: %+v, %v; want it once, in thread b1", m, err)
+	}
+	if got := reruns.take(); !slices.Equal(got, []string{sqlstore.RerunKeyNotNew}) {
+		t.Fatalf("node A's batches ran again for %q, want once for a key not new", got)
 	}
 	// The next batches read their keys, though new.
 	p.post(a, "k2", "m2")
@@ -77,7 +103,7 @@ func TestNewThreadKeyThatExists(t *testing.T) {
 // anything is answered, whether the key exists (here, started by another node) or not.
 func TestNewThreadKeyReadWithoutInsert(t *testing.T) {
 	t.Parallel()
-	a, rt, b, p := keyedNodes(t)
+	a, rt, b, p, reruns := keyedNodes(t)
 	ctx := context.Background()
 	p.post(b, "kb", "b1")
 	replyOrFail := func(key string) (string, error) {
@@ -101,6 +127,9 @@ func TestNewThreadKeyReadWithoutInsert(t *testing.T) {
 	if sent := strings.Join(rt.trips(), " || "); !strings.Contains(sent, "FROM thread_keys") {
 		t.Fatalf("a reply by node B's key on node A: round trips %q; want the key read", sent)
 	}
+	if got := reruns.take(); !slices.Equal(got, []string{sqlstore.RerunKeyUnchecked}) {
+		t.Fatalf("node A's batches ran again for %q, want once for a key not checked", got)
+	}
 	rt.reset()
 	if _, err := replyOrFail("none"); !chat.IsCode(err, chat.CodeNotFound) {
 		t.Fatalf("a reply by a key nobody used: %v, want not found", err)
@@ -115,7 +144,7 @@ func TestNewThreadKeyReadWithoutInsert(t *testing.T) {
 // runs again reading its keys, and each post gets its own answer.
 func TestNewThreadKeysMerged(t *testing.T) {
 	t.Parallel()
-	a, rt, b, p := keyedNodes(t)
+	a, rt, b, p, reruns := keyedNodes(t)
 	batch := func(keys ...string) []string {
 		t.Helper()
 		got := make([]string, len(keys))
@@ -140,6 +169,9 @@ func TestNewThreadKeysMerged(t *testing.T) {
 	if sent := strings.Join(rt.trips(), " || "); !strings.Contains(sent, "FROM thread_keys") {
 		t.Fatalf("posts by a new key and by node B's key: round trips %q; want the keys read after the insert failed", sent)
 	}
+	if got := reruns.take(); !slices.Equal(got, []string{sqlstore.RerunKeyNotNew}) {
+		t.Fatalf("node A's batches ran again for %q, want once for a key not new", got)
+	}
 }
 
 // An idempotency key is taken to be new too, in a begun batch as in a whole one: a post with
@@ -148,7 +180,7 @@ func TestNewThreadKeysMerged(t *testing.T) {
 // reading the key, and gets the original message; nothing of the failed run stays.
 func TestNewIdempotencyKey(t *testing.T) {
 	t.Parallel()
-	a, rt, _, p := keyedNodes(t)
+	a, rt, _, p, _ := keyedNodes(t)
 	ctx := context.Background()
 	post := func(key, id string) string {
 		t.Helper()

@@ -27,12 +27,13 @@ func openWrappedAt[W sqlstore.WriterConn](t *testing.T, url string, o postgres.O
 }
 
 // twoNodes opens two nodes on one new database: node A with one writer whose round trips
-// are recorded, and node B.
-func twoNodes(t *testing.T) (a *sqlstore.Store, rt *roundTrips, b *sqlstore.Store) {
+// are recorded, and why its batches ran again, and node B.
+func twoNodes(t *testing.T) (a *sqlstore.Store, rt *roundTrips, b *sqlstore.Store, reruns *rerunLog) {
 	t.Helper()
 	url := pgtest.URL(t)
-	a, rt = openWrappedAt(t, url, postgres.Options{Options: sqlstore.Options{NodeID: "node-a"}, Writers: 1, ReadConns: 1}, newRoundTrips)
-	return a, rt, openNode(t, url, "node-b", 1)
+	reruns = &rerunLog{}
+	a, rt = openWrappedAt(t, url, postgres.Options{Options: sqlstore.Options{NodeID: "node-a", ObserveRerun: reruns.add}, Writers: 1, ReadConns: 1}, newRoundTrips)
+	return a, rt, openNode(t, url, "node-b", 1), reruns
 }
 
 // postIn is a write like a post's: the room read through the cache, the routes, a message
@@ -86,7 +87,7 @@ func userRoomThenPosts(t *testing.T, setup, s *sqlstore.Store, now time.Time) {
 // the usual way, reading what the other node changed; it commits once.
 func TestWholeBatchGuardSeesOtherNodes(t *testing.T) {
 	t.Parallel()
-	a, rt, b := twoNodes(t)
+	a, rt, b, _ := twoNodes(t)
 	ctx := context.Background()
 	now := time.Now()
 	write := func(s *sqlstore.Store, fn func(chat.Tx) error) {
@@ -185,7 +186,7 @@ func TestWholeBatchBeginsWithItsFirstRead(t *testing.T) {
 // caches stale: the request sees what the other node wrote, not the guard's error.
 func TestWholeBatchStaleBeforeAQuery(t *testing.T) {
 	t.Parallel()
-	a, rt, b := twoNodes(t)
+	a, rt, b, reruns := twoNodes(t)
 	ctx := context.Background()
 	now := time.Now()
 	userRoomThenPosts(t, b, a, now)
@@ -205,6 +206,9 @@ func TestWholeBatchStaleBeforeAQuery(t *testing.T) {
 	if !slices.Equal(rooms, []string{"r"}) || len(sent) < 3 || !strings.Contains(sent[0], "chathooks_batch_guard") || !strings.Contains(sent[2], "room_cache_generation") {
 		t.Fatalf("rooms %v in round trips %q; want [r], read after the guard failed and the batch began again", rooms, sent)
 	}
+	if got := reruns.take(); !slices.Equal(got, []string{sqlstore.RerunNotBegun}) {
+		t.Fatalf("node A's batch ran again for %q, want once, not begun", got)
+	}
 }
 
 // A whole batch whose requests all fail from the caches alone (here a post by a sender
@@ -213,7 +217,7 @@ func TestWholeBatchStaleBeforeAQuery(t *testing.T) {
 // the request runs again begun, and the post goes in.
 func TestWholeBatchFailedFromCachesIsGuarded(t *testing.T) {
 	t.Parallel()
-	a, rt, b := twoNodes(t)
+	a, rt, b, reruns := twoNodes(t)
 	ctx := context.Background()
 	now := time.Now()
 	userRoomThenPosts(t, b, a, now)
@@ -245,8 +249,12 @@ func TestWholeBatchFailedFromCachesIsGuarded(t *testing.T) {
 	if err := b.Write(ctx, func(tx chat.Tx) error { return tx.InsertMember("r", "u", now) }); err != nil {
 		t.Fatal(err)
 	}
+	reruns.take()
 	if err, sent := post("m4"); err != nil || len(sent) < 3 || !strings.Contains(sent[0], "chathooks_batch_guard") || !strings.Contains(sent[2], "room_cache_generation") {
 		t.Fatalf("a post by u after node B added them: %v in round trips %q; want it in, written after the guard failed and the batch began again", err, sent)
+	}
+	if got := reruns.take(); !slices.Equal(got, []string{sqlstore.RerunNotBegun}) {
+		t.Fatalf("node A's batch ran again for %q, want once, not begun", got)
 	}
 	if _, err := a.GetMessage(ctx, "r", "m4"); err != nil {
 		t.Fatalf("message m4: %v", err)

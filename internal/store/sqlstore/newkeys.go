@@ -2,6 +2,7 @@ package sqlstore
 
 import (
 	"errors"
+	"fmt"
 )
 
 // New keys (PostgreSQL). A post by a thread key the thread cache does not hold, or with an
@@ -43,8 +44,14 @@ const (
 // existed.
 const keysReadBatches = 64
 
-// errKeysRead asks for the batch to be run again reading its thread keys.
-var errKeysRead = errors.New("a thread key taken to be new was not, or was not checked: rerun reading the keys")
+// errKeysRead asks for the batch to be run again reading its keys; errKeyNotNew, because
+// the insert of a key taken to be new failed, errKeyUnchecked, because a request relied on
+// such a key without inserting it.
+var (
+	errKeysRead     = errors.New("rerun reading the keys")
+	errKeyNotNew    = fmt.Errorf("a key taken to be new existed: %w", errKeysRead)
+	errKeyUnchecked = fmt.Errorf("a key taken to be new was not checked: %w", errKeysRead)
+)
 
 // takeNewKeys takes the idempotency keys of a batch's posts to be new, and in a whole batch
 // the thread keys they look up that the thread cache lacks (a begun batch does not consult
@@ -94,7 +101,7 @@ func (s *Store) mayTakeNewKeys() bool {
 // next whole batches read their keys, and this one runs again reading them.
 func (s *Store) keyNotNew() error {
 	s.keysRead.Store(keysReadBatches)
-	return errKeysRead
+	return errKeyNotNew
 }
 
 // newKeyRead records that a request looked up k and found no thread: if the key was taken

@@ -28,7 +28,7 @@ func appendThenFail(id string) func(chat.Tx) error {
 // checks what the cache holds after each batch.
 func TestRoomEventNumbersThroughFailedAndDeletingBatches(t *testing.T) {
 	t.Parallel()
-	backends(t, func(t *testing.T, s *sqlstore.Store, batches <-chan int) {
+	backends(t, func(t *testing.T, s *sqlstore.Store, batches <-chan int, _ *rerunLog) {
 		setup(t, s, batches)
 		cached := s.Dialect() == "sqlite"
 		checkCache := func(step string, want int64, present bool) {

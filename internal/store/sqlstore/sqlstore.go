@@ -50,6 +50,9 @@ type Options struct {
 	// nodes write): BEGIN and the lock with their round trip. Most of it is the wait for
 	// other nodes' batches when the lock is contended.
 	ObserveLockWait func(time.Duration)
+	// ObserveRerun, if set, is told, from the writer goroutine, each time a write batch runs
+	// again, and why (one of the Rerun* reasons).
+	ObserveRerun func(reason string)
 	// windowFixed keeps the commit window open at CommitWindow (tests of the gathering).
 	windowFixed bool
 }
@@ -383,6 +386,29 @@ const maxExclusions = 3
 // writing (it keeps its error).
 var errExclude = errors.New("a request failed after writing: rerun without it")
 
+// Why a write batch runs again (Options.ObserveRerun).
+const (
+	// RerunNotBegun: a batch sent whole was refused before any of it ran: its guard found
+	// the caches stale (another node or program changed rooms, members, endpoints or
+	// threads), or its BEGIN failed.
+	RerunNotBegun = "not_begun"
+	// RerunKeyNotNew: a thread or idempotency key the batch took to be new existed.
+	RerunKeyNotNew = "key_not_new"
+	// RerunKeyUnchecked: a request relied on a key taken to be new without inserting it.
+	RerunKeyUnchecked = "key_unchecked"
+	// RerunRequestFailed: a request failed after writing; the batch runs without it.
+	RerunRequestFailed = "request_failed"
+	// RerunUnmerge: a statement merged from several requests' failed; the batch runs with
+	// its statements one by one to find whose.
+	RerunUnmerge = "unmerge"
+	// RerunRetryable: the database failed the transaction in a way worth retrying (a
+	// deadlock, a serialization failure, a lost connection).
+	RerunRetryable = "retryable"
+)
+
+// errNotBegun marks a whole batch's failure to begin (its guard, BEGIN or lock).
+var errNotBegun = errors.New("the whole batch did not begin")
+
 // errUnmerge asks for the batch to be run again with its statements sent one by one: a
 // set-based statement of several requests failed, and which request's row failed is known
 // only from the statements one by one (merge.go).
@@ -403,16 +429,27 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 	}
 	pace.begin()
 	savepoints, exclusions, unmerged, readKeys := false, 0, false, false
+	rerun := func(reason string) {
+		if s.opts.ObserveRerun != nil {
+			s.opts.ObserveRerun(reason)
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		retry, err := s.tryBatch(c, batch, savepoints, unmerged, readKeys, begun, pace)
 		begun = nil
 		if errors.Is(err, errUnmerge) && !unmerged {
+			rerun(RerunUnmerge)
 			unmerged = true
 			attempt--
 			continue
 		}
 		if errors.Is(err, errKeysRead) && !readKeys {
 			// Answers may rest on a key taken to be new: every request runs again.
+			if errors.Is(err, errKeyNotNew) {
+				rerun(RerunKeyNotNew)
+			} else {
+				rerun(RerunKeyUnchecked)
+			}
 			readKeys = true
 			for _, r := range batch {
 				r.err, r.skip = nil, false
@@ -421,6 +458,7 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 			continue
 		}
 		if errors.Is(err, errExclude) {
+			rerun(RerunRequestFailed)
 			if exclusions++; exclusions >= maxExclusions {
 				savepoints = true
 			}
@@ -433,6 +471,11 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 		if retry && attempt < maxBatchRetries {
 			// Concurrent transactions may see other state on the retry: run every request
 			// again, including those that failed in the aborted attempt.
+			if errors.Is(err, errNotBegun) {
+				rerun(RerunNotBegun)
+			} else {
+				rerun(RerunRetryable)
+			}
 			s.log.Debug("retrying write batch", slog.Int("attempt", attempt+1), slog.Any("error", err))
 			for _, r := range batch {
 				r.err, r.skip = nil, false
@@ -507,7 +550,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, 
 			if tx.openErr != nil {
 				// A whole batch's BEGIN, lock or guard failed, sent with the reads: nothing
 				// of the batch ran. It runs again, begun first.
-				return abort(true, tx.openErr)
+				return abort(true, fmt.Errorf("%w: %w", errNotBegun, tx.openErr))
 			}
 			return abort(s.d.Retryable(err) || s.connectionFailed(err), fmt.Errorf("read ahead: %w", err))
 		}
@@ -543,7 +586,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, 
 		if tx.openErr != nil {
 			// BEGIN, the lock or the guard of a whole batch failed, sent with this
 			// request's statement: nothing of the batch ran. It runs again, begun first.
-			return abort(true, tx.openErr)
+			return abort(true, fmt.Errorf("%w: %w", errNotBegun, tx.openErr))
 		}
 		if tx.mergeFailed {
 			// A statement merged from several requests' failed, sent with this one's:
@@ -556,7 +599,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, 
 		if tx.newKeysUnchecked() {
 			// The request relied on a key being new and did not insert it: nothing would
 			// check that, so the batch runs again reading its keys.
-			return abort(false, errKeysRead)
+			return abort(false, errKeyUnchecked)
 		}
 		if savepoints {
 			// Under savepoints each request's statements are sent before its RELEASE.
@@ -658,7 +701,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, 
 	case tx.openErr != nil && stmtErr != nil:
 		// BEGIN, the lock or the guard failed, and the database said so: nothing of the
 		// batch ran (not its COMMIT either). It runs again, begun first.
-		return abort(true, tx.openErr)
+		return abort(true, fmt.Errorf("%w: %w", errNotBegun, tx.openErr))
 	case commitErr != nil:
 		return abort(s.d.Retryable(commitErr), fmt.Errorf("commit: %w", commitErr))
 	case stmtErr == nil:

@@ -1,6 +1,7 @@
 package sqlstore
 
 import (
+	"fmt"
 	"sync"
 	"time"
 )
@@ -133,7 +134,7 @@ func (t *Tx) checkCachedAnswers() error {
 	t.open()
 	if err := t.flush(); err != nil {
 		if t.openErr != nil {
-			return t.openErr
+			return fmt.Errorf("%w: %w", errNotBegun, t.openErr)
 		}
 		return err
 	}
