@@ -233,6 +233,9 @@ type PhaseResult struct {
 	LockBegunPerSec float64 `json:"lock_begun_batches_per_sec,omitempty"`
 	LockWaitMS      float64 `json:"lock_wait_ms,omitempty"`
 	LockWaitSecs    float64 `json:"lock_wait_secs,omitempty"`
+	// RerunsPerSec: write batches run again a second, for any reason
+	// (chathooks_store_batch_reruns_total says which).
+	RerunsPerSec float64 `json:"batch_reruns_per_sec,omitempty"`
 	// CommitWindowMS is the commit window a writer had open when the load ended (SQLite
 	// opens one while its writer is busy recording delivery outcomes or short of CPU).
 	CommitWindowMS float64 `json:"commit_window_ms"`
@@ -871,6 +874,7 @@ func runOnce(ctx context.Context, c Config) (PhaseResult, error) {
 		wait := c1.lockWaitSecs - c0.lockWaitSecs
 		res.LockBegunPerSec, res.LockWaitMS, res.LockWaitSecs = n/elapsed, wait/n*1000, wait/elapsed
 	}
+	res.RerunsPerSec = (c1.reruns - c0.reruns) / elapsed
 	if n := c1.attempts - c0.attempts; n > 0 {
 		res.DeliveryAttemptMS = (c1.attemptSecs - c0.attemptSecs) / n * 1000
 		res.MaxInFlight = c.MaxInFlight

@@ -123,6 +123,9 @@ func WriteTable(w io.Writer, r Result) {
 		if p.LockBegunPerSec > 0 {
 			fmt.Fprintf(w, "  %-37s %12.0f /s      (begun with the batch lock first; %.2f ms each to begin, %.2f s/s summed over the writers)\n", "  batches waiting their turn", p.LockBegunPerSec, p.LockWaitMS, p.LockWaitSecs)
 		}
+		if p.RerunsPerSec > 0 {
+			fmt.Fprintf(w, "  %-37s %12.1f /s      (each repeats its batch's work; chathooks_store_batch_reruns_total says why)\n", "  batches run again", p.RerunsPerSec)
+		}
 		if p.Verdict.Text != "" {
 			fmt.Fprintf(w, "  %s\n", p.Verdict.Text)
 		}

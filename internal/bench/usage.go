@@ -24,6 +24,7 @@ type commitSample struct {
 	// PostgreSQL: batches begun with the cluster-wide batch lock first, and the seconds the
 	// writers took to begin them (summed over the nodes)
 	lockWaits, lockWaitSecs float64
+	reruns                  float64 // write batches run again, for any reason
 }
 
 // SlowWrite is the bound past which a write transaction counts as slow in the timeline: a
@@ -62,6 +63,7 @@ func commitStats(ctx context.Context, client *http.Client, urls []string) commit
 		"chathooks_store_batch_lock_wait_seconds_count":      &c.lockWaits,
 		"chathooks_store_batch_lock_wait_seconds_sum":        &c.lockWaitSecs,
 		"chathooks_delivery_slot_seconds_total":              &c.slotSecs,
+		"chathooks_store_batch_reruns_total":                 &c.reruns,
 	}
 	for _, u := range urls {
 		req, err := http.NewRequestWithContext(ctx, "GET", u+"/metrics", nil)

@@ -10,8 +10,8 @@ import (
 )
 
 // commitStats reads, from each node's metrics, the commits, their requests, the writers'
-// busy time, and the write transactions longer than SlowWrite (the count past the
-// histogram's SlowWrite bucket), summed over the nodes.
+// busy time, the write transactions longer than SlowWrite (the count past the histogram's
+// SlowWrite bucket), and the batches run again, summed over the nodes.
 func TestCommitStats(t *testing.T) {
 	node := func(count, fast int) string {
 		srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -28,6 +28,8 @@ func TestCommitStats(t *testing.T) {
 			fmt.Fprintf(w, "chathooks_delivery_slot_seconds_total{endpoint_id=\"ep_b\"} %g\n", 0.002*float64(count))
 			fmt.Fprintf(w, "chathooks_store_batch_lock_wait_seconds_sum %g\n", 0.003*float64(count))
 			fmt.Fprintf(w, "chathooks_store_batch_lock_wait_seconds_count %d\n", count)
+			fmt.Fprintf(w, "chathooks_store_batch_reruns_total{reason=\"key_not_new\"} %d\n", count/10)
+			fmt.Fprintf(w, "chathooks_store_batch_reruns_total{reason=\"not_begun\"} 1\n")
 		}))
 		t.Cleanup(srv.Close)
 		return srv.URL
@@ -44,5 +46,8 @@ func TestCommitStats(t *testing.T) {
 	}
 	if c.lockWaits != 30 || math.Abs(c.lockWaitSecs-0.09) > 1e-12 {
 		t.Fatalf("batches begun with the lock %v taking %v s; want 30 taking 0.09", c.lockWaits, c.lockWaitSecs)
+	}
+	if c.reruns != 5 {
+		t.Fatalf("batches run again %v; want 5 (two reasons on each of two nodes)", c.reruns)
 	}
 }
