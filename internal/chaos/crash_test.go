@@ -102,12 +102,14 @@ func apiAs(token, base, method, path string, in, out any) (int, error) {
 }
 
 // ledger records the fate of every post: acknowledged (2xx) or unknown (an error answer,
-// or the connection died with the server), by its unique text.
+// or the connection died with the server), by its unique text; retried counts the posts
+// with an idempotency key that were sent again after an unknown outcome.
 type ledger struct {
 	mu       sync.Mutex
 	acked    map[string]string // text -> room
 	unknown  map[string]string
 	statuses map[int]int
+	retried  int
 }
 
 func (l *ledger) record(text, room string, status int) {
@@ -135,8 +137,13 @@ type crashLoop struct {
 	stopped  time.Time // when the load stopped
 }
 
+// idempotentTries bounds how often a post with an idempotency key is sent.
+const idempotentTries = 20
+
 // load posts from workers until stop closes, through every dialect, to random rooms of
-// random live nodes.
+// random live nodes. Every other post carries an Idempotency-Key (its text) and is sent
+// again, to a random live node, while its outcome is unknown, as a client that retries
+// safely does: whichever attempts committed, it must be stored once.
 func (c *crashLoop) load(stop <-chan struct{}, workers int) *sync.WaitGroup {
 	var wg sync.WaitGroup
 	client := &http.Client{Timeout: 10 * time.Second}
@@ -162,16 +169,40 @@ func (c *crashLoop) load(stop <-chan struct{}, workers int) *sync.WaitGroup {
 				}
 				h := c.hooks[randN(len(c.hooks))]
 				text := fmt.Sprintf("crash-%d", c.seq.Add(1))
-				req, err := dialectPost(*base, h, i, text)
-				if err != nil {
-					c.t.Error(err)
-					return
-				}
+				idempotent := i%2 == 0
 				status := 0
-				if resp, err := client.Do(req); err == nil {
-					_, _ = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					status = resp.StatusCode
+			send:
+				for try := 0; try < idempotentTries; try++ {
+					if try > 0 {
+						// Again, to a live node (waiting for one is not a try).
+						for base = c.bases[randN(len(c.bases))].Load(); base == nil; base = c.bases[randN(len(c.bases))].Load() {
+							select {
+							case <-stop:
+								break send
+							case <-time.After(5 * time.Millisecond):
+							}
+						}
+						c.ledger.mu.Lock()
+						c.ledger.retried++
+						c.ledger.mu.Unlock()
+					}
+					req, err := dialectPost(*base, h, i, text)
+					if err != nil {
+						c.t.Error(err)
+						return
+					}
+					if idempotent {
+						req.Header.Set("Idempotency-Key", text)
+					}
+					status = 0
+					if resp, err := client.Do(req); err == nil {
+						_, _ = io.Copy(io.Discard, resp.Body)
+						resp.Body.Close()
+						status = resp.StatusCode
+					}
+					if !idempotent || status >= 200 && status < 300 {
+						break
+					}
 				}
 				c.ledger.record(text, h.room, status)
 			}
@@ -278,7 +309,7 @@ func (c *crashLoop) verify(base string, wait drainWait, why string) {
 			t.Errorf("post %q (answer lost in the crash) is stored %d times", text, n)
 		}
 	}
-	statuses := fmt.Sprint(c.ledger.statuses)
+	statuses, retried := fmt.Sprint(c.ledger.statuses), c.ledger.retried
 	c.ledger.mu.Unlock()
 	var ids []string
 	for text, ms := range st {
@@ -286,8 +317,8 @@ func (c *crashLoop) verify(base string, wait drainWait, why string) {
 			ids = append(ids, ms...)
 		}
 	}
-	t.Logf("posts: %d acknowledged (lost %d, stored twice %d), %d unanswered (%d of them stored); statuses %s; %d messages stored",
-		acked, lost, doubled, unknown, storedUnknown, statuses, len(ids))
+	t.Logf("posts: %d acknowledged (lost %d, stored twice %d), %d unanswered (%d of them stored); statuses %s; %d sent again with their idempotency key; %d messages stored",
+		acked, lost, doubled, unknown, storedUnknown, statuses, retried, len(ids))
 	if lost > 0 {
 		t.Errorf("%d acknowledged posts lost", lost)
 	}
