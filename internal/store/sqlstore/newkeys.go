@@ -31,7 +31,7 @@ type newKey struct {
 	k    memberKey
 }
 
-// newKeyUse is how far a transaction relied on a thread key being new.
+// newKeyUse is how far a transaction relied on a key being new.
 type newKeyUse uint8
 
 const (
@@ -98,14 +98,14 @@ func (s *Store) mayTakeNewKeys() bool {
 }
 
 // keyNotNew is what a batch returns when the insert of a key taken to be new failed: the
-// next whole batches read their keys, and this one runs again reading them.
+// next batches with keys read them, and this one runs again reading its own.
 func (s *Store) keyNotNew() error {
 	s.keysRead.Store(keysReadBatches)
 	return errKeyNotNew
 }
 
-// newKeyRead records that a request looked up k and found no thread: if the key was taken
-// to be new, the answer now relies on that.
+// newKeyRead records that a request looked up k and found nothing: if the key was taken to
+// be new, the answer now relies on that.
 func (t *Tx) newKeyRead(k newKey) {
 	if use, ok := t.newKeys[k]; ok && use == newKeyTaken {
 		t.newKeys[k] = newKeyFound
