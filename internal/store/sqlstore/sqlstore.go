@@ -83,7 +83,7 @@ type Store struct {
 	whole                  bool         // batches may be sent whole, BEGIN to COMMIT (whole.go)
 	expect                 expectation  // what a whole batch expects (whole.go)
 	threads                *threadCache // thread keys and their threads' first messages (nil: not cached)
-	keysRead               atomic.Int32 // whole batches still to read the thread keys they lack (newkeys.go)
+	keysRead               atomic.Int32 // batches with keys still to read them, after a key taken to be new existed (newkeys.go)
 	born                   time.Time    // when the store opened (otherWrote counts from it)
 	otherWrote             atomic.Int64 // when another node's commit was last heard of, since born (0: never)
 	claimFirst, claimRetry string       // delivery claims with the dialect's row locking

@@ -79,9 +79,9 @@ type Tx struct {
 	// the batch relies on entries of that version (the guard checks it).
 	threads    threadChanges
 	threadHits bool
-	// Thread keys taken to be new (newkeys.go): newKeys, by key, how far the transaction
-	// relied on that; keyTaken, an insert of such a key failed (it was not new after all);
-	// readKeys, this run takes no key to be new.
+	// Thread and idempotency keys taken to be new (newkeys.go): newKeys, by key, how far the
+	// transaction relied on that; keyTaken, an insert of such a key failed (it was not new
+	// after all); readKeys, this run takes no key to be new.
 	newKeys            map[newKey]newKeyUse
 	keyTaken, readKeys bool
 }
@@ -95,7 +95,7 @@ type stmtLabel struct {
 	what, id, room string
 	kind           mergeKind
 	merged         bool
-	assumed        bool // it inserts thread keys taken to be new (newkeys.go)
+	assumed        bool // it inserts keys taken to be new (newkeys.go)
 }
 
 func (l stmtLabel) String() string {
