@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,7 +68,8 @@ func TestRateLimit(t *testing.T) {
 }
 
 // Idempotency-Key on every dialect: a repeat returns the original success and creates
-// nothing.
+// nothing, also when the repeats are sent at once (they may share a write batch, or run in
+// batches one after the other).
 func TestIdempotencyKey(t *testing.T) {
 	t.Parallel()
 	s := apptest.Start(t, apptest.Options{})
@@ -83,6 +85,27 @@ func TestIdempotencyKey(t *testing.T) {
 			}
 			if n := len(messages(t, s, "idem-"+d.name)); n != 2 {
 				t.Fatalf("%d messages, want 2", n)
+			}
+			const repeats = 8
+			answers := make([]string, repeats)
+			var wg sync.WaitGroup
+			for i := range repeats {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					if r := post(t, d.url(h), d.ct, d.body, "Idempotency-Key", "k3"); r.Status == 200 {
+						answers[i] = r.Body
+					}
+				}()
+			}
+			wg.Wait()
+			for i, a := range answers {
+				if a == "" || a != answers[0] {
+					t.Fatalf("repeat %d at once answered %q, the first %q: want the same success", i, a, answers[0])
+				}
+			}
+			if n := len(messages(t, s, "idem-"+d.name)); n != 3 {
+				t.Fatalf("%d messages after eight posts at once with one key, want 3", n)
 			}
 		})
 	}
