@@ -92,6 +92,7 @@ func TestLockWaitObserved(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatal("no session waits for the batch lock")
 		}
+		time.Sleep(time.Millisecond) // polling pg_locks, with a deadline: one query a millisecond, not back to back
 	}
 	held := time.Since(began) // the lock is released after this, in the commit
 	if err := holder.Commit(ctx); err != nil {
