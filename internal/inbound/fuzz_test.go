@@ -1,7 +1,9 @@
 package inbound
 
 import (
+	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"testing"
@@ -74,6 +76,45 @@ func FuzzGoogleChat(f *testing.F) {
 		}
 		if sp, th, ok := ParseThreadName(m.ThreadName); ok && (sp == "" || th == "") {
 			t.Fatalf("thread name %q split into %q %q", m.ThreadName, sp, th)
+		}
+	})
+}
+
+// FuzzGoogleChatObject: the scan of a Google Chat message's keys (objectKeys) gives what
+// reading it a token at a time gives: the same values by the same names, or the same error.
+func FuzzGoogleChatObject(f *testing.F) {
+	for _, s := range []string{
+		`{"text":"retry #2 failed","thread":{"threadKey":"incident-1234"}}`, `{}`, ` { } `, `{"text":"x","unknown":1}`,
+		`{"unknown":1,"text":"x","other":2}`, `{"te\u0078t":"x"}`, `{"text":"a\"b","text":"c"}`, `{"fallback_text":"f","cardsV2":[{"a":"}"}]}`,
+		`{"thread":{"name":"spaces/r/threads/t","thread_key":"k"}}`, `{"text":null,"thread":null}`, `{"text":1.5e3,"sender":true}`,
+		"{\"t\xffxt\":1}", "{\"text\":\"\xff\"}", `{"text":"x"}}`, `{"text":"x"} {}`, `[1]`, `"s"`, `12`, `null`, `{`, `{"text"}`, ``,
+		"{\"text\":\"caf\u00e9 \\u00e9\"}", `{"cards":[[],{},[{"x":[1,{"y":"]"}]}]],"text":"\\"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		for _, c := range []struct {
+			fields map[string]string
+			where  string
+		}{{googleMessageFields, "message"}, {googleThreadFields, "message.thread"}} {
+			got, err := decodeObject(body, c.fields, c.where)
+			want, werr := decodeObjectTokens(body, c.fields, c.where)
+			if fmt.Sprint(err) != fmt.Sprint(werr) || len(got) != len(want) {
+				t.Fatalf("%q as %s: %v %v; a token at a time: %v %v", body, c.where, got, err, want, werr)
+			}
+			for k, v := range want {
+				if string(got[k]) != string(v) {
+					t.Fatalf("%q as %s: %s is %q; a token at a time: %q", body, c.where, k, got[k], v)
+				}
+			}
+			for name, raw := range want {
+				s, serr := stringField(want, name, c.where)
+				var u string
+				uerr := json.Unmarshal(raw, &u)
+				if string(raw) != "null" && (serr == nil) != (uerr == nil) || serr == nil && uerr == nil && s != u {
+					t.Fatalf("%s = %q: stringField %q %v; encoding/json %q %v", name, raw, s, serr, u, uerr)
+				}
+			}
 		}
 	})
 }

@@ -34,6 +34,19 @@ func BenchmarkStepDecode(b *testing.B) {
 	}
 }
 
+// BenchmarkStepDecodeGoogleChat decodes a Google Chat message with a thread key, as the
+// benchmark's Google Chat posts send it.
+func BenchmarkStepDecodeGoogleChat(b *testing.B) {
+	body := []byte(`{"text":"` + stepPlainContent + `","thread":{"threadKey":"alert-3"}}`)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if m, err := inbound.ParseGoogleChat(body, nil); err != nil || m.Text != stepPlainContent || m.ThreadKey != "alert-3" {
+			b.Fatalf("%+v %v", m, err)
+		}
+	}
+}
+
 func BenchmarkStepRender(b *testing.B) {
 	r := render.New()
 	for _, c := range []struct{ name, content string }{{"chime-seed", stepSeedContent}, {"plain", stepPlainContent}} {
