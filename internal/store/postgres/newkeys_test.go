@@ -12,39 +12,19 @@ import (
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/store/pgtest"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
+	"github.com/chathooks/chathooks/internal/store/storetest"
 )
 
 // keyedNodes opens two nodes on one new database (node A's round trips recorded, and why
 // its batches ran again) with room "r", and posts once by key k0 on node A: its batches are
 // sent whole from then on.
-func keyedNodes(t *testing.T) (a *sqlstore.Store, rt *roundTrips, b *sqlstore.Store, p threadPosts, reruns *rerunLog) {
+func keyedNodes(t *testing.T) (a *sqlstore.Store, rt *roundTrips, b *sqlstore.Store, p threadPosts, reruns *storetest.RerunLog) {
 	t.Helper()
 	a, rt, b, reruns = twoNodes(t)
 	p = threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
 	p.room(a)
 	p.post(a, "k0", "m0")
 	return a, rt, b, p, reruns
-}
-
-// rerunLog keeps the reasons a store's batches ran again (Options.ObserveRerun).
-type rerunLog struct {
-	mu      sync.Mutex
-	reasons []string
-}
-
-func (r *rerunLog) add(reason string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.reasons = append(r.reasons, reason)
-}
-
-// take returns the reasons logged since the last take.
-func (r *rerunLog) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.reasons
-	r.reasons = nil
-	return out
 }
 
 // A whole batch takes the thread keys its posts look up that the thread cache lacks to be
@@ -84,7 +64,7 @@ func TestNewThreadKeyThatExists(t *testing.T) {
 	if m, err := a.GetMessage(ctx, "r", "a1"); err != nil || m.ThreadID != "b1" {
 		t.Fatalf("message a1: %+v, %v; want it once, in thread b1", m, err)
 	}
-	if got := reruns.take(); !slices.Equal(got, []string{sqlstore.RerunKeyNotNew}) {
+	if got := reruns.Take(); !slices.Equal(got, []string{sqlstore.RerunKeyNotNew}) {
 		t.Fatalf("node A's batches ran again for %q, want once for a key not new", got)
 	}
 	// The next batches read their keys, though new.
@@ -127,7 +107,7 @@ func TestNewThreadKeyReadWithoutInsert(t *testing.T) {
 	if sent := strings.Join(rt.trips(), " || "); !strings.Contains(sent, "FROM thread_keys") {
 		t.Fatalf("a reply by node B's key on node A: round trips %q; want the key read", sent)
 	}
-	if got := reruns.take(); !slices.Equal(got, []string{sqlstore.RerunKeyUnchecked}) {
+	if got := reruns.Take(); !slices.Equal(got, []string{sqlstore.RerunKeyUnchecked}) {
 		t.Fatalf("node A's batches ran again for %q, want once for a key not checked", got)
 	}
 	rt.reset()
@@ -169,7 +149,7 @@ func TestNewThreadKeysMerged(t *testing.T) {
 	if sent := strings.Join(rt.trips(), " || "); !strings.Contains(sent, "FROM thread_keys") {
 		t.Fatalf("posts by a new key and by node B's key: round trips %q; want the keys read after the insert failed", sent)
 	}
-	if got := reruns.take(); !slices.Equal(got, []string{sqlstore.RerunKeyNotNew}) {
+	if got := reruns.Take(); !slices.Equal(got, []string{sqlstore.RerunKeyNotNew}) {
 		t.Fatalf("node A's batches ran again for %q, want once for a key not new", got)
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/chathooks/chathooks/internal/store/pgtest"
 	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
+	"github.com/chathooks/chathooks/internal/store/storetest"
 )
 
 // openWrappedAt is openWrapped on the database at url (to share it with another node).
@@ -28,11 +29,11 @@ func openWrappedAt[W sqlstore.WriterConn](t *testing.T, url string, o postgres.O
 
 // twoNodes opens two nodes on one new database: node A with one writer whose round trips
 // are recorded, and why its batches ran again, and node B.
-func twoNodes(t *testing.T) (a *sqlstore.Store, rt *roundTrips, b *sqlstore.Store, reruns *rerunLog) {
+func twoNodes(t *testing.T) (a *sqlstore.Store, rt *roundTrips, b *sqlstore.Store, reruns *storetest.RerunLog) {
 	t.Helper()
 	url := pgtest.URL(t)
-	reruns = &rerunLog{}
-	a, rt = openWrappedAt(t, url, postgres.Options{Options: sqlstore.Options{NodeID: "node-a", ObserveRerun: reruns.add}, Writers: 1, ReadConns: 1}, newRoundTrips)
+	reruns = &storetest.RerunLog{}
+	a, rt = openWrappedAt(t, url, postgres.Options{Options: sqlstore.Options{NodeID: "node-a", ObserveRerun: reruns.Add}, Writers: 1, ReadConns: 1}, newRoundTrips)
 	return a, rt, openNode(t, url, "node-b", 1), reruns
 }
 
@@ -206,7 +207,7 @@ func TestWholeBatchStaleBeforeAQuery(t *testing.T) {
 	if !slices.Equal(rooms, []string{"r"}) || len(sent) < 3 || !strings.Contains(sent[0], "chathooks_batch_guard") || !strings.Contains(sent[2], "room_cache_generation") {
 		t.Fatalf("rooms %v in round trips %q; want [r], read after the guard failed and the batch began again", rooms, sent)
 	}
-	if got := reruns.take(); !slices.Equal(got, []string{sqlstore.RerunNotBegun}) {
+	if got := reruns.Take(); !slices.Equal(got, []string{sqlstore.RerunNotBegun}) {
 		t.Fatalf("node A's batch ran again for %q, want once, not begun", got)
 	}
 }
@@ -249,11 +250,11 @@ func TestWholeBatchFailedFromCachesIsGuarded(t *testing.T) {
 	if err := b.Write(ctx, func(tx chat.Tx) error { return tx.InsertMember("r", "u", now) }); err != nil {
 		t.Fatal(err)
 	}
-	reruns.take()
+	reruns.Take()
 	if err, sent := post("m4"); err != nil || len(sent) < 3 || !strings.Contains(sent[0], "chathooks_batch_guard") || !strings.Contains(sent[2], "room_cache_generation") {
 		t.Fatalf("a post by u after node B added them: %v in round trips %q; want it in, written after the guard failed and the batch began again", err, sent)
 	}
-	if got := reruns.take(); !slices.Equal(got, []string{sqlstore.RerunNotBegun}) {
+	if got := reruns.Take(); !slices.Equal(got, []string{sqlstore.RerunNotBegun}) {
 		t.Fatalf("node A's batch ran again for %q, want once, not begun", got)
 	}
 	if _, err := a.GetMessage(ctx, "r", "m4"); err != nil {

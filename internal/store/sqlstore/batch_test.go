@@ -16,6 +16,7 @@ import (
 	"github.com/chathooks/chathooks/internal/store/postgres"
 	"github.com/chathooks/chathooks/internal/store/sqlite"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
+	"github.com/chathooks/chathooks/internal/store/storetest"
 )
 
 var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
@@ -23,12 +24,12 @@ var t0 = time.Date(2026, 11, 23, 10, 0, 0, 0, time.UTC)
 // backends opens each backend with ONE writer, so that the test decides the batches, and
 // reports the size of every committed batch to batches and why each batch ran again to
 // reruns.
-func backends(t *testing.T, run func(t *testing.T, s *sqlstore.Store, batches <-chan int, reruns *rerunLog)) {
+func backends(t *testing.T, run func(t *testing.T, s *sqlstore.Store, batches <-chan int, reruns *storetest.RerunLog)) {
 	t.Run("sqlite", func(t *testing.T) {
 		t.Parallel()
-		ch, reruns := make(chan int, 64), &rerunLog{}
+		ch, reruns := make(chan int, 64), &storetest.RerunLog{}
 		s, err := sqlite.Open(context.Background(), t.TempDir(), sqlite.Options{Options: sqlstore.Options{
-			ObserveBatch: func(n int, _ time.Duration) { ch <- n }, ObserveRerun: reruns.add}})
+			ObserveBatch: func(n int, _ time.Duration) { ch <- n }, ObserveRerun: reruns.Add}})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -38,36 +39,15 @@ func backends(t *testing.T, run func(t *testing.T, s *sqlstore.Store, batches <-
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
 		url := pgtest.URL(t)
-		ch, reruns := make(chan int, 64), &rerunLog{}
+		ch, reruns := make(chan int, 64), &storetest.RerunLog{}
 		s, err := postgres.Open(context.Background(), url, postgres.Options{Writers: 1, ReadConns: 2,
-			Options: sqlstore.Options{ObserveBatch: func(n int, _ time.Duration) { ch <- n }, ObserveRerun: reruns.add}})
+			Options: sqlstore.Options{ObserveBatch: func(n int, _ time.Duration) { ch <- n }, ObserveRerun: reruns.Add}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { _ = s.Close() })
 		run(t, s, ch, reruns)
 	})
-}
-
-// rerunLog keeps the reasons a store's batches ran again (Options.ObserveRerun).
-type rerunLog struct {
-	mu      sync.Mutex
-	reasons []string
-}
-
-func (r *rerunLog) add(reason string) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.reasons = append(r.reasons, reason)
-}
-
-// take returns the reasons logged since the last take.
-func (r *rerunLog) take() []string {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	out := r.reasons
-	r.reasons = nil
-	return out
 }
 
 // batch holds the writer inside a gate request until fns are all queued behind it, so
@@ -178,7 +158,7 @@ func checkCommitted(t *testing.T, s *sqlstore.Store, ids []string) {
 // the good requests of its batch run once and commit.
 func TestBatchFailureBeforeWrite(t *testing.T) {
 	t.Parallel()
-	backends(t, func(t *testing.T, s *sqlstore.Store, batches <-chan int, reruns *rerunLog) {
+	backends(t, func(t *testing.T, s *sqlstore.Store, batches <-chan int, reruns *storetest.RerunLog) {
 		setup(t, s, batches)
 		const n = 40
 		runs := make([]atomic.Int32, n)
@@ -213,7 +193,7 @@ func TestBatchFailureBeforeWrite(t *testing.T) {
 			}
 		}
 		checkCommitted(t, s, ids)
-		if got := reruns.take(); len(got) != 0 {
+		if got := reruns.Take(); len(got) != 0 {
 			t.Errorf("the batch ran again (%q); want it to run once", got)
 		}
 	})
@@ -223,7 +203,7 @@ func TestBatchFailureBeforeWrite(t *testing.T) {
 // error and not run again; the others commit exactly once.
 func TestBatchFailureAfterWrite(t *testing.T) {
 	t.Parallel()
-	backends(t, func(t *testing.T, s *sqlstore.Store, batches <-chan int, reruns *rerunLog) {
+	backends(t, func(t *testing.T, s *sqlstore.Store, batches <-chan int, reruns *storetest.RerunLog) {
 		setup(t, s, batches)
 		const n = 40
 		runs := make([]atomic.Int32, n)
@@ -287,7 +267,7 @@ func TestBatchFailureAfterWrite(t *testing.T) {
 		if !sqlite {
 			want = []string{sqlstore.RerunUnmerge, sqlstore.RerunRequestFailed}
 		}
-		if got := reruns.take(); !slices.Equal(got, want) {
+		if got := reruns.Take(); !slices.Equal(got, want) {
 			t.Errorf("the batch ran again for %q, want %q", got, want)
 		}
 	})
@@ -374,7 +354,7 @@ func postTo(room, id string, ev **chat.Event) func(chat.Tx) error {
 // commit in request order.
 func TestBatchOfPostsNumbersEachRoomInOrder(t *testing.T) {
 	t.Parallel()
-	backends(t, func(t *testing.T, s *sqlstore.Store, batches <-chan int, reruns *rerunLog) {
+	backends(t, func(t *testing.T, s *sqlstore.Store, batches <-chan int, reruns *storetest.RerunLog) {
 		setup(t, s, batches)
 		if err := s.Write(context.Background(), func(tx chat.Tx) error {
 			if err := tx.InsertRoom(chat.Room{ID: "r2", Name: "R2", CreatorID: "a", CreatedAt: t0, UpdatedAt: t0}); err != nil {
@@ -484,7 +464,7 @@ func TestBatchOfPostsNumbersEachRoomInOrder(t *testing.T) {
 // answered not_found; nothing of it commits, and every other request commits once.
 func TestBatchEventForAMissingRoom(t *testing.T) {
 	t.Parallel()
-	backends(t, func(t *testing.T, s *sqlstore.Store, batches <-chan int, reruns *rerunLog) {
+	backends(t, func(t *testing.T, s *sqlstore.Store, batches <-chan int, reruns *storetest.RerunLog) {
 		setup(t, s, batches)
 		const n = 12
 		var ids []string

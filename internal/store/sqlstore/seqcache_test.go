@@ -8,6 +8,7 @@ import (
 
 	"github.com/chathooks/chathooks/internal/chat"
 	"github.com/chathooks/chathooks/internal/store/sqlstore"
+	"github.com/chathooks/chathooks/internal/store/storetest"
 )
 
 // appendThenFail appends an event to room r, then fails: a request that fails after
@@ -28,7 +29,7 @@ func appendThenFail(id string) func(chat.Tx) error {
 // checks what the cache holds after each batch.
 func TestRoomEventNumbersThroughFailedAndDeletingBatches(t *testing.T) {
 	t.Parallel()
-	backends(t, func(t *testing.T, s *sqlstore.Store, batches <-chan int, _ *rerunLog) {
+	backends(t, func(t *testing.T, s *sqlstore.Store, batches <-chan int, _ *storetest.RerunLog) {
 		setup(t, s, batches)
 		cached := s.Dialect() == "sqlite"
 		checkCache := func(step string, want int64, present bool) {
