@@ -154,7 +154,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, out io.Writer) (*App
 		a.Metrics.CommitBatch.Observe(float64(n))
 		a.Metrics.CommitDuration.Observe(d.Seconds())
 	}
-	for _, r := range []string{sqlstore.RerunNotBegun, sqlstore.RerunKeyNotNew, sqlstore.RerunKeyUnchecked, sqlstore.RerunRequestFailed, sqlstore.RerunUnmerge, sqlstore.RerunRetryable} {
+	for _, r := range sqlstore.RerunReasons {
 		a.Metrics.BatchReruns.WithLabelValues(r) // every reason shown from the start, at 0
 	}
 	rerun := func(reason string) { a.Metrics.BatchReruns.WithLabelValues(reason).Inc() }

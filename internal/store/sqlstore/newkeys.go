@@ -62,11 +62,8 @@ func (s *Store) takeNewKeys(t *Tx, a *readAhead, keys, idems []memberKey) ([]mem
 	if !t.unopened {
 		take = nil
 	}
-	if len(take)+len(idems) == 0 || t.readKeys || !s.mayTakeNewKeys() {
-		return keys, idems
-	}
-	if _, ok := t.c.(Pipeliner); !ok {
-		return keys, idems
+	if _, ok := t.c.(Pipeliner); !ok || len(take)+len(idems) == 0 || t.readKeys || !s.mayTakeNewKeys() {
+		return keys, idems // (without pipelining, an insert would fail at once, blamed on its request)
 	}
 	t.newKeys = make(map[newKey]newKeyUse, len(take)+len(idems))
 	for _, k := range take {

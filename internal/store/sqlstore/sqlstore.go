@@ -406,6 +406,9 @@ const (
 	RerunRetryable = "retryable"
 )
 
+// RerunReasons lists every reason ObserveRerun is told.
+var RerunReasons = []string{RerunNotBegun, RerunKeyNotNew, RerunKeyUnchecked, RerunRequestFailed, RerunUnmerge, RerunRetryable}
+
 // errNotBegun marks a whole batch's failure to begin (its guard, BEGIN or lock).
 var errNotBegun = errors.New("the whole batch did not begin")
 
@@ -451,9 +454,7 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 				rerun(RerunKeyUnchecked)
 			}
 			readKeys = true
-			for _, r := range batch {
-				r.err, r.skip = nil, false
-			}
+			runAllAgain(batch)
 			attempt--
 			continue
 		}
@@ -477,9 +478,7 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 				rerun(RerunRetryable)
 			}
 			s.log.Debug("retrying write batch", slog.Int("attempt", attempt+1), slog.Any("error", err))
-			for _, r := range batch {
-				r.err, r.skip = nil, false
-			}
+			runAllAgain(batch)
 			continue
 		}
 		s.log.Error("write batch failed", slog.Int("requests", len(batch)), slog.Any("error", err))
@@ -496,6 +495,14 @@ func (s *Store) runBatch(c WriterConn, batch []*writeReq, begun *opened, start t
 	}
 	for _, r := range batch {
 		r.done <- struct{}{}
+	}
+}
+
+// runAllAgain makes every request of the batch run in its next attempt, those answered in
+// the last one included.
+func runAllAgain(batch []*writeReq) {
+	for _, r := range batch {
+		r.err, r.skip = nil, false
 	}
 }
 
@@ -550,7 +557,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, 
 			if tx.openErr != nil {
 				// A whole batch's BEGIN, lock or guard failed, sent with the reads: nothing
 				// of the batch ran. It runs again, begun first.
-				return abort(true, fmt.Errorf("%w: %w", errNotBegun, tx.openErr))
+				return abort(true, tx.openErr)
 			}
 			return abort(s.d.Retryable(err) || s.connectionFailed(err), fmt.Errorf("read ahead: %w", err))
 		}
@@ -586,7 +593,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, 
 		if tx.openErr != nil {
 			// BEGIN, the lock or the guard of a whole batch failed, sent with this
 			// request's statement: nothing of the batch ran. It runs again, begun first.
-			return abort(true, fmt.Errorf("%w: %w", errNotBegun, tx.openErr))
+			return abort(true, tx.openErr)
 		}
 		if tx.mergeFailed {
 			// A statement merged from several requests' failed, sent with this one's:
@@ -701,7 +708,7 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, 
 	case tx.openErr != nil && stmtErr != nil:
 		// BEGIN, the lock or the guard failed, and the database said so: nothing of the
 		// batch ran (not its COMMIT either). It runs again, begun first.
-		return abort(true, fmt.Errorf("%w: %w", errNotBegun, tx.openErr))
+		return abort(true, tx.openErr)
 	case commitErr != nil:
 		return abort(s.d.Retryable(commitErr), fmt.Errorf("commit: %w", commitErr))
 	case stmtErr == nil:

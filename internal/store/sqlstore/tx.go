@@ -164,7 +164,7 @@ func (t *Tx) send(more []Stmt, scan func(Row) error) (n int64, pendingFailed boo
 	t.pending, t.labels, t.owners, t.opening = nil, nil, nil, 0
 	n, failed, err := t.c.(Pipeliner).Pipeline(t.s.wctx, stmts, scan)
 	if err != nil && failed < opening { // (flush may send the guard as the last statement)
-		t.broken, t.openErr = true, err
+		t.broken, t.openErr = true, fmt.Errorf("%w: %w", errNotBegun, err)
 		return 0, true, err
 	}
 	if err == nil || failed >= len(labels) {

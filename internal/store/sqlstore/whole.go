@@ -1,7 +1,6 @@
 package sqlstore
 
 import (
-	"fmt"
 	"sync"
 	"time"
 )
@@ -134,7 +133,7 @@ func (t *Tx) checkCachedAnswers() error {
 	t.open()
 	if err := t.flush(); err != nil {
 		if t.openErr != nil {
-			return fmt.Errorf("%w: %w", errNotBegun, t.openErr)
+			return t.openErr
 		}
 		return err
 	}
