@@ -247,3 +247,24 @@ func TestThreadCacheSeesAWriterBetweenTrips(t *testing.T) {
 		t.Fatalf("reply a3 by key k3: %d round trips %q; want one, reading nothing", len(sent), sent)
 	}
 }
+
+// A room deleted through the node empties its thread cache: after the room is made again
+// under the same id, a post by an old key starts a new thread instead of replying in the
+// deleted one.
+func TestThreadCacheForgetsADeletedRoom(t *testing.T) {
+	t.Parallel()
+	s, _ := openWrapped(t, postgres.Options{Writers: 1}, newRoundTrips)
+	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
+	p.room(s)
+	p.post(s, "k", "m1")
+	if th, _ := p.post(s, "k", "m2"); th != "m1" {
+		t.Fatalf("reply m2 in thread %q, want m1", th)
+	}
+	if err := s.Write(context.Background(), func(tx chat.Tx) error { return tx.DeleteRoom("r") }); err != nil {
+		t.Fatal(err)
+	}
+	p.room(s)
+	if th, root := p.post(s, "k", "m3"); th != "m3" || root != "root m3" {
+		t.Fatalf("the first post by k in the room made again: thread %q %q, want a new thread m3", th, root)
+	}
+}
