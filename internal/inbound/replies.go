@@ -37,6 +37,22 @@ func jsonSafe(s string) bool {
 	return true
 }
 
+// writeJSONParts answers 200 with the parts joined in a pooled buffer: a success answer
+// whose JSON the caller built from literals and jsonSafe values, without encoding/json.
+func writeJSONParts(w http.ResponseWriter, contentType string, parts ...string) {
+	bp := replyBufs.Get().(*[]byte)
+	b := (*bp)[:0]
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b)
+	*bp = b
+	replyBufs.Put(bp)
+}
+
 func writeText(w http.ResponseWriter, status int, body string) {
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 	w.Header().Set("X-Content-Type-Options", "nosniff")
@@ -50,18 +66,7 @@ type chimeReply struct{}
 func (chimeReply) ok(w http.ResponseWriter, m chat.Message) {
 	if jsonSafe(m.ID) && jsonSafe(m.RoomID) {
 		// The common case without encoding/json: ids that need no escaping.
-		bp := replyBufs.Get().(*[]byte)
-		b := append((*bp)[:0], `{"MessageId":"`...)
-		b = append(b, m.ID...)
-		b = append(b, `","RoomId":"`...)
-		b = append(b, m.RoomID...)
-		b = append(b, `"}`...)
-		w.Header().Set("Content-Type", "application/json")
-		w.Header().Set("X-Content-Type-Options", "nosniff")
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write(b)
-		*bp = b
-		replyBufs.Put(bp)
+		writeJSONParts(w, "application/json", `{"MessageId":"`, m.ID, `","RoomId":"`, m.RoomID, `"}`)
 		return
 	}
 	writeJSON(w, http.StatusOK, "application/json", struct {
@@ -100,6 +105,11 @@ type googleName struct {
 }
 
 func (googleReply) ok(w http.ResponseWriter, m chat.Message) {
+	if jsonSafe(m.ID) && jsonSafe(m.RoomID) && jsonSafe(m.ThreadID) {
+		writeJSONParts(w, "application/json; charset=UTF-8", `{"name":"spaces/`, m.RoomID, `/messages/`, m.ID,
+			`","thread":{"name":"spaces/`, m.RoomID, `/threads/`, m.ThreadID, `"}}`)
+		return
+	}
 	writeJSON(w, http.StatusOK, "application/json; charset=UTF-8", struct {
 		Name   string     `json:"name"`
 		Thread googleName `json:"thread"`
