@@ -17,6 +17,17 @@ type chatConv struct {
 	out   *bytes.Buffer
 	slack bool
 	ms    mentionSet
+	// sanitised writes links' hrefs in the form the sanitiser writes them, for output
+	// that does not pass through it.
+	sanitised bool
+}
+
+// href returns the href for a link target, and whether the target may be linked.
+func (c *chatConv) href(target string) (string, bool) {
+	if c.sanitised {
+		return sanitisedHref(target)
+	}
+	return safeHref(target)
 }
 
 // maxInlineDepth bounds nesting of *_~ spans.
@@ -294,7 +305,7 @@ func (c *chatConv) inline(s string, depth int, links bool) {
 			if n := matchEmail(s[i:]); n > 0 {
 				c.text(s[start:i])
 				addr := c.decode(s[i : i+n])
-				if href, ok := safeHref("mailto:" + addr); ok {
+				if href, ok := c.href("mailto:" + addr); ok {
 					writeLinkOpen(c.out, href)
 					writeEscaped(c.out, addr)
 					c.out.WriteString("</a>")
@@ -442,7 +453,7 @@ func (c *chatConv) angle(s string, depth int, links bool) int {
 	if !links || !looksLikeURL(target) {
 		return 0
 	}
-	href, ok := safeHref(c.decode(target))
+	href, ok := c.href(c.decode(target))
 	if ok {
 		writeLinkOpen(c.out, href)
 	}
@@ -524,7 +535,7 @@ func (c *chatConv) bareLink(raw string, www bool) {
 	if www {
 		target = "http://" + u
 	}
-	if href, ok := safeHref(target); ok {
+	if href, ok := c.href(target); ok {
 		writeLinkOpen(c.out, href)
 		writeEscaped(c.out, u)
 		c.out.WriteString("</a>")

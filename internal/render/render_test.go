@@ -233,7 +233,9 @@ func TestFastPathMatchesPipeline(t *testing.T) {
 	}
 }
 
-func TestLitePathMatchesGoldmark(t *testing.T) {
+// The lite path of every format produces what the format's full renderer and the
+// sanitiser produce (goldmark for Markdown, the chat converter for Google Chat and Slack).
+func TestLitePathMatchesFullRenderer(t *testing.T) {
 	inputs := []string{
 		"Message Body emoji test: :) :+1: link test: http://sample.com email test: marymajor@example.com All member callout: @All All Present member callout: @Present",
 		benchLinkEmoji,
@@ -253,13 +255,15 @@ func TestLitePathMatchesGoldmark(t *testing.T) {
 			t.Errorf("classify(%q) = %v, want lite", in, classify(in))
 			continue
 		}
-		lite := testRenderer.Render(Markdown, in)
-		full := testRenderer.renderSlow(Markdown, in)
-		if !reflect.DeepEqual(lite, full) {
-			t.Errorf("%q:\nlite: %q %v\nfull: %q %v", in, lite.HTML, lite.Mentions, full.HTML, full.Mentions)
-		}
-		if again := testRenderer.policy.Sanitize(lite.HTML); again != lite.HTML {
-			t.Errorf("%q: the policy changes the lite output\nlite:      %q\nsanitised: %q", in, lite.HTML, again)
+		for _, f := range []Format{Markdown, GChat, Slack} {
+			lite := testRenderer.Render(f, in)
+			full := testRenderer.renderSlow(f, in)
+			if !reflect.DeepEqual(lite, full) {
+				t.Errorf("%s %q:\nlite: %q %v\nfull: %q %v", f, in, lite.HTML, lite.Mentions, full.HTML, full.Mentions)
+			}
+			if again := testRenderer.policy.Sanitize(lite.HTML); again != lite.HTML {
+				t.Errorf("%s %q: the policy changes the lite output\nlite:      %q\nsanitised: %q", f, in, lite.HTML, again)
+			}
 		}
 	}
 	// Block markup made of lite characters needs goldmark: a table delimiter row.
@@ -320,9 +324,9 @@ func TestInvalidUTF8(t *testing.T) {
 	}
 }
 
-// TestLiteDifferential compares the lite Markdown path with goldmark on random text made
-// of the characters the lite path accepts (a targeted complement to the fuzz targets,
-// which rarely produce such text).
+// TestLiteDifferential compares the lite path of every format with its full renderer on
+// random text made of the characters the lite path accepts (a targeted complement to the
+// fuzz targets, which rarely produce such text).
 func TestLiteDifferential(t *testing.T) {
 	pieces := []string{
 		"a", "b", "Z", "0", "9", " ", " ", "  ", "\n", "\n\n", ":", ";", "@", ".", ",", "(", ")", "/", "-", "+",
@@ -346,13 +350,15 @@ func TestLiteDifferential(t *testing.T) {
 			continue
 		}
 		checked++
-		lite := testRenderer.Render(Markdown, in)
-		full := testRenderer.renderSlow(Markdown, in)
-		if !reflect.DeepEqual(lite, full) {
-			t.Fatalf("%q:\nlite: %q %v\nfull: %q %v", in, lite.HTML, lite.Mentions, full.HTML, full.Mentions)
-		}
-		if again := testRenderer.policy.Sanitize(lite.HTML); again != lite.HTML {
-			t.Fatalf("%q: the policy changes the lite output\nlite:      %q\nsanitised: %q", in, lite.HTML, again)
+		for _, f := range []Format{Markdown, GChat, Slack} {
+			lite := testRenderer.Render(f, in)
+			full := testRenderer.renderSlow(f, in)
+			if !reflect.DeepEqual(lite, full) {
+				t.Fatalf("%s %q:\nlite: %q %v\nfull: %q %v", f, in, lite.HTML, lite.Mentions, full.HTML, full.Mentions)
+			}
+			if again := testRenderer.policy.Sanitize(lite.HTML); again != lite.HTML {
+				t.Fatalf("%s %q: the policy changes the lite output\nlite:      %q\nsanitised: %q", f, in, lite.HTML, again)
+			}
 		}
 	}
 	if checked < n/4 {
