@@ -195,6 +195,52 @@ func TestThreadCacheFollowsOtherWriters(t *testing.T) {
 	}
 }
 
+// A batch begun before it is gathered (another node is writing) reads the thread cache's
+// version with BEGIN and the lock, and takes the cache's entries when it holds that version:
+// a reply by a known key reads nothing. After another node re-points the key, the version
+// read with BEGIN is newer than the cache's, so the reply reads the key and lands in the
+// other node's thread; the cache then holds the new version again.
+func TestThreadCacheInBegunBatches(t *testing.T) {
+	t.Parallel()
+	a, rt, b, _ := twoNodes(t)
+	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
+	p.room(a)
+	p.post(a, "k", "m1")
+	reply := func(id, wantThread, wantRoot string) []string {
+		t.Helper()
+		a.OtherNodeWrote()
+		rt.reset()
+		if th, root := p.post(a, "k", id); th != wantThread || root != wantRoot {
+			t.Fatalf("reply %s on node A: thread %q %q, want %q %q", id, th, root, wantThread, wantRoot)
+		}
+		return rt.trips()
+	}
+	begunWithVersion := func(sent []string) bool {
+		return len(sent) > 0 && strings.HasPrefix(sent[0], "BEGIN; SELECT pg_advisory_xact_lock") && strings.Contains(sent[0], "thread_cache_version") &&
+			!strings.Contains(sent[0], "chathooks_batch_guard")
+	}
+	for _, id := range []string{"a1", "a2"} {
+		if sent := reply(id, "m1", "root m1"); len(sent) != 2 || !begunWithVersion(sent) ||
+			strings.Contains(sent[1], "FROM thread_keys") || strings.Contains(sent[1], "FROM messages") || !strings.HasSuffix(sent[1], "COMMIT") {
+			t.Fatalf("reply %s in a begun batch: %d round trips %q; want BEGIN with the lock and the versions, then the statements with COMMIT, reading nothing", id, len(sent), sent)
+		}
+	}
+	if err := b.Write(context.Background(), func(tx chat.Tx) error {
+		if err := tx.InsertThreadKey("r", "k", "b1"); err != nil {
+			return err
+		}
+		return tx.InsertMessage(p.msg("b1", "b1", "root b1"))
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if sent := reply("a3", "b1", "root b1"); len(sent) != 3 || !begunWithVersion(sent) || !strings.Contains(sent[1], "FROM thread_keys") {
+		t.Fatalf("reply a3 after node B re-pointed the key: %d round trips %q; want BEGIN with the versions, the key read, then the statements", len(sent), sent)
+	}
+	if sent := reply("a4", "b1", "root b1"); len(sent) != 2 || !begunWithVersion(sent) || strings.Contains(sent[1], "FROM thread_keys") {
+		t.Fatalf("reply a4: %d round trips %q; want two, the key from the cache again", len(sent), sent)
+	}
+}
+
 // A batch adds what it wrote to the thread cache only if nobody else changed thread data
 // while it ran: another program re-pointing a key between two of the batch's round trips
 // (it takes no batch lock) leaves the version one further than the batch's own change, and

@@ -54,9 +54,10 @@ var (
 )
 
 // takeNewKeys takes the idempotency keys of a batch's posts to be new, and in a whole batch
-// the thread keys they look up that the thread cache lacks (a begun batch does not consult
-// the cache, which holds the keys known not to be new), filling a with "" for each. It
-// returns the keys still to read.
+// the thread keys they look up that the thread cache lacks, filling a with "" for each. It
+// returns the keys still to read. A begun batch reads the thread keys the cache lacks: it
+// begins when other nodes write, whose batches move the cache's version, and a cache of
+// an older version would have every known key taken to be new and its insert fail.
 func (s *Store) takeNewKeys(t *Tx, a *readAhead, keys, idems []memberKey) ([]memberKey, []memberKey) {
 	take := keys
 	if !t.unopened {

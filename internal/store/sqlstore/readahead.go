@@ -76,8 +76,10 @@ func (a *readAhead) messageChanged(room, id string) {
 // those the keys name), and the readAhead their rows fill (nil, none, if the posts name
 // nothing to read). They are sent (readBatch) with the batch lock, before any request ran.
 // A whole batch takes what the thread cache holds instead of reading it (the batch guard
-// then checks the cache's version); with a thread cache, the version is read first in the
-// same round trip, and learn, once the statements ran, puts what they read into the cache.
+// then checks the cache's version), and so does a batch that read the version with BEGIN
+// and the lock (the cache is taken only if it holds that version); with a thread cache, the
+// version is read first in the same round trip as the reads, and learn, once the statements
+// ran, puts what they read into the cache.
 func (s *Store) readAheadStmts(t *Tx, batch []*writeReq) (a *readAhead, stmts []Stmt, learn func()) {
 	var keys, idems, msgs []memberKey
 	var idemRooms []string
@@ -100,7 +102,7 @@ func (s *Store) readAheadStmts(t *Tx, batch []*writeReq) (a *readAhead, stmts []
 		return nil, nil, nil
 	}
 	a = &readAhead{keys: make(map[memberKey]string, len(keys)), idem: make(map[memberKey]string, len(idems)), msgs: map[memberKey]chat.Message{}}
-	if s.threads != nil && t.unopened && t.threads.baseOK {
+	if s.threads != nil && t.threads.baseOK && (t.unopened || t.threadsLocked) {
 		var used bool
 		keys, msgs, used = s.threads.hits(t.threads.base, a, keys, msgs)
 		t.threadHits = t.threadHits || used

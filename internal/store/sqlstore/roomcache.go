@@ -197,6 +197,15 @@ const qRoomGeneration = `SELECT n FROM room_cache_generation WHERE id = 1`
 // changes them, as batches hold the lock in turn).
 const qBeginReads = `SELECT g.n, v.version FROM room_cache_generation g, endpoint_version v WHERE g.id = 1 AND v.id = 1`
 
+// beginReads is qBeginReads, with the thread cache's version (the dialect's threadVersion
+// statement) as a third value where the store keeps a thread cache.
+func beginReads(threads bool, threadVersion string) string {
+	if !threads {
+		return qBeginReads
+	}
+	return `SELECT g.n, v.version, (` + threadVersion + `) FROM room_cache_generation g, endpoint_version v WHERE g.id = 1 AND v.id = 1`
+}
+
 // RoomForPost implements chat.Tx.
 func (t *Tx) RoomForPost(id string) (chat.Room, []string, error) {
 	if t.roomData {

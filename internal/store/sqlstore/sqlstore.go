@@ -132,9 +132,6 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 				s.beginGen = false
 			}
 		}
-		if s.beginGen {
-			s.begin += "; " + qBeginReads
-		}
 		s.whole = s.beginGen && d.BatchGuard != ""
 		for _, c := range writers {
 			if _, ok := c.(Pipeliner); !ok {
@@ -143,6 +140,9 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 		}
 		if s.whole && d.ThreadVersion != "" && d.ThreadVersionEnd != "" {
 			s.threads = &threadCache{}
+		}
+		if s.beginGen {
+			s.begin += "; " + beginReads(s.threads != nil, d.ThreadVersion)
 		}
 	}
 	s.claimFirst = strings.Replace(qClaimFirst, "{lock}", d.SkipLocked, 1)
@@ -343,10 +343,11 @@ func (s *Store) gather(batch []*writeReq) []*writeReq {
 }
 
 // opened is a writer transaction begun with the batch lock; hasGen: gen is the room cache
-// generation and version the endpoint version, read under the lock in the same round trip.
+// generation and version the endpoint version, read under the lock in the same round trip;
+// hasThreads: threads is the thread cache's version, read with them.
 type opened struct {
-	gen, version int64
-	hasGen       bool
+	gen, version, threads int64
+	hasGen, hasThreads    bool
 }
 
 // beginLocks reports whether the text that begins a batch also takes the batch lock (a
@@ -360,13 +361,21 @@ func (s *Store) beginBatch(c WriterConn) (opened, error) {
 	}
 	if s.beginGen {
 		row, err := c.(BeginReader).BeginRead(s.wctx, s.begin)
-		if err == nil && len(row) != 2 {
-			err = fmt.Errorf("begin: read %d values, want the room cache generation and the endpoint version", len(row))
+		want := 2
+		if s.threads != nil {
+			want = 3
+		}
+		if err == nil && len(row) != want {
+			err = fmt.Errorf("begin: read %d values, want the room cache generation, the endpoint version and, with a thread cache, its version (%d)", len(row), want)
 		}
 		if err != nil {
 			return opened{}, err
 		}
-		return opened{gen: row[0], version: row[1], hasGen: true}, nil
+		o := opened{gen: row[0], version: row[1], hasGen: true}
+		if s.threads != nil {
+			o.threads, o.hasThreads = row[2], true
+		}
+		return o, nil
 	}
 	return opened{}, s.raw(c, s.begin)
 }
@@ -551,6 +560,12 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, 
 		s.rooms.atGeneration(begun.gen)
 		tx.gen, tx.genChecked = begun.gen, true
 		tx.version, tx.versionRead = begun.version, true
+	}
+	if begun != nil && begun.hasThreads {
+		// The thread data's version as this transaction found it under the batch lock: the
+		// thread cache, if it holds that version, is exact for the batch without a guard.
+		tx.threads.base, tx.threads.baseOK = begun.threads, true
+		tx.threadsLocked = true
 	}
 	if begun != nil && begun.hasGen || whole {
 		if err := s.readBatch(tx, batch); err != nil {

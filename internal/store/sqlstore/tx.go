@@ -76,9 +76,11 @@ type Tx struct {
 	roomDeleted bool
 	// The thread cache (threadcache.go), where the store has one: threads, this
 	// transaction's changes to what it holds and the version they start from; threadHits,
-	// the batch relies on entries of that version (the guard checks it).
-	threads    threadChanges
-	threadHits bool
+	// the batch relies on entries of that version (a whole batch's guard checks it);
+	// threadsLocked, that version was read under the batch lock with BEGIN, so entries of
+	// it are exact with no guard.
+	threads                   threadChanges
+	threadHits, threadsLocked bool
 	// Thread and idempotency keys taken to be new (newkeys.go): newKeys, by key, how far the
 	// transaction relied on that; keyTaken, an insert of such a key failed (it was not new
 	// after all); readKeys, this run takes no key to be new.
