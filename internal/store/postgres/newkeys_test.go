@@ -222,7 +222,9 @@ func TestNewIdempotencyKey(t *testing.T) {
 // idempotency keys each sent once to each node, every batch sent whole (no node hears the
 // other) so that keys are taken to be new wherever a cache lacks them. However the batches
 // interleave: each key starts one thread and every post by it lands there, and each
-// idempotency key makes one message, which both of its posts answer with.
+// idempotency key makes one message, which both of its posts answer with. The thread keys
+// are posted by again with every batch begun first (as while the nodes hear each other),
+// when the thread caches are taken at the version read with BEGIN.
 func TestNewKeysTwoNodesConcurrently(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
@@ -230,46 +232,12 @@ func TestNewKeysTwoNodesConcurrently(t *testing.T) {
 	ctx := context.Background()
 	p := threadPosts{t, time.Now().UTC().Truncate(time.Microsecond)}
 	p.room(nodes[0])
-	type keyed struct{ key, thread string }
-	const workers, each, keys = 8, 30, 6
-	got := make([][]keyed, workers)
-	var wg sync.WaitGroup
-	for w := range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := range each {
-				key := fmt.Sprintf("k%d", (w*7+i*5)%keys)
-				th, _ := p.post(nodes[(w+i)%2], key, fmt.Sprintf("t%d-%d", w, i))
-				got[w] = append(got[w], keyed{key, th})
-			}
-		}()
-	}
-	wg.Wait()
-	threads := map[string]string{}
-	for _, ps := range got {
-		for _, k := range ps {
-			if th, ok := threads[k.key]; ok && th != k.thread {
-				t.Fatalf("posts by key %s landed in threads %s and %s", k.key, th, k.thread)
-			}
-			threads[k.key] = k.thread
-		}
-	}
-	for key, th := range threads {
-		var named string
-		if err := nodes[1].Write(ctx, func(tx chat.Tx) error {
-			var err error
-			named, err = tx.ThreadByKey("r", key)
-			return err
-		}); err != nil || named != th {
-			t.Fatalf("key %s names thread %q (%v), its posts are in %s", key, named, err, th)
-		}
-		if m, err := nodes[0].GetMessage(ctx, "r", th); err != nil || m.ThreadID != m.ID {
-			t.Fatalf("thread %s of key %s: its first message %+v, %v", th, key, m, err)
-		}
-	}
+	postByKeys(t, nodes, p, "whole", false)
+	postByKeys(t, nodes, p, "begun", true)
+	postByKeys(t, nodes, p, "whole", true)
 
 	// Each idempotency key posted once to each node, at the same time.
+	var wg sync.WaitGroup
 	const idems = 40
 	answers := make([][2]string, idems)
 	for i := range idems {
@@ -310,6 +278,56 @@ func TestNewKeysTwoNodesConcurrently(t *testing.T) {
 		}
 		if _, err := nodes[0].GetMessage(ctx, "r", other); !chat.IsCode(err, chat.CodeNotFound) {
 			t.Fatalf("idempotency key i%d answered %s, but %s exists too (%v)", i, a[0], other, err)
+		}
+	}
+}
+
+// postByKeys has eight workers post by six shared thread keys (named from run) through
+// the two nodes in turn, each batch begun first if begun, and checks that each key names
+// one thread, whose first message starts it, and that every post by the key landed there.
+func postByKeys(t *testing.T, nodes []*sqlstore.Store, p threadPosts, run string, begun bool) {
+	t.Helper()
+	ctx := context.Background()
+	type keyed struct{ key, thread string }
+	const workers, each, keys = 8, 30, 6
+	got := make([][]keyed, workers)
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range each {
+				key := fmt.Sprintf("%s%d", run, (w*7+i*5)%keys)
+				n := nodes[(w+i)%2]
+				if begun {
+					n.OtherNodeWrote()
+				}
+				th, _ := p.post(n, key, fmt.Sprintf("%s-%v-t%d-%d", run, begun, w, i))
+				got[w] = append(got[w], keyed{key, th})
+			}
+		}()
+	}
+	wg.Wait()
+	threads := map[string]string{}
+	for _, ps := range got {
+		for _, k := range ps {
+			if th, ok := threads[k.key]; ok && th != k.thread {
+				t.Fatalf("%s (begun %v): posts by key %s landed in threads %s and %s", run, begun, k.key, th, k.thread)
+			}
+			threads[k.key] = k.thread
+		}
+	}
+	for key, th := range threads {
+		var named string
+		if err := nodes[1].Write(ctx, func(tx chat.Tx) error {
+			var err error
+			named, err = tx.ThreadByKey("r", key)
+			return err
+		}); err != nil || named != th {
+			t.Fatalf("key %s names thread %q (%v), its posts are in %s", key, named, err, th)
+		}
+		if m, err := nodes[0].GetMessage(ctx, "r", th); err != nil || m.ThreadID != m.ID {
+			t.Fatalf("thread %s of key %s: its first message %+v, %v", th, key, m, err)
 		}
 	}
 }
