@@ -1,6 +1,7 @@
 package render
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"reflect"
 	"strings"
@@ -233,6 +234,20 @@ func TestFastPathMatchesPipeline(t *testing.T) {
 	}
 }
 
+// liteMismatch says how the lite path's result for in differs from the full renderer's
+// with the sanitiser, or how the policy would change it (nil: neither).
+func liteMismatch(f Format, in string) error {
+	lite := testRenderer.Render(f, in)
+	full := testRenderer.renderSlow(f, in)
+	if !reflect.DeepEqual(lite, full) {
+		return fmt.Errorf("%s %q:\nlite: %q %v\nfull: %q %v", f, in, lite.HTML, lite.Mentions, full.HTML, full.Mentions)
+	}
+	if again := testRenderer.policy.Sanitize(lite.HTML); again != lite.HTML {
+		return fmt.Errorf("%s %q: the policy changes the lite output\nlite:      %q\nsanitised: %q", f, in, lite.HTML, again)
+	}
+	return nil
+}
+
 // The lite path of every format produces what the format's full renderer and the
 // sanitiser produce (goldmark for Markdown, the chat converter for Google Chat and Slack).
 func TestLitePathMatchesFullRenderer(t *testing.T) {
@@ -256,13 +271,8 @@ func TestLitePathMatchesFullRenderer(t *testing.T) {
 			continue
 		}
 		for _, f := range []Format{Markdown, GChat, Slack} {
-			lite := testRenderer.Render(f, in)
-			full := testRenderer.renderSlow(f, in)
-			if !reflect.DeepEqual(lite, full) {
-				t.Errorf("%s %q:\nlite: %q %v\nfull: %q %v", f, in, lite.HTML, lite.Mentions, full.HTML, full.Mentions)
-			}
-			if again := testRenderer.policy.Sanitize(lite.HTML); again != lite.HTML {
-				t.Errorf("%s %q: the policy changes the lite output\nlite:      %q\nsanitised: %q", f, in, lite.HTML, again)
+			if err := liteMismatch(f, in); err != nil {
+				t.Error(err)
 			}
 		}
 	}
@@ -351,13 +361,8 @@ func TestLiteDifferential(t *testing.T) {
 		}
 		checked++
 		for _, f := range []Format{Markdown, GChat, Slack} {
-			lite := testRenderer.Render(f, in)
-			full := testRenderer.renderSlow(f, in)
-			if !reflect.DeepEqual(lite, full) {
-				t.Fatalf("%s %q:\nlite: %q %v\nfull: %q %v", f, in, lite.HTML, lite.Mentions, full.HTML, full.Mentions)
-			}
-			if again := testRenderer.policy.Sanitize(lite.HTML); again != lite.HTML {
-				t.Fatalf("%s %q: the policy changes the lite output\nlite:      %q\nsanitised: %q", f, in, lite.HTML, again)
+			if err := liteMismatch(f, in); err != nil {
+				t.Fatal(err)
 			}
 		}
 	}
