@@ -107,6 +107,7 @@ func (s *Store) keyNotNew() error {
 func (t *Tx) newKeyRead(k newKey) {
 	if use, ok := t.newKeys[k]; ok && use == newKeyTaken {
 		t.newKeys[k] = newKeyFound
+		t.keysFound++
 	}
 }
 
@@ -117,16 +118,10 @@ func (t *Tx) newKeyInserted(k newKey) bool {
 		return false
 	}
 	t.newKeys[k] = newKeyInserted
+	t.keysFound--
 	return true
 }
 
 // newKeysUnchecked reports whether a request relied on a key being new and did not insert
 // it (checked as each request returns: a request that finds a key new inserts it itself).
-func (t *Tx) newKeysUnchecked() bool {
-	for _, use := range t.newKeys {
-		if use == newKeyFound {
-			return true
-		}
-	}
-	return false
-}
+func (t *Tx) newKeysUnchecked() bool { return t.keysFound > 0 }

@@ -82,9 +82,11 @@ type Tx struct {
 	threads                   threadChanges
 	threadHits, threadsLocked bool
 	// Thread and idempotency keys taken to be new (newkeys.go): newKeys, by key, how far the
-	// transaction relied on that; keyTaken, an insert of such a key failed (it was not new
-	// after all); readKeys, this run takes no key to be new.
+	// transaction relied on that; keysFound, how many of them are newKeyFound (found new,
+	// not inserted yet); keyTaken, an insert of such a key failed (it was not new after
+	// all); readKeys, this run takes no key to be new.
 	newKeys            map[newKey]newKeyUse
+	keysFound          int
 	keyTaken, readKeys bool
 }
 
