@@ -192,18 +192,16 @@ const qRoomsAgents = `SELECT r.* FROM unnest(CAST(? AS TEXT[])) AS want(id) CROS
 // qRoomGeneration reads the room cache generation.
 const qRoomGeneration = `SELECT n FROM room_cache_generation WHERE id = 1`
 
-// qBeginReads reads, with the batch lock, the two values a batch checks its caches by: the
-// room cache generation and the endpoint version (both exact until the batch itself
-// changes them, as batches hold the lock in turn).
-const qBeginReads = `SELECT g.n, v.version FROM room_cache_generation g, endpoint_version v WHERE g.id = 1 AND v.id = 1`
-
-// beginReads is qBeginReads, with the thread cache's version (the dialect's threadVersion
-// statement) as a third value where the store keeps a thread cache.
-func beginReads(threads bool, threadVersion string) string {
-	if !threads {
-		return qBeginReads
+// beginReads reads, with the batch lock, the values a batch checks its caches by: the room
+// cache generation and the endpoint version, and, given the dialect's statement that reads
+// it (threadVersion, "" for none), the thread cache's version (all exact until the batch
+// itself changes them, as batches hold the lock in turn).
+func beginReads(threadVersion string) string {
+	cols := "g.n, v.version"
+	if threadVersion != "" {
+		cols += ", (" + threadVersion + ")"
 	}
-	return `SELECT g.n, v.version, (` + threadVersion + `) FROM room_cache_generation g, endpoint_version v WHERE g.id = 1 AND v.id = 1`
+	return "SELECT " + cols + " FROM room_cache_generation g, endpoint_version v WHERE g.id = 1 AND v.id = 1"
 }
 
 // RoomForPost implements chat.Tx.

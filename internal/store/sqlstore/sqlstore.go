@@ -142,7 +142,11 @@ func New(d *Dialect, read Querier, writers []WriterConn, closeFn func() error, o
 			s.threads = &threadCache{}
 		}
 		if s.beginGen {
-			s.begin += "; " + beginReads(s.threads != nil, d.ThreadVersion)
+			threadVersion := ""
+			if s.threads != nil {
+				threadVersion = d.ThreadVersion
+			}
+			s.begin += "; " + beginReads(threadVersion)
 		}
 	}
 	s.claimFirst = strings.Replace(qClaimFirst, "{lock}", d.SkipLocked, 1)
@@ -560,12 +564,12 @@ func (s *Store) tryBatch(c WriterConn, batch []*writeReq, savepoints, unmerged, 
 		s.rooms.atGeneration(begun.gen)
 		tx.gen, tx.genChecked = begun.gen, true
 		tx.version, tx.versionRead = begun.version, true
-	}
-	if begun != nil && begun.hasThreads {
-		// The thread data's version as this transaction found it under the batch lock: the
-		// thread cache, if it holds that version, is exact for the batch without a guard.
-		tx.threads.base, tx.threads.baseOK = begun.threads, true
-		tx.threadsLocked = true
+		if begun.hasThreads {
+			// The thread data's version as this transaction found it under the batch lock:
+			// the thread cache, if it holds that version, is exact for the batch without a guard.
+			tx.threads.base, tx.threads.baseOK = begun.threads, true
+			tx.threadsLocked = true
+		}
 	}
 	if begun != nil && begun.hasGen || whole {
 		if err := s.readBatch(tx, batch); err != nil {
