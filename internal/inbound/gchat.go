@@ -87,11 +87,9 @@ func objectKeys(b []byte, fields map[string]string, where string) (out map[strin
 	}
 	for {
 		end := skipString(b, i) // b[i] is the key's opening quote
-		k, ok := plainString(b[i:end])
-		if !ok {
-			if json.Unmarshal(b[i:end], &k) != nil {
-				return nil, false, nil
-			}
+		k, plain := plainString(b[i:end])
+		if !plain && json.Unmarshal(b[i:end], &k) != nil {
+			return nil, false, nil
 		}
 		i = skipSpace(b, skipSpace(b, end)+1) // past the colon
 		vend := skipValue(b, i)
@@ -120,12 +118,7 @@ func plainString(tok []byte) (string, bool) {
 }
 
 // skipSpace returns the index of the first byte at or after i that is not JSON whitespace.
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
+func skipSpace(b []byte, i int) int { return len(b) - len(skipJSONSpace(b[i:])) }
 
 // skipString returns the index just past the string token starting at b[i] (valid JSON).
 func skipString(b []byte, i int) int {
