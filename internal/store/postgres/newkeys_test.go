@@ -220,11 +220,12 @@ func TestNewIdempotencyKey(t *testing.T) {
 
 // Two nodes, two writers each, post concurrently by a few shared thread keys and with
 // idempotency keys each sent once to each node: batches go whole (keys are taken to be new
-// wherever a cache lacks them) until a node hears the other's commits, then begun first
-// (the thread caches taken at the version read with BEGIN). However the batches
-// interleave: each key starts one thread and every post by it lands there, and each
-// idempotency key makes one message, which both of its posts answer with. The thread keys
-// are posted by again, new ones and the first run's, with every batch begun first.
+// wherever a cache lacks them), and run again begun (the thread caches taken at the version
+// read with BEGIN) when the other node's writes left their caches stale or a key taken to
+// be new existed. However the batches interleave: each key starts one thread and every
+// post by it lands there, and each idempotency key makes one message, which both of its
+// posts answer with. The thread keys are posted by again, new ones and the first run's,
+// with every batch begun first.
 func TestNewKeysTwoNodesConcurrently(t *testing.T) {
 	t.Parallel()
 	url := pgtest.URL(t)
